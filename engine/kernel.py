@@ -51,6 +51,9 @@ HOSP_NOT_EXEMPT, HOSP_EXEMPT, HOSP_UNKNOWN = 0, 1, 2
 
 SEX_MALE, SEX_FEMALE, SEX_UNKNOWN = 0, 1, 2
 
+# Claim severity reported for DRGs 998/999, which take no CC/MCC split.
+SEV_UNGROUPED = 3
+
 MAX_HACS = 8       # HAC list entries per diagnosis (a code may carry several HAC operands)
 MAX_CLUSTERS = 64  # satisfied clusters per claim (a uint64 membership mask per procedure)
 
@@ -330,7 +333,11 @@ def _preprocess(T, B, W, i, v, s0, ns, p0, np_, gen):
             for q in range(T.sch_hac_off[sc], T.sch_hac_off[sc + 1]):
                 at = T.sch_hac[q]
                 h = T.attr_hac[at]
-                if h >= 0 and W.s_nhac[j] < MAX_HACS:
+                dup = False
+                for k in range(W.s_nhac[j]):
+                    if W.s_hac_num[j, k] == h:
+                        dup = True  # a HAC category is listed once, however many operands name it
+                if h >= 0 and not dup and W.s_nhac[j] < MAX_HACS:
                     k = W.s_nhac[j]
                     W.s_hac_num[j, k] = h
                     W.s_hac_status[j, k] = HAC_NOT_ON_LIST
@@ -754,17 +761,19 @@ def _hac(T, B, W, O, i, v, s0, ns, p0, np_, hosp, gen):
                 else:
                     met_non6 = True
     if not hac6_not_show:
+        # HAC 06 counts only through a code that is not on the "show" list
         for j in range(ns):
             sc = W.s_scheme[j]
             if sc < 0:
                 continue
-            k = 0
+            show = False
             for q in range(T.sch_hac_off[sc], T.sch_hac_off[sc + 1]):
-                at = T.sch_hac[q]
-                if T.attr_hac[at] >= 0:
-                    if k < W.s_nhac[j] and (T.attr_special[at] & _SP_HAC06_SHOW):
+                if T.attr_special[T.sch_hac[q]] & _SP_HAC06_SHOW:
+                    show = True
+            if show:
+                for k in range(W.s_nhac[j]):
+                    if W.s_hac_num[j, k] == 6:
                         W.s_hac_status[j, k] = HAC_NOT_MET
-                    k += 1
     # procedures touched by a met procedure-related HAC
     for j in range(ns):
         for k in range(W.s_nhac[j]):
@@ -888,15 +897,18 @@ def _group_claim(T, B, O, W, i):
         O.final_drg[i] = 999
         O.final_mdc[i] = 0
         O.rc[i] = rc
-        _finish_hac_lists(T, W, O, i, s0, ns, pdx_scheme, v)
-        return
+        O.init_sev[i] = SEV_UNGROUPED
+        O.final_sev[i] = SEV_UNGROUPED
+        return  # ungroupable before grouping: no code counted, no HAC evaluated
     if st_i[3] == _RC_UNGROUPABLE:
         O.init_drg[i] = 999
         O.init_mdc[i] = 0
+        O.init_sev[i] = SEV_UNGROUPED
     else:
         O.init_drg[i] = st_i[0]
         O.init_mdc[i] = st_i[1]
-        O.init_sev[i] = st_i[2]
+        O.init_sev[i] = SEV_UNGROUPED if st_i[0] == 998 else st_i[2]
+        O.pdx_aff[i] = AFF_INITIAL
 
     _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st_i, AFF_INITIAL, gen)
 
@@ -906,7 +918,9 @@ def _group_claim(T, B, O, W, i):
         O.final_drg[i] = 999
         O.final_mdc[i] = 0
         O.rc[i] = hrc
+        O.final_sev[i] = SEV_UNGROUPED
         _finish_hac_lists(T, W, O, i, s0, ns, pdx_scheme, v)
+        _usage(T, W, O, s0, ns, st_i[7], -1, hosp, False)
         O.hac_status[i] = HS_UNGROUPABLE
         return
 
@@ -920,12 +934,46 @@ def _group_claim(T, B, O, W, i):
     else:
         O.final_drg[i] = st_f[0]
         O.final_mdc[i] = st_f[1]
-        O.final_sev[i] = st_f[2]
+        O.final_sev[i] = SEV_UNGROUPED if st_f[0] == 998 else st_f[2]
         O.rc[i] = 0
         O.med_surg[i] = T.f_surg[st_f[7]]
     _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st_f, AFF_FINAL, gen)
+    if st_f[3] != 0:
+        O.final_sev[i] = SEV_UNGROUPED
     _finish_hac_lists(T, W, O, i, s0, ns, pdx_scheme, v)
+    _usage(T, W, O, s0, ns, st_i[7], st_f[7], hosp, True)
     _final_extra(T, B, O, W, i, s0, ns, p0, np_, pdx_mdc, st_i, st_f, hosp)
+
+
+@njit(cache=True)
+def _usage(T, W, O, s0, ns, win_i, win_f, hosp, final_grouped):
+    """How each secondary dx counted as CC/MCC in the initial and final DRG:
+    0 NEITHER, 1 CC, 2 MCC, 3 CC_EXCLUDED, 4 MCC_EXCLUDED (CC exclusion by the
+    principal dx), 5 CC_/6 MCC_EXCLUDED_BY_DRG_LOGIC (the DRG formula's severity
+    suppression, or death for codes that count only when alive)."""
+    supp_i = T.f_supp[win_i] if win_i >= 0 else np.uint64(0)
+    supp_f = T.f_supp[win_f] if win_f >= 0 else np.uint64(0)
+    for j in range(ns):
+        s = W.s_sev[j]
+        fl = W.s_flags[j]
+        if s == SEV_NONE:
+            O.sdx_use_init[s0 + j] = 0
+            O.sdx_use_final[s0 + j] = 0
+            continue
+        for stage in range(2):
+            supp = supp_i if stage == 0 else supp_f
+            if fl & _F_EXCLUDED:
+                u = 2 + s
+            elif (fl & _F_DEATH) or (supp != 0 and (W.s_supbits[j] & supp) != 0):
+                u = 4 + s
+            elif stage == 1 and hosp != HOSP_EXEMPT and _is_hac_met(W, j):
+                u = 0
+            else:
+                u = s
+            if stage == 0:
+                O.sdx_use_init[s0 + j] = u
+            else:
+                O.sdx_use_final[s0 + j] = u
 
 
 @njit(cache=True)
@@ -1108,7 +1156,7 @@ def _px_suppressed(W, j, mdc):
 @njit(cache=True)
 def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stage, gen):
     """Diagnosis and procedure marking of one stage (initial or final)."""
-    win = st[6] if st[6] >= 0 else (st[5] if st[5] >= 0 else st[4])
+    win = st[7]
     if win < 0:
         return
     sev = st[2]
@@ -1116,7 +1164,8 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
         sev = SEV_NONE
     res_mdc = st[1] if st[1] >= 0 else 0
     _sort_sdx(W, B, s0, ns)
-    _sort_px(W, B, p0, np_)
+    for j in range(np_):  # CMS takes procedures in claim order
+        W.p_order[j] = j
 
     # -- diagnoses
     nk = _collect(T, W, win, res_mdc, sev, gen)
@@ -1260,8 +1309,8 @@ def _mark_cluster(O, W, p0, np_, r, stage):
 def _final_extra(T, B, O, W, i, s0, ns, p0, np_, pdx_mdc, st_i, st_f, hosp):
     """After final marking: HAC codes that changed the DRG, the principal dx,
     per-code CC/MCC usage and the claim's HAC status."""
-    wi = st_i[6] if st_i[6] >= 0 else (st_i[5] if st_i[5] >= 0 else st_i[4])
-    wf = st_f[6] if st_f[6] >= 0 else (st_f[5] if st_f[5] >= 0 else st_f[4])
+    wi = st_i[7]
+    wf = st_f[7]
     differ = wi >= 0 and wf >= 0 and T.f_drg[wi] != T.f_drg[wf]
     if differ:
         for j in range(ns):
@@ -1269,12 +1318,6 @@ def _final_extra(T, B, O, W, i, s0, ns, p0, np_, pdx_mdc, st_i, st_f, hosp):
                 O.sdx_aff[s0 + j] |= AFF_FINAL
     if O.rc[i] == 0:
         O.pdx_aff[i] = AFF_BOTH
-    for j in range(ns):
-        fl = W.s_flags[j]
-        s = W.s_sev[j]
-        counted = not (fl & (_F_EXCLUDED | _F_DEATH))
-        O.sdx_use_init[s0 + j] = s if counted else 0
-        O.sdx_use_final[s0 + j] = s if (counted and not (hosp != HOSP_EXEMPT and _is_hac_met(W, j))) else 0
     if differ and wf >= 0:
         mdc = T.f_reroute[wf]
         if mdc == 0:

@@ -153,7 +153,7 @@ def _put(W, key, supp, gen):
             W.supp[key] &= supp
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _add_attr(T, W, attr, prefix_col, supp, gen, cum):
     """Light the keys of one attribute as CMS's mask builder does: the prefixed
     key (``PDX:x``/``ONLY:x``, or the bare one), ``ANY:x``, and the bare ``x``."""
@@ -169,7 +169,7 @@ def _add_attr(T, W, attr, prefix_col, supp, gen, cum):
     cum[1] += T.attr_vessel[attr]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _has_attr(off, lst, idx, attr):
     for q in range(off[idx], off[idx + 1]):
         if lst[q] == attr:
@@ -177,7 +177,7 @@ def _has_attr(off, lst, idx, attr):
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _dx_has(T, scheme, attr, with_cat):
     if scheme < 0:
         return False
@@ -188,7 +188,7 @@ def _dx_has(T, scheme, attr, with_cat):
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _in_sorted(arr, lo, hi, x):
     while lo < hi:
         mid = (lo + hi) >> 1
@@ -199,7 +199,7 @@ def _in_sorted(arr, lo, hi, x):
     return lo < len(arr) and arr[lo] == x and lo < hi + 1
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _excluded(T, v, pdx, sdx):
     """CC exclusion: is secondary ``sdx`` excluded by principal ``pdx``?"""
     if pdx < 0 or sdx < 0:
@@ -517,7 +517,7 @@ def _preprocess(T, B, W, i, v, s0, ns, p0, np_, gen):
 # grouping: formulas in rank order
 # ======================================================================================
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _eval(T, W, f, mdc, sev, gen):
     """Value of formula ``f`` in MDC ``mdc`` with claim severity ``sev``
     (``-1``: no severity operand present, as during HAC evaluation)."""
@@ -543,7 +543,7 @@ def _eval(T, W, f, mdc, sev, gen):
     return W.val[hi - 1 - lo]
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _severity(T, W, ns, supp_bits, final):
     """The claim's CC/MCC level for one formula: the highest secondary dx that is
     not CC-excluded, not death-excluded, not suppressed by the formula and (in
@@ -562,7 +562,7 @@ def _severity(T, W, ns, supp_bits, final):
     return best
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _is_hac_met(W, j):
     for k in range(W.s_nhac[j]):
         if W.s_hac_status[j, k] == HAC_MET:
@@ -694,17 +694,17 @@ def _group(T, W, v, pdx_mdc, ns, final, gen, st):
 # HAC: hospital-acquired conditions
 # ======================================================================================
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _poa_invalid(poa):
     return not (poa == 89 or poa == 78 or poa == 85 or poa == 87)  # Y N U W
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _poa_yes(poa):
     return poa == 89 or poa == 87  # Y W
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _poa_error(poa):
     if poa == 89 or poa == 87:
         return POA_YES_POA
@@ -813,7 +813,7 @@ def _hac(T, B, W, O, i, v, s0, ns, p0, np_, hosp, gen):
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _hac_proc_bit(h):
     if h == 8:
         return 1
@@ -1057,12 +1057,15 @@ def _collect(T, W, f, mdc, sev, gen):
         if not W.coll[r]:
             continue
         op = T.n_op[n]
-        if op == 1 or op == 2:
-            a = T.n_a[n] - lo
-            b = T.n_b[n] - lo
+        a = T.n_a[n] - lo
+        b = T.n_b[n] - lo
+        if op == 1:
+            W.coll[a] = True
+            W.coll[b] = True
+        elif op == 2:  # short-circuit: the right side counts only when the left is false
             if W.val[a]:
                 W.coll[a] = True
-            if W.val[b]:
+            else:
                 W.coll[b] = True
     nk = 0
     for n in range(lo, hi):
@@ -1093,7 +1096,7 @@ def _sort_sdx(W, B, s0, ns):
         W.s_order[b + 1] = x
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _sdx_before(W, B, s0, x, y):
     sx = W.s_sev[x]
     sy = W.s_sev[y]
@@ -1121,7 +1124,7 @@ def _sort_px(W, B, p0, np_):
         W.p_order[b + 1] = x
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _px_before(B, p0, x, y):
     cx = B.px[p0 + x]
     cy = B.px[p0 + y]
@@ -1132,7 +1135,7 @@ def _px_before(B, p0, x, y):
     return cx < cy
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _px_has(T, W, j, attr):
     pat = W.p_pattern[j]
     if pat < 0:
@@ -1140,7 +1143,7 @@ def _px_has(T, W, j, attr):
     return _has_attr(T.pat_off, T.pat_attrs, pat, attr)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _cl_has(T, v, c, attr):
     pat = T.cl_pattern[v, c]
     if pat < 0:
@@ -1148,7 +1151,7 @@ def _cl_has(T, v, c, attr):
     return _has_attr(T.pat_off, T.pat_attrs, pat, attr)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _px_suppressed(W, j, mdc):
     return 0 <= mdc < 32 and (W.p_supp[j] >> np.uint32(mdc)) & np.uint32(1)
 
@@ -1164,8 +1167,15 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
         sev = SEV_NONE
     res_mdc = st[1] if st[1] >= 0 else 0
     _sort_sdx(W, B, s0, ns)
-    for j in range(np_):  # CMS takes procedures in claim order
-        W.p_order[j] = j
+    _sort_px(W, B, p0, np_)
+    # CMS looks at the principal (first-listed) procedure first, then the others by code
+    if np_ > 1:
+        a0 = 0
+        while W.p_order[a0] != 0:
+            a0 += 1
+        for a in range(a0, 0, -1):
+            W.p_order[a] = W.p_order[a - 1]
+        W.p_order[0] = 0
 
     # -- diagnoses
     nk = _collect(T, W, win, res_mdc, sev, gen)
@@ -1193,6 +1203,29 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
         if hit >= 0:
             W.keys[hit] = -1
             O.sdx_aff[s0 + j] |= stage
+
+    # -- multiple significant trauma: the pre-MDC formula's MULTST is made by the
+    # principal dx and secondary dxs of other body sites (in marking order)
+    pre = st[4]
+    if pre >= 0:
+        nk = _collect(T, W, pre, 0, sev, gen)
+        multst = T.attr_key[T.builtin_attr[_B_MULTST], 0]
+        hit_multst = False
+        for q in range(nk):
+            if W.keys[q] == multst:
+                hit_multst = True
+        if hit_multst:
+            sites = _dx_sites(T, pdx_scheme)
+            count = 1 if sites != 0 else 0
+            for a in range(ns):
+                if count >= 2:
+                    break
+                j = W.s_order[a]
+                sj = _dx_sites(T, W.s_scheme[j])
+                if sj != 0 and (sj & ~sites) != 0:
+                    O.sdx_aff[s0 + j] |= stage
+                    sites |= sj
+                    count += 1
 
     # -- procedures
     wdrg = T.f_drg[win]
@@ -1295,6 +1328,18 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
                     b_ok = True
             if a_ok and b_ok:
                 O.px_aff[p0 + j] |= stage
+
+
+@njit(cache=True)
+def _dx_sites(T, scheme):
+    """Bit mask of the significant-trauma body sites a diagnosis names."""
+    m = 0
+    if scheme >= 0:
+        for q in range(T.sch_ops_off[scheme], T.sch_ops_off[scheme + 1]):
+            b = T.attr_sigtrauma_bit[T.sch_ops[q]]
+            if b >= 0:
+                m |= 1 << b
+    return m
 
 
 @njit(cache=True)

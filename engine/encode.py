@@ -239,9 +239,22 @@ def encode_claims(claims, dx_index: dict, pr_index: dict, default_hospital: str 
                 raise ClaimError("sdx", "must be a list")
             texts = []
             for j, item in enumerate(sd):
-                code, poa = _dx_item(item, f"sdx[{j}]")
-                sdx_ids.append(dx_get(code, -1))
-                sdx_poa.append(poa)
+                # fast path: a known code as given, with a plain POA letter
+                if type(item) is dict:
+                    raw = item.get("code")
+                    pv = item.get("poa")
+                    p = _POA.get(pv, -1) if (pv is None or type(pv) is str) else -1
+                else:
+                    raw = item
+                    p = 32
+                did = dx_get(raw) if type(raw) is str else None
+                if did is None or p < 0:
+                    code, p = _dx_item(item, f"sdx[{j}]")
+                    did = dx_get(code, -1)
+                else:
+                    code = raw
+                sdx_ids.append(did)
+                sdx_poa.append(p)
                 texts.append(code)
             sdx_text[i] = texts
             pr = c.get("procedures") or []
@@ -249,8 +262,14 @@ def encode_claims(claims, dx_index: dict, pr_index: dict, default_hospital: str 
                 raise ClaimError("procedures", "must be a list")
             texts = []
             for j, item in enumerate(pr):
-                code = _px_item(item, f"procedures[{j}]")
-                px_ids.append(pr_get(code, -1))
+                raw = item.get("code") if type(item) is dict else item
+                pid = pr_get(raw) if type(raw) is str else None
+                if pid is None:
+                    code = _px_item(item, f"procedures[{j}]")
+                    pid = pr_get(code, -1)
+                else:
+                    code = raw
+                px_ids.append(pid)
                 texts.append(code)
             px_text[i] = texts
         except ClaimError as e:

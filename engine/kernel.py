@@ -87,7 +87,7 @@ TABLE_FIELDS = (
     "pat_off", "pat_attrs", "pr_pattern", "cl_pattern", "cl_active", "cl_supp", "cl_nchoice",
     "cl_mem_off", "cl_mem", "cl_mem_choice", "pr_cl_off", "pr_cl",
     "vm_off", "vm_formulas", "vh_off", "vh_formulas",
-    "n_op", "n_a", "n_b", "f_lo", "f_hi", "f_drg", "f_reroute", "f_surg", "f_rc", "f_supp",
+    "n_op", "n_a", "n_b", "f_lo", "f_hi", "f_req", "f_drg", "f_reroute", "f_surg", "f_rc", "f_supp",
     "valid_dstat",
 )
 KernelTables = namedtuple("KernelTables", TABLE_FIELDS)
@@ -119,57 +119,39 @@ Scratch = namedtuple("Scratch", SCRATCH_FIELDS)
 _F_VALID, _F_EXCLUDED, _F_DEATH, _F_SHOW = 1, 2, 4, 8
 
 
-def make_scratch(n_keys: int, max_nodes: int, max_sdx: int, max_px: int) -> Scratch:
-    """Per-thread working memory, sized for the largest claim of a batch."""
-    ms = max(max_sdx, 1)
-    mp = max(max_px, 1)
-    return Scratch(
-        np.zeros(1, np.int64), np.zeros(n_keys, np.int64), np.zeros(n_keys, np.uint32),
-        np.zeros(max_nodes, np.bool_), np.zeros(max_nodes, np.bool_), np.zeros(max_nodes, np.int32),
-        np.zeros(ms, np.int32), np.zeros(ms, np.int8), np.zeros(ms, np.int8),
-        np.zeros(ms, np.uint64), np.zeros(ms, np.int32),
-        np.zeros((ms, MAX_HACS), np.int16), np.zeros((ms, MAX_HACS), np.int8),
-        np.zeros(ms, np.int8), np.zeros(ms, np.int8),
-        np.zeros(mp, np.int32), np.zeros(mp, np.uint32), np.zeros(mp, np.uint64),
-        np.zeros(mp, np.int32), np.zeros(mp, np.uint8), np.zeros(mp, np.int8),
-        np.zeros(max(64, mp * 4), np.int32), np.zeros(MAX_CLUSTERS, np.int32),
-        np.zeros(64, np.bool_),
-    )
-
-
 # ======================================================================================
 # preprocess: the claim's operand set
 # ======================================================================================
 
-@njit(cache=True, inline="always")
-def _put(W, key, supp, gen):
+@njit(cache=True)
+def _put(stamp, supp_arr, key, supp, gen):
     """Light ``key`` with MDC-suppression mask ``supp``; masks of repeats are AND-ed
     (an operand is suppressed in an MDC only when every code giving it is)."""
     if key >= 0:
-        if W.stamp[key] != gen:
-            W.stamp[key] = gen
-            W.supp[key] = supp
+        if stamp[key] != gen:
+            stamp[key] = gen
+            supp_arr[key] = supp
         else:
-            W.supp[key] &= supp
+            supp_arr[key] &= supp
 
 
-@njit(cache=True, inline="always")
-def _add_attr(T, W, attr, prefix_col, supp, gen, cum):
+@njit(cache=True)
+def _add_attr(attr_key, bilateral_bit, vessel, stamp, supp_arr, attr, prefix_col, supp, gen, cum):
     """Light the keys of one attribute as CMS's mask builder does: the prefixed
     key (``PDX:x``/``ONLY:x``, or the bare one), ``ANY:x``, and the bare ``x``."""
     if prefix_col == 0:
-        _put(W, T.attr_key[attr, 0], supp, gen)
+        _put(stamp, supp_arr, attr_key[attr, 0], supp, gen)
     else:
-        _put(W, T.attr_key[attr, prefix_col], supp, gen)
-        _put(W, T.attr_key[attr, 0], supp, gen)
-    _put(W, T.attr_key[attr, 3], supp, gen)
-    b = T.attr_bilateral_bit[attr]
+        _put(stamp, supp_arr, attr_key[attr, prefix_col], supp, gen)
+        _put(stamp, supp_arr, attr_key[attr, 0], supp, gen)
+    _put(stamp, supp_arr, attr_key[attr, 3], supp, gen)
+    b = bilateral_bit[attr]
     if b >= 0:
         cum[0] |= 1 << b
-    cum[1] += T.attr_vessel[attr]
+    cum[1] += vessel[attr]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _has_attr(off, lst, idx, attr):
     for q in range(off[idx], off[idx + 1]):
         if lst[q] == attr:
@@ -177,18 +159,18 @@ def _has_attr(off, lst, idx, attr):
     return False
 
 
-@njit(cache=True, inline="always")
-def _dx_has(T, scheme, attr, with_cat):
+@njit(cache=True)
+def _dx_has(ops_off, ops, cat_off, cat, scheme, attr, with_cat):
     if scheme < 0:
         return False
-    if _has_attr(T.sch_ops_off, T.sch_ops, scheme, attr):
+    if _has_attr(ops_off, ops, scheme, attr):
         return True
-    if with_cat and _has_attr(T.sch_cat_off, T.sch_cat, scheme, attr):
+    if with_cat and _has_attr(cat_off, cat, scheme, attr):
         return True
     return False
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _in_sorted(arr, lo, hi, x):
     while lo < hi:
         mid = (lo + hi) >> 1
@@ -199,24 +181,25 @@ def _in_sorted(arr, lo, hi, x):
     return lo < len(arr) and arr[lo] == x and lo < hi + 1
 
 
-@njit(cache=True, inline="always")
-def _excluded(T, v, pdx, sdx):
-    """CC exclusion: is secondary ``sdx`` excluded by principal ``pdx``?"""
+@njit(cache=True)
+def _excluded(dx_excl, excl_off, excl_codes, v, pdx, sdx):
+    """CC exclusion: a secondary dx is excluded when it is in the exclusion group
+    of the principal dx."""
     if pdx < 0 or sdx < 0:
         return False
-    g = T.dx_excl[v, pdx]
-    x = sdx
+    g = dx_excl[v, pdx]
     if g < 0:
         return False
-    lo = T.excl_off[g]
-    hi = T.excl_off[g + 1]
+    lo = excl_off[g]
+    hi = excl_off[g + 1]
+    end = hi
     while lo < hi:
         mid = (lo + hi) >> 1
-        if T.excl_codes[mid] < x:
+        if excl_codes[mid] < sdx:
             lo = mid + 1
         else:
             hi = mid
-    return lo < T.excl_off[g + 1] and T.excl_codes[lo] == x
+    return lo < end and excl_codes[lo] == sdx
 
 
 @njit(cache=True)
@@ -342,7 +325,7 @@ def _preprocess(T, B, W, i, v, s0, ns, p0, np_, gen):
                     W.s_hac_num[j, k] = h
                     W.s_hac_status[j, k] = HAC_NOT_ON_LIST
                     W.s_nhac[j] = k + 1
-        if _excluded(T, v, pdx, code):
+        if _excluded(T.dx_excl, T.excl_off, T.excl_codes, v, pdx, code):
             fl |= _F_EXCLUDED
         W.s_flags[j] = fl
         W.s_sev[j] = sev
@@ -356,19 +339,19 @@ def _preprocess(T, B, W, i, v, s0, ns, p0, np_, gen):
             continue
         for q in range(T.sch_ops_off[sc], T.sch_ops_off[sc + 1]):
             at = T.sch_ops[q]
-            _add_attr(T, W, at, 0, 0, gen, cum)
-            _put(W, T.attr_key[at, 1], 0, gen)
+            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, 0, 0, gen, cum)
+            _put(W.stamp, W.supp, T.attr_key[at, 1], 0, gen)
             b = T.attr_sigtrauma_bit[at]
             if b >= 0:
                 sig |= 1 << b
         for q in range(T.sch_cat_off[sc], T.sch_cat_off[sc + 1]):
             at = T.sch_cat[q]
-            _add_attr(T, W, at, 0, 0, gen, cum)
-            _put(W, T.attr_key[at, 1], 0, gen)
+            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, 0, 0, gen, cum)
+            _put(W.stamp, W.supp, T.attr_key[at, 1], 0, gen)
         for q in range(T.sch_hac_off[sc], T.sch_hac_off[sc + 1]):
             at = T.sch_hac[q]
-            _add_attr(T, W, at, 0, 0, gen, cum)
-            _put(W, T.attr_key[at, 1], 0, gen)
+            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, 0, 0, gen, cum)
+            _put(W.stamp, W.supp, T.attr_key[at, 1], 0, gen)
 
     non_eluting = 0
     eluting = 0
@@ -388,7 +371,7 @@ def _preprocess(T, B, W, i, v, s0, ns, p0, np_, gen):
         has_plain = False
         for q in range(T.pat_off[pat], T.pat_off[pat + 1]):
             at = T.pat_attrs[q]
-            _add_attr(T, W, at, 0, supp, gen, cum)
+            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, 0, supp, gen, cum)
             st = T.attr_stent[at]
             if st > 0:
                 weight = st
@@ -418,7 +401,7 @@ def _preprocess(T, B, W, i, v, s0, ns, p0, np_, gen):
         if pat < 0:
             continue
         for q in range(T.pat_off[pat], T.pat_off[pat + 1]):
-            _add_attr(T, W, T.pat_attrs[q], 0, 0, gen, cum)
+            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.pat_attrs[q], 0, 0, gen, cum)
 
     pdx_mdc = -1
     sex_conflict = False
@@ -426,19 +409,19 @@ def _preprocess(T, B, W, i, v, s0, ns, p0, np_, gen):
         sc = pdx_scheme
         for q in range(T.sch_ops_off[sc], T.sch_ops_off[sc + 1]):
             at = T.sch_ops[q]
-            _add_attr(T, W, at, 0, 0, gen, cum)
-            _add_attr(T, W, at, 2, 0, gen, cum)
+            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, 0, 0, gen, cum)
+            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, 2, 0, gen, cum)
             b = T.attr_sigtrauma_bit[at]
             if b >= 0:
                 sig |= 1 << b
         for q in range(T.sch_hac_off[sc], T.sch_hac_off[sc + 1]):
             at = T.sch_hac[q]
-            _add_attr(T, W, at, 0, 0, gen, cum)
-            _add_attr(T, W, at, 2, 0, gen, cum)
+            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, 0, 0, gen, cum)
+            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, 2, 0, gen, cum)
         for q in range(T.sch_cat_off[sc], T.sch_cat_off[sc + 1]):
             at = T.sch_cat[q]
-            _add_attr(T, W, at, 0, 0, gen, cum)
-            _add_attr(T, W, at, 2, 0, gen, cum)
+            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, 0, 0, gen, cum)
+            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, 2, 0, gen, cum)
         pdx_mdc = T.sch_mdc[sc]
         g_f = T.dx_gender[v, pdx, 0]
         g_m = T.dx_gender[v, pdx, 1]
@@ -451,65 +434,65 @@ def _preprocess(T, B, W, i, v, s0, ns, p0, np_, gen):
             else:
                 sex_conflict = True
     else:
-        _add_attr(T, W, T.builtin_attr[_B_INVALID_PDX], 2, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_INVALID_PDX], 2, 0, gen, cum)
     if B.pdx_ecode[i]:
-        _add_attr(T, W, T.builtin_attr[_B_PDX_ECODE], 2, 0, gen, cum)
-    if pdx_scheme >= 0 and _dx_has(T, pdx_scheme, T.builtin_attr[_B_INCIDENT], False):
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_PDX_ECODE], 2, 0, gen, cum)
+    if pdx_scheme >= 0 and _dx_has(T.sch_ops_off, T.sch_ops, T.sch_cat_off, T.sch_cat, pdx_scheme, T.builtin_attr[_B_INCIDENT], False):
         only = True
         for j in range(ns):
             sc = W.s_scheme[j]
-            if sc >= 0 and not _dx_has(T, sc, T.builtin_attr[_B_INCIDENT], False):
+            if sc >= 0 and not _dx_has(T.sch_ops_off, T.sch_ops, T.sch_cat_off, T.sch_cat, sc, T.builtin_attr[_B_INCIDENT], False):
                 only = False
                 break
         if only:
-            _add_attr(T, W, T.builtin_attr[_B_INCIDENT], 4, 0, gen, cum)
+            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_INCIDENT], 4, 0, gen, cum)
     if B.sex[i] == SEX_UNKNOWN and sex_conflict:
-        _add_attr(T, W, T.builtin_attr[_B_INVALID_SEX], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_INVALID_SEX], 0, 0, gen, cum)
     if pdx_mdc == 20:
-        _add_attr(T, W, T.builtin_attr[_B_MDC20], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_MDC20], 0, 0, gen, cum)
     if dstat != 20:
-        _add_attr(T, W, T.builtin_attr[_B_ALIVE], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_ALIVE], 0, 0, gen, cum)
     if dstat == 7:
-        _add_attr(T, W, T.builtin_attr[_B_AMA], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_AMA], 0, 0, gen, cum)
     if dstat == 20:
-        _add_attr(T, W, T.builtin_attr[_B_DIED], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_DIED], 0, 0, gen, cum)
     if dstat == 2 or dstat == 5 or dstat == 66 or dstat == 82 or dstat == 85 or dstat == 94:
-        _add_attr(T, W, T.builtin_attr[_B_XFRNBA], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_XFRNBA], 0, 0, gen, cum)
     if not dstat_valid:
-        _add_attr(T, W, T.builtin_attr[_B_INVALID_DSTAT], 0, 0, gen, cum)
-    _add_attr(T, W, T.builtin_attr[_B_ANYDX], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_INVALID_DSTAT], 0, 0, gen, cum)
+    _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_ANYDX], 0, 0, gen, cum)
     nsig = 0
     for b in range(8):
         if sig & (1 << b):
             nsig += 1
     if nsig >= 2:
-        _add_attr(T, W, T.builtin_attr[_B_MULTST], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_MULTST], 0, 0, gen, cum)
     nbil = 0
     for b in range(6):
         if cum[0] & (1 << b):
             nbil += 1
     if nbil > 1:
-        _add_attr(T, W, T.builtin_attr[_B_BILATERAL], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_BILATERAL], 0, 0, gen, cum)
     if non_eluting >= 4:
-        _add_attr(T, W, T.builtin_attr[_B_FOUR_NON_DRUG], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_FOUR_NON_DRUG], 0, 0, gen, cum)
     if eluting >= 4:
-        _add_attr(T, W, T.builtin_attr[_B_FOUR_DRUG], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_FOUR_DRUG], 0, 0, gen, cum)
     if cum[1] >= 4:
-        _add_attr(T, W, T.builtin_attr[_B_FOUR_VESSELS], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_FOUR_VESSELS], 0, 0, gen, cum)
     if eluting + non_eluting >= 4:
-        _add_attr(T, W, T.builtin_attr[_B_FOUR_STENTS], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_FOUR_STENTS], 0, 0, gen, cum)
     if single_fusion > 1:
-        _add_attr(T, W, T.builtin_attr[_B_MULTFUSE], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_MULTFUSE], 0, 0, gen, cum)
     if anterior > 1:
-        _add_attr(T, W, T.builtin_attr[_B_SGLANTSECTXCTR], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_SGLANTSECTXCTR], 0, 0, gen, cum)
     if posterior > 1:
-        _add_attr(T, W, T.builtin_attr[_B_SGLPOSTFUSECTR], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_SGLPOSTFUSECTR], 0, 0, gen, cum)
     if fusion_ctr >= 3:
-        _add_attr(T, W, T.builtin_attr[_B_SINGLEFUSIONCTR], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_SINGLEFUSIONCTR], 0, 0, gen, cum)
     if single_ant >= 2:
-        _add_attr(T, W, T.builtin_attr[_B_SGLANTCTR], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_SGLANTCTR], 0, 0, gen, cum)
     if single_post1 >= 2:
-        _add_attr(T, W, T.builtin_attr[_B_SGLPOST1CTR], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_SGLPOST1CTR], 0, 0, gen, cum)
     return pdx_scheme, pdx_mdc, sex_conflict, nsat
 
 
@@ -517,55 +500,55 @@ def _preprocess(T, B, W, i, v, s0, ns, p0, np_, gen):
 # grouping: formulas in rank order
 # ======================================================================================
 
-@njit(cache=True, inline="always")
-def _eval(T, W, f, mdc, sev, gen):
+@njit(cache=True)
+def _eval(n_op, n_a, n_b, f_lo, f_hi, key_kind, key_sev, stamp, supp, val, f, mdc, sev, gen):
     """Value of formula ``f`` in MDC ``mdc`` with claim severity ``sev``
     (``-1``: no severity operand present, as during HAC evaluation)."""
-    lo = T.f_lo[f]
-    hi = T.f_hi[f]
+    lo = f_lo[f]
+    hi = f_hi[f]
     for n in range(lo, hi):
-        op = T.n_op[n]
+        op = n_op[n]
         r = n - lo
         if op == 0:
-            key = T.n_a[n]
-            if T.key_kind[key] == KEY_SEV:
-                W.val[r] = sev == T.key_sev[key]
-            elif W.stamp[key] == gen:
-                W.val[r] = not (mdc < 32 and (W.supp[key] >> np.uint32(mdc)) & np.uint32(1))
+            key = n_a[n]
+            if key_kind[key] == KEY_SEV:
+                val[r] = sev == key_sev[key]
+            elif stamp[key] == gen:
+                val[r] = not (mdc < 32 and (supp[key] >> np.uint32(mdc)) & np.uint32(1))
             else:
-                W.val[r] = False
+                val[r] = False
         elif op == 1:
-            W.val[r] = W.val[T.n_a[n] - lo] and W.val[T.n_b[n] - lo]
+            val[r] = val[n_a[n] - lo] and val[n_b[n] - lo]
         elif op == 2:
-            W.val[r] = W.val[T.n_a[n] - lo] or W.val[T.n_b[n] - lo]
+            val[r] = val[n_a[n] - lo] or val[n_b[n] - lo]
         else:
-            W.val[r] = not W.val[T.n_a[n] - lo]
-    return W.val[hi - 1 - lo]
+            val[r] = not val[n_a[n] - lo]
+    return val[hi - 1 - lo]
 
 
-@njit(cache=True, inline="always")
-def _severity(T, W, ns, supp_bits, final):
+@njit(cache=True)
+def _severity(s_flags, s_supbits, s_sev, s_nhac, s_hac_status, ns, supp_bits, final):
     """The claim's CC/MCC level for one formula: the highest secondary dx that is
     not CC-excluded, not death-excluded, not suppressed by the formula and (in
     the final grouping) not a hospital-acquired condition."""
     best = SEV_NONE
     for j in range(ns):
-        if W.s_flags[j] & (_F_EXCLUDED | _F_DEATH):
+        if s_flags[j] & (_F_EXCLUDED | _F_DEATH):
             continue
-        if supp_bits != 0 and (W.s_supbits[j] & supp_bits) != 0:
+        if supp_bits != 0 and (s_supbits[j] & supp_bits) != 0:
             continue
-        if final and _is_hac_met(W, j):
+        if final and _is_hac_met(s_nhac, s_hac_status, j):
             continue
-        s = W.s_sev[j]
+        s = s_sev[j]
         if s > best:
             best = s
     return best
 
 
-@njit(cache=True, inline="always")
-def _is_hac_met(W, j):
-    for k in range(W.s_nhac[j]):
-        if W.s_hac_status[j, k] == HAC_MET:
+@njit(cache=True)
+def _is_hac_met(s_nhac, s_hac_status, j):
+    for k in range(s_nhac[j]):
+        if s_hac_status[j, k] == HAC_MET:
             return True
     return False
 
@@ -580,12 +563,17 @@ def _group_mdc(T, W, v, mdc, ns, final, gen, res):
         return False
     base = T.vm_off[v * 100 + mdc]
     end = T.vm_off[v * 100 + mdc + 1]
-    sev0 = _severity(T, W, ns, np.uint64(0), final)
+    sev0 = _severity(W.s_flags, W.s_supbits, W.s_sev, W.s_nhac, W.s_hac_status, ns, np.uint64(0), final)
+    f_req = T.f_req
+    stamp = W.stamp
     for q in range(base, end):
         f = T.vm_formulas[q]
+        rk = f_req[f]
+        if rk >= 0 and stamp[rk] != gen:
+            continue  # an operand the formula cannot hold without is absent
         sb = T.f_supp[f]
-        sev = sev0 if sb == 0 else _severity(T, W, ns, sb, final)
-        if _eval(T, W, f, mdc, sev, gen):
+        sev = sev0 if sb == 0 else _severity(W.s_flags, W.s_supbits, W.s_sev, W.s_nhac, W.s_hac_status, ns, sb, final)
+        if _eval(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, T.key_sev, W.stamp, W.supp, W.val, f, mdc, sev, gen):
             if T.f_drg[f] == 0 and T.f_reroute[f] == 0:
                 if T.f_rc[f] > 0:
                     res[0] = f
@@ -694,17 +682,17 @@ def _group(T, W, v, pdx_mdc, ns, final, gen, st):
 # HAC: hospital-acquired conditions
 # ======================================================================================
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _poa_invalid(poa):
     return not (poa == 89 or poa == 78 or poa == 85 or poa == 87)  # Y N U W
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _poa_yes(poa):
     return poa == 89 or poa == 87  # Y W
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _poa_error(poa):
     if poa == 89 or poa == 87:
         return POA_YES_POA
@@ -745,7 +733,7 @@ def _hac(T, B, W, O, i, v, s0, ns, p0, np_, hosp, gen):
             h = W.s_hac_num[j, k]
             status = HAC_NOT_MET
             for q in range(T.vh_off[v * 32 + h], T.vh_off[v * 32 + h + 1]):
-                if _eval(T, W, T.vh_formulas[q], 0, -1, gen):
+                if _eval(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, T.key_sev, W.stamp, W.supp, W.val, T.vh_formulas[q], 0, -1, gen):
                     status = HAC_MET
                     break
             W.s_hac_status[j, k] = status
@@ -813,7 +801,7 @@ def _hac(T, B, W, O, i, v, s0, ns, p0, np_, hosp, gen):
     return 0
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _hac_proc_bit(h):
     if h == 8:
         return 1
@@ -966,7 +954,7 @@ def _usage(T, W, O, s0, ns, win_i, win_f, hosp, final_grouped):
                 u = 2 + s
             elif (fl & _F_DEATH) or (supp != 0 and (W.s_supbits[j] & supp) != 0):
                 u = 4 + s
-            elif stage == 1 and hosp != HOSP_EXEMPT and _is_hac_met(W, j):
+            elif stage == 1 and hosp != HOSP_EXEMPT and _is_hac_met(W.s_nhac, W.s_hac_status, j):
                 u = 0
             else:
                 u = s
@@ -1042,42 +1030,42 @@ def _finish_hac_lists(T, W, O, i, s0, ns, pdx_scheme, v):
 # ======================================================================================
 
 @njit(cache=True)
-def _collect(T, W, f, mdc, sev, gen):
+def _collect(n_op, n_a, n_b, f_lo, f_hi, key_kind, key_sev, stamp, supp, val, coll, keys, f, mdc, sev, gen):
     """Operand keys that made formula ``f`` true, in formula order (deduplicated);
-    returns how many were written to W.keys."""
-    lo = T.f_lo[f]
-    hi = T.f_hi[f]
-    if not _eval(T, W, f, mdc, sev, gen):
+    returns how many were written to ``keys``."""
+    lo = f_lo[f]
+    hi = f_hi[f]
+    if not _eval(n_op, n_a, n_b, f_lo, f_hi, key_kind, key_sev, stamp, supp, val, f, mdc, sev, gen):
         return 0
     for n in range(lo, hi):
-        W.coll[n - lo] = False
-    W.coll[hi - 1 - lo] = True
+        coll[n - lo] = False
+    coll[hi - 1 - lo] = True
     for n in range(hi - 1, lo - 1, -1):
         r = n - lo
-        if not W.coll[r]:
+        if not coll[r]:
             continue
-        op = T.n_op[n]
-        a = T.n_a[n] - lo
-        b = T.n_b[n] - lo
+        op = n_op[n]
+        a = n_a[n] - lo
+        b = n_b[n] - lo
         if op == 1:
-            W.coll[a] = True
-            W.coll[b] = True
+            coll[a] = True
+            coll[b] = True
         elif op == 2:  # short-circuit: the right side counts only when the left is false
-            if W.val[a]:
-                W.coll[a] = True
+            if val[a]:
+                coll[a] = True
             else:
-                W.coll[b] = True
+                coll[b] = True
     nk = 0
     for n in range(lo, hi):
-        if T.n_op[n] == 0 and W.coll[n - lo]:
-            key = T.n_a[n]
+        if n_op[n] == 0 and coll[n - lo]:
+            key = n_a[n]
             dup = False
             for q in range(nk):
-                if W.keys[q] == key:
+                if keys[q] == key:
                     dup = True
                     break
-            if not dup and nk < len(W.keys):
-                W.keys[nk] = key
+            if not dup and nk < len(keys):
+                keys[nk] = key
                 nk += 1
     return nk
 
@@ -1090,20 +1078,20 @@ def _sort_sdx(W, B, s0, ns):
     for a in range(1, ns):
         x = W.s_order[a]
         b = a - 1
-        while b >= 0 and _sdx_before(W, B, s0, x, W.s_order[b]):
+        while b >= 0 and _sdx_before(W.s_sev, B.sdx, s0, x, W.s_order[b]):
             W.s_order[b + 1] = W.s_order[b]
             b -= 1
         W.s_order[b + 1] = x
 
 
-@njit(cache=True, inline="always")
-def _sdx_before(W, B, s0, x, y):
-    sx = W.s_sev[x]
-    sy = W.s_sev[y]
+@njit(cache=True)
+def _sdx_before(s_sev, sdx, s0, x, y):
+    sx = s_sev[x]
+    sy = s_sev[y]
     if sx != sy:
         return sx > sy
-    cx = B.sdx[s0 + x]
-    cy = B.sdx[s0 + y]
+    cx = sdx[s0 + x]
+    cy = sdx[s0 + y]
     if cx < 0:
         return False
     if cy < 0:
@@ -1118,16 +1106,16 @@ def _sort_px(W, B, p0, np_):
     for a in range(1, np_):
         x = W.p_order[a]
         b = a - 1
-        while b >= 0 and _px_before(B, p0, x, W.p_order[b]):
+        while b >= 0 and _px_before(B.px, p0, x, W.p_order[b]):
             W.p_order[b + 1] = W.p_order[b]
             b -= 1
         W.p_order[b + 1] = x
 
 
-@njit(cache=True, inline="always")
-def _px_before(B, p0, x, y):
-    cx = B.px[p0 + x]
-    cy = B.px[p0 + y]
+@njit(cache=True)
+def _px_before(px, p0, x, y):
+    cx = px[p0 + x]
+    cy = px[p0 + y]
     if cx < 0:
         return False
     if cy < 0:
@@ -1135,25 +1123,25 @@ def _px_before(B, p0, x, y):
     return cx < cy
 
 
-@njit(cache=True, inline="always")
-def _px_has(T, W, j, attr):
-    pat = W.p_pattern[j]
+@njit(cache=True)
+def _px_has(pat_off, pat_attrs, p_pattern, j, attr):
+    pat = p_pattern[j]
     if pat < 0:
         return False
-    return _has_attr(T.pat_off, T.pat_attrs, pat, attr)
+    return _has_attr(pat_off, pat_attrs, pat, attr)
 
 
-@njit(cache=True, inline="always")
-def _cl_has(T, v, c, attr):
-    pat = T.cl_pattern[v, c]
+@njit(cache=True)
+def _cl_has(pat_off, pat_attrs, cl_pattern, v, c, attr):
+    pat = cl_pattern[v, c]
     if pat < 0:
         return False
-    return _has_attr(T.pat_off, T.pat_attrs, pat, attr)
+    return _has_attr(pat_off, pat_attrs, pat, attr)
 
 
-@njit(cache=True, inline="always")
-def _px_suppressed(W, j, mdc):
-    return 0 <= mdc < 32 and (W.p_supp[j] >> np.uint32(mdc)) & np.uint32(1)
+@njit(cache=True)
+def _px_suppressed(p_supp, j, mdc):
+    return 0 <= mdc < 32 and (p_supp[j] >> np.uint32(mdc)) & np.uint32(1)
 
 
 @njit(cache=True)
@@ -1178,7 +1166,7 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
         W.p_order[0] = 0
 
     # -- diagnoses
-    nk = _collect(T, W, win, res_mdc, sev, gen)
+    nk = _collect(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, T.key_sev, W.stamp, W.supp, W.val, W.coll, W.keys, win, res_mdc, sev, gen)
     for a in range(ns):
         j = W.s_order[a]
         hit = -1
@@ -1188,8 +1176,8 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
                 continue
             kind = T.key_kind[key]
             at = T.key_attr[key]
-            if kind == KEY_BARE and at >= 0 and _dx_has(T, pdx_scheme, at, False):
-                continue
+            if (kind == KEY_BARE or kind == KEY_ANY) and at >= 0 and _dx_has(T.sch_ops_off, T.sch_ops, T.sch_cat_off, T.sch_cat, pdx_scheme, at, False):
+                continue  # the principal dx already gives this operand
             if kind == KEY_SEV:
                 ks = T.key_sev[key]
                 if (ks == SEV_MCC or ks == SEV_CC) and not (W.s_flags[j] & (_F_EXCLUDED | _F_DEATH)):
@@ -1197,7 +1185,7 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
                         hit = q
                         break
                 continue
-            if (kind == KEY_BARE or kind == KEY_SDX) and at >= 0 and _dx_has(T, W.s_scheme[j], at, True):
+            if (kind == KEY_BARE or kind == KEY_SDX or kind == KEY_ANY) and at >= 0 and _dx_has(T.sch_ops_off, T.sch_ops, T.sch_cat_off, T.sch_cat, W.s_scheme[j], at, True):
                 hit = q
                 break
         if hit >= 0:
@@ -1208,7 +1196,7 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
     # principal dx and secondary dxs of other body sites (in marking order)
     pre = st[4]
     if pre >= 0:
-        nk = _collect(T, W, pre, 0, sev, gen)
+        nk = _collect(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, T.key_sev, W.stamp, W.supp, W.val, W.coll, W.keys, pre, 0, sev, gen)
         multst = T.attr_key[T.builtin_attr[_B_MULTST], 0]
         hit_multst = False
         for q in range(nk):
@@ -1234,7 +1222,7 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
         mdc = pdx_mdc
     if wdrg == 981 or wdrg == 982 or wdrg == 983 or wdrg == 987 or wdrg == 988 or wdrg == 989:
         mdc = 29
-    nk = _collect(T, W, win, mdc, sev, gen)
+    nk = _collect(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, T.key_sev, W.stamp, W.supp, W.val, W.coll, W.keys, win, mdc, sev, gen)
     npk = 0
     for q in range(nk):
         key = W.keys[q]
@@ -1245,12 +1233,12 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
         done = False
         for a in range(np_):
             j = W.p_order[a]
-            if _px_suppressed(W, j, mdc):
+            if _px_suppressed(W.p_supp, j, mdc):
                 continue
             allk = True
             for q in range(npk):
                 at = T.key_attr[W.keys[q]]
-                if at < 0 or not _px_has(T, W, j, at):
+                if at < 0 or not _px_has(T.pat_off, T.pat_attrs, W.p_pattern, j, at):
                     allk = False
                     break
             if allk:
@@ -1263,7 +1251,7 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
                 allk = True
                 for q in range(npk):
                     at = T.key_attr[W.keys[q]]
-                    if at < 0 or not _cl_has(T, v, c, at):
+                    if at < 0 or not _cl_has(T.pat_off, T.pat_attrs, T.cl_pattern, v, c, at):
                         allk = False
                         break
                 if allk:
@@ -1279,7 +1267,7 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
                 first = -1
                 for a in range(np_):
                     j = W.p_order[a]
-                    if not _px_suppressed(W, j, mdc) and _px_has(T, W, j, at):
+                    if not _px_suppressed(W.p_supp, j, mdc) and _px_has(T.pat_off, T.pat_attrs, W.p_pattern, j, at):
                         count += 1
                         if first < 0:
                             first = j
@@ -1287,12 +1275,12 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
                     O.px_aff[p0 + first] |= stage
                     continue
                 for r in range(nsat):
-                    if _cl_has(T, v, W.cl_sat[r], at):
+                    if _cl_has(T.pat_off, T.pat_attrs, T.cl_pattern, v, W.cl_sat[r], at):
                         _mark_cluster(O, W, p0, np_, r, stage)
                         break
 
     # -- stents (procedure function marking, evaluated outside any MDC)
-    nk = _collect(T, W, win, 0, sev, gen)
+    nk = _collect(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, T.key_sev, W.stamp, W.supp, W.val, W.coll, W.keys, win, 0, sev, gen)
     has_stent = False
     has_art = False
     has_drug = False
@@ -1357,9 +1345,9 @@ def _final_extra(T, B, O, W, i, s0, ns, p0, np_, pdx_mdc, st_i, st_f, hosp):
     wi = st_i[7]
     wf = st_f[7]
     differ = wi >= 0 and wf >= 0 and T.f_drg[wi] != T.f_drg[wf]
-    if differ:
+    if differ:  # the HAC codes that changed the DRG
         for j in range(ns):
-            if W.s_nhac[j] > 0:
+            if _is_hac_met(W.s_nhac, W.s_hac_status, j):
                 O.sdx_aff[s0 + j] |= AFF_FINAL
     if O.rc[i] == 0:
         O.pdx_aff[i] = AFF_BOTH
@@ -1372,7 +1360,7 @@ def _final_extra(T, B, O, W, i, s0, ns, p0, np_, pdx_mdc, st_i, st_f, hosp):
             mdc = 29
         for j in range(np_):
             hb = W.p_hac[j]
-            if hb == 0 or _px_suppressed(W, j, mdc):
+            if hb == 0 or _px_suppressed(W.p_supp, j, mdc):
                 continue
             for j2 in range(ns):
                 for k in range(W.s_nhac[j2]):
@@ -1416,7 +1404,7 @@ def group_chunks(T, B, O, bounds, scratch_sizes):
             np.zeros(scratch_sizes[3], np.int32), np.zeros(scratch_sizes[3], np.uint32),
             np.zeros(scratch_sizes[3], np.uint64), np.zeros(scratch_sizes[3], np.int32),
             np.zeros(scratch_sizes[3], np.uint8), np.zeros(scratch_sizes[3], np.int8),
-            np.zeros(max(64, scratch_sizes[3] * 4), np.int32), np.zeros(MAX_CLUSTERS, np.int32),
+            np.zeros(max(64, scratch_sizes[4]), np.int32), np.zeros(MAX_CLUSTERS, np.int32),
             np.zeros(64, np.bool_),
         )
         for i in range(bounds[c], bounds[c + 1]):

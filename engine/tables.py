@@ -41,7 +41,7 @@ import numpy as np
 from . import formulas as fm
 
 #: Bump whenever the layout below changes: it is part of the cache key.
-LAYOUT_VERSION = 1
+LAYOUT_VERSION = 2
 
 #: Grouper versions bundled, as CMS numbers them (400 = v40.0).
 VERSIONS = (400, 401, 410, 411, 420, 421, 430, 431)
@@ -400,8 +400,25 @@ def compile_tables(source) -> Tables:
     f_supp: list[int] = []
     f_mdc: list[int] = []
 
+    f_req: list[int] = []
+
+    def required_key(nodes: list[fm.Node]) -> int:
+        """An operand key the formula cannot be true without (-1: none): the
+        first plain operand down the AND spine.  Lets the kernel skip most
+        formulas of an MDC with one array read."""
+        def req(i: int) -> int:
+            node = nodes[i]
+            if node.op == fm.OP_ATOM:
+                return -1 if node.atom in ("MCC", "CC", "NONE") else k.key_id[node.atom]
+            if node.op == fm.OP_AND:
+                r = req(node.left)
+                return r if r >= 0 else req(node.right)
+            return -1
+        return req(len(nodes) - 1)
+
     def add_formula(text: str, drg: int, reroute: int, surg: int, rc: int, supp: int, mdc: int) -> int:
         base = len(n_op)
+        f_req.append(required_key(parsed[text]))
         for node in parsed[text]:
             n_op.append(node.op)
             if node.op == fm.OP_ATOM:
@@ -455,6 +472,7 @@ def compile_tables(source) -> Tables:
     a["n_b"] = np.array(n_b, dtype=np.int32)
     a["f_lo"] = np.array(f_lo, dtype=np.int32)
     a["f_hi"] = np.array(f_hi, dtype=np.int32)
+    a["f_req"] = np.array(f_req, dtype=np.int32)
     a["f_drg"] = np.array(f_drg, dtype=np.int32)
     a["f_reroute"] = np.array(f_reroute, dtype=np.int32)
     a["f_surg"] = np.array(f_surg, dtype=np.int8)

@@ -1,0 +1,237 @@
+"""``fastdrg`` command line: group NDJSON files, build the table cache, run the service.
+
+    fastdrg group [INPUT.jsonl] [-o OUTPUT.jsonl] [--hospital-status exempt]
+    fastdrg tables build [--cache-dir DIR]
+    fastdrg serve [--host H] [--port P] [--workers N] [--log-level info]
+
+``group`` streams: it reads ``--chunk`` lines at a time, groups them in one
+batch call and writes the results in input order, so memory stays bounded
+whatever the file size. A line that is not a JSON object becomes an error line
+in its place; nothing aborts the run. A summary of return codes goes to
+stderr at the end (stdout carries only results, so it can be piped).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import os
+import sys
+import time
+from typing import BinaryIO, Iterator
+
+import orjson
+
+#: Input files at least this big get a progress bar even when stderr is not a TTY.
+LARGE_INPUT_BYTES = 64 * 1024 * 1024
+DEFAULT_CHUNK = 10_000
+HOSPITAL_STATUSES = ("not_exempt", "exempt", "unknown")
+
+
+# ---- group ---------------------------------------------------------------------------------
+
+
+def _chunks(stream: BinaryIO, size: int) -> Iterator[tuple[list[bytes], int]]:
+    """Yield ``(lines, bytes_read)``; lines keep their order, blank lines included."""
+    lines: list[bytes] = []
+    nbytes = 0
+    for line in stream:
+        lines.append(line)
+        nbytes += len(line)
+        if len(lines) >= size:
+            yield lines, nbytes
+            lines, nbytes = [], 0
+    if lines:
+        yield lines, nbytes
+
+
+def _parse(lines: list[bytes], first_line_no: int) -> tuple[list, list[int]]:
+    """Parsed claims (or error dicts) in order, plus the positions of real claims."""
+    items, claim_pos = [], []
+    for k, raw in enumerate(lines):
+        if not raw.strip():
+            items.append(None)  # blank line: skipped, no output
+            continue
+        try:
+            obj = orjson.loads(raw)
+        except orjson.JSONDecodeError as e:
+            items.append({"line": first_line_no + k, "error": {"field": "json", "reason": f"invalid JSON: {e}"}})
+            continue
+        if not isinstance(obj, dict):
+            items.append({"line": first_line_no + k,
+                          "error": {"field": "json", "reason": "a claim must be a JSON object"}})
+            continue
+        items.append(obj)
+        claim_pos.append(k)
+    return items, claim_pos
+
+
+def _progress(args, in_size: int | None):
+    show = sys.stderr.isatty() or (in_size is not None and in_size >= LARGE_INPUT_BYTES)
+    if args.no_progress or not show:
+        return None
+    from tqdm import tqdm
+
+    if in_size is not None:
+        return tqdm(total=in_size, unit="B", unit_scale=True, desc="grouping", file=sys.stderr)
+    return tqdm(unit=" claims", desc="grouping", file=sys.stderr)
+
+
+def cmd_group(args) -> int:
+    from engine import Grouper
+
+    t0 = time.perf_counter()
+    grouper = Grouper(cache_dir=args.cache_dir, default_hospital_status=args.hospital_status)
+    t_ready = time.perf_counter()
+
+    if args.input in (None, "-"):
+        src, in_size = sys.stdin.buffer, None
+    else:
+        try:
+            src = open(args.input, "rb")
+        except OSError as e:
+            print(f"fastdrg: cannot read {args.input}: {e.strerror}", file=sys.stderr)
+            return 2
+        in_size = os.fstat(src.fileno()).st_size
+    if args.output in (None, "-"):
+        dst = sys.stdout.buffer
+    else:
+        try:
+            dst = open(args.output, "wb")
+        except OSError as e:
+            print(f"fastdrg: cannot write {args.output}: {e.strerror}", file=sys.stderr)
+            return 2
+
+    counts: collections.Counter = collections.Counter()
+    n_out = 0
+    bar = _progress(args, in_size)
+    line_no = 1
+    try:
+        for lines, nbytes in _chunks(src, args.chunk):
+            items, pos = _parse(lines, line_no)
+            line_no += len(lines)
+            results = grouper.group([items[k] for k in pos], detail=not args.no_detail) if pos else []
+            for k, res in zip(pos, results):
+                items[k] = res
+            buf = bytearray()
+            for it in items:
+                if it is None:
+                    continue
+                buf += orjson.dumps(it)
+                buf += b"\n"
+                counts[it.get("return_code") or ("ERROR:" + str(it.get("error", {}).get("field")))] += 1
+                n_out += 1
+            dst.write(buf)
+            if bar is not None:
+                bar.update(nbytes if in_size is not None else len(pos))
+        dst.flush()
+    except BrokenPipeError:  # e.g. `fastdrg group big.jsonl | head`: not an error
+        # Python flushes stdout at exit; point it at /dev/null so that cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    finally:
+        if bar is not None:
+            bar.close()
+        if src is not sys.stdin.buffer:
+            src.close()
+        if dst is not sys.stdout.buffer:
+            dst.close()
+
+    elapsed = time.perf_counter() - t_ready
+    if not args.quiet:
+        rate = n_out / elapsed if elapsed > 0 else 0.0
+        print(f"fastdrg: {n_out} lines grouped in {elapsed:.2f} s ({rate:,.0f}/s; "
+              f"start-up {t_ready - t0:.2f} s)", file=sys.stderr)
+        for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            print(f"  {name:44} {n:10d}", file=sys.stderr)
+    return 0
+
+
+# ---- tables --------------------------------------------------------------------------------
+
+
+def cmd_tables_build(args) -> int:
+    from engine import Grouper
+
+    t0 = time.perf_counter()
+    g = Grouper(cache_dir=args.cache_dir)
+    dt = time.perf_counter() - t0
+    state = "built" if getattr(g, "built_tables", False) else "loaded from cache"
+    print(f"fastdrg: tables {state} in {g.cache_dir}, kernels compiled/loaded; "
+          f"versions {', '.join(g.versions)} ready in {dt:.1f} s")
+    return 0
+
+
+# ---- serve ---------------------------------------------------------------------------------
+
+
+def cmd_serve(args) -> int:
+    try:
+        from service.server import serve  # lazily: the grouping CLI needs no web stack
+    except ImportError as e:
+        print(f"fastdrg: the service is not available: {e}", file=sys.stderr)
+        return 2
+    try:
+        serve(host=args.host, port=args.port, workers=args.workers, log_level=args.log_level)
+    except ValueError as e:  # settings errors (bad level, workers < 1, ...)
+        print(f"fastdrg: {e}", file=sys.stderr)
+        return 2
+    return 0
+
+
+# ---- argument parsing ----------------------------------------------------------------------
+
+
+def _hospital_status(text: str) -> str:
+    s = text.strip().lower()
+    if s not in HOSPITAL_STATUSES:
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(HOSPITAL_STATUSES)}")
+    return s
+
+
+def _positive(text: str) -> int:
+    v = int(text)
+    if v < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return v
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="fastdrg", description="Exact CMS MS-DRG grouping (v40.0 - v43.1).")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    g = sub.add_parser("group", help="group NDJSON claims (one JSON object per line)")
+    g.add_argument("input", nargs="?", help="input .jsonl (default: stdin)")
+    g.add_argument("-o", "--output", help="output .jsonl (default: stdout)")
+    g.add_argument("--hospital-status", type=_hospital_status, default="not_exempt",
+                   help="POA reporting status for claims that do not carry one (default: not_exempt)")
+    g.add_argument("--chunk", type=_positive, default=DEFAULT_CHUNK,
+                   help=f"lines per batch (default: {DEFAULT_CHUNK})")
+    g.add_argument("--no-detail", action="store_true", help="omit the per-code detail from results")
+    g.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    g.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
+    g.add_argument("--cache-dir", help="table/kernel cache directory (default: FASTDRG_CACHE_DIR or user cache)")
+    g.set_defaults(func=cmd_group)
+
+    t = sub.add_parser("tables", help="manage the compiled table cache")
+    tsub = t.add_subparsers(dest="tables_command", required=True)
+    tb = tsub.add_parser("build", help="build (or verify) the table cache and compile the kernels")
+    tb.add_argument("--cache-dir", help="cache directory (default: FASTDRG_CACHE_DIR or user cache)")
+    tb.set_defaults(func=cmd_tables_build)
+
+    s = sub.add_parser("serve", help="run the HTTP service")
+    s.add_argument("--host", help="bind address (default: FASTDRG_HOST or the service default)")
+    s.add_argument("--port", type=int, help="port (default: FASTDRG_PORT or the service default)")
+    s.add_argument("--workers", type=int, help="worker processes")
+    s.add_argument("--log-level", help="debug, info, warning, error")
+    s.set_defaults(func=cmd_serve)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

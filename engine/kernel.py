@@ -88,7 +88,7 @@ TABLE_FIELDS = (
     "cl_mem_off", "cl_mem", "cl_mem_choice", "pr_cl_off", "pr_cl",
     "vm_off", "vm_formulas", "vh_off", "vh_formulas",
     "n_op", "n_a", "n_b", "f_lo", "f_hi", "f_req", "f_drg", "f_reroute", "f_surg", "f_rc", "f_supp",
-    "valid_dstat",
+    "valid_dstat", "ver_drg_logic",
 )
 KernelTables = namedtuple("KernelTables", TABLE_FIELDS)
 
@@ -908,7 +908,7 @@ def _group_claim(T, B, O, W, i):
         O.rc[i] = hrc
         O.final_sev[i] = SEV_UNGROUPED
         _finish_hac_lists(T, W, O, i, s0, ns, pdx_scheme, v)
-        _usage(T, W, O, s0, ns, st_i[7], -1, hosp, False)
+        _usage(T, W, O, v, s0, ns, st_i[7], st_i[7], hosp, False)  # no final DRG: the initial one's logic
         O.hac_status[i] = HS_UNGROUPABLE
         return
 
@@ -929,18 +929,19 @@ def _group_claim(T, B, O, W, i):
     if st_f[3] != 0:
         O.final_sev[i] = SEV_UNGROUPED
     _finish_hac_lists(T, W, O, i, s0, ns, pdx_scheme, v)
-    _usage(T, W, O, s0, ns, st_i[7], st_f[7], hosp, True)
+    _usage(T, W, O, v, s0, ns, st_i[7], st_f[7], hosp, True)
     _final_extra(T, B, O, W, i, s0, ns, p0, np_, pdx_mdc, st_i, st_f, hosp)
 
 
 @njit(cache=True)
-def _usage(T, W, O, s0, ns, win_i, win_f, hosp, final_grouped):
+def _usage(T, W, O, v, s0, ns, win_i, win_f, hosp, final_grouped):
     """How each secondary dx counted as CC/MCC in the initial and final DRG:
     0 NEITHER, 1 CC, 2 MCC, 3 CC_EXCLUDED, 4 MCC_EXCLUDED (CC exclusion by the
     principal dx), 5 CC_/6 MCC_EXCLUDED_BY_DRG_LOGIC (the DRG formula's severity
     suppression, or death for codes that count only when alive)."""
     supp_i = T.f_supp[win_i] if win_i >= 0 else np.uint64(0)
     supp_f = T.f_supp[win_f] if win_f >= 0 else np.uint64(0)
+    drg_logic = T.ver_drg_logic[v]
     for j in range(ns):
         s = W.s_sev[j]
         fl = W.s_flags[j]
@@ -952,7 +953,9 @@ def _usage(T, W, O, s0, ns, win_i, win_f, hosp, final_grouped):
             supp = supp_i if stage == 0 else supp_f
             if fl & _F_EXCLUDED:
                 u = 2 + s
-            elif (fl & _F_DEATH) or (supp != 0 and (W.s_supbits[j] & supp) != 0):
+            elif fl & _F_DEATH:
+                u = 0  # counts only when alive
+            elif (drg_logic and supp != 0 and (W.s_supbits[j] & supp) != 0):
                 u = 4 + s
             elif stage == 1 and hosp != HOSP_EXEMPT and _is_hac_met(W.s_nhac, W.s_hac_status, j):
                 u = 0
@@ -1166,6 +1169,7 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
         W.p_order[0] = 0
 
     # -- diagnoses
+    wsupp = T.f_supp[win]
     nk = _collect(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, T.key_sev, W.stamp, W.supp, W.val, W.coll, W.keys, win, res_mdc, sev, gen)
     for a in range(ns):
         j = W.s_order[a]
@@ -1179,9 +1183,11 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
             if (kind == KEY_BARE or kind == KEY_ANY) and at >= 0 and _dx_has(T.sch_ops_off, T.sch_ops, T.sch_cat_off, T.sch_cat, pdx_scheme, at, False):
                 continue  # the principal dx already gives this operand
             if kind == KEY_SEV:
+                # MCC/CC is made by a code that counted: not excluded, not suppressed
+                # by the formula (CMS still names a HAC code here in the final DRG)
                 ks = T.key_sev[key]
-                if (ks == SEV_MCC or ks == SEV_CC) and not (W.s_flags[j] & (_F_EXCLUDED | _F_DEATH)):
-                    if W.s_sev[j] == ks:
+                if (ks == SEV_MCC or ks == SEV_CC) and W.s_sev[j] == ks and not (W.s_flags[j] & (_F_EXCLUDED | _F_DEATH)):
+                    if not (wsupp != 0 and (W.s_supbits[j] & wsupp) != 0):
                         hit = q
                         break
                 continue
@@ -1191,6 +1197,20 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
         if hit >= 0:
             W.keys[hit] = -1
             O.sdx_aff[s0 + j] |= stage
+
+    # -- DRG 794 (neonate, other significant problems) for a newborn born here: the
+    # secondary dx that comes first in marking order is the significant problem
+    if T.f_drg[win] == 794 and _dx_has(T.sch_ops_off, T.sch_ops, T.sch_cat_off, T.sch_cat, pdx_scheme, T.builtin_attr[_B_INCIDENT], False):
+        any_marked = False
+        for j in range(ns):
+            if O.sdx_aff[s0 + j] & stage:
+                any_marked = True
+        if not any_marked:
+            for a in range(ns):
+                j = W.s_order[a]
+                if W.s_scheme[j] >= 0:
+                    O.sdx_aff[s0 + j] |= stage
+                    break
 
     # -- multiple significant trauma: the pre-MDC formula's MULTST is made by the
     # principal dx and secondary dxs of other body sites (in marking order)

@@ -41,7 +41,7 @@ import numpy as np
 from . import formulas as fm
 
 #: Bump whenever the layout below changes: it is part of the cache key.
-LAYOUT_VERSION = 2
+LAYOUT_VERSION = 3
 
 #: Grouper versions bundled, as CMS numbers them (400 = v40.0).
 VERSIONS = (400, 401, 410, 411, 420, 421, 430, 431)
@@ -482,6 +482,9 @@ def compile_tables(source) -> Tables:
     valid_dstat = np.zeros(100, dtype=np.bool_)
     valid_dstat[list(VALID_DISCHARGE_STATUS)] = True
     a["valid_dstat"] = valid_dstat
+    # CMS reports a CC/MCC suppressed by a DRG formula as "..._EXCLUDED_BY_DRG_LOGIC"
+    # from v41.1 on; earlier groupers report the code's own level.
+    a["ver_drg_logic"] = np.array([v >= 411 for v in VERSIONS], dtype=np.bool_)
 
     # ---- descriptions and reference data (Python side) ------------------------------
     def versioned(rows) -> dict:

@@ -556,7 +556,9 @@ def save(tables: Tables, path: Path) -> None:
 
 def load(path: Path) -> Tables:
     meta = json.loads((path / "meta.json").read_text())
-    arrays = {p.stem: np.load(p, mmap_mode="r") for p in sorted(path.glob("*.npy"))}
+    # np.asarray: plain ndarray views of the read-only maps (a np.memmap subclass
+    # makes every Python-side scalar read allocate a new memmap object)
+    arrays = {p.stem: np.asarray(np.load(p, mmap_mode="r")) for p in sorted(path.glob("*.npy"))}
     return Tables(arrays=arrays, meta=meta)
 
 

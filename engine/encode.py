@@ -211,7 +211,7 @@ def encode_claims(claims, dx_index: dict, pr_index: dict, default_hospital: str 
             sx = c.get("sex")
             if isinstance(sx, str):
                 sx = sx.strip().upper()
-            if isinstance(sx, bool) or sx not in _SEX:
+            if isinstance(sx, bool) or not isinstance(sx, (str, int)) or sx not in _SEX:
                 raise ClaimError("sex", "must be 'M', 'F' or 'U'")
             sex[i] = _SEX[sx]
             if "discharge_status" not in c:

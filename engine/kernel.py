@@ -1249,6 +1249,24 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
         if T.key_kind[key] == KEY_BARE:
             W.keys[npk] = key
             npk += 1
+    # BILATERAL: the procedures on two different joints make it
+    bil_key = T.attr_key[T.builtin_attr[_B_BILATERAL], 0]
+    for q in range(npk):
+        if W.keys[q] == bil_key:
+            seen_sites = 0
+            for a in range(np_):
+                j = W.p_order[a]
+                pat = W.p_pattern[j]
+                if pat < 0 or _px_suppressed(W.p_supp, j, mdc):
+                    continue
+                sites = 0
+                for r in range(T.pat_off[pat], T.pat_off[pat + 1]):
+                    b = T.attr_bilateral_bit[T.pat_attrs[r]]
+                    if b >= 0:
+                        sites |= 1 << b
+                if sites & ~seen_sites:
+                    O.px_aff[p0 + j] |= stage
+                    seen_sites |= sites
     if npk > 0:
         done = False
         for a in range(np_):

@@ -49,6 +49,8 @@ def test_version_forms_and_dates(grouper):
     ({"age": "old"}, "age"),
     ({"age": 12.5}, "age"),
     ({"sex": "X"}, "sex"),
+    ({"sex": []}, "sex"),  # unhashable: once raised TypeError out of group()
+    ({"sex": {}}, "sex"),
     ({"version": "39.0"}, "version"),
     ({"discharge_status": 250}, "discharge_status"),
     ({"hospital_status": "sometimes"}, "hospital_status"),

@@ -1,0 +1,442 @@
+"""Load benchmarks of the HTTP service on loopback, bounded in time.
+
+Two suites:
+
+``wrk`` (throughput; needs ``wrk`` and ``curl`` from Debian's packages) runs, in
+one go and against one server worker:
+
+1. the engine in-process: ``Grouper.group()`` over the same claims (the reference);
+2. the framework ceiling (``framework_baseline.py``): ``POST /v1/group`` that
+   only parses the claim with orjson, 32 connections;
+3. ``fastdrg serve --workers 1``: ``/v1/group`` at 32 connections (p99 reported);
+4. ``/v1/group/batch`` with 1,000 claims per request;
+5. a 1,000,000-claim ``/v1/group/stream`` sent with curl (which reads the
+   answer while it uploads);
+
+and checks the goals: single ≥ 80 % of the baseline's requests/s, batch and
+stream ≥ 60 % of the in-process throughput, zero non-2xx answers. It writes a
+Markdown section (``--out``).
+
+``locust`` runs ``locustfile.py`` headless for ``--duration`` seconds against
+a fresh server: EHR users posting single encounters and clearinghouse users
+posting batches and streams.
+
+    python benchmarks/bench_service.py wrk --duration 15 --out benchmarks/RESULTS-service.md
+    python benchmarks/bench_service.py locust --duration 30 --users 20
+
+Claims are the public reference claims (``../shared/eval/public_claims.jsonl``),
+repeated as needed. Every server and client started here is stopped here,
+and every load loop is bounded in time; traffic goes to 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import orjson
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parent
+PUBLIC = REPO.parent / "shared" / "eval" / "public_claims.jsonl"
+HS = {"NON_EXEMPT": "not_exempt", "EXEMPT": "exempt", "UNKNOWN": "unknown"}
+HOST = "127.0.0.1"
+
+
+# ---- data -----------------------------------------------------------------------------------
+
+
+def to_claim(rec: dict) -> dict:
+    v = int(rec["version"])
+    return {
+        "id": rec["id"],
+        "version": f"{v // 10}.{v % 10}",
+        "age": rec["age"],
+        "sex": rec["sex"],
+        "discharge_status": rec["dstat"],
+        "hospital_status": HS[rec["hospital_status"]],
+        "pdx": {"code": rec["pdx"], "poa": rec["pdx_poa"]},
+        "sdx": [{"code": c, "poa": p} for c, p in rec["sdx"]],
+        "procedures": list(rec["px"]),
+    }
+
+
+def load_claims() -> list[dict]:
+    if not PUBLIC.is_file():
+        sys.exit(f"reference claims not found: {PUBLIC}")
+    with open(PUBLIC, "rb") as fh:
+        return [to_claim(orjson.loads(line)) for line in fh if line.strip()]
+
+
+def write_data(work: Path, claims: list[dict], stream_claims: int) -> dict[str, Path]:
+    lines = [orjson.dumps(c) for c in claims]
+    singles = work / "singles.ndjson"
+    singles.write_bytes(b"\n".join(lines) + b"\n")
+    batch = work / "batch1000.json"
+    batch.write_bytes(orjson.dumps({"claims": claims[:1000]}))
+    stream = work / "stream.ndjson"
+    block = b"\n".join(lines) + b"\n"
+    with open(stream, "wb") as fh:
+        full, rest = divmod(stream_claims, len(lines))
+        for _ in range(full):
+            fh.write(block)
+        if rest:
+            fh.write(b"\n".join(lines[:rest]) + b"\n")
+    single_lua = work / "single.lua"
+    single_lua.write_text(
+        'local bodies, i = {}, 0\n'
+        'function init(args) for line in io.lines(args[1]) do bodies[#bodies + 1] = line end end\n'
+        'function request()\n'
+        '  i = i % #bodies + 1\n'
+        '  return wrk.format("POST", "/v1/group", {["Content-Type"] = "application/json"}, bodies[i])\n'
+        'end\n'
+    )
+    batch_lua = work / "batch.lua"
+    batch_lua.write_text(
+        'local req\n'
+        'function init(args)\n'
+        '  local f = io.open(args[1], "rb"); local body = f:read("*a"); f:close()\n'
+        '  req = wrk.format("POST", "/v1/group/batch", {["Content-Type"] = "application/json"}, body)\n'
+        'end\n'
+        'function request() return req end\n'
+    )
+    return {"singles": singles, "batch": batch, "stream": stream, "single_lua": single_lua, "batch_lua": batch_lua}
+
+
+# ---- processes ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind((HOST, 0))
+        return s.getsockname()[1]
+
+
+def serve_command() -> list[str]:
+    custom = os.environ.get("FASTDRG_SERVE_CMD")
+    if custom:
+        return custom.split()
+    return [sys.executable, "-c", "import sys; from engine.cli import main; sys.exit(main())"]
+
+
+class Server:
+    """A server process on a free loopback port, stopped with SIGTERM (its pid only)."""
+
+    def __init__(self, cmd: list[str], ready_path: str, log: Path, env: dict | None = None) -> None:
+        self.port = free_port()
+        self.cmd = [c.replace("{port}", str(self.port)) for c in cmd]
+        self.ready_path = ready_path
+        self.log = log
+        self.env = env
+        self.proc: subprocess.Popen | None = None
+
+    def __enter__(self) -> "Server":
+        with open(self.log, "ab") as fh:
+            self.proc = subprocess.Popen(self.cmd, cwd=REPO, stdout=fh, stderr=subprocess.STDOUT, env=self.env)
+        deadline = time.monotonic() + 600
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited early; see {self.log}")
+            code = curl_status(f"http://{HOST}:{self.port}{self.ready_path}")
+            if code == 200:
+                return self
+            time.sleep(0.25)
+        raise RuntimeError("server not ready in 600 s")
+
+    def stop(self) -> int:
+        assert self.proc is not None
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(60)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                return self.proc.wait(10)
+        return self.proc.returncode
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+
+def curl_status(url: str) -> int:
+    done = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--max-time", "5", url],
+                          capture_output=True, text=True)
+    try:
+        return int(done.stdout.strip() or 0)
+    except ValueError:
+        return 0
+
+
+# ---- wrk ------------------------------------------------------------------------------------
+
+_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60000.0}
+
+
+def _ms(text: str) -> float:
+    m = re.match(r"([\d.]+)(us|ms|s|m)$", text.strip())
+    return float(m.group(1)) * _UNITS[m.group(2)] if m else float("nan")
+
+
+def run_wrk(url: str, lua: Path, data: Path, connections: int, duration: int, threads: int = 1) -> dict:
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "30s",
+           "-s", str(lua), url, "--", str(data)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 120).stdout
+    res: dict = {"command": " ".join(cmd), "raw": out}
+    m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    res["rps"] = float(m.group(1)) if m else 0.0
+    m = re.search(r"(\d+) requests in", out)
+    res["requests"] = int(m.group(1)) if m else 0
+    m = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    res["non_2xx"] = int(m.group(1)) if m else 0
+    m = re.search(r"Socket errors:\s+connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
+    res["socket_errors"] = sum(map(int, m.groups())) if m else 0
+    for pct in ("50", "90", "99"):
+        m = re.search(rf"^\s+{pct}%\s+(\S+)", out, re.M)
+        res[f"p{pct}_ms"] = _ms(m.group(1)) if m else float("nan")
+    return res
+
+
+def run_stream(url: str, path: Path, expected_lines: int, work: Path) -> dict:
+    out_path = work / "stream.out"
+    cmd = ["curl", "-sS", "-X", "POST", "-T", str(path), "-H", "Content-Type: application/x-ndjson", "-H", "Expect:",
+           "--max-time", "3000", "-o", str(out_path), "-w", "%{http_code} %{time_total} %{size_download}",
+           f"{url}/v1/group/stream"]
+    shown = " ".join(c if " " not in c and "%" not in c else f"'{c}'" for c in cmd)
+    t = time.perf_counter()
+    done = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    code, total, size = (done.stdout.split() + ["0", "0", "0"])[:3]
+    lines = errors = 0
+    with open(out_path, "rb") as fh:
+        for line in fh:
+            lines += 1
+            if line.startswith(b'{"id":') and b'"error":' in line[:200]:
+                errors += 1
+    out_path.unlink()
+    return {
+        "command": shown,
+        "status": int(code or 0), "seconds": float(total or wall), "bytes_out": int(size or 0),
+        "lines": lines, "error_lines": errors, "claims_per_s": expected_lines / float(total or wall),
+        "complete": lines == expected_lines,
+    }
+
+
+ENGINE_PROBE = r"""
+import sys, time, orjson
+from engine import Grouper
+claims = [orjson.loads(l) for l in open(sys.argv[1], "rb") if l.strip()]
+g = Grouper()
+big = (claims * (100_000 // len(claims) + 1))[:100_000]
+g.group(big[:2000])
+best_big = best_1000 = 0.0
+for _ in range(2):
+    t = time.perf_counter(); g.group(big); best_big = max(best_big, len(big) / (time.perf_counter() - t))
+    t = time.perf_counter()
+    for i in range(0, 20_000, 1000):
+        g.group(big[i:i + 1000])
+    best_1000 = max(best_1000, 20_000 / (time.perf_counter() - t))
+print(orjson.dumps({"group_100k_per_s": best_big, "group_1000_per_s": best_1000}).decode())
+"""
+
+
+def engine_throughput(singles: Path) -> dict:
+    done = subprocess.run([sys.executable, "-c", ENGINE_PROBE, str(singles)], cwd=REPO, capture_output=True,
+                          text=True, timeout=3000)
+    if done.returncode != 0:
+        raise RuntimeError(f"engine probe failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+# ---- suites -----------------------------------------------------------------------------------
+
+
+def suite_wrk(args) -> int:
+    for tool in ("wrk", "curl"):
+        if not shutil.which(tool):
+            sys.exit(f"{tool} not found: apt-get install -y {tool}")
+    work = Path(tempfile.mkdtemp(prefix="fastdrg-bench-"))
+    log = work / "servers.log"
+    claims = load_claims()
+    files = write_data(work, claims, args.stream_claims)
+    print(f"data in {work}; engine in-process ...", flush=True)
+    engine = engine_throughput(files["singles"])
+    print(f"  engine group(): {engine}", flush=True)
+
+    baseline_cmd = [sys.executable, str(HERE / "framework_baseline.py"), "--port", "{port}"]
+    with Server(baseline_cmd, "/healthz", log) as srv:
+        run_wrk(srv.url, files["single_lua"], files["singles"], 32, 3)  # warm-up
+        baseline = run_wrk(srv.url, files["single_lua"], files["singles"], 32, args.duration)
+    print(f"  baseline: {baseline['rps']:.0f} req/s p99 {baseline['p99_ms']:.2f} ms", flush=True)
+
+    env = dict(os.environ, FASTDRG_MAX_BATCH_CLAIMS="10000")
+    cmd = serve_command() + ["serve", "--host", HOST, "--port", "{port}", "--workers", "1", "--log-level", "warning"]
+    srv = Server(cmd, "/readyz", log, env=env)
+    with srv:
+        run_wrk(srv.url, files["single_lua"], files["singles"], 32, 3)  # warm-up
+        single = run_wrk(srv.url, files["single_lua"], files["singles"], 32, args.duration)
+        print(f"  /v1/group: {single['rps']:.0f} req/s p99 {single['p99_ms']:.2f} ms", flush=True)
+        batch = run_wrk(srv.url, files["batch_lua"], files["batch"], args.batch_connections, args.duration)
+        batch["claims_per_s"] = batch["rps"] * 1000
+        print(f"  /v1/group/batch: {batch['claims_per_s']:.0f} claims/s p99 {batch['p99_ms']:.1f} ms", flush=True)
+        stream = run_stream(srv.url, files["stream"], args.stream_claims, work)
+        print(f"  /v1/group/stream: {stream['claims_per_s']:.0f} claims/s, {stream['lines']} lines", flush=True)
+        exit_code = srv.stop()
+
+    ref = engine["group_100k_per_s"]
+    goals = {
+        "single_vs_baseline": single["rps"] / baseline["rps"] if baseline["rps"] else 0.0,
+        "batch_vs_engine": batch["claims_per_s"] / ref,
+        "stream_vs_engine": stream["claims_per_s"] / ref,
+        "non_2xx": single["non_2xx"] + batch["non_2xx"] + baseline["non_2xx"] + (0 if stream["status"] == 200 else 1),
+        "socket_errors": single["socket_errors"] + batch["socket_errors"],
+        "exit_code": exit_code,
+    }
+    for res in (baseline, single, batch, stream):  # commands as a reader would type them
+        res["command"] = re.sub(r"http://127\.0\.0\.1:\d+", "http://127.0.0.1:$PORT", res["command"]).replace(
+            str(work), "$WORK")
+    report = {"engine": engine, "baseline": baseline, "single": single, "batch": batch, "stream": stream,
+              "goals": goals, "duration": args.duration, "stream_claims": args.stream_claims,
+              "batch_connections": args.batch_connections}
+    md = markdown(report)
+    print(md)
+    if args.out:
+        Path(args.out).write_text(md)
+    if args.json:
+        for k in ("baseline", "single", "batch"):
+            report[k].pop("raw", None)
+        Path(args.json).write_text(json.dumps(report, indent=2))
+    shutil.rmtree(work, ignore_errors=True)
+    ok = (goals["single_vs_baseline"] >= 0.8 and goals["batch_vs_engine"] >= 0.6 and goals["stream_vs_engine"] >= 0.6
+          and goals["non_2xx"] == 0 and stream["complete"] and exit_code == 0)
+    return 0 if ok else 1
+
+
+def _machine() -> str:
+    cpu = ""
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, {platform.system()} {platform.release()}"
+
+
+def markdown(r: dict) -> str:
+    e, b, s, bt, st, g = r["engine"], r["baseline"], r["single"], r["batch"], r["stream"], r["goals"]
+    mark = lambda ok: "met" if ok else "NOT met"  # noqa: E731
+    lines = [
+        "## Service",
+        "",
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {_machine()}; one server worker "
+        "(uvicorn, uvloop, httptools), wrk 1 thread, all on loopback. "
+        f"Claims: the 14,000 public reference claims, repeated. wrk runs {r['duration']} s after a 3 s warm-up.",
+        "",
+        "| run | result | p50 | p99 | non-2xx |",
+        "| --- | --- | --- | --- | --- |",
+        f"| engine in-process `group()` (100,000 claims per call) | {e['group_100k_per_s']:,.0f} claims/s | | | |",
+        f"| engine in-process `group()` (1,000 claims per call) | {e['group_1000_per_s']:,.0f} claims/s | | | |",
+        f"| framework ceiling (`framework_baseline.py`), 32 conn | {b['rps']:,.0f} req/s | {b['p50_ms']:.2f} ms | "
+        f"{b['p99_ms']:.2f} ms | {b['non_2xx']} |",
+        f"| `POST /v1/group`, 32 conn | {s['rps']:,.0f} req/s | {s['p50_ms']:.2f} ms | {s['p99_ms']:.2f} ms | "
+        f"{s['non_2xx']} |",
+        f"| `POST /v1/group/batch`, 1,000 claims/request, {r['batch_connections']} conn | "
+        f"{bt['claims_per_s']:,.0f} claims/s ({bt['rps']:,.1f} req/s) | {bt['p50_ms']:.1f} ms | {bt['p99_ms']:.1f} ms | "
+        f"{bt['non_2xx']} |",
+        f"| `POST /v1/group/stream`, {r['stream_claims']:,} claims | {st['claims_per_s']:,.0f} claims/s "
+        f"({st['seconds']:.1f} s, {st['bytes_out'] / 1e6:,.0f} MB out, {st['lines']:,} lines) | | | "
+        f"{0 if st['status'] == 200 else 'HTTP ' + str(st['status'])} |",
+        "",
+        "Goals:",
+        "",
+        f"- `/v1/group` ≥ 80 % of the framework ceiling: {g['single_vs_baseline']:.0%} — {mark(g['single_vs_baseline'] >= 0.8)}",
+        f"- batch ≥ 60 % of in-process `group()`: {g['batch_vs_engine']:.0%} — {mark(g['batch_vs_engine'] >= 0.6)}",
+        f"- stream ≥ 60 % of in-process `group()`: {g['stream_vs_engine']:.0%} — {mark(g['stream_vs_engine'] >= 0.6)}",
+        f"- batch and stream ≥ 100,000 claims/s: {mark(min(bt['claims_per_s'], st['claims_per_s']) >= 100_000)}",
+        f"- zero non-2xx answers: {g['non_2xx']} — {mark(g['non_2xx'] == 0)}; socket errors: {g['socket_errors']}",
+        f"- server exit status after SIGTERM: {g['exit_code']}",
+        "",
+        "Commands:",
+        "",
+        "```",
+        "python benchmarks/bench_service.py wrk --duration %d --stream-claims %d --out benchmarks/RESULTS-service.md"
+        % (r["duration"], r["stream_claims"]),
+        "# $WORK holds the generated claim files and Lua scripts; $PORT is a free loopback port.",
+        "# framework ceiling: python benchmarks/framework_baseline.py --port $PORT",
+        b["command"],
+        "# service: fastdrg serve --host 127.0.0.1 --port $PORT --workers 1 --log-level warning",
+        s["command"],
+        bt["command"],
+        st["command"],
+        "```",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def suite_locust(args) -> int:
+    if not shutil.which("locust"):
+        sys.exit("locust not found: pip install locust")
+    work = Path(tempfile.mkdtemp(prefix="fastdrg-locust-"))
+    log = work / "server.log"
+    cmd = serve_command() + ["serve", "--host", HOST, "--port", "{port}", "--workers", "1", "--log-level", "warning"]
+    with Server(cmd, "/readyz", log) as srv:
+        env = dict(os.environ, FASTDRG_CLAIMS=str(PUBLIC))
+        locust_cmd = [
+            "locust", "-f", str(HERE / "locustfile.py"), "--headless", "--host", srv.url,
+            "-u", str(args.users), "-r", str(args.users), "--run-time", f"{args.duration}s",
+            "--stop-timeout", "30", "--only-summary", "--csv", str(work / "locust"),
+        ]
+        done = subprocess.run(locust_cmd, cwd=REPO, env=env, capture_output=True, text=True,
+                              timeout=args.duration + 180)
+        print(done.stdout[-6000:])
+        print(done.stderr[-6000:])
+        exit_code = srv.stop()
+    stats = work / "locust_stats.csv"
+    if stats.is_file():
+        print(stats.read_text())
+    failures = 0
+    if stats.is_file():
+        for row in stats.read_text().splitlines()[1:]:
+            cols = row.split(",")
+            if cols[1] == '"Aggregated"' or cols[1] == "Aggregated":
+                failures = int(cols[3])
+    print(f"locust exit {done.returncode}, failures {failures}, server exit {exit_code}")
+    shutil.rmtree(work, ignore_errors=True)
+    return 0 if done.returncode == 0 and failures == 0 and exit_code == 0 else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description="fastdrg service load benchmarks (loopback only)")
+    sub = parser.add_subparsers(dest="suite", required=True)
+    w = sub.add_parser("wrk", help="throughput suite with wrk and curl")
+    w.add_argument("--duration", type=int, default=15, help="seconds per wrk run")
+    w.add_argument("--stream-claims", type=int, default=1_000_000)
+    w.add_argument("--batch-connections", type=int, default=4)
+    w.add_argument("--out", help="write the Markdown section here")
+    w.add_argument("--json", help="write the raw figures here")
+    loc = sub.add_parser("locust", help="the two real workloads with locust, headless")
+    loc.add_argument("--duration", type=int, default=30)
+    loc.add_argument("--users", type=int, default=20)
+    args = parser.parse_args()
+    return suite_wrk(args) if args.suite == "wrk" else suite_locust(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,80 @@
+"""The ASGI application: ``create_app(grouper=None, settings=None)``.
+
+Why a factory: uvicorn's multi-worker mode imports
+``service.app:create_app`` in every worker process (``factory=True``), and
+tests build apps with their own settings or a pre-built grouper. Nothing
+happens at import time.
+
+With no ``grouper`` the engine is loaded by the lifespan in a background
+thread (see ``service.runtime``); ``loader`` replaces ``engine.Grouper`` as
+the thing called there (tests use it to control timing).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable
+
+from fastapi import FastAPI
+
+from . import __version__
+from .metrics import Metrics, RequestMiddleware
+from .openapi import install_openapi
+from .problems import install_problem_handlers
+from .routes import grouping, ops, reference
+from .runtime import Runtime
+from .settings import Settings
+
+__all__ = ["create_app"]
+
+DESCRIPTION = """\
+MS-DRG grouping as a service: CMS MS-DRG versions 40.0 to 43.1 on a compiled core.
+
+* **EHR**: `POST /v1/group` with one encounter, get its DRG.
+* **Clearinghouse**: `POST /v1/group/batch` (up to the configured claims per request) or
+  `POST /v1/group/stream` (NDJSON, any size, streamed back as it is grouped).
+* **Operations**: `/healthz`, `/readyz`, `/metrics` (Prometheus).
+
+Errors are RFC 7807 `application/problem+json` documents with the field path and reason.
+When API keys are configured, every `/v1` route needs one
+(`Authorization: Bearer <key>` or `X-API-Key: <key>`).
+"""
+
+
+def create_app(
+    grouper: Any = None,
+    settings: Settings | None = None,
+    *,
+    loader: Callable[[], Any] | None = None,
+) -> FastAPI:
+    """Build the service. ``grouper``: a ready ``engine.Grouper`` (skips loading)."""
+    settings = settings if settings is not None else Settings.from_env()
+    metrics = Metrics()
+    runtime = Runtime(settings, metrics, grouper=grouper, loader=loader)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        runtime.start_loading()
+        yield
+
+    app = FastAPI(
+        title="fastdrg",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        openapi_tags=[
+            {"name": "grouping", "description": "Assign MS-DRGs to claims."},
+            {"name": "reference", "description": "Versions, DRGs and codes as the grouper sees them."},
+            {"name": "operations", "description": "Probes and metrics; no API key needed."},
+        ],
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    app.state.runtime = runtime
+    install_problem_handlers(app)
+    app.include_router(grouping.router)
+    app.include_router(reference.router)
+    app.include_router(ops.router)
+    install_openapi(app, settings.auth_required)
+    app.add_middleware(RequestMiddleware, metrics=metrics, settings=settings, access_log=settings.access_log)
+    return app

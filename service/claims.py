@@ -1,0 +1,152 @@
+"""Parsing and light validation of request bodies, before the engine sees them.
+
+Why so light: the engine validates every field of a claim itself and answers
+a bad one with ``{"id", "error": {"field", "reason"}}``; repeating that here
+would cost microseconds per claim on a path that must group hundreds of
+thousands of claims a second. The service checks only what is its own —
+that the JSON parses, that a claim is an object, the batch envelope, the
+size limits — and applies the configured default hospital status.
+
+Everything here is synchronous and side-effect free so it can run in a worker
+thread (batches, stream chunks) or inline (single claims).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from .problems import Problem
+
+__all__ = [
+    "parse_json",
+    "claim_error",
+    "prepare_claims",
+    "parse_batch",
+    "parse_lines",
+    "NOT_AN_OBJECT",
+    "BadLine",
+]
+
+NOT_AN_OBJECT = "a claim must be a JSON object"
+_BATCH_KEYS = frozenset({"claims"})
+
+
+def _json_reason(exc: orjson.JSONDecodeError) -> str:
+    # orjson's message names the position only (line, column, char); never the text.
+    return f"malformed JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
+
+
+def parse_json(body: bytes) -> Any:
+    """Parse a request body, or raise a 400 problem."""
+    if not body:
+        raise Problem(400, "malformed-json", "The request body is empty; send a JSON object.", [("$", "empty body")])
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        reason = _json_reason(exc)
+        raise Problem(400, "malformed-json", "The request body is not valid JSON.", [("$", reason)]) from None
+
+
+def claim_error(field: str, reason: str, claim: Any = None) -> dict:
+    """An error entry in the engine's shape, echoing the claim's ``id`` when it has one."""
+    cid = claim.get("id") if type(claim) is dict else None
+    return {"id": cid, "error": {"field": field, "reason": reason}}
+
+
+def prepare_claims(items: list, default_status: str | None) -> tuple[list, list[int], dict[int, dict]]:
+    """Split items into engine-ready claims and error entries.
+
+    Returns ``(claims, positions, errors)``: ``claims[k]`` came from
+    ``items[positions[k]]``; ``errors`` maps a position to its error entry.
+    The common case (every item an object) keeps ``claims is items``.
+    """
+    errors: dict[int, dict] = {}
+    if default_status is None:
+        for i, item in enumerate(items):
+            if type(item) is not dict:
+                errors[i] = _non_object_error(item)
+    else:
+        for i, item in enumerate(items):
+            if type(item) is dict:
+                if "hospital_status" not in item:
+                    item["hospital_status"] = default_status
+            else:
+                errors[i] = _non_object_error(item)
+    if not errors:
+        return items, [], errors
+    positions = [i for i in range(len(items)) if i not in errors]
+    return [items[i] for i in positions], positions, errors
+
+
+def _non_object_error(item: Any) -> dict:
+    if type(item) is BadLine:
+        return claim_error("$", item.reason)
+    return claim_error("$", NOT_AN_OBJECT)
+
+
+def merge(n: int, results: list, positions: list[int], errors: dict[int, dict]) -> list:
+    """Put engine results and service error entries back in request order."""
+    if not errors:
+        return results
+    out: list = [None] * n
+    for i, err in errors.items():
+        out[i] = err
+    for k, i in enumerate(positions):
+        out[i] = results[k]
+    return out
+
+
+def parse_batch(body: bytes, max_claims: int) -> list:
+    """``{"claims": [...]}`` -> the list, or a 400/413/422 problem."""
+    doc = parse_json(body)
+    if type(doc) is not dict:
+        raise Problem(422, "invalid-batch", 'The body must be a JSON object: {"claims": [...]}.',
+                      [("$", 'expected an object with a "claims" array')])
+    extra = doc.keys() - _BATCH_KEYS
+    if extra:
+        raise Problem(422, "invalid-batch", 'The batch object has fields other than "claims".',
+                      [(name, "unknown field") for name in sorted(map(str, extra))])
+    claims = doc.get("claims")
+    if type(claims) is not list:
+        reason = "required" if "claims" not in doc else "must be an array of claims"
+        raise Problem(422, "invalid-batch", 'The batch needs a "claims" array.', [("claims", reason)])
+    if len(claims) > max_claims:
+        raise Problem(
+            413,
+            "batch-too-large",
+            f"The batch has {len(claims)} claims; the limit is {max_claims} claims per request "
+            "(FASTDRG_MAX_BATCH_CLAIMS). Send larger sets to POST /v1/group/stream as NDJSON, "
+            "which takes any number of claims.",
+            [("claims", f"at most {max_claims} claims")],
+        )
+    return claims
+
+
+def parse_lines(lines: list[bytes]) -> list:
+    """Parse NDJSON lines, one call per line, so that each answer stays aligned with
+    its line; a line that does not parse becomes a ``BadLine`` in place (parsing
+    the lines joined as one array is no faster here, and a crafted pair of lines
+    could then shift claims onto the wrong lines)."""
+    items: list = []
+    append = items.append
+    loads = orjson.loads
+    for line in lines:
+        if type(line) is not bytes:  # already a BadLine (an over-long line)
+            append(line)
+            continue
+        try:
+            append(loads(line))
+        except orjson.JSONDecodeError as exc:
+            append(BadLine(_json_reason(exc)))
+    return items
+
+
+class BadLine:
+    """Placeholder for a line that is not JSON (never a dict, so it gets an error entry)."""
+
+    __slots__ = ("reason",)
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason

@@ -1,0 +1,167 @@
+"""Grouping routes: ``/v1/group`` (one claim), ``/v1/group/batch`` and ``/v1/group/stream``.
+
+Why handlers take the raw ``Request``: FastAPI would otherwise validate the
+body with pydantic, which costs more than grouping the claim. Bodies are read
+with explicit size limits and parsed with orjson; the published schema comes
+from ``service.openapi``.
+
+Why single claims are grouped on the event loop: a claim takes the engine far
+less time than a hop to a worker thread, and ``MicroBatcher`` groups the
+claims of concurrent requests in one engine call. Batches and streams run in
+worker threads (``Runtime.run``) so that probes and single claims keep being
+answered while a large batch is grouped.
+"""
+
+from __future__ import annotations
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from .. import openapi as oa
+from ..claims import merge, parse_batch, parse_json, prepare_claims
+from ..problems import Problem
+from ..streaming import NDJSONGroupingResponse
+
+router = APIRouter(prefix="/v1", tags=["grouping"])
+
+_JSON = "application/json"
+
+
+def _too_large(limit: int, what: str, hint: str) -> Problem:
+    return Problem(
+        413,
+        "body-too-large",
+        f"The request body exceeds the limit of {limit} bytes for {what}. {hint}",
+        [("$", f"at most {limit} bytes")],
+    )
+
+
+async def read_body(request: Request, limit: int, what: str, hint: str) -> bytes:
+    """The whole body, or a 413 as soon as it is known to exceed ``limit`` bytes."""
+    length = request.headers.get("content-length")
+    if length is not None:
+        try:
+            declared = int(length)
+        except ValueError:
+            raise Problem(400, "malformed-request", "Content-Length is not a number.") from None
+        if declared > limit:
+            raise _too_large(limit, what, hint)
+        return await request.body()
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit, what, hint)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+_ERROR_KINDS = {"version": "unknown-version", "discharge_date": "uncovered-discharge-date"}
+
+
+def _claim_problem(result: dict) -> Problem:
+    err = result["error"]
+    if isinstance(err, dict):
+        field = str(err.get("field", ""))
+        reason = str(err.get("reason", "invalid"))
+    else:
+        field, reason = "$", str(err)
+    kind = _ERROR_KINDS.get(field.split("[", 1)[0].split(".", 1)[0], "invalid-claim")
+    where = f"{field}: " if field and field != "$" else ""
+    return Problem(422, kind, f"The claim cannot be grouped: {where}{reason}", [(field, reason)], title="Unprocessable claim")
+
+
+@router.post(
+    "/group",
+    summary="Group one claim",
+    description=(
+        "Groups one encounter and returns its MS-DRG. A claim the engine rejects (missing principal "
+        "diagnosis, unknown version, discharge date outside every version, ...) is answered with a 422 "
+        "problem naming the field."
+    ),
+    openapi_extra=oa.body("Claim", oa.EXAMPLE_CLAIM),
+    responses={
+        200: oa.json_response("Result", "The grouping result.", oa.EXAMPLE_RESULT),
+        **oa.problem_responses(400, 413, 422),
+    },
+    response_class=Response,
+)
+async def group_one(request: Request) -> Response:
+    rt = request.app.state.runtime
+    grouper = rt.require()
+    settings = rt.settings
+    body = await read_body(
+        request, settings.max_claim_bytes, "one claim (FASTDRG_MAX_CLAIM_BYTES)",
+        "A single claim is far smaller; check what is being sent.",
+    )
+    claim = parse_json(body)
+    if type(claim) is not dict:
+        raise Problem(
+            422, "invalid-claim", "The body must be one claim, a JSON object.", [("$", "expected an object")],
+            title="Unprocessable claim",
+        )
+    status = settings.default_hospital_status
+    if status is not None and "hospital_status" not in claim:
+        claim["hospital_status"] = status
+    result = await rt.batcher.submit(grouper, claim)
+    request.scope["fastdrg.claims"] = 1
+    rt.metrics.count_result(result)
+    if "error" in result:
+        raise _claim_problem(result)
+    return Response(orjson.dumps(result), media_type=_JSON)
+
+
+@router.post(
+    "/group/batch",
+    summary="Group a batch of claims",
+    description=(
+        "Groups up to FASTDRG_MAX_BATCH_CLAIMS claims (and FASTDRG_MAX_BODY_BYTES bytes) in one request. "
+        "`results[i]` answers `claims[i]`; a bad claim gets an error entry in its place and the others are "
+        "grouped. Past the limits the answer is 413: use /v1/group/stream for larger sets."
+    ),
+    openapi_extra=oa.body("BatchRequest", oa.SCHEMAS["BatchRequest"]["example"]),
+    responses={
+        200: oa.json_response("BatchResponse", "Results in request order."),
+        **oa.problem_responses(400, 413, 422),
+    },
+    response_class=Response,
+)
+async def group_batch(request: Request) -> Response:
+    rt = request.app.state.runtime
+    grouper = rt.require()
+    settings = rt.settings
+    body = await read_body(
+        request, settings.max_body_bytes, "a batch (FASTDRG_MAX_BODY_BYTES)",
+        "Send larger sets to POST /v1/group/stream as NDJSON, which takes any number of claims.",
+    )
+
+    def work() -> tuple[bytes, int]:
+        items = parse_batch(body, settings.max_batch_claims)
+        claims, positions, errors = prepare_claims(items, settings.default_hospital_status)
+        results = merge(len(items), rt.group_many(grouper, claims), positions, errors)
+        rt.metrics.count_results(results)
+        return orjson.dumps({"results": results}), len(items)
+
+    content, n = await rt.run(work)
+    request.scope["fastdrg.claims"] = n
+    rt.metrics.batch_size.labels("/v1/group/batch").observe(n)
+    return Response(content, media_type=_JSON)
+
+
+@router.post(
+    "/group/stream",
+    summary="Group an NDJSON stream of claims",
+    description=(
+        "Send claims as NDJSON (one JSON object per line, any number of lines); the answer is NDJSON, one "
+        "line per input line in order, streamed while the body is still being read, in bounded memory. "
+        "A line that is not a claim is answered by an error line in its place."
+    ),
+    openapi_extra=oa.STREAM_BODY,
+    responses={200: oa.STREAM_RESPONSE, **oa.problem_responses()},
+    response_class=Response,
+)
+async def group_stream(request: Request) -> Response:
+    rt = request.app.state.runtime
+    return NDJSONGroupingResponse(rt, rt.require())

@@ -1,0 +1,113 @@
+"""Reference look-ups: grouper versions, DRG titles, code attributes.
+
+Why these live in the service: a coder's screen or a claim scrubber needs the
+same tables the grouper uses (the DRG's title and MDC, whether a code is a CC
+or MCC in a given version), and asking the engine guarantees they agree with
+the grouping results. All answers come from the loaded engine; nothing here
+knows grouping rules.
+
+``version`` may be given as ``43.1`` or ``431``; it defaults to the newest.
+"""
+
+from __future__ import annotations
+
+import re
+
+import orjson
+from fastapi import APIRouter, Query, Request
+from starlette.responses import Response
+
+from .. import openapi as oa
+from ..problems import Problem
+
+router = APIRouter(prefix="/v1", tags=["reference"])
+
+_JSON = "application/json"
+_DRG_RE = re.compile(r"^[0-9]{1,3}$")
+_CODE_RE = re.compile(r"^[A-Za-z0-9]{3,7}$")
+_VERSION_DOC = "Grouper version, e.g. 43.1 (or 431). Default: the newest."
+
+
+def resolve_version(rt, raw: str | None) -> str:
+    """Normalise ``431``/``43.1`` and check it is supported, or raise a 422 problem."""
+    if raw is None or raw == "":
+        return rt.latest_version
+    text = raw.strip()
+    if text.isdigit() and len(text) == 3:
+        text = f"{text[:2]}.{text[2]}"
+    if text in rt.versions:
+        return text
+    supported = ", ".join(rt.versions)
+    raise Problem(
+        422, "unknown-version", f"Unknown grouper version; supported versions are {supported}.",
+        [("version", f"must be one of {supported}")],
+    )
+
+
+@router.get(
+    "/versions",
+    summary="Supported grouper versions",
+    description="Each supported MS-DRG grouper version with the first and last discharge dates it covers.",
+    responses={200: oa.json_response("Versions", "Versions, newest first."), **oa.problem_responses()},
+    response_class=Response,
+)
+async def versions(request: Request) -> Response:
+    rt = request.app.state.runtime
+    grouper = rt.require()
+    ranges = list(grouper.version_ranges())
+    ranges.sort(key=lambda r: tuple(int(p) for p in str(r.get("version", "0")).split(".") if p.isdigit()), reverse=True)
+    return Response(orjson.dumps({"latest": rt.latest_version, "versions": ranges}), media_type=_JSON)
+
+
+@router.get(
+    "/drgs/{drg}",
+    summary="Look up a DRG",
+    description="Title, MDC and medical/surgical type of an MS-DRG in one version.",
+    responses={200: oa.json_response("DrgInfo", "The DRG."), **oa.problem_responses(404, 422)},
+    response_class=Response,
+)
+async def drg(
+    request: Request,
+    drg: str,
+    version: str | None = Query(None, description=_VERSION_DOC, examples=["43.1"]),
+) -> Response:
+    rt = request.app.state.runtime
+    grouper = rt.require()
+    v = resolve_version(rt, version)
+    if not _DRG_RE.match(drg):
+        raise Problem(422, "invalid-parameter", "A DRG is a number of up to three digits.", [("drg", "expected 1-3 digits")])
+    number = drg.zfill(3)
+    info = grouper.drg_info(v, number)
+    if info is None:
+        raise Problem(404, "unknown-drg", f"DRG {number} does not exist in version {v}.", [("drg", f"not a DRG in {v}")])
+    return Response(orjson.dumps(info), media_type=_JSON)
+
+
+@router.get(
+    "/codes/{code}",
+    summary="Look up an ICD-10 code",
+    description=(
+        "A diagnosis's MDC, CC/MCC level and HAC categories, or a procedure's operating-room flag, in one "
+        "version, with `validity` listing in which supported versions the code is valid. An unknown code is "
+        "answered with `valid: false`."
+    ),
+    responses={200: oa.json_response("CodeInfo", "The code."), **oa.problem_responses(422)},
+    response_class=Response,
+)
+async def code(
+    request: Request,
+    code: str,
+    version: str | None = Query(None, description=_VERSION_DOC, examples=["43.1"]),
+) -> Response:
+    rt = request.app.state.runtime
+    grouper = rt.require()
+    v = resolve_version(rt, version)
+    normal = code.replace(".", "").strip().upper()
+    if not _CODE_RE.match(normal):
+        raise Problem(
+            422, "invalid-parameter", "An ICD-10 code has 3 to 7 letters and digits (a dot is allowed).",
+            [("code", "expected 3-7 letters or digits")],
+        )
+    info = dict(grouper.code_info(v, normal) or {"code": normal, "version": v, "valid": False})
+    info["validity"] = {ver: bool((grouper.code_info(ver, normal) or {}).get("valid")) for ver in rt.versions}
+    return Response(orjson.dumps(info), media_type=_JSON)

@@ -589,7 +589,7 @@ def _group_mdc(T, W, v, mdc, ns, final, gen, res):
 
 @njit(cache=True)
 def _group(T, W, v, pdx_mdc, ns, final, gen, st):
-    """Pre-MDC, rerouting, then the principal dx's MDC.
+    """Pre-MDC formulas, else the principal dx's MDC; then up to two reroutes.
 
     st (int32[8]) receives: drg, mdc, severity, rc, pre formula, reroute formula,
     pdx formula, the formula that gave the DRG."""
@@ -597,82 +597,47 @@ def _group(T, W, v, pdx_mdc, ns, final, gen, st):
     for q in range(8):
         st[q] = -1
     st[3] = 0
-    drg = -1
-    mdc = -1
-    sev = SEV_NONE
     _group_mdc(T, W, v, 0, ns, final, gen, res)
     if res[2] > 0:
         st[3] = res[2]
         return
-    pre = res[0]
-    if pre >= 0:
-        st[4] = pre
-        drg = T.f_drg[pre]
-        mdc = pdx_mdc if pdx_mdc >= 0 else 0
-        sev = res[1]
-        st[7] = pre
-        rr = T.f_reroute[pre]
-        if rr != 0:
-            _group_mdc(T, W, v, rr, ns, final, gen, res)
-            if res[2] > 0:
-                st[3] = res[2]
-                return
-            if res[0] >= 0:
-                r1 = res[0]
-                drg = T.f_drg[r1]
-                mdc = rr
-                sev = res[1]
-                st[5] = r1
-                st[7] = r1
-                rr2 = T.f_reroute[r1]
-                if rr2 != 0:
-                    _group_mdc(T, W, v, rr2, ns, final, gen, res)
-                    if res[2] > 0:
-                        st[3] = res[2]
-                        return
-                    if res[0] >= 0:
-                        drg = T.f_drg[res[0]]
-                        sev = res[1]
-                        st[5] = res[0]
-                        st[7] = res[0]
+    f = res[0]
+    from_pre = f >= 0
+    mdc = pdx_mdc if pdx_mdc >= 0 else 0
+    if from_pre:
+        st[4] = f
     elif pdx_mdc >= 0:
         _group_mdc(T, W, v, pdx_mdc, ns, final, gen, res)
         if res[2] > 0:
             st[3] = res[2]
             return
-        if res[0] >= 0:
-            p = res[0]
-            st[6] = p
-            st[7] = p
-            drg = T.f_drg[p]
-            mdc = pdx_mdc
-            sev = res[1]
-            rr = T.f_reroute[p]
-            if rr != 0:
-                _group_mdc(T, W, v, rr, ns, final, gen, res)
-                if res[2] > 0:
-                    st[3] = res[2]
-                    return
-                if res[0] >= 0:
-                    r1 = res[0]
-                    drg = T.f_drg[r1]
-                    sev = res[1]
-                    st[5] = r1
-                    st[7] = r1
-                    rr2 = T.f_reroute[r1]
-                    if rr2 != 0:
-                        _group_mdc(T, W, v, rr2, ns, final, gen, res)
-                        if res[2] > 0:
-                            st[3] = res[2]
-                            return
-                        if res[0] >= 0:
-                            drg = T.f_drg[res[0]]
-                            sev = res[1]
-                            st[5] = res[0]
-                            st[7] = res[0]
-    if drg < 0:
+        f = res[0]
+        st[6] = f
+    if f < 0:
         st[3] = _RC_UNGROUPABLE
         return
+    drg = T.f_drg[f]
+    sev = res[1]
+    st[7] = f
+    # A pre-MDC reroute (trauma -> 24, HIV -> 25) names the claim's MDC; a reroute
+    # from the principal dx's MDC (unrelated O.R. -> 29) keeps the principal dx's.
+    for hop in range(2):
+        rr = T.f_reroute[f]
+        if rr == 0:
+            break
+        _group_mdc(T, W, v, rr, ns, final, gen, res)
+        if res[2] > 0:
+            st[3] = res[2]
+            return
+        if res[0] < 0:
+            break
+        f = res[0]
+        drg = T.f_drg[f]
+        sev = res[1]
+        st[5] = f
+        st[7] = f
+        if hop == 0 and from_pre:
+            mdc = rr
     st[0] = drg
     st[1] = mdc
     st[2] = sev

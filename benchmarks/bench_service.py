@@ -50,26 +50,14 @@ import orjson
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 PUBLIC = REPO.parent / "shared" / "eval" / "public_claims.jsonl"
-HS = {"NON_EXEMPT": "not_exempt", "EXEMPT": "exempt", "UNKNOWN": "unknown"}
+sys.path.insert(0, str(REPO / "tests"))
+from oracle import public_to_claim as to_claim  # noqa: E402  (the same converter the tests use)
 HOST = "127.0.0.1"
 
 
 # ---- data -----------------------------------------------------------------------------------
 
 
-def to_claim(rec: dict) -> dict:
-    v = int(rec["version"])
-    return {
-        "id": rec["id"],
-        "version": f"{v // 10}.{v % 10}",
-        "age": rec["age"],
-        "sex": rec["sex"],
-        "discharge_status": rec["dstat"],
-        "hospital_status": HS[rec["hospital_status"]],
-        "pdx": {"code": rec["pdx"], "poa": rec["pdx_poa"]},
-        "sdx": [{"code": c, "poa": p} for c, p in rec["sdx"]],
-        "procedures": list(rec["px"]),
-    }
 
 
 def load_claims() -> list[dict]:

@@ -20,23 +20,9 @@ from service.settings import Settings, SettingsError
 
 pytestmark = pytest.mark.anyio
 
-HS = {"NON_EXEMPT": "not_exempt", "EXEMPT": "exempt", "UNKNOWN": "unknown"}
+from oracle import public_to_claim as to_claim  # noqa: E402  (one converter for every test)
 
 
-def to_claim(rec: dict) -> dict:
-    """A shared/eval record -> the engine's claim schema (service-side copy, independent of oracle.py)."""
-    v = int(rec["version"])
-    return {
-        "id": rec["id"],
-        "version": f"{v // 10}.{v % 10}",
-        "age": rec["age"],
-        "sex": rec["sex"],
-        "discharge_status": rec["dstat"],
-        "hospital_status": HS[rec["hospital_status"]],
-        "pdx": {"code": rec["pdx"], "poa": rec["pdx_poa"]},
-        "sdx": [{"code": c, "poa": p} for c, p in rec["sdx"]],
-        "procedures": list(rec["px"]),
-    }
 
 
 GOOD = {

@@ -171,17 +171,6 @@ def _dx_has(ops_off, ops, cat_off, cat, scheme, attr, with_cat):
 
 
 @njit(cache=True)
-def _in_sorted(arr, lo, hi, x):
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if arr[mid] < x:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo < len(arr) and arr[lo] == x and lo < hi + 1
-
-
-@njit(cache=True)
 def _excluded(dx_excl, excl_off, excl_codes, v, pdx, sdx):
     """CC exclusion: a secondary dx is excluded when it is in the exclusion group
     of the principal dx."""

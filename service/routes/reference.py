@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 
 import orjson
+
+from engine import GrouperError
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
@@ -24,7 +26,6 @@ router = APIRouter(prefix="/v1", tags=["reference"])
 
 _JSON = "application/json"
 _DRG_RE = re.compile(r"^[0-9]{1,3}$")
-_CODE_RE = re.compile(r"^[A-Za-z0-9]{3,7}$")
 _VERSION_DOC = "Grouper version, e.g. 43.1 (or 431). Default: the newest."
 
 
@@ -102,12 +103,10 @@ async def code(
     rt = request.app.state.runtime
     grouper = rt.require()
     v = resolve_version(rt, version)
-    normal = code.replace(".", "").strip().upper()
-    if not _CODE_RE.match(normal):
-        raise Problem(
-            422, "invalid-parameter", "An ICD-10 code has 3 to 7 letters and digits (a dot is allowed).",
-            [("code", "expected 3-7 letters or digits")],
-        )
-    info = dict(grouper.code_info(v, normal) or {"code": normal, "version": v, "valid": False})
-    info["validity"] = {ver: bool((grouper.code_info(ver, normal) or {}).get("valid")) for ver in rt.versions}
+    # the engine normalises and validates the code (one rule for claims and look-ups)
+    try:
+        info = dict(grouper.code_info(v, code))
+    except GrouperError as e:
+        raise Problem(422, "invalid-parameter", str(e), [("code", str(e))]) from None
+    info["validity"] = {ver: bool(grouper.code_info(ver, code).get("valid")) for ver in rt.versions}
     return Response(orjson.dumps(info), media_type=_JSON)

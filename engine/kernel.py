@@ -26,6 +26,8 @@ from collections import namedtuple
 
 import numpy as np
 from numba import njit, prange
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 from .tables import (
     KEY_ANY, KEY_BARE, KEY_ONLY, KEY_PDX, KEY_SDX, KEY_SEV, RC, SEV_CC, SEV_MCC, SEV_NONE,
@@ -111,7 +113,7 @@ SCRATCH_FIELDS = (
     "s_scheme", "s_sev", "s_flags", "s_supbits", "s_order", "s_hac_num", "s_hac_status",
     "s_nhac", "s_mark",
     "p_pattern", "p_supp", "p_clmask", "p_order", "p_hac", "p_mark",
-    "cl_list", "cl_sat", "choice_seen",
+    "cl_list", "cl_sat", "choice_seen", "cum", "res", "st_i", "st_f",
 )
 Scratch = namedtuple("Scratch", SCRATCH_FIELDS)
 
@@ -120,10 +122,40 @@ _F_VALID, _F_EXCLUDED, _F_DEATH, _F_SHOW = 1, 2, 4, 8
 
 
 # ======================================================================================
+# unmanaged views
+# ======================================================================================
+
+@intrinsic
+def _unmanaged(typingctx, tup):
+    """The same tuple of arrays, each member without its NRT meminfo.
+
+    numba reference-counts every array it passes between functions; with the
+    tables, batch and scratch travelling as tuples of ~140 arrays, those atomic
+    increments and decrements were over half the kernel's time, and both cores
+    fought over the same table counters.  A view without meminfo is never
+    counted.  The caller keeps the owning arrays alive for the view's lifetime:
+    the entry point holds them for the whole call."""
+    if not isinstance(tup, types.BaseTuple):
+        return None
+
+    def codegen(context, builder, signature, args):
+        val = args[0]
+        for k, ty in enumerate(signature.args[0].types):
+            if isinstance(ty, types.Array):
+                a = builder.extract_value(val, k)
+                a = builder.insert_value(a, cgutils.get_null_value(a.type.elements[0]), 0)
+                a = builder.insert_value(a, cgutils.get_null_value(a.type.elements[1]), 1)
+                val = builder.insert_value(val, a, k)
+        return val
+
+    return tup(tup), codegen
+
+
+# ======================================================================================
 # preprocess: the claim's operand set
 # ======================================================================================
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _put(stamp, supp_arr, key, supp, gen):
     """Light ``key`` with MDC-suppression mask ``supp``; masks of repeats are AND-ed
     (an operand is suppressed in an MDC only when every code giving it is)."""
@@ -135,7 +167,7 @@ def _put(stamp, supp_arr, key, supp, gen):
             supp_arr[key] &= supp
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _add_attr(attr_key, bilateral_bit, vessel, stamp, supp_arr, attr, prefix_col, supp, gen, cum):
     """Light the keys of one attribute as CMS's mask builder does: the prefixed
     key (``PDX:x``/``ONLY:x``, or the bare one), ``ANY:x``, and the bare ``x``."""
@@ -151,7 +183,7 @@ def _add_attr(attr_key, bilateral_bit, vessel, stamp, supp_arr, attr, prefix_col
     cum[1] += vessel[attr]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _has_attr(off, lst, idx, attr):
     for q in range(off[idx], off[idx + 1]):
         if lst[q] == attr:
@@ -159,7 +191,7 @@ def _has_attr(off, lst, idx, attr):
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _dx_has(ops_off, ops, cat_off, cat, scheme, attr, with_cat):
     if scheme < 0:
         return False
@@ -170,7 +202,7 @@ def _dx_has(ops_off, ops, cat_off, cat, scheme, attr, with_cat):
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _excluded(dx_excl, excl_off, excl_codes, v, pdx, sdx):
     """CC exclusion: a secondary dx is excluded when it is in the exclusion group
     of the principal dx."""
@@ -191,7 +223,7 @@ def _excluded(dx_excl, excl_off, excl_codes, v, pdx, sdx):
     return lo < end and excl_codes[lo] == sdx
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _clusters(T, B, W, v, p0, np_):
     """Satisfied clusters: every choice of the cluster is on the claim.  Component
     procedures seen up to the point of satisfaction take the cluster's MDC
@@ -259,11 +291,13 @@ def _clusters(T, B, W, v, p0, np_):
     return nsat
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _preprocess(T, B, W, i, v, s0, ns, p0, np_, gen):
     """Attributes, clusters, exclusions and the operand set of claim ``i``.
     Returns (pdx scheme, pdx MDC or -1, sex conflict, number of satisfied clusters)."""
-    cum = np.zeros(2, np.int64)  # bilateral mask, vessel count
+    cum = W.cum  # bilateral mask, vessel count
+    cum[0] = 0
+    cum[1] = 0
     dstat = B.dstat[i]
     dstat_valid = 0 <= dstat < 100 and T.valid_dstat[dstat]
     pdx = B.pdx[i]
@@ -489,7 +523,7 @@ def _preprocess(T, B, W, i, v, s0, ns, p0, np_, gen):
 # grouping: formulas in rank order
 # ======================================================================================
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _eval(n_op, n_a, n_b, f_lo, f_hi, key_kind, key_sev, stamp, supp, val, f, mdc, sev, gen):
     """Value of formula ``f`` in MDC ``mdc`` with claim severity ``sev``
     (``-1``: no severity operand present, as during HAC evaluation)."""
@@ -515,7 +549,7 @@ def _eval(n_op, n_a, n_b, f_lo, f_hi, key_kind, key_sev, stamp, supp, val, f, md
     return val[hi - 1 - lo]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _severity(s_flags, s_supbits, s_sev, s_nhac, s_hac_status, ns, supp_bits, final):
     """The claim's CC/MCC level for one formula: the highest secondary dx that is
     not CC-excluded, not death-excluded, not suppressed by the formula and (in
@@ -534,7 +568,7 @@ def _severity(s_flags, s_supbits, s_sev, s_nhac, s_hac_status, ns, supp_bits, fi
     return best
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _is_hac_met(s_nhac, s_hac_status, j):
     for k in range(s_nhac[j]):
         if s_hac_status[j, k] == HAC_MET:
@@ -542,7 +576,7 @@ def _is_hac_met(s_nhac, s_hac_status, j):
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _group_mdc(T, W, v, mdc, ns, final, gen, res):
     """First formula of ``mdc`` (rank order) that holds: res = [formula, severity, rc]."""
     res[0] = -1
@@ -576,13 +610,13 @@ def _group_mdc(T, W, v, mdc, ns, final, gen, res):
     return False
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _group(T, W, v, pdx_mdc, ns, final, gen, st):
     """Pre-MDC formulas, else the principal dx's MDC; then up to two reroutes.
 
     st (int32[8]) receives: drg, mdc, severity, rc, pre formula, reroute formula,
     pdx formula, the formula that gave the DRG."""
-    res = np.zeros(3, np.int32)
+    res = W.res
     for q in range(8):
         st[q] = -1
     st[3] = 0
@@ -636,17 +670,17 @@ def _group(T, W, v, pdx_mdc, ns, final, gen, st):
 # HAC: hospital-acquired conditions
 # ======================================================================================
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _poa_invalid(poa):
     return not (poa == 89 or poa == 78 or poa == 85 or poa == 87)  # Y N U W
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _poa_yes(poa):
     return poa == 89 or poa == 87  # Y W
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _poa_error(poa):
     if poa == 89 or poa == 87:
         return POA_YES_POA
@@ -655,7 +689,7 @@ def _poa_error(poa):
     return POA_NOT_RECOGNIZED
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _hac(T, B, W, O, i, v, s0, ns, p0, np_, hosp, gen):
     """Evaluate every HAC category of every secondary dx under the hospital's POA
     status.  Returns an ungroupable return code, or 0."""
@@ -755,7 +789,7 @@ def _hac(T, B, W, O, i, v, s0, ns, p0, np_, hosp, gen):
     return 0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _hac_proc_bit(h):
     if h == 8:
         return 1
@@ -776,7 +810,7 @@ def _hac_proc_bit(h):
 # the claim
 # ======================================================================================
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _group_claim(T, B, O, W, i):
     v = B.ver[i]
     s0 = B.sdx_off[i]
@@ -828,7 +862,7 @@ def _group_claim(T, B, O, W, i):
         for q in range(T.sch_ops_off[pdx_scheme], T.sch_ops_off[pdx_scheme + 1]):
             if T.attr_special[T.sch_ops[q]] & _SP_ECODE:
                 rc = _RC_DX_CANNOT_BE_PDX
-    st_i = np.zeros(8, np.int32)
+    st_i = W.st_i
     if rc == 0:
         _group(T, W, v, pdx_mdc, ns, False, gen, st_i)
         if st_i[3] > 0 and st_i[3] != _RC_UNGROUPABLE:
@@ -867,7 +901,7 @@ def _group_claim(T, B, O, W, i):
         return
 
     # -- final grouping
-    st_f = np.zeros(8, np.int32)
+    st_f = W.st_f
     _group(T, W, v, pdx_mdc, ns, True, gen, st_f)
     if st_f[3] == _RC_UNGROUPABLE or st_f[3] > 0:
         O.final_drg[i] = 999
@@ -887,7 +921,7 @@ def _group_claim(T, B, O, W, i):
     _final_extra(T, B, O, W, i, s0, ns, p0, np_, pdx_mdc, st_i, st_f, hosp)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _usage(T, W, O, v, s0, ns, win_i, win_f, hosp, final_grouped):
     """How each secondary dx counted as CC/MCC in the initial and final DRG:
     0 NEITHER, 1 CC, 2 MCC, 3 CC_EXCLUDED, 4 MCC_EXCLUDED (CC exclusion by the
@@ -921,7 +955,7 @@ def _usage(T, W, O, v, s0, ns, win_i, win_f, hosp, final_grouped):
                 O.sdx_use_final[s0 + j] = u
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _finish_hac_lists(T, W, O, i, s0, ns, pdx_scheme, v):
     """The HAC list each diagnosis reports, as CMS reports it after evaluation."""
     any11 = False
@@ -986,7 +1020,7 @@ def _finish_hac_lists(T, W, O, i, s0, ns, pdx_scheme, v):
 # marking: which codes made the DRG
 # ======================================================================================
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _collect(n_op, n_a, n_b, f_lo, f_hi, key_kind, key_sev, stamp, supp, val, coll, keys, f, mdc, sev, gen):
     """Operand keys that made formula ``f`` true, in formula order (deduplicated);
     returns how many were written to ``keys``."""
@@ -1027,7 +1061,7 @@ def _collect(n_op, n_a, n_b, f_lo, f_hi, key_kind, key_sev, stamp, supp, val, co
     return nk
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _sort_sdx(W, B, s0, ns):
     """CMS's marking order: MCC first, then CC, then the rest; ties by code."""
     for j in range(ns):
@@ -1041,7 +1075,7 @@ def _sort_sdx(W, B, s0, ns):
         W.s_order[b + 1] = x
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _sdx_before(s_sev, sdx, s0, x, y):
     sx = s_sev[x]
     sy = s_sev[y]
@@ -1056,7 +1090,7 @@ def _sdx_before(s_sev, sdx, s0, x, y):
     return cx < cy
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _sort_px(W, B, p0, np_):
     for j in range(np_):
         W.p_order[j] = j
@@ -1069,7 +1103,7 @@ def _sort_px(W, B, p0, np_):
         W.p_order[b + 1] = x
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _px_before(px, p0, x, y):
     cx = px[p0 + x]
     cy = px[p0 + y]
@@ -1080,7 +1114,7 @@ def _px_before(px, p0, x, y):
     return cx < cy
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _px_has(pat_off, pat_attrs, p_pattern, j, attr):
     pat = p_pattern[j]
     if pat < 0:
@@ -1088,7 +1122,7 @@ def _px_has(pat_off, pat_attrs, p_pattern, j, attr):
     return _has_attr(pat_off, pat_attrs, pat, attr)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _cl_has(pat_off, pat_attrs, cl_pattern, v, c, attr):
     pat = cl_pattern[v, c]
     if pat < 0:
@@ -1096,12 +1130,12 @@ def _cl_has(pat_off, pat_attrs, cl_pattern, v, c, attr):
     return _has_attr(pat_off, pat_attrs, pat, attr)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _px_suppressed(p_supp, j, mdc):
     return 0 <= mdc < 32 and (p_supp[j] >> np.uint32(mdc)) & np.uint32(1)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stage, gen):
     """Diagnosis and procedure marking of one stage (initial or final)."""
     win = st[7]
@@ -1310,7 +1344,7 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
                 O.px_aff[p0 + j] |= stage
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _dx_sites(T, scheme):
     """Bit mask of the significant-trauma body sites a diagnosis names."""
     m = 0
@@ -1322,7 +1356,7 @@ def _dx_sites(T, scheme):
     return m
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _mark_cluster(O, W, p0, np_, r, stage):
     bit = np.uint64(1) << np.uint64(r)
     for j in range(np_):
@@ -1330,7 +1364,7 @@ def _mark_cluster(O, W, p0, np_, r, stage):
             O.px_aff[p0 + j] |= stage
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _final_extra(T, B, O, W, i, s0, ns, p0, np_, pdx_mdc, st_i, st_f, hosp):
     """After final marking: HAC codes that changed the DRG, the principal dx,
     per-code CC/MCC usage and the claim's HAC status."""
@@ -1376,29 +1410,39 @@ def _final_extra(T, B, O, W, i, s0, ns, p0, np_, pdx_mdc, st_i, st_f, hosp):
                 O.hac_status[i] = HS_CHANGES
 
 
+@njit(cache=True)
+def group_range(T, B, O, lo, hi, scratch_sizes):
+    """Group claims ``lo:hi`` on this thread, with a scratch of its own."""
+    W = Scratch(
+        np.zeros(1, np.int64), np.zeros(scratch_sizes[0], np.int64),
+        np.zeros(scratch_sizes[0], np.uint32),
+        np.zeros(scratch_sizes[1], np.bool_), np.zeros(scratch_sizes[1], np.bool_),
+        np.zeros(scratch_sizes[1], np.int32),
+        np.zeros(scratch_sizes[2], np.int32), np.zeros(scratch_sizes[2], np.int8),
+        np.zeros(scratch_sizes[2], np.int8), np.zeros(scratch_sizes[2], np.uint64),
+        np.zeros(scratch_sizes[2], np.int32),
+        np.zeros((scratch_sizes[2], MAX_HACS), np.int16),
+        np.zeros((scratch_sizes[2], MAX_HACS), np.int8),
+        np.zeros(scratch_sizes[2], np.int8), np.zeros(scratch_sizes[2], np.int8),
+        np.zeros(scratch_sizes[3], np.int32), np.zeros(scratch_sizes[3], np.uint32),
+        np.zeros(scratch_sizes[3], np.uint64), np.zeros(scratch_sizes[3], np.int32),
+        np.zeros(scratch_sizes[3], np.uint8), np.zeros(scratch_sizes[3], np.int8),
+        np.zeros(max(64, scratch_sizes[4]), np.int32), np.zeros(MAX_CLUSTERS, np.int32),
+        np.zeros(64, np.bool_), np.zeros(2, np.int64), np.zeros(3, np.int32),
+        np.zeros(8, np.int32), np.zeros(8, np.int32),
+    )
+    Tu = _unmanaged(T)
+    Bu = _unmanaged(B)
+    Ou = _unmanaged(O)
+    Wu = _unmanaged(W)
+    for i in range(lo, hi):
+        if Bu.ok[i]:
+            _group_claim(Tu, Bu, Ou, Wu, i)
+    W.gen[0] = 0  # W (the owner of the memory Wu points at) stays alive until here
+
+
 @njit(cache=True, parallel=True)
 def group_chunks(T, B, O, bounds, scratch_sizes):
-    """Group claims ``bounds[c]:bounds[c+1]`` for every chunk ``c`` in parallel;
-    each chunk owns one scratch."""
-    n_chunks = len(bounds) - 1
-    for c in prange(n_chunks):
-        W = Scratch(
-            np.zeros(1, np.int64), np.zeros(scratch_sizes[0], np.int64),
-            np.zeros(scratch_sizes[0], np.uint32),
-            np.zeros(scratch_sizes[1], np.bool_), np.zeros(scratch_sizes[1], np.bool_),
-            np.zeros(scratch_sizes[1], np.int32),
-            np.zeros(scratch_sizes[2], np.int32), np.zeros(scratch_sizes[2], np.int8),
-            np.zeros(scratch_sizes[2], np.int8), np.zeros(scratch_sizes[2], np.uint64),
-            np.zeros(scratch_sizes[2], np.int32),
-            np.zeros((scratch_sizes[2], MAX_HACS), np.int16),
-            np.zeros((scratch_sizes[2], MAX_HACS), np.int8),
-            np.zeros(scratch_sizes[2], np.int8), np.zeros(scratch_sizes[2], np.int8),
-            np.zeros(scratch_sizes[3], np.int32), np.zeros(scratch_sizes[3], np.uint32),
-            np.zeros(scratch_sizes[3], np.uint64), np.zeros(scratch_sizes[3], np.int32),
-            np.zeros(scratch_sizes[3], np.uint8), np.zeros(scratch_sizes[3], np.int8),
-            np.zeros(max(64, scratch_sizes[4]), np.int32), np.zeros(MAX_CLUSTERS, np.int32),
-            np.zeros(64, np.bool_),
-        )
-        for i in range(bounds[c], bounds[c + 1]):
-            if B.ok[i]:
-                _group_claim(T, B, O, W, i)
+    """Group claims ``bounds[c]:bounds[c+1]`` for every chunk ``c`` in parallel."""
+    for c in prange(len(bounds) - 1):
+        group_range(T, B, O, bounds[c], bounds[c + 1], scratch_sizes)

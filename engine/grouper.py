@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +20,31 @@ from .encode import (
 )
 
 #: Claims per parallel chunk: small enough to balance 2..N cores, large enough that
-#: allocating a chunk's scratch is noise.
+#: allocating a chunk's scratch and handing it to a thread is noise.  A batch of
+#: one chunk or less runs on the calling thread.
 CHUNK = 2048
+
+
+def _threads() -> int:
+    """Kernel threads: NUMBA_NUM_THREADS when set (the usual numba knob), else the
+    cores this process may run on."""
+    n = os.environ.get("NUMBA_NUM_THREADS")
+    if n and n.isdigit() and int(n) > 0:
+        return int(n)
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+_POOL: ThreadPoolExecutor | None = None
+
+
+def _pool() -> ThreadPoolExecutor:
+    global _POOL
+    if _POOL is None:
+        _POOL = ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="fastdrg-kernel")
+    return _POOL
 
 
 @dataclass
@@ -105,12 +129,13 @@ class Grouper:
             # candidate clusters of a claim: at most (procedures x clusters per code)
             sizes = np.array([self._n_keys, self._max_nodes, max(max_sdx, 1), max(max_px, 1),
                               max(max_px, 1) * self._max_clusters_per_code], np.int64)
-            bounds = np.arange(0, n + CHUNK, CHUNK, dtype=np.int64)
-            bounds[-1] = n
-            bounds = np.unique(bounds)
-            if len(bounds) == 1:
-                bounds = np.array([0, n], np.int64)
-            K.group_chunks(self._kt, kb, out, bounds, sizes)
+            if n <= CHUNK or _threads() == 1:
+                K.group_range(self._kt, kb, out, 0, n, sizes)
+            else:
+                futures = [_pool().submit(K.group_range, self._kt, kb, out, lo, min(lo + CHUNK, n), sizes)
+                           for lo in range(0, n, CHUNK)]
+                for f in futures:
+                    f.result()
         return BatchResult(out)
 
     def decode(self, batch: Batch, result: BatchResult, detail: bool = True) -> list[dict]:

@@ -17,7 +17,7 @@ Everything here is a plain ``@njit`` function over integer arrays:
   starting a new claim costs one increment, not a clear.
 
 :func:`group_range` is the entry point; :func:`engine.grouper.Grouper` splits a
-batch into chunks and runs them on all cores with ``prange``.
+batch into chunks and runs them on all cores (the kernel releases the GIL).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections import namedtuple
 
 import numpy as np
-from numba import njit, prange
+from numba import njit
 from numba.core import cgutils, types
 from numba.extending import intrinsic
 
@@ -1410,9 +1410,14 @@ def _final_extra(T, B, O, W, i, s0, ns, p0, np_, pdx_mdc, st_i, st_f, hosp):
                 O.hac_status[i] = HS_CHANGES
 
 
-@njit(cache=True)
+@njit(cache=True, nogil=True)
 def group_range(T, B, O, lo, hi, scratch_sizes):
-    """Group claims ``lo:hi`` on this thread, with a scratch of its own."""
+    """Group claims ``lo:hi`` on the calling thread, with a scratch of its own.
+
+    It releases the GIL: :class:`engine.grouper.Grouper` runs chunks of a large
+    batch on a thread pool, one chunk per core at a time.  (Python threads
+    rather than numba's ``prange``: the parallel compile pipeline re-optimised
+    the whole kernel a second time, a third of the cold start.)"""
     W = Scratch(
         np.zeros(1, np.int64), np.zeros(scratch_sizes[0], np.int64),
         np.zeros(scratch_sizes[0], np.uint32),
@@ -1439,10 +1444,3 @@ def group_range(T, B, O, lo, hi, scratch_sizes):
         if Bu.ok[i]:
             _group_claim(Tu, Bu, Ou, Wu, i)
     W.gen[0] = 0  # W (the owner of the memory Wu points at) stays alive until here
-
-
-@njit(cache=True, parallel=True)
-def group_chunks(T, B, O, bounds, scratch_sizes):
-    """Group claims ``bounds[c]:bounds[c+1]`` for every chunk ``c`` in parallel."""
-    for c in prange(len(bounds) - 1):
-        group_range(T, B, O, bounds[c], bounds[c + 1], scratch_sizes)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import os
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -38,13 +39,16 @@ def _threads() -> int:
 
 
 _POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
 
 
 def _pool() -> ThreadPoolExecutor:
+    """One kernel thread pool per process, shared by every Grouper."""
     global _POOL
-    if _POOL is None:
-        _POOL = ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="fastdrg-kernel")
-    return _POOL
+    with _POOL_LOCK:
+        if _POOL is None:
+            _POOL = ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="fastdrg-kernel")
+        return _POOL
 
 
 @dataclass
@@ -88,10 +92,13 @@ class Grouper:
     """
 
     def __init__(self, cache_dir: str | os.PathLike | None = None, source_path=None,
-                 default_hospital_status: str = "not_exempt", warm: bool = True):
+                 default_hospital_status: str = "not_exempt", warm: bool = True,
+                 threads: int | None = None):
         if default_hospital_status not in HOSPITAL_STATUS:
             raise GrouperError(f"unknown hospital status {default_hospital_status!r}")
         self.default_hospital_status = default_hospital_status
+        #: Kernel threads for batches larger than one chunk (default: NUMBA_NUM_THREADS, else all cores).
+        self.threads = max(1, int(threads)) if threads else _threads()
         self.cache_dir = Path(cache_dir) if cache_dir else tb.default_cache_dir()
         self.tables, self.built_tables = tb.load_or_build(self.cache_dir, source_path)
         a = self.tables.arrays
@@ -129,14 +136,24 @@ class Grouper:
             # candidate clusters of a claim: at most (procedures x clusters per code)
             sizes = np.array([self._n_keys, self._max_nodes, max(max_sdx, 1), max(max_px, 1),
                               max(max_px, 1) * self._max_clusters_per_code], np.int64)
-            if n <= CHUNK or _threads() == 1:
+            if n <= CHUNK or self.threads == 1:
                 K.group_range(self._kt, kb, out, 0, n, sizes)
             else:
-                futures = [_pool().submit(K.group_range, self._kt, kb, out, lo, min(lo + CHUNK, n), sizes)
-                           for lo in range(0, n, CHUNK)]
-                for f in futures:
-                    f.result()
+                self._run_chunks(kb, out, n, sizes)
         return BatchResult(out)
+
+    def _run_chunks(self, kb, out, n, sizes) -> None:
+        """Chunks on the shared pool, at most ``self.threads`` in flight: each
+        thread takes the next chunk when it finishes one."""
+        chunks = iter(range(0, n, CHUNK))
+
+        def work():
+            for lo in chunks:  # a shared iterator: next() is atomic under the GIL
+                K.group_range(self._kt, kb, out, lo, min(lo + CHUNK, n), sizes)
+
+        futures = [_pool().submit(work) for _ in range(min(self.threads, -(-n // CHUNK)))]
+        for f in futures:
+            f.result()
 
     def decode(self, batch: Batch, result: BatchResult, detail: bool = True) -> list[dict]:
         with _gc_paused():

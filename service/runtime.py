@@ -47,35 +47,6 @@ log = logging.getLogger("fastdrg.service")
 ENGINE_FAILURE_REASON = "the grouper could not process this claim"
 
 
-def set_kernel_threads(n: int) -> int | None:
-    """Cap the compiled kernel's threads for engine calls made from the current thread.
-
-    Why: the engine's kernel runs its chunks on numba's thread pool. For the few
-    claims of a ``/v1/group`` micro-batch, waking that pool costs more than the
-    work (milliseconds on a busy machine, where the other cores are serving
-    HTTP), so the event loop groups them on its own thread. numba's setting is
-    per calling thread. Returns the previous value (to restore it), or ``None``
-    when nothing was changed (``n <= 0`` or no numba).
-    """
-    if n <= 0:
-        return None
-    try:
-        import numba
-
-        previous = numba.get_num_threads()
-        numba.set_num_threads(max(1, min(n, numba.config.NUMBA_NUM_THREADS)))
-        return previous
-    except Exception:  # noqa: BLE001 - an engine without numba: nothing to tune
-        return None
-
-
-def restore_kernel_threads(previous: int | None) -> None:
-    if previous is not None:
-        import numba
-
-        numba.set_num_threads(previous)
-
-
 def version_key(version: str) -> tuple[int, ...]:
     """Sort key for grouper versions: ``"43.1"`` -> ``(43, 1)``."""
     try:
@@ -117,7 +88,7 @@ class Runtime:
             else:
                 from engine import Grouper
 
-                grouper = Grouper()
+                grouper = Grouper(threads=self.settings.kernel_threads or None)
         except BaseException as exc:  # noqa: BLE001 - report any failure through /readyz
             self.load_error = type(exc).__name__
             log.error("engine failed to load", extra={"error_type": type(exc).__name__})
@@ -190,16 +161,7 @@ class Runtime:
 
     async def run(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Run CPU-bound work in a worker thread, at most ``engine_threads`` at once."""
-        threads = self.settings.kernel_threads
-
-        def call() -> Any:
-            previous = set_kernel_threads(threads)
-            try:
-                return fn(*args)
-            finally:
-                restore_kernel_threads(previous)
-
-        return await anyio.to_thread.run_sync(call, limiter=self.limiter)
+        return await anyio.to_thread.run_sync(fn, *args, limiter=self.limiter)
 
 
 class MicroBatcher:
@@ -265,7 +227,6 @@ class MicroBatcher:
             self.loop.call_soon(self._tick, grouper)
         else:
             self.scheduled = False
-        previous = set_kernel_threads(1)  # a few claims: the pool's wake-up would cost more than the work
         try:
             if len(batch) == 1:
                 results = [self.runtime.group_one(grouper, batch[0][0])]
@@ -276,8 +237,6 @@ class MicroBatcher:
                 if not fut.done():
                     fut.set_exception(exc)
             raise
-        finally:
-            restore_kernel_threads(previous)
         for (_, fut), result in zip(batch, results):
             if not fut.done():
                 fut.set_result(result)

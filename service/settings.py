@@ -111,7 +111,7 @@ class Settings:
     graceful_timeout: float = 30.0
     #: Engine calls that may run at once in one worker process.
     engine_threads: int = 1
-    #: Kernel threads per batch/stream engine call (numba's pool); 0 = numba's default (all cores).
+    #: Kernel threads per batch/stream engine call; 0 = the engine's default (all cores).
     kernel_threads: int = 0
     #: Freeze the engine's objects out of the garbage collector and collect less often.
     gc_tuning: bool = True

@@ -14,7 +14,7 @@ from .tables import default_cache_dir as _default_cache_dir
 _os.environ.setdefault("NUMBA_CACHE_DIR", str(_default_cache_dir() / "numba"))
 
 from .encode import Batch, ClaimError, version_for_date as _version_for_date  # noqa: E402
-from .grouper import BatchResult, Grouper, GrouperError  # noqa: E402
+from .grouper import BatchResult, Grouper, GrouperError, JsonResults  # noqa: E402
 from .tables import RETURN_CODES  # noqa: E402
 
 
@@ -28,5 +28,5 @@ def version_for_date(date) -> str:
         raise GrouperError(e.reason) from None
 
 
-__all__ = ["Grouper", "GrouperError", "Batch", "BatchResult", "ClaimError", "RETURN_CODES",
+__all__ = ["Grouper", "GrouperError", "Batch", "BatchResult", "JsonResults", "ClaimError", "RETURN_CODES",
            "version_for_date"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import json
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -11,10 +12,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import orjson
 
 from . import kernel as K
 from . import tables as tb
 from .decode import MED_SURG, decode_results
+from .render import FragmentPool, render_results
 from .encode import (
     HOSPITAL_STATUS, Batch, ClaimError, encode_claims, normalize_code, parse_version,
     version_dates, version_label,
@@ -59,6 +62,35 @@ class BatchResult:
 
     def __getattr__(self, name):
         return getattr(self.__dict__["columns"], name)
+
+
+@dataclass
+class JsonResults:
+    """Results as JSON documents, for callers that pass them on (the service).
+
+    ``documents[i]`` is claim ``i``'s result exactly as :meth:`Grouper.group`
+    gives it, serialised; ``errors[i]`` is the error object of a claim the
+    grouper rejected, else None; ``counts`` tallies the grouped claims by
+    ``(version, return_code)``."""
+
+    documents: list
+    errors: list
+    counts: dict
+
+
+def _dumps(result: dict) -> bytes:
+    """orjson, or the standard library for what orjson refuses (an id beyond 64
+    bits, an object of the caller's own type: written as its str())."""
+    try:
+        return orjson.dumps(result)
+    except TypeError:
+        return json.dumps(result, default=str, ensure_ascii=False, separators=(",", ":")).encode()
+
+
+def _error_result(batch, i: int) -> dict:
+    cid = batch.ids[i]
+    err = batch.errors[i]
+    return {"error": err} if cid is None else {"id": cid, "error": err}
 
 
 @contextmanager
@@ -107,6 +139,7 @@ class Grouper:
         self._n_keys = len(self.tables.meta["key_names"])
         self._max_clusters_per_code = int(np.max(np.diff(a["pr_cl_off"], axis=1))) if a["pr_cl_off"].size else 1
         self.versions = [version_label(v) for v in tb.VERSIONS]
+        self._fragments = FragmentPool(self.tables.meta)
         if warm:
             self.group([{"version": "43.1", "age": 60, "sex": "M", "discharge_status": 1,
                          "pdx": "I5021", "sdx": ["E1122"], "procedures": ["02703DZ"]}])
@@ -156,8 +189,36 @@ class Grouper:
             f.result()
 
     def decode(self, batch: Batch, result: BatchResult, detail: bool = True) -> list[dict]:
+        """Result dicts: the compiled JSON writer's output read back by orjson (the
+        Python decoder for a batch it cannot carry, see engine.render)."""
         with _gc_paused():
-            return decode_results(batch, result.columns, self.tables.meta, detail)
+            rendered = render_results(batch, result.columns, self._fragments, detail)
+            if rendered is None:
+                return decode_results(batch, result.columns, self.tables.meta, detail)
+            results = orjson.loads(rendered[0])
+            for i in np.flatnonzero(~batch.ok).tolist():
+                results[i] = _error_result(batch, i)
+            return results
+
+    def group_json(self, claims, detail: bool = True) -> JsonResults:
+        """Like :meth:`group`, with each result serialised as JSON bytes."""
+        batch = self.encode(claims)
+        result = self.group_batch(batch)
+        with _gc_paused():
+            rendered = render_results(batch, result.columns, self._fragments, detail)
+            if rendered is None:
+                docs = [_dumps(r) for r in decode_results(batch, result.columns, self.tables.meta, detail)]
+            else:
+                buf, spans = rendered
+                docs = [bytes(buf[a:b]) for a, b in spans.tolist()]
+            errors = batch.errors
+            for i in np.flatnonzero(~batch.ok).tolist():
+                docs[i] = _dumps(_error_result(batch, i))
+        ok = batch.ok
+        keys, n = np.unique(batch.ver[ok].astype(np.int64) * 256 + result.columns.rc[ok], return_counts=True)
+        counts = {(version_label(tb.VERSIONS[k >> 8]), tb.RETURN_CODES[k & 255]): c
+                  for k, c in zip(keys.tolist(), n.tolist())}
+        return JsonResults(docs, errors, counts)
 
     def group(self, claims, detail: bool = True) -> list[dict]:
         """Group a list of claim dicts; one result dict per claim, same order.
@@ -228,4 +289,4 @@ class Grouper:
         return info
 
 
-__all__ = ["Grouper", "GrouperError", "BatchResult", "MED_SURG"]
+__all__ = ["Grouper", "GrouperError", "BatchResult", "JsonResults", "MED_SURG"]

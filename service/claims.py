@@ -25,6 +25,8 @@ __all__ = [
     "prepare_claims",
     "parse_batch",
     "parse_lines",
+    "merge",
+    "rejected",
     "NOT_AN_OBJECT",
     "BadLine",
 ]
@@ -86,16 +88,22 @@ def _non_object_error(item: Any) -> dict:
     return claim_error("$", NOT_AN_OBJECT)
 
 
-def merge(n: int, results: list, positions: list[int], errors: dict[int, dict]) -> list:
-    """Put engine results and service error entries back in request order."""
+def merge(n: int, documents: list, positions: list[int], errors: dict[int, dict]) -> list:
+    """Put the engine's result documents and the service's error entries
+    (serialised here) back in request order, as JSON bytes."""
     if not errors:
-        return results
+        return documents
     out: list = [None] * n
     for i, err in errors.items():
-        out[i] = err
+        out[i] = orjson.dumps(err)
     for k, i in enumerate(positions):
-        out[i] = results[k]
+        out[i] = documents[k]
     return out
+
+
+def rejected(grouped_errors: list, errors: dict[int, dict]) -> list:
+    """The error objects of every rejected item, for the metrics."""
+    return grouped_errors + [e["error"] for e in errors.values()] if errors else grouped_errors
 
 
 def parse_batch(body: bytes, max_claims: int) -> list:

@@ -116,36 +116,21 @@ class Metrics:
         pair[0].inc()
         pair[1].observe(seconds)
 
-    def count_result(self, result: dict) -> None:
-        """Count one engine result (single-claim route)."""
-        err = result.get("error")
-        if err is not None:
-            self.rejected.labels(_field_label(err.get("field") if isinstance(err, dict) else None)).inc()
-            return
-        key = (result.get("version"), result.get("return_code"))
-        child = self._claim_children.get(key)
-        if child is None:
-            child = self.claims.labels(str(key[0]), str(key[1]))
-            self._claim_children[key] = child
-        child.inc()
-
-    def count_results(self, results: Iterable[dict]) -> None:
-        """Count a batch of results: one tally pass, then one ``inc`` per distinct label pair."""
-        tally: _Tally = _Tally()
-        errors: _Tally = _Tally()
-        for r in results:
-            err = r.get("error")
-            if err is None:
-                tally[(r.get("version"), r.get("return_code"))] += 1
-            else:
-                errors[_field_label(err.get("field") if isinstance(err, dict) else None)] += 1
-        for key, n in tally.items():
+    def count_grouped(self, counts: dict, errors: Iterable) -> None:
+        """Count one engine call: ``counts`` maps (version, return code) to grouped
+        claims, ``errors`` holds the error object of each rejected claim (None for
+        a grouped one)."""
+        for key, n in counts.items():
             child = self._claim_children.get(key)
             if child is None:
                 child = self.claims.labels(str(key[0]), str(key[1]))
                 self._claim_children[key] = child
             child.inc(n)
-        for field, n in errors.items():
+        tally: _Tally = _Tally()
+        for err in errors:
+            if err is not None:
+                tally[_field_label(err.get("field") if isinstance(err, dict) else None)] += 1
+        for field, n in tally.items():
             self.rejected.labels(field).inc(n)
 
     def render(self) -> tuple[bytes, str]:

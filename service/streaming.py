@@ -31,10 +31,9 @@ import logging
 from typing import Any
 
 import anyio
-import orjson
 from starlette.responses import Response
 
-from .claims import BadLine, merge, parse_lines, prepare_claims
+from .claims import BadLine, merge, parse_lines, prepare_claims, rejected
 
 __all__ = ["NDJSONGroupingResponse", "NDJSON"]
 
@@ -63,11 +62,9 @@ class NDJSONGroupingResponse(Response):
         rt = self.runtime
         items = parse_lines(lines)
         claims, positions, errors = prepare_claims(items, rt.settings.default_hospital_status)
-        results = rt.group_many(self.grouper, claims)
-        out = merge(len(items), results, positions, errors)
-        rt.metrics.count_results(out)
-        dumps = orjson.dumps
-        return b"\n".join([dumps(r) for r in out]) + b"\n"
+        grouped = rt.group(self.grouper, claims)
+        rt.metrics.count_grouped(grouped.counts, rejected(grouped.errors, errors))
+        return b"\n".join(merge(len(items), grouped.documents, positions, errors)) + b"\n"
 
     # -- reading (event loop) ------------------------------------------------------------------
     async def _read(self, receive, channel) -> None:

@@ -3,9 +3,14 @@ versions by date, and regressions found by the differential run."""
 
 from __future__ import annotations
 
+import json
+
+import orjson
 import pytest
 
 from engine import GrouperError, version_for_date
+from engine.decode import decode_results
+from engine.synthetic import generate_claims
 
 BASE = {"version": "43.1", "age": 70, "sex": "F", "discharge_status": 1,
         "hospital_status": "not_exempt", "pdx": "I5021", "sdx": ["N179"], "procedures": []}
@@ -92,6 +97,43 @@ def test_group_equals_encode_batch_decode(grouper):
 
 def test_empty_batch(grouper):
     assert grouper.group([]) == []
+    assert grouper.group_json([]).documents == []
+
+
+def test_compiled_json_writer_equals_the_python_decoder(grouper):
+    """decode() reads back the compiled JSON writer's output (engine.render); the
+    Python decoder is the reference and the fallback.  Equal on generated claims
+    with edge cases, ids of every plain JSON kind, unknown codes and rejected
+    claims, with and without per-code detail; group_json's documents are group()'s
+    results serialised."""
+    claims = generate_claims(3000, seed=7)
+    ids = [None, "enc-1", 'quote"back\\slash', "é ü \u2028", 12, -5, 2**63 - 1, True, False]
+    for i, c in enumerate(claims):
+        if isinstance(c, dict):
+            c["id"] = ids[i % len(ids)]
+    claims += [claim(pdx="Q9999", sdx=["ZZZ99", "N179"], procedures=["XXXXXXX", "02703DZ"]),
+               claim(age="x", id="bad"), claim(pdx=None), claim(id=0, sdx=[])]
+    b = grouper.encode(claims)
+    r = grouper.group_batch(b)
+    for detail in (True, False):
+        assert grouper.decode(b, r, detail) == decode_results(b, r.columns, grouper.tables.meta, detail)
+    assert [orjson.loads(d) for d in grouper.group_json(claims).documents] == grouper.group(claims)
+
+
+def test_json_writer_falls_back_for_what_it_cannot_carry(grouper):
+    claims = [claim(id=1.5), claim(id=[1, "a"]), claim(pdx="Ä1234"), claim(id=2**70), claim(id="plain")]
+    results = grouper.group(claims)
+    assert results[0]["id"] == 1.5 and results[1]["id"] == [1, "a"] and results[3]["id"] == 2**70
+    assert results[2]["pdx"]["code"] == "Ä1234" and results[2]["return_code"] == "INVALID_PDX"
+    docs = grouper.group_json(claims).documents
+    assert [orjson.loads(d) for d in docs[:3]] == results[:3]
+    assert json.loads(docs[3])["id"] == 2**70 and orjson.loads(docs[4]) == results[4]
+
+
+def test_group_json_counts_and_errors(grouper):
+    out = grouper.group_json([claim(), claim(version="40.0"), claim(age="x"), claim(pdx="Q9999")])
+    assert out.counts == {("43.1", "OK"): 1, ("40.0", "OK"): 1, ("43.1", "INVALID_PDX"): 1}
+    assert [e if e is None else e["field"] for e in out.errors] == [None, None, "age", None]
 
 
 def test_many_candidate_clusters_regression(grouper):

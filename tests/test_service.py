@@ -482,7 +482,7 @@ async def test_no_input_makes_a_5xx(client):
 
 
 class _FaultyGrouper:
-    """The real engine, except that ``group`` raises on claims whose id is ``"boom"``.
+    """The real engine, except that ``group_json`` raises on claims whose id is ``"boom"``.
 
     Fault injection for the service's isolation path only: grouping is still done by the real engine.
     """
@@ -491,10 +491,10 @@ class _FaultyGrouper:
         self._real = real
         self.versions = real.versions
 
-    def group(self, claims):
+    def group_json(self, claims):
         if any(isinstance(c, dict) and c.get("id") == "boom" for c in claims):
             raise RuntimeError("injected fault I5021")
-        return self._real.group(claims)
+        return self._real.group_json(claims)
 
     def __getattr__(self, name):
         return getattr(self._real, name)

@@ -14,12 +14,11 @@ answered while a large batch is grouped.
 
 from __future__ import annotations
 
-import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from .. import openapi as oa
-from ..claims import merge, parse_batch, parse_json, prepare_claims
+from ..claims import merge, parse_batch, parse_json, prepare_claims, rejected
 from ..problems import Problem
 from ..streaming import NDJSONGroupingResponse
 
@@ -61,8 +60,7 @@ async def read_body(request: Request, limit: int, what: str, hint: str) -> bytes
 _ERROR_KINDS = {"version": "unknown-version", "discharge_date": "uncovered-discharge-date"}
 
 
-def _claim_problem(result: dict) -> Problem:
-    err = result["error"]
+def _claim_problem(err) -> Problem:
     if isinstance(err, dict):
         field = str(err.get("field", ""))
         reason = str(err.get("reason", "invalid"))
@@ -105,12 +103,11 @@ async def group_one(request: Request) -> Response:
     status = settings.default_hospital_status
     if status is not None and "hospital_status" not in claim:
         claim["hospital_status"] = status
-    result = await rt.batcher.submit(grouper, claim)
+    document, error = await rt.batcher.submit(grouper, claim)  # counted in the metrics by the batcher
     request.scope["fastdrg.claims"] = 1
-    rt.metrics.count_result(result)
-    if "error" in result:
-        raise _claim_problem(result)
-    return Response(orjson.dumps(result), media_type=_JSON)
+    if error is not None:
+        raise _claim_problem(error)
+    return Response(document, media_type=_JSON)
 
 
 @router.post(
@@ -140,9 +137,10 @@ async def group_batch(request: Request) -> Response:
     def work() -> tuple[bytes, int]:
         items = parse_batch(body, settings.max_batch_claims)
         claims, positions, errors = prepare_claims(items, settings.default_hospital_status)
-        results = merge(len(items), rt.group_many(grouper, claims), positions, errors)
-        rt.metrics.count_results(results)
-        return orjson.dumps({"results": results}), len(items)
+        grouped = rt.group(grouper, claims)
+        rt.metrics.count_grouped(grouped.counts, rejected(grouped.errors, errors))
+        documents = merge(len(items), grouped.documents, positions, errors)
+        return b'{"results":[' + b",".join(documents) + b"]}", len(items)
 
     content, n = await rt.run(work)
     request.scope["fastdrg.claims"] = n

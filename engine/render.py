@@ -1,0 +1,393 @@
+"""Kernel output columns to JSON bytes, compiled: the results without Python dicts.
+
+Why: building a result dict per claim (and one per code inside it) in Python
+cost five times the grouping itself, and the service then serialised those
+dicts again.  Here one compiled pass writes every claim's result document into
+one byte buffer, ``[doc0,doc1,...]``, copying pre-rendered JSON fragments (keys,
+enumeration names, DRG titles) from a pool and formatting the numbers itself.
+``orjson.loads`` of that buffer gives exactly the dicts
+:func:`engine.decode.decode_results` builds (a test holds them equal), and the
+service sends the slices as they are.
+
+The claim's ``id`` (any JSON value) and the code texts are the only per-claim
+inputs from Python: ids are serialised with orjson, texts concatenated.  A
+batch whose ids or texts this path cannot carry byte-exact (an id that is not a
+str/int/bool, a code with non-ASCII characters) reports ``None`` and the caller
+falls back to the Python decoder.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import orjson
+from numba import njit
+
+from .decode import (
+    AFFECTS, CLAIM_SEVERITY, CODE_SEVERITY, HAC_STATUS, HAC_USAGE, MED_SURG, POA_ERROR, PROC_HAC,
+    _POA_TEXT,
+)
+from .encode import version_label
+from .tables import RETURN_CODES, VERSIONS
+
+# ---- the fragment pool: static fragments first (their indices are compile-time constants)
+
+_STATIC: list[bytes] = []
+
+
+def _frag(text: str) -> int:
+    _STATIC.append(text.encode())
+    return len(_STATIC) - 1
+
+
+def _names(names) -> int:
+    """Quoted JSON strings for an enumeration; returns the index of the first."""
+    base = len(_STATIC)
+    _STATIC.extend(orjson.dumps(n) for n in names)
+    return base
+
+
+F_OPEN_ID = _frag('{"id":')
+F_VERSION_AFTER_ID = _frag(',"version":')
+F_OPEN_VERSION = _frag('{"version":')
+F_DRG = _frag(',"drg":"')
+F_MDC = _frag('","mdc":"')
+F_IDRG = _frag('","initial_drg":"')
+F_IMDC = _frag('","initial_mdc":"')
+F_RC = _frag('","return_code":')
+F_DDESC = _frag(',"drg_description":')
+F_MDESC = _frag(',"mdc_description":')
+F_SEV = _frag(',"severity":{"initial":')
+F_FINAL = _frag(',"final":')
+F_MEDSURG = _frag('},"med_surg":')
+F_HACSTATUS = _frag(',"hac_status":')
+F_PDX = _frag(',"pdx":{"code":"')
+F_POA = _frag('","poa":')
+F_AFF = _frag(',"affects_drg":')
+F_PDX_REST = _frag(',"severity_usage":{"initial":"NEITHER","final":"NEITHER"},'
+                   '"poa_error":"POA_NOT_CHECKED","hacs":')
+F_NO_HACS = _frag("[]}")
+F_PDX_HAC11 = _frag('[{"number":11,"status":"HAC_CRITERIA_MET"}]}')
+F_SDX_OPEN = _frag(',"sdx":[')
+F_CODE_FIRST = _frag('{"code":"')
+F_CODE_NEXT = _frag(',{"code":"')
+F_USAGE = _frag(',"severity_usage":{"initial":')
+F_POAERR = _frag('},"poa_error":')
+F_HACS_OPEN = _frag(',"hacs":[')
+F_HAC_FIRST = _frag('{"number":')
+F_HAC_NEXT = _frag(',{"number":')
+F_STATUS = _frag(',"status":')
+F_CLOSE_OBJ = _frag("}")
+F_CLOSE_LIST_OBJ = _frag("]}")
+F_PX_OPEN = _frag('],"procedures":[')
+F_PX_AFF = _frag('","affects_drg":')
+F_IS_OR = _frag(',"is_or":')
+F_TRUE = _frag("true")
+F_FALSE = _frag("false")
+F_HAC_USAGE = _frag(',"hac_usage":[')
+F_COMMA = _frag(",")
+F_CLOSE_LIST = _frag("]")
+F_NULL = _frag("null")
+F_EMPTY_TEXT = _frag('""')
+B_VERSION = _names(version_label(v) for v in VERSIONS)
+B_RC = _names(RETURN_CODES)
+B_CLAIM_SEV = _names(CLAIM_SEVERITY)
+B_CODE_SEV = _names(CODE_SEVERITY)
+B_MED_SURG = _names(MED_SURG)
+B_HAC_STATUS = _names(HAC_STATUS)
+B_AFFECTS = _names(AFFECTS)
+B_POA_ERROR = _names(POA_ERROR)
+B_HAC_USAGE = _names(HAC_USAGE)
+B_PROC_HAC = _names(name for _, name in PROC_HAC)
+B_POA = len(_STATIC)  # one fragment per POA byte value: its JSON text
+_STATIC.extend(orjson.dumps(_POA_TEXT.get(b)) for b in range(256))
+N_STATIC = len(_STATIC)
+
+
+def _blob(texts: list):
+    """ASCII texts concatenated, with offsets; None if any is not ASCII."""
+    blob = "".join(texts)
+    if not blob.isascii():
+        return None
+    off = np.zeros(len(texts) + 1, np.int64)
+    np.cumsum(np.fromiter(map(len, texts), np.int64, len(texts)), out=off[1:])
+    return np.frombuffer(blob.encode("ascii"), np.uint8), off
+
+
+class FragmentPool:
+    """The static fragments plus the DRG and MDC titles of every version, as one
+    byte array with offsets; built once per Grouper."""
+
+    def __init__(self, meta: dict):
+        frags = list(_STATIC)
+        n_v = len(VERSIONS)
+        self.drg_desc = np.full(n_v * 1000, F_EMPTY_TEXT, np.int32)
+        self.mdc_desc = np.full(n_v * 100, F_EMPTY_TEXT, np.int32)
+        for table, index, width in ((meta["drg_descriptions"], self.drg_desc, 1000),
+                                    (meta["mdc_descriptions"], self.mdc_desc, 100)):
+            for key, text in table.items():
+                v, code = (int(x) for x in key.split(":"))
+                if v in VERSIONS and 0 <= code < width:
+                    index[VERSIONS.index(v) * width + code] = len(frags)
+                    frags.append(orjson.dumps(text))
+        lengths = np.fromiter((len(f) for f in frags), np.int64, len(frags))
+        self.longest = int(lengths.max())
+        # the text of every known code, by dense id (what the result echoes for it)
+        self.dx_text, self.dx_off = _blob(meta["dx_codes"])
+        self.pr_text, self.pr_off = _blob(meta["pr_codes"])
+        self.off = np.zeros(len(frags) + 1, np.int64)
+        np.cumsum(lengths, out=self.off[1:])
+        self.data = np.frombuffer(b"".join(frags), np.uint8)
+
+
+# ---- per-batch inputs from Python -----------------------------------------------------------
+
+_PLAIN_IDS = (str, int, bool)
+
+
+def _unknown_texts(ids: np.ndarray, valid: np.ndarray, start, texts: list):
+    """The texts of the codes the grouper does not know (id -1), in position order:
+    they are echoed as given.  Position ``p`` of claim ``c`` has the text
+    ``texts[c][p - start[c]]``, or ``texts[p]`` when ``start`` is None."""
+    pos = np.flatnonzero((ids < 0) & valid)
+    if not len(pos):
+        return np.zeros(0, np.uint8), np.zeros(1, np.int64)
+    if start is None:
+        return _blob([texts[p] for p in pos.tolist()])
+    claim = np.searchsorted(start, pos, "right") - 1
+    return _blob([texts[c][p - start[c]] for c, p in zip(claim.tolist(), pos.tolist())])
+
+
+def render_results(batch, out, pool: FragmentPool, detail: bool = True):
+    """``(buffer, spans)``: ``buffer`` is the JSON array of every claim's result
+    (``null`` for a claim the encoder rejected) and claim ``i``'s document is
+    ``buffer[spans[i, 0]:spans[i, 1]]``.  ``None`` when the batch needs the
+    Python decoder."""
+    n = len(batch)
+    ids = batch.ids
+    has_id = np.zeros(n, np.bool_)
+    if any(x is not None for x in ids):
+        parts = []
+        for i, x in enumerate(ids):
+            if x is None:
+                parts.append(b"")
+                continue
+            if type(x) not in _PLAIN_IDS:
+                return None
+            try:
+                parts.append(orjson.dumps(x))
+            except orjson.JSONEncodeError:  # e.g. an int beyond 64 bits
+                return None
+            has_id[i] = True
+        id_len = np.fromiter(map(len, parts), np.int64, n)
+        id_blob = np.frombuffer(b"".join(parts), np.uint8)
+    else:
+        id_len = np.zeros(n, np.int64)
+        id_blob = np.zeros(0, np.uint8)
+    id_off = np.zeros(n + 1, np.int64)
+    np.cumsum(id_len, out=id_off[1:])
+    if detail:
+        every = np.ones(max(len(batch.sdx), len(batch.px)), np.bool_)
+        pdx = _unknown_texts(batch.pdx, batch.ok, None, batch.pdx_text)
+        sdx = _unknown_texts(batch.sdx, every[:len(batch.sdx)], batch.sdx_off, batch.sdx_text)
+        px = _unknown_texts(batch.px, every[:len(batch.px)], batch.px_off, batch.px_text)
+        if pdx is None or sdx is None or px is None:
+            return None
+    else:
+        pdx = sdx = px = (np.zeros(0, np.uint8), np.zeros(1, np.int64))
+    o = out
+    args = (
+        pool.data, pool.off, pool.drg_desc, pool.mdc_desc,
+        pool.dx_text, pool.dx_off, pool.pr_text, pool.pr_off,
+        batch.ok, batch.ver, batch.pdx, batch.pdx_poa, batch.sdx_off, batch.sdx, batch.sdx_poa,
+        batch.px_off, batch.px,
+        o.init_drg, o.init_mdc, o.final_drg, o.final_mdc, o.rc, o.init_sev, o.final_sev,
+        o.med_surg, o.hac_status, o.pdx_aff, o.pdx_hac11,
+        o.sdx_aff, o.sdx_use_init, o.sdx_use_final, o.sdx_poa_err, o.sdx_hac_num, o.sdx_hac_status,
+        o.px_aff, o.px_hac, o.px_is_or,
+        id_blob, id_off, has_id, pdx[0], pdx[1], sdx[0], sdx[1], px[0], px[1], detail,
+    )
+    spans = np.zeros((n, 2), np.int64)
+    # enough for every claim but those with long HAC lists
+    size = (2 + n * (600 + 2 * pool.longest) + len(batch.sdx) * 300 + len(batch.px) * 150
+            + len(id_blob) + len(pdx[0]) + len(sdx[0]) + len(px[0]))  # codes: 8 bytes at most each
+    buf = np.empty(size, np.uint8)
+    end = _render(buf, spans, *args)
+    if end > size:  # the estimate was short: once more, with the exact size
+        buf = np.empty(end, np.uint8)
+        end = _render(buf, spans, *args)
+    return buf.data[:end], spans
+
+
+# ---- the compiled writer ----------------------------------------------------------------------
+
+@njit(cache=True, _nrt=False)
+def _put(buf, pos, pool, off, k):
+    """Copy fragment ``k``; past the buffer's end only count (the caller retries)."""
+    a = off[k]
+    n = off[k + 1] - a
+    if pos + n <= len(buf):
+        for q in range(n):
+            buf[pos + q] = pool[a + q]
+    return pos + n
+
+
+@njit(cache=True, _nrt=False)
+def _put_bytes(buf, pos, src, a, b):
+    n = b - a
+    if pos + n <= len(buf):
+        for q in range(n):
+            buf[pos + q] = src[a + q]
+    return pos + n
+
+
+@njit(cache=True, _nrt=False)
+def _put_digits(buf, pos, value, width):
+    """``value`` in decimal, zero-padded to ``width`` digits (0: as many as it takes)."""
+    if value < 0:
+        if pos < len(buf):
+            buf[pos] = 45  # '-'
+        pos += 1
+        value = -value
+    nd = 1
+    p = 10
+    while p <= value:
+        nd += 1
+        p *= 10
+    if nd < width:
+        nd = width
+    if pos + nd <= len(buf):
+        for q in range(nd - 1, -1, -1):
+            buf[pos + q] = 48 + value % 10
+            value //= 10
+    return pos + nd
+
+
+@njit(cache=True, _nrt=False)
+def _render(buf, spans, pool, off, drg_desc, mdc_desc, dx_text, dx_off, pr_text, pr_off,
+            ok, ver, pdx, pdx_poa, sdx_off, sdx, sdx_poa, px_off, px,
+            init_drg, init_mdc, final_drg, final_mdc, rc, init_sev, final_sev,
+            med_surg, hac_status, pdx_aff, pdx_hac11,
+            sdx_aff, use_init, use_final, poa_err, hac_num, hac_st,
+            px_aff, px_hac, px_is_or,
+            id_blob, id_off, has_id, pdx_text, pdx_toff, sdx_text, sdx_toff, px_text, px_toff, detail):
+    n = len(ok)
+    u_pdx = 0  # next unknown-code text of each kind (they come in position order)
+    u_sdx = 0
+    u_px = 0
+    pos = 0
+    if len(buf) > 0:
+        buf[0] = 91  # '['
+    pos = 1
+    for i in range(n):
+        if i > 0:
+            pos = _put(buf, pos, pool, off, F_COMMA)
+        spans[i, 0] = pos
+        if not ok[i]:
+            pos = _put(buf, pos, pool, off, F_NULL)
+            spans[i, 1] = pos
+            continue
+        if has_id[i]:
+            pos = _put(buf, pos, pool, off, F_OPEN_ID)
+            pos = _put_bytes(buf, pos, id_blob, id_off[i], id_off[i + 1])
+            pos = _put(buf, pos, pool, off, F_VERSION_AFTER_ID)
+        else:
+            pos = _put(buf, pos, pool, off, F_OPEN_VERSION)
+        v = ver[i]
+        pos = _put(buf, pos, pool, off, B_VERSION + v)
+        pos = _put(buf, pos, pool, off, F_DRG)
+        pos = _put_digits(buf, pos, final_drg[i], 3)
+        pos = _put(buf, pos, pool, off, F_MDC)
+        pos = _put_digits(buf, pos, final_mdc[i], 2)
+        pos = _put(buf, pos, pool, off, F_IDRG)
+        pos = _put_digits(buf, pos, init_drg[i], 3)
+        pos = _put(buf, pos, pool, off, F_IMDC)
+        pos = _put_digits(buf, pos, init_mdc[i], 2)
+        pos = _put(buf, pos, pool, off, F_RC)
+        pos = _put(buf, pos, pool, off, B_RC + rc[i])
+        pos = _put(buf, pos, pool, off, F_DDESC)
+        d = final_drg[i]
+        pos = _put(buf, pos, pool, off, drg_desc[v * 1000 + d] if 0 <= d < 1000 else F_EMPTY_TEXT)
+        pos = _put(buf, pos, pool, off, F_MDESC)
+        m = final_mdc[i]
+        pos = _put(buf, pos, pool, off, mdc_desc[v * 100 + m] if 0 <= m < 100 else F_EMPTY_TEXT)
+        pos = _put(buf, pos, pool, off, F_SEV)
+        pos = _put(buf, pos, pool, off, B_CLAIM_SEV + init_sev[i])
+        pos = _put(buf, pos, pool, off, F_FINAL)
+        pos = _put(buf, pos, pool, off, B_CLAIM_SEV + final_sev[i])
+        pos = _put(buf, pos, pool, off, F_MEDSURG)
+        pos = _put(buf, pos, pool, off, B_MED_SURG + med_surg[i])
+        pos = _put(buf, pos, pool, off, F_HACSTATUS)
+        pos = _put(buf, pos, pool, off, B_HAC_STATUS + hac_status[i])
+        if detail:
+            pos = _put(buf, pos, pool, off, F_PDX)
+            c = pdx[i]
+            if c >= 0:
+                pos = _put_bytes(buf, pos, dx_text, dx_off[c], dx_off[c + 1])
+            else:
+                pos = _put_bytes(buf, pos, pdx_text, pdx_toff[u_pdx], pdx_toff[u_pdx + 1])
+                u_pdx += 1
+            pos = _put(buf, pos, pool, off, F_POA)
+            pos = _put(buf, pos, pool, off, B_POA + pdx_poa[i])
+            pos = _put(buf, pos, pool, off, F_AFF)
+            pos = _put(buf, pos, pool, off, B_AFFECTS + pdx_aff[i])
+            pos = _put(buf, pos, pool, off, F_PDX_REST)
+            pos = _put(buf, pos, pool, off, F_PDX_HAC11 if pdx_hac11[i] else F_NO_HACS)
+            pos = _put(buf, pos, pool, off, F_SDX_OPEN)
+            for j in range(sdx_off[i], sdx_off[i + 1]):
+                pos = _put(buf, pos, pool, off, F_CODE_FIRST if j == sdx_off[i] else F_CODE_NEXT)
+                c = sdx[j]
+                if c >= 0:
+                    pos = _put_bytes(buf, pos, dx_text, dx_off[c], dx_off[c + 1])
+                else:
+                    pos = _put_bytes(buf, pos, sdx_text, sdx_toff[u_sdx], sdx_toff[u_sdx + 1])
+                    u_sdx += 1
+                pos = _put(buf, pos, pool, off, F_POA)
+                pos = _put(buf, pos, pool, off, B_POA + sdx_poa[j])
+                pos = _put(buf, pos, pool, off, F_AFF)
+                pos = _put(buf, pos, pool, off, B_AFFECTS + sdx_aff[j])
+                pos = _put(buf, pos, pool, off, F_USAGE)
+                pos = _put(buf, pos, pool, off, B_CODE_SEV + use_init[j])
+                pos = _put(buf, pos, pool, off, F_FINAL)
+                pos = _put(buf, pos, pool, off, B_CODE_SEV + use_final[j])
+                pos = _put(buf, pos, pool, off, F_POAERR)
+                pos = _put(buf, pos, pool, off, B_POA_ERROR + poa_err[j])
+                pos = _put(buf, pos, pool, off, F_HACS_OPEN)
+                for k in range(hac_num.shape[1]):
+                    s = hac_st[j, k]
+                    if s < 0:
+                        break
+                    pos = _put(buf, pos, pool, off, F_HAC_FIRST if k == 0 else F_HAC_NEXT)
+                    pos = _put_digits(buf, pos, hac_num[j, k], 0)
+                    pos = _put(buf, pos, pool, off, F_STATUS)
+                    pos = _put(buf, pos, pool, off, B_HAC_USAGE + s)
+                    pos = _put(buf, pos, pool, off, F_CLOSE_OBJ)
+                pos = _put(buf, pos, pool, off, F_CLOSE_LIST_OBJ)
+            pos = _put(buf, pos, pool, off, F_PX_OPEN)
+            for j in range(px_off[i], px_off[i + 1]):
+                pos = _put(buf, pos, pool, off, F_CODE_FIRST if j == px_off[i] else F_CODE_NEXT)
+                c = px[j]
+                if c >= 0:
+                    pos = _put_bytes(buf, pos, pr_text, pr_off[c], pr_off[c + 1])
+                else:
+                    pos = _put_bytes(buf, pos, px_text, px_toff[u_px], px_toff[u_px + 1])
+                    u_px += 1
+                pos = _put(buf, pos, pool, off, F_PX_AFF)
+                pos = _put(buf, pos, pool, off, B_AFFECTS + px_aff[j])
+                pos = _put(buf, pos, pool, off, F_IS_OR)
+                pos = _put(buf, pos, pool, off, F_TRUE if px_is_or[j] else F_FALSE)
+                pos = _put(buf, pos, pool, off, F_HAC_USAGE)
+                hb = px_hac[j]
+                first = True
+                for b in range(6):
+                    if hb & (1 << b):
+                        if not first:
+                            pos = _put(buf, pos, pool, off, F_COMMA)
+                        pos = _put(buf, pos, pool, off, B_PROC_HAC + b)
+                        first = False
+                pos = _put(buf, pos, pool, off, F_CLOSE_LIST_OBJ)
+            pos = _put(buf, pos, pool, off, F_CLOSE_LIST)
+        pos = _put(buf, pos, pool, off, F_CLOSE_OBJ)
+        spans[i, 1] = pos
+    if pos < len(buf):
+        buf[pos] = 93  # ']'
+    return pos + 1

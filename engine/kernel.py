@@ -295,6 +295,12 @@ def _clusters(T, B, W, v, p0, np_):
 def _preprocess(T, B, W, i, v, s0, ns, p0, np_, gen):
     """Attributes, clusters, exclusions and the operand set of claim ``i``.
     Returns (pdx scheme, pdx MDC or -1, sex conflict, number of satisfied clusters)."""
+    # typed (not literal) constants: numba compiles a callee once per argument
+    # type, and a literal 0 or 2 is a type of its own
+    _0 = np.int64(0)
+    _2 = np.int64(2)
+    _4 = np.int64(4)
+    _u0 = np.uint32(0)
     cum = W.cum  # bilateral mask, vessel count
     cum[0] = 0
     cum[1] = 0
@@ -362,19 +368,19 @@ def _preprocess(T, B, W, i, v, s0, ns, p0, np_, gen):
             continue
         for q in range(T.sch_ops_off[sc], T.sch_ops_off[sc + 1]):
             at = T.sch_ops[q]
-            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, 0, 0, gen, cum)
-            _put(W.stamp, W.supp, T.attr_key[at, 1], 0, gen)
+            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, _0, _u0, gen, cum)
+            _put(W.stamp, W.supp, T.attr_key[at, 1], _u0, gen)
             b = T.attr_sigtrauma_bit[at]
             if b >= 0:
                 sig |= 1 << b
         for q in range(T.sch_cat_off[sc], T.sch_cat_off[sc + 1]):
             at = T.sch_cat[q]
-            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, 0, 0, gen, cum)
-            _put(W.stamp, W.supp, T.attr_key[at, 1], 0, gen)
+            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, _0, _u0, gen, cum)
+            _put(W.stamp, W.supp, T.attr_key[at, 1], _u0, gen)
         for q in range(T.sch_hac_off[sc], T.sch_hac_off[sc + 1]):
             at = T.sch_hac[q]
-            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, 0, 0, gen, cum)
-            _put(W.stamp, W.supp, T.attr_key[at, 1], 0, gen)
+            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, _0, _u0, gen, cum)
+            _put(W.stamp, W.supp, T.attr_key[at, 1], _u0, gen)
 
     non_eluting = 0
     eluting = 0
@@ -394,7 +400,7 @@ def _preprocess(T, B, W, i, v, s0, ns, p0, np_, gen):
         has_plain = False
         for q in range(T.pat_off[pat], T.pat_off[pat + 1]):
             at = T.pat_attrs[q]
-            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, 0, supp, gen, cum)
+            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, _0, supp, gen, cum)
             st = T.attr_stent[at]
             if st > 0:
                 weight = st
@@ -424,7 +430,7 @@ def _preprocess(T, B, W, i, v, s0, ns, p0, np_, gen):
         if pat < 0:
             continue
         for q in range(T.pat_off[pat], T.pat_off[pat + 1]):
-            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.pat_attrs[q], 0, 0, gen, cum)
+            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.pat_attrs[q], _0, _u0, gen, cum)
 
     pdx_mdc = -1
     sex_conflict = False
@@ -432,19 +438,19 @@ def _preprocess(T, B, W, i, v, s0, ns, p0, np_, gen):
         sc = pdx_scheme
         for q in range(T.sch_ops_off[sc], T.sch_ops_off[sc + 1]):
             at = T.sch_ops[q]
-            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, 0, 0, gen, cum)
-            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, 2, 0, gen, cum)
+            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, _0, _u0, gen, cum)
+            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, _2, _u0, gen, cum)
             b = T.attr_sigtrauma_bit[at]
             if b >= 0:
                 sig |= 1 << b
         for q in range(T.sch_hac_off[sc], T.sch_hac_off[sc + 1]):
             at = T.sch_hac[q]
-            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, 0, 0, gen, cum)
-            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, 2, 0, gen, cum)
+            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, _0, _u0, gen, cum)
+            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, _2, _u0, gen, cum)
         for q in range(T.sch_cat_off[sc], T.sch_cat_off[sc + 1]):
             at = T.sch_cat[q]
-            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, 0, 0, gen, cum)
-            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, 2, 0, gen, cum)
+            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, _0, _u0, gen, cum)
+            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, _2, _u0, gen, cum)
         pdx_mdc = T.sch_mdc[sc]
         g_f = T.dx_gender[v, pdx, 0]
         g_m = T.dx_gender[v, pdx, 1]
@@ -457,9 +463,9 @@ def _preprocess(T, B, W, i, v, s0, ns, p0, np_, gen):
             else:
                 sex_conflict = True
     else:
-        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_INVALID_PDX], 2, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_INVALID_PDX], _2, _u0, gen, cum)
     if B.pdx_ecode[i]:
-        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_PDX_ECODE], 2, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_PDX_ECODE], _2, _u0, gen, cum)
     if pdx_scheme >= 0 and _dx_has(T.sch_ops_off, T.sch_ops, T.sch_cat_off, T.sch_cat, pdx_scheme, T.builtin_attr[_B_INCIDENT], False):
         only = True
         for j in range(ns):
@@ -468,54 +474,54 @@ def _preprocess(T, B, W, i, v, s0, ns, p0, np_, gen):
                 only = False
                 break
         if only:
-            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_INCIDENT], 4, 0, gen, cum)
+            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_INCIDENT], _4, _u0, gen, cum)
     if B.sex[i] == SEX_UNKNOWN and sex_conflict:
-        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_INVALID_SEX], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_INVALID_SEX], _0, _u0, gen, cum)
     if pdx_mdc == 20:
-        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_MDC20], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_MDC20], _0, _u0, gen, cum)
     if dstat != 20:
-        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_ALIVE], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_ALIVE], _0, _u0, gen, cum)
     if dstat == 7:
-        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_AMA], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_AMA], _0, _u0, gen, cum)
     if dstat == 20:
-        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_DIED], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_DIED], _0, _u0, gen, cum)
     if dstat == 2 or dstat == 5 or dstat == 66 or dstat == 82 or dstat == 85 or dstat == 94:
-        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_XFRNBA], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_XFRNBA], _0, _u0, gen, cum)
     if not dstat_valid:
-        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_INVALID_DSTAT], 0, 0, gen, cum)
-    _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_ANYDX], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_INVALID_DSTAT], _0, _u0, gen, cum)
+    _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_ANYDX], _0, _u0, gen, cum)
     nsig = 0
     for b in range(8):
         if sig & (1 << b):
             nsig += 1
     if nsig >= 2:
-        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_MULTST], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_MULTST], _0, _u0, gen, cum)
     nbil = 0
     for b in range(6):
         if cum[0] & (1 << b):
             nbil += 1
     if nbil > 1:
-        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_BILATERAL], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_BILATERAL], _0, _u0, gen, cum)
     if non_eluting >= 4:
-        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_FOUR_NON_DRUG], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_FOUR_NON_DRUG], _0, _u0, gen, cum)
     if eluting >= 4:
-        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_FOUR_DRUG], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_FOUR_DRUG], _0, _u0, gen, cum)
     if cum[1] >= 4:
-        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_FOUR_VESSELS], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_FOUR_VESSELS], _0, _u0, gen, cum)
     if eluting + non_eluting >= 4:
-        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_FOUR_STENTS], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_FOUR_STENTS], _0, _u0, gen, cum)
     if single_fusion > 1:
-        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_MULTFUSE], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_MULTFUSE], _0, _u0, gen, cum)
     if anterior > 1:
-        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_SGLANTSECTXCTR], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_SGLANTSECTXCTR], _0, _u0, gen, cum)
     if posterior > 1:
-        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_SGLPOSTFUSECTR], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_SGLPOSTFUSECTR], _0, _u0, gen, cum)
     if fusion_ctr >= 3:
-        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_SINGLEFUSIONCTR], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_SINGLEFUSIONCTR], _0, _u0, gen, cum)
     if single_ant >= 2:
-        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_SGLANTCTR], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_SGLANTCTR], _0, _u0, gen, cum)
     if single_post1 >= 2:
-        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_SGLPOST1CTR], 0, 0, gen, cum)
+        _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_SGLPOST1CTR], _0, _u0, gen, cum)
     return pdx_scheme, pdx_mdc, sex_conflict, nsat
 
 
@@ -596,7 +602,7 @@ def _group_mdc(T, W, v, mdc, ns, final, gen, res):
             continue  # an operand the formula cannot hold without is absent
         sb = T.f_supp[f]
         sev = sev0 if sb == 0 else _severity(W.s_flags, W.s_supbits, W.s_sev, W.s_nhac, W.s_hac_status, ns, sb, final)
-        if _eval(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, T.key_sev, W.stamp, W.supp, W.val, f, mdc, sev, gen):
+        if _eval(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, T.key_sev, W.stamp, W.supp, W.val, f, mdc, np.int64(sev), gen):
             if T.f_drg[f] == 0 and T.f_reroute[f] == 0:
                 if T.f_rc[f] > 0:
                     res[0] = f
@@ -620,7 +626,7 @@ def _group(T, W, v, pdx_mdc, ns, final, gen, st):
     for q in range(8):
         st[q] = -1
     st[3] = 0
-    _group_mdc(T, W, v, 0, ns, final, gen, res)
+    _group_mdc(T, W, v, np.int64(0), ns, final, gen, res)
     if res[2] > 0:
         st[3] = res[2]
         return
@@ -630,7 +636,7 @@ def _group(T, W, v, pdx_mdc, ns, final, gen, st):
     if from_pre:
         st[4] = f
     elif pdx_mdc >= 0:
-        _group_mdc(T, W, v, pdx_mdc, ns, final, gen, res)
+        _group_mdc(T, W, v, np.int64(pdx_mdc), ns, final, gen, res)
         if res[2] > 0:
             st[3] = res[2]
             return
@@ -648,7 +654,7 @@ def _group(T, W, v, pdx_mdc, ns, final, gen, st):
         rr = T.f_reroute[f]
         if rr == 0:
             break
-        _group_mdc(T, W, v, rr, ns, final, gen, res)
+        _group_mdc(T, W, v, np.int64(rr), ns, final, gen, res)
         if res[2] > 0:
             st[3] = res[2]
             return
@@ -721,7 +727,7 @@ def _hac(T, B, W, O, i, v, s0, ns, p0, np_, hosp, gen):
             h = W.s_hac_num[j, k]
             status = HAC_NOT_MET
             for q in range(T.vh_off[v * 32 + h], T.vh_off[v * 32 + h + 1]):
-                if _eval(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, T.key_sev, W.stamp, W.supp, W.val, T.vh_formulas[q], 0, -1, gen):
+                if _eval(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, T.key_sev, W.stamp, W.supp, W.val, T.vh_formulas[q], np.int64(0), np.int64(-1), gen):
                     status = HAC_MET
                     break
             W.s_hac_status[j, k] = status
@@ -864,7 +870,7 @@ def _group_claim(T, B, O, W, i):
                 rc = _RC_DX_CANNOT_BE_PDX
     st_i = W.st_i
     if rc == 0:
-        _group(T, W, v, pdx_mdc, ns, False, gen, st_i)
+        _group(T, W, v, pdx_mdc, ns, np.bool_(False), gen, st_i)
         if st_i[3] > 0 and st_i[3] != _RC_UNGROUPABLE:
             rc = st_i[3]
     if rc != 0:
@@ -886,7 +892,7 @@ def _group_claim(T, B, O, W, i):
         O.init_sev[i] = SEV_UNGROUPED if st_i[0] == 998 else st_i[2]
         O.pdx_aff[i] = AFF_INITIAL
 
-    _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st_i, AFF_INITIAL, gen)
+    _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st_i, np.int64(AFF_INITIAL), gen)
 
     # -- HAC
     hrc = _hac(T, B, W, O, i, v, s0, ns, p0, np_, hosp, gen)
@@ -896,13 +902,13 @@ def _group_claim(T, B, O, W, i):
         O.rc[i] = hrc
         O.final_sev[i] = SEV_UNGROUPED
         _finish_hac_lists(T, W, O, i, s0, ns, pdx_scheme, v)
-        _usage(T, W, O, v, s0, ns, st_i[7], st_i[7], hosp, False)  # no final DRG: the initial one's logic
+        _usage(T, W, O, v, s0, ns, st_i[7], st_i[7], hosp, np.bool_(False))  # no final DRG: the initial one's logic
         O.hac_status[i] = HS_UNGROUPABLE
         return
 
     # -- final grouping
     st_f = W.st_f
-    _group(T, W, v, pdx_mdc, ns, True, gen, st_f)
+    _group(T, W, v, pdx_mdc, ns, np.bool_(True), gen, st_f)
     if st_f[3] == _RC_UNGROUPABLE or st_f[3] > 0:
         O.final_drg[i] = 999
         O.final_mdc[i] = 0
@@ -913,11 +919,11 @@ def _group_claim(T, B, O, W, i):
         O.final_sev[i] = SEV_UNGROUPED if st_f[0] == 998 else st_f[2]
         O.rc[i] = 0
         O.med_surg[i] = T.f_surg[st_f[7]]
-    _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st_f, AFF_FINAL, gen)
+    _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st_f, np.int64(AFF_FINAL), gen)
     if st_f[3] != 0:
         O.final_sev[i] = SEV_UNGROUPED
     _finish_hac_lists(T, W, O, i, s0, ns, pdx_scheme, v)
-    _usage(T, W, O, v, s0, ns, st_i[7], st_f[7], hosp, True)
+    _usage(T, W, O, v, s0, ns, st_i[7], st_f[7], hosp, np.bool_(True))
     _final_extra(T, B, O, W, i, s0, ns, p0, np_, pdx_mdc, st_i, st_f, hosp)
 
 
@@ -1158,7 +1164,7 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
 
     # -- diagnoses
     wsupp = T.f_supp[win]
-    nk = _collect(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, T.key_sev, W.stamp, W.supp, W.val, W.coll, W.keys, win, res_mdc, sev, gen)
+    nk = _collect(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, T.key_sev, W.stamp, W.supp, W.val, W.coll, W.keys, win, np.int64(res_mdc), np.int64(sev), gen)
     for a in range(ns):
         j = W.s_order[a]
         hit = -1
@@ -1204,7 +1210,7 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
     # principal dx and secondary dxs of other body sites (in marking order)
     pre = st[4]
     if pre >= 0:
-        nk = _collect(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, T.key_sev, W.stamp, W.supp, W.val, W.coll, W.keys, pre, 0, sev, gen)
+        nk = _collect(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, T.key_sev, W.stamp, W.supp, W.val, W.coll, W.keys, pre, np.int64(0), np.int64(sev), gen)
         multst = T.attr_key[T.builtin_attr[_B_MULTST], 0]
         hit_multst = False
         for q in range(nk):
@@ -1230,7 +1236,7 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
         mdc = pdx_mdc
     if wdrg == 981 or wdrg == 982 or wdrg == 983 or wdrg == 987 or wdrg == 988 or wdrg == 989:
         mdc = 29
-    nk = _collect(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, T.key_sev, W.stamp, W.supp, W.val, W.coll, W.keys, win, mdc, sev, gen)
+    nk = _collect(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, T.key_sev, W.stamp, W.supp, W.val, W.coll, W.keys, win, np.int64(mdc), np.int64(sev), gen)
     npk = 0
     for q in range(nk):
         key = W.keys[q]
@@ -1306,7 +1312,7 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
                         break
 
     # -- stents (procedure function marking, evaluated outside any MDC)
-    nk = _collect(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, T.key_sev, W.stamp, W.supp, W.val, W.coll, W.keys, win, 0, sev, gen)
+    nk = _collect(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, T.key_sev, W.stamp, W.supp, W.val, W.coll, W.keys, win, np.int64(0), np.int64(sev), gen)
     has_stent = False
     has_art = False
     has_drug = False

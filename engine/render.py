@@ -262,6 +262,8 @@ def _put_digits(buf, pos, value, width):
     return pos + nd
 
 
+# Fragment ids and widths go to the helpers as np.int64(...): a bare constant is a
+# numba literal type, and each literal would compile a helper of its own.
 @njit(cache=True, _nrt=False)
 def _render(buf, spans, pool, off, drg_desc, mdc_desc, dx_text, dx_off, pr_text, pr_off,
             ok, ver, pdx, pdx_poa, sdx_off, sdx, sdx_poa, px_off, px,
@@ -280,113 +282,113 @@ def _render(buf, spans, pool, off, drg_desc, mdc_desc, dx_text, dx_off, pr_text,
     pos = 1
     for i in range(n):
         if i > 0:
-            pos = _put(buf, pos, pool, off, F_COMMA)
+            pos = _put(buf, pos, pool, off, np.int64(F_COMMA))
         spans[i, 0] = pos
         if not ok[i]:
-            pos = _put(buf, pos, pool, off, F_NULL)
+            pos = _put(buf, pos, pool, off, np.int64(F_NULL))
             spans[i, 1] = pos
             continue
         if has_id[i]:
-            pos = _put(buf, pos, pool, off, F_OPEN_ID)
+            pos = _put(buf, pos, pool, off, np.int64(F_OPEN_ID))
             pos = _put_bytes(buf, pos, id_blob, id_off[i], id_off[i + 1])
-            pos = _put(buf, pos, pool, off, F_VERSION_AFTER_ID)
+            pos = _put(buf, pos, pool, off, np.int64(F_VERSION_AFTER_ID))
         else:
-            pos = _put(buf, pos, pool, off, F_OPEN_VERSION)
+            pos = _put(buf, pos, pool, off, np.int64(F_OPEN_VERSION))
         v = ver[i]
-        pos = _put(buf, pos, pool, off, B_VERSION + v)
-        pos = _put(buf, pos, pool, off, F_DRG)
-        pos = _put_digits(buf, pos, final_drg[i], 3)
-        pos = _put(buf, pos, pool, off, F_MDC)
-        pos = _put_digits(buf, pos, final_mdc[i], 2)
-        pos = _put(buf, pos, pool, off, F_IDRG)
-        pos = _put_digits(buf, pos, init_drg[i], 3)
-        pos = _put(buf, pos, pool, off, F_IMDC)
-        pos = _put_digits(buf, pos, init_mdc[i], 2)
-        pos = _put(buf, pos, pool, off, F_RC)
-        pos = _put(buf, pos, pool, off, B_RC + rc[i])
-        pos = _put(buf, pos, pool, off, F_DDESC)
+        pos = _put(buf, pos, pool, off, np.int64(B_VERSION + v))
+        pos = _put(buf, pos, pool, off, np.int64(F_DRG))
+        pos = _put_digits(buf, pos, np.int64(final_drg[i]), np.int64(3))
+        pos = _put(buf, pos, pool, off, np.int64(F_MDC))
+        pos = _put_digits(buf, pos, np.int64(final_mdc[i]), np.int64(2))
+        pos = _put(buf, pos, pool, off, np.int64(F_IDRG))
+        pos = _put_digits(buf, pos, np.int64(init_drg[i]), np.int64(3))
+        pos = _put(buf, pos, pool, off, np.int64(F_IMDC))
+        pos = _put_digits(buf, pos, np.int64(init_mdc[i]), np.int64(2))
+        pos = _put(buf, pos, pool, off, np.int64(F_RC))
+        pos = _put(buf, pos, pool, off, np.int64(B_RC + rc[i]))
+        pos = _put(buf, pos, pool, off, np.int64(F_DDESC))
         d = final_drg[i]
-        pos = _put(buf, pos, pool, off, drg_desc[v * 1000 + d] if 0 <= d < 1000 else F_EMPTY_TEXT)
-        pos = _put(buf, pos, pool, off, F_MDESC)
+        pos = _put(buf, pos, pool, off, np.int64(drg_desc[v * 1000 + d] if 0 <= d < 1000 else F_EMPTY_TEXT))
+        pos = _put(buf, pos, pool, off, np.int64(F_MDESC))
         m = final_mdc[i]
-        pos = _put(buf, pos, pool, off, mdc_desc[v * 100 + m] if 0 <= m < 100 else F_EMPTY_TEXT)
-        pos = _put(buf, pos, pool, off, F_SEV)
-        pos = _put(buf, pos, pool, off, B_CLAIM_SEV + init_sev[i])
-        pos = _put(buf, pos, pool, off, F_FINAL)
-        pos = _put(buf, pos, pool, off, B_CLAIM_SEV + final_sev[i])
-        pos = _put(buf, pos, pool, off, F_MEDSURG)
-        pos = _put(buf, pos, pool, off, B_MED_SURG + med_surg[i])
-        pos = _put(buf, pos, pool, off, F_HACSTATUS)
-        pos = _put(buf, pos, pool, off, B_HAC_STATUS + hac_status[i])
+        pos = _put(buf, pos, pool, off, np.int64(mdc_desc[v * 100 + m] if 0 <= m < 100 else F_EMPTY_TEXT))
+        pos = _put(buf, pos, pool, off, np.int64(F_SEV))
+        pos = _put(buf, pos, pool, off, np.int64(B_CLAIM_SEV + init_sev[i]))
+        pos = _put(buf, pos, pool, off, np.int64(F_FINAL))
+        pos = _put(buf, pos, pool, off, np.int64(B_CLAIM_SEV + final_sev[i]))
+        pos = _put(buf, pos, pool, off, np.int64(F_MEDSURG))
+        pos = _put(buf, pos, pool, off, np.int64(B_MED_SURG + med_surg[i]))
+        pos = _put(buf, pos, pool, off, np.int64(F_HACSTATUS))
+        pos = _put(buf, pos, pool, off, np.int64(B_HAC_STATUS + hac_status[i]))
         if detail:
-            pos = _put(buf, pos, pool, off, F_PDX)
+            pos = _put(buf, pos, pool, off, np.int64(F_PDX))
             c = pdx[i]
             if c >= 0:
                 pos = _put_bytes(buf, pos, dx_text, dx_off[c], dx_off[c + 1])
             else:
                 pos = _put_bytes(buf, pos, pdx_text, pdx_toff[u_pdx], pdx_toff[u_pdx + 1])
                 u_pdx += 1
-            pos = _put(buf, pos, pool, off, F_POA)
-            pos = _put(buf, pos, pool, off, B_POA + pdx_poa[i])
-            pos = _put(buf, pos, pool, off, F_AFF)
-            pos = _put(buf, pos, pool, off, B_AFFECTS + pdx_aff[i])
-            pos = _put(buf, pos, pool, off, F_PDX_REST)
-            pos = _put(buf, pos, pool, off, F_PDX_HAC11 if pdx_hac11[i] else F_NO_HACS)
-            pos = _put(buf, pos, pool, off, F_SDX_OPEN)
+            pos = _put(buf, pos, pool, off, np.int64(F_POA))
+            pos = _put(buf, pos, pool, off, np.int64(B_POA + pdx_poa[i]))
+            pos = _put(buf, pos, pool, off, np.int64(F_AFF))
+            pos = _put(buf, pos, pool, off, np.int64(B_AFFECTS + pdx_aff[i]))
+            pos = _put(buf, pos, pool, off, np.int64(F_PDX_REST))
+            pos = _put(buf, pos, pool, off, np.int64(F_PDX_HAC11 if pdx_hac11[i] else F_NO_HACS))
+            pos = _put(buf, pos, pool, off, np.int64(F_SDX_OPEN))
             for j in range(sdx_off[i], sdx_off[i + 1]):
-                pos = _put(buf, pos, pool, off, F_CODE_FIRST if j == sdx_off[i] else F_CODE_NEXT)
+                pos = _put(buf, pos, pool, off, np.int64(F_CODE_FIRST if j == sdx_off[i] else F_CODE_NEXT))
                 c = sdx[j]
                 if c >= 0:
                     pos = _put_bytes(buf, pos, dx_text, dx_off[c], dx_off[c + 1])
                 else:
                     pos = _put_bytes(buf, pos, sdx_text, sdx_toff[u_sdx], sdx_toff[u_sdx + 1])
                     u_sdx += 1
-                pos = _put(buf, pos, pool, off, F_POA)
-                pos = _put(buf, pos, pool, off, B_POA + sdx_poa[j])
-                pos = _put(buf, pos, pool, off, F_AFF)
-                pos = _put(buf, pos, pool, off, B_AFFECTS + sdx_aff[j])
-                pos = _put(buf, pos, pool, off, F_USAGE)
-                pos = _put(buf, pos, pool, off, B_CODE_SEV + use_init[j])
-                pos = _put(buf, pos, pool, off, F_FINAL)
-                pos = _put(buf, pos, pool, off, B_CODE_SEV + use_final[j])
-                pos = _put(buf, pos, pool, off, F_POAERR)
-                pos = _put(buf, pos, pool, off, B_POA_ERROR + poa_err[j])
-                pos = _put(buf, pos, pool, off, F_HACS_OPEN)
+                pos = _put(buf, pos, pool, off, np.int64(F_POA))
+                pos = _put(buf, pos, pool, off, np.int64(B_POA + sdx_poa[j]))
+                pos = _put(buf, pos, pool, off, np.int64(F_AFF))
+                pos = _put(buf, pos, pool, off, np.int64(B_AFFECTS + sdx_aff[j]))
+                pos = _put(buf, pos, pool, off, np.int64(F_USAGE))
+                pos = _put(buf, pos, pool, off, np.int64(B_CODE_SEV + use_init[j]))
+                pos = _put(buf, pos, pool, off, np.int64(F_FINAL))
+                pos = _put(buf, pos, pool, off, np.int64(B_CODE_SEV + use_final[j]))
+                pos = _put(buf, pos, pool, off, np.int64(F_POAERR))
+                pos = _put(buf, pos, pool, off, np.int64(B_POA_ERROR + poa_err[j]))
+                pos = _put(buf, pos, pool, off, np.int64(F_HACS_OPEN))
                 for k in range(hac_num.shape[1]):
                     s = hac_st[j, k]
                     if s < 0:
                         break
-                    pos = _put(buf, pos, pool, off, F_HAC_FIRST if k == 0 else F_HAC_NEXT)
-                    pos = _put_digits(buf, pos, hac_num[j, k], 0)
-                    pos = _put(buf, pos, pool, off, F_STATUS)
-                    pos = _put(buf, pos, pool, off, B_HAC_USAGE + s)
-                    pos = _put(buf, pos, pool, off, F_CLOSE_OBJ)
-                pos = _put(buf, pos, pool, off, F_CLOSE_LIST_OBJ)
-            pos = _put(buf, pos, pool, off, F_PX_OPEN)
+                    pos = _put(buf, pos, pool, off, np.int64(F_HAC_FIRST if k == 0 else F_HAC_NEXT))
+                    pos = _put_digits(buf, pos, np.int64(hac_num[j, k]), np.int64(0))
+                    pos = _put(buf, pos, pool, off, np.int64(F_STATUS))
+                    pos = _put(buf, pos, pool, off, np.int64(B_HAC_USAGE + s))
+                    pos = _put(buf, pos, pool, off, np.int64(F_CLOSE_OBJ))
+                pos = _put(buf, pos, pool, off, np.int64(F_CLOSE_LIST_OBJ))
+            pos = _put(buf, pos, pool, off, np.int64(F_PX_OPEN))
             for j in range(px_off[i], px_off[i + 1]):
-                pos = _put(buf, pos, pool, off, F_CODE_FIRST if j == px_off[i] else F_CODE_NEXT)
+                pos = _put(buf, pos, pool, off, np.int64(F_CODE_FIRST if j == px_off[i] else F_CODE_NEXT))
                 c = px[j]
                 if c >= 0:
                     pos = _put_bytes(buf, pos, pr_text, pr_off[c], pr_off[c + 1])
                 else:
                     pos = _put_bytes(buf, pos, px_text, px_toff[u_px], px_toff[u_px + 1])
                     u_px += 1
-                pos = _put(buf, pos, pool, off, F_PX_AFF)
-                pos = _put(buf, pos, pool, off, B_AFFECTS + px_aff[j])
-                pos = _put(buf, pos, pool, off, F_IS_OR)
-                pos = _put(buf, pos, pool, off, F_TRUE if px_is_or[j] else F_FALSE)
-                pos = _put(buf, pos, pool, off, F_HAC_USAGE)
+                pos = _put(buf, pos, pool, off, np.int64(F_PX_AFF))
+                pos = _put(buf, pos, pool, off, np.int64(B_AFFECTS + px_aff[j]))
+                pos = _put(buf, pos, pool, off, np.int64(F_IS_OR))
+                pos = _put(buf, pos, pool, off, np.int64(F_TRUE if px_is_or[j] else F_FALSE))
+                pos = _put(buf, pos, pool, off, np.int64(F_HAC_USAGE))
                 hb = px_hac[j]
                 first = True
                 for b in range(6):
                     if hb & (1 << b):
                         if not first:
-                            pos = _put(buf, pos, pool, off, F_COMMA)
-                        pos = _put(buf, pos, pool, off, B_PROC_HAC + b)
+                            pos = _put(buf, pos, pool, off, np.int64(F_COMMA))
+                        pos = _put(buf, pos, pool, off, np.int64(B_PROC_HAC + b))
                         first = False
-                pos = _put(buf, pos, pool, off, F_CLOSE_LIST_OBJ)
-            pos = _put(buf, pos, pool, off, F_CLOSE_LIST)
-        pos = _put(buf, pos, pool, off, F_CLOSE_OBJ)
+                pos = _put(buf, pos, pool, off, np.int64(F_CLOSE_LIST_OBJ))
+            pos = _put(buf, pos, pool, off, np.int64(F_CLOSE_LIST))
+        pos = _put(buf, pos, pool, off, np.int64(F_CLOSE_OBJ))
         spans[i, 1] = pos
     if pos < len(buf):
         buf[pos] = 93  # ']'

@@ -906,9 +906,19 @@ def _group_claim(T, B, O, W, i):
         O.hac_status[i] = HS_UNGROUPABLE
         return
 
-    # -- final grouping
+    # -- final grouping: the initial one without the CC/MCC of HAC codes, so the
+    # same as the initial one when no HAC criteria are met (most claims)
     st_f = W.st_f
-    _group(T, W, v, pdx_mdc, ns, np.bool_(True), gen, st_f)
+    hac_met = False
+    for j in range(ns):
+        if _is_hac_met(W.s_nhac, W.s_hac_status, j):
+            hac_met = True
+            break
+    if hac_met:
+        _group(T, W, v, pdx_mdc, ns, np.bool_(True), gen, st_f)
+    else:
+        for q in range(8):
+            st_f[q] = st_i[q]
     if st_f[3] == _RC_UNGROUPABLE or st_f[3] > 0:
         O.final_drg[i] = 999
         O.final_mdc[i] = 0
@@ -919,7 +929,15 @@ def _group_claim(T, B, O, W, i):
         O.final_sev[i] = SEV_UNGROUPED if st_f[0] == 998 else st_f[2]
         O.rc[i] = 0
         O.med_surg[i] = T.f_surg[st_f[7]]
-    _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st_f, np.int64(AFF_FINAL), gen)
+    if hac_met:
+        _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st_f, np.int64(AFF_FINAL), gen)
+    else:  # the same grouping marks the same codes
+        for j in range(ns):
+            if O.sdx_aff[s0 + j] & AFF_INITIAL:
+                O.sdx_aff[s0 + j] |= AFF_FINAL
+        for j in range(np_):
+            if O.px_aff[p0 + j] & AFF_INITIAL:
+                O.px_aff[p0 + j] |= AFF_FINAL
     if st_f[3] != 0:
         O.final_sev[i] = SEV_UNGROUPED
     _finish_hac_lists(T, W, O, i, s0, ns, pdx_scheme, v)

@@ -166,18 +166,26 @@ class Batch:
         return len(self.ok)
 
 
+_VERSION_INDEX = {**{version_label(v): i for i, v in enumerate(VERSIONS)},
+                  **{v: i for i, v in enumerate(VERSIONS)}}
+_SEX_EXACT = {"M": 0, "F": 1, "U": 2}
+
+
 def encode_claims(claims, dx_index: dict, pr_index: dict, default_hospital: str = "not_exempt") -> Batch:
+    """Each field takes a fast path for the form clients send (exact version text,
+    plain integers, upper-case codes the grouper knows); anything else goes to
+    the full parsers above, which normalise it or name the error."""
     n = len(claims)
-    ok = np.ones(n, np.bool_)
-    ver = np.zeros(n, np.int8)
-    sex = np.zeros(n, np.int8)
-    dstat = np.zeros(n, np.int16)
-    hosp = np.zeros(n, np.int8)
-    pdx = np.full(n, -1, np.int32)
-    pdx_ecode = np.zeros(n, np.bool_)
-    pdx_poa = np.full(n, 32, np.uint8)
-    sdx_off = np.zeros(n + 1, np.int64)
-    px_off = np.zeros(n + 1, np.int64)
+    ok = [True] * n
+    ver = [0] * n
+    sex = [0] * n
+    dstat = [0] * n
+    hosp = [0] * n
+    pdx = [-1] * n
+    pdx_ecode = [False] * n
+    pdx_poa = [32] * n
+    sdx_off = [0] * (n + 1)
+    px_off = [0] * (n + 1)
     sdx_ids: list[int] = []
     sdx_poa: list[int] = []
     px_ids: list[int] = []
@@ -188,53 +196,79 @@ def encode_claims(claims, dx_index: dict, pr_index: dict, default_hospital: str 
     px_text: list = [None] * n
     dx_get = dx_index.get
     pr_get = pr_index.get
+    poa_get = _POA.get
+    version_index = _VERSION_INDEX.get
     vindex = {v: i for i, v in enumerate(VERSIONS)}
     default_h = HOSPITAL_STATUS[default_hospital]
+    hospital_get = HOSPITAL_STATUS.get
 
     for i, c in enumerate(claims):
         s_mark = len(sdx_ids)
         p_mark = len(px_ids)
         try:
-            if not isinstance(c, dict):
-                raise ClaimError("$", "claim must be a JSON object")
-            ids[i] = c.get("id")
-            if c.get("version") is not None:
-                v = parse_version(c["version"])
-            elif c.get("discharge_date") is not None:
-                v = version_for_date(c["discharge_date"])
+            if type(c) is not dict:
+                if not isinstance(c, dict):
+                    raise ClaimError("$", "claim must be a JSON object")
+            get = c.get
+            ids[i] = get("id")
+            x = get("version")
+            if x is not None:
+                t = type(x)
+                vi = version_index(x) if t is str or t is int else None
+                if vi is None:
+                    vi = vindex[parse_version(x)]
+            elif get("discharge_date") is not None:
+                vi = vindex[version_for_date(c["discharge_date"])]
             else:
                 raise ClaimError("version", "give 'version' or 'discharge_date'")
-            ver[i] = vindex[v]
-            if "age" not in c:
-                raise ClaimError("age", "missing")
-            _int_field(c["age"], "age", 0, MAX_AGE)
-            sx = c.get("sex")
-            if isinstance(sx, str):
-                sx = sx.strip().upper()
-            if isinstance(sx, bool) or not isinstance(sx, (str, int)) or sx not in _SEX:
-                raise ClaimError("sex", "must be 'M', 'F' or 'U'")
-            sex[i] = _SEX[sx]
-            if "discharge_status" not in c:
-                raise ClaimError("discharge_status", "missing")
-            dstat[i] = _int_field(c["discharge_status"], "discharge_status", 0, 99)
-            hs = c.get("hospital_status")
-            if hs is None:
-                hosp[i] = default_h
+            x = get("age")
+            if type(x) is not int or not 0 <= x <= MAX_AGE:
+                if "age" not in c:
+                    raise ClaimError("age", "missing")
+                _int_field(x, "age", 0, MAX_AGE)
+            x = get("sex")
+            sx = _SEX_EXACT.get(x) if type(x) is str else None
+            if sx is None:
+                if isinstance(x, str):
+                    x = x.strip().upper()
+                if isinstance(x, bool) or not isinstance(x, (str, int)) or x not in _SEX:
+                    raise ClaimError("sex", "must be 'M', 'F' or 'U'")
+                sx = _SEX[x]
+            x = get("discharge_status")
+            if type(x) is not int or not 0 <= x <= 99:
+                if "discharge_status" not in c:
+                    raise ClaimError("discharge_status", "missing")
+                x = _int_field(x, "discharge_status", 0, 99)
+            ds = x
+            x = get("hospital_status")
+            if x is None:
+                h = default_h
             else:
-                h = HOSPITAL_STATUS.get(hs.strip().lower() if isinstance(hs, str) else None)
+                h = hospital_get(x) if type(x) is str else None
                 if h is None:
-                    raise ClaimError("hospital_status", "must be 'not_exempt', 'exempt' or 'unknown'")
-                hosp[i] = h
-            if c.get("pdx") is None:
+                    h = HOSPITAL_STATUS.get(x.strip().lower() if isinstance(x, str) else None)
+                    if h is None:
+                        raise ClaimError("hospital_status", "must be 'not_exempt', 'exempt' or 'unknown'")
+            item = get("pdx")
+            if item is None:
                 raise ClaimError("pdx", "missing principal diagnosis")
-            code, poa = _dx_item(c["pdx"], "pdx")
-            pdx[i] = dx_get(code, -1)
-            pdx_ecode[i] = code[0] in "VWXY"
-            pdx_poa[i] = poa
-            pdx_text[i] = code
-            if c.get("admit_dx") is not None:
-                _dx_item(c["admit_dx"], "admit_dx")
-            sd = c.get("sdx") or []
+            if type(item) is dict:
+                raw = item.get("code")
+                x = item.get("poa")
+                p = poa_get(x, -1) if (x is None or type(x) is str) else -1
+            else:
+                raw = item
+                p = 32
+            did = dx_get(raw) if type(raw) is str else None
+            if did is None or p < 0:
+                code, p = _dx_item(item, "pdx")
+                did = dx_get(code, -1)
+            else:
+                code = raw
+            x = get("admit_dx")
+            if x is not None and not (type(x) is str and x in dx_index):
+                _dx_item(x, "admit_dx")
+            sd = get("sdx") or []
             if not isinstance(sd, list):
                 raise ClaimError("sdx", "must be a list")
             texts = []
@@ -242,36 +276,44 @@ def encode_claims(claims, dx_index: dict, pr_index: dict, default_hospital: str 
                 # fast path: a known code as given, with a plain POA letter
                 if type(item) is dict:
                     raw = item.get("code")
-                    pv = item.get("poa")
-                    p = _POA.get(pv, -1) if (pv is None or type(pv) is str) else -1
+                    x = item.get("poa")
+                    q = poa_get(x, -1) if (x is None or type(x) is str) else -1
                 else:
                     raw = item
-                    p = 32
-                did = dx_get(raw) if type(raw) is str else None
-                if did is None or p < 0:
-                    code, p = _dx_item(item, f"sdx[{j}]")
-                    did = dx_get(code, -1)
+                    q = 32
+                sid = dx_get(raw) if type(raw) is str else None
+                if sid is None or q < 0:
+                    scode, q = _dx_item(item, f"sdx[{j}]")
+                    sid = dx_get(scode, -1)
                 else:
-                    code = raw
-                sdx_ids.append(did)
-                sdx_poa.append(p)
-                texts.append(code)
-            sdx_text[i] = texts
-            pr = c.get("procedures") or []
+                    scode = raw
+                sdx_ids.append(sid)
+                sdx_poa.append(q)
+                texts.append(scode)
+            pr = get("procedures") or []
             if not isinstance(pr, list):
                 raise ClaimError("procedures", "must be a list")
-            texts = []
+            ptexts = []
             for j, item in enumerate(pr):
                 raw = item.get("code") if type(item) is dict else item
                 pid = pr_get(raw) if type(raw) is str else None
                 if pid is None:
-                    code = _px_item(item, f"procedures[{j}]")
-                    pid = pr_get(code, -1)
+                    pcode = _px_item(item, f"procedures[{j}]")
+                    pid = pr_get(pcode, -1)
                 else:
-                    code = raw
+                    pcode = raw
                 px_ids.append(pid)
-                texts.append(code)
-            px_text[i] = texts
+                ptexts.append(pcode)
+            ver[i] = vi
+            sex[i] = sx
+            dstat[i] = ds
+            hosp[i] = h
+            pdx[i] = did
+            pdx_ecode[i] = code[0] in "VWXY"
+            pdx_poa[i] = p
+            pdx_text[i] = code
+            sdx_text[i] = texts
+            px_text[i] = ptexts
         except ClaimError as e:
             ok[i] = False
             errors[i] = e.as_dict()
@@ -284,8 +326,10 @@ def encode_claims(claims, dx_index: dict, pr_index: dict, default_hospital: str 
         px_off[i + 1] = len(px_ids)
 
     return Batch(
-        ok=ok, ver=ver, sex=sex, dstat=dstat, hosp=hosp, pdx=pdx, pdx_ecode=pdx_ecode,
-        pdx_poa=pdx_poa, sdx_off=sdx_off, sdx=np.array(sdx_ids, np.int32),
-        sdx_poa=np.array(sdx_poa, np.uint8), px_off=px_off, px=np.array(px_ids, np.int32),
+        ok=np.array(ok, np.bool_), ver=np.array(ver, np.int8), sex=np.array(sex, np.int8),
+        dstat=np.array(dstat, np.int16), hosp=np.array(hosp, np.int8), pdx=np.array(pdx, np.int32),
+        pdx_ecode=np.array(pdx_ecode, np.bool_), pdx_poa=np.array(pdx_poa, np.uint8),
+        sdx_off=np.array(sdx_off, np.int64), sdx=np.array(sdx_ids, np.int32),
+        sdx_poa=np.array(sdx_poa, np.uint8), px_off=np.array(px_off, np.int64), px=np.array(px_ids, np.int32),
         ids=ids, errors=errors, pdx_text=pdx_text, sdx_text=sdx_text, px_text=px_text,
     )

@@ -29,6 +29,20 @@ from .encode import (
 CHUNK = 2048
 
 
+def new_output(n: int, n_sdx: int, n_px: int) -> K.KernelOut:
+    """Output columns for ``n`` claims with ``n_sdx``/``n_px`` codes, initialised to
+    "nothing happened" (AFF_NONE, POA_NOT_CHECKED, no HAC: -1, severity NON_CC /
+    NEITHER): the kernel writes only what differs."""
+    return K.KernelOut(
+        np.zeros(n, np.int16), np.zeros(n, np.int16), np.zeros(n, np.int16), np.zeros(n, np.int16),
+        np.zeros(n, np.int8), np.zeros(n, np.int8), np.zeros(n, np.int8), np.zeros(n, np.int8),
+        np.zeros(n, np.int8), np.zeros(n, np.int8), np.zeros(n, np.bool_),
+        np.zeros(n_sdx, np.int8), np.zeros(n_sdx, np.int8), np.zeros(n_sdx, np.int8), np.zeros(n_sdx, np.int8),
+        np.full((n_sdx, K.MAX_HACS), -1, np.int16), np.full((n_sdx, K.MAX_HACS), -1, np.int8),
+        np.zeros(n_px, np.int8), np.zeros(n_px, np.uint8), np.zeros(n_px, np.bool_),
+    )
+
+
 def _threads() -> int:
     """Kernel threads: NUMBA_NUM_THREADS when set (the usual numba knob), else the
     cores this process may run on."""
@@ -154,14 +168,7 @@ class Grouper:
         n = len(batch)
         ns = len(batch.sdx)
         npx = len(batch.px)
-        out = K.KernelOut(
-            np.zeros(n, np.int16), np.zeros(n, np.int16), np.zeros(n, np.int16), np.zeros(n, np.int16),
-            np.zeros(n, np.int8), np.zeros(n, np.int8), np.zeros(n, np.int8), np.zeros(n, np.int8),
-            np.zeros(n, np.int8), np.zeros(n, np.int8), np.zeros(n, np.bool_),
-            np.zeros(ns, np.int8), np.zeros(ns, np.int8), np.zeros(ns, np.int8), np.zeros(ns, np.int8),
-            np.full((ns, K.MAX_HACS), -1, np.int16), np.full((ns, K.MAX_HACS), -1, np.int8),
-            np.zeros(npx, np.int8), np.zeros(npx, np.uint8), np.zeros(npx, np.bool_),
-        )
+        out = new_output(n, ns, npx)
         if n:
             kb = K.KernelBatch(*(getattr(batch, f) for f in K.BATCH_FIELDS))
             max_sdx = int(np.max(np.diff(batch.sdx_off))) if n else 0

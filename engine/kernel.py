@@ -827,24 +827,8 @@ def _group_claim(T, B, O, W, i):
     gen = W.gen[0] + 1
     W.gen[0] = gen
 
-    for j in range(ns):
-        O.sdx_aff[s0 + j] = AFF_NONE
-        O.sdx_use_init[s0 + j] = 0
-        O.sdx_use_final[s0 + j] = 0
-        O.sdx_poa_err[s0 + j] = POA_NOT_CHECKED
-        for k in range(MAX_HACS):
-            O.sdx_hac_num[s0 + j, k] = -1
-            O.sdx_hac_status[s0 + j, k] = -1
-    for j in range(np_):
-        O.px_aff[p0 + j] = AFF_NONE
-        O.px_hac[p0 + j] = 0
-        O.px_is_or[p0 + j] = False
-    O.pdx_aff[i] = AFF_NONE
-    O.pdx_hac11[i] = False
+    # O arrives initialised (engine.grouper.new_output): NONE / NOT_CHECKED / -1 / 0
     O.med_surg[i] = SURG_NA
-    O.hac_status[i] = HS_NOT_APPLICABLE
-    O.init_sev[i] = SEV_NONE
-    O.final_sev[i] = SEV_NONE
 
     pdx_scheme, pdx_mdc, sex_conflict, nsat = _preprocess(T, B, W, i, v, s0, ns, p0, np_, gen)
 
@@ -1248,12 +1232,7 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
                     count += 1
 
     # -- procedures
-    wdrg = T.f_drg[win]
-    mdc = T.f_reroute[win]
-    if mdc == 0:
-        mdc = pdx_mdc
-    if wdrg == 981 or wdrg == 982 or wdrg == 983 or wdrg == 987 or wdrg == 988 or wdrg == 989:
-        mdc = 29
+    mdc = _procedure_mdc(T.f_drg, T.f_reroute, win, pdx_mdc)
     nk = _collect(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, T.key_sev, W.stamp, W.supp, W.val, W.coll, W.keys, win, np.int64(mdc), np.int64(sev), gen)
     npk = 0
     for q in range(nk):
@@ -1369,6 +1348,18 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
 
 
 @njit(cache=True, _nrt=False)
+def _procedure_mdc(f_drg, f_reroute, f, pdx_mdc):
+    """The MDC whose procedure suppression applies to the codes of formula ``f``:
+    its reroute target, MDC 29 for the unrelated O.R. DRGs 981-983 and 987-989,
+    else the principal dx's."""
+    d = f_drg[f]
+    if d == 981 or d == 982 or d == 983 or d == 987 or d == 988 or d == 989:
+        return np.int64(29)
+    mdc = np.int64(f_reroute[f])
+    return mdc if mdc != 0 else np.int64(pdx_mdc)
+
+
+@njit(cache=True, _nrt=False)
 def _dx_sites(T, scheme):
     """Bit mask of the significant-trauma body sites a diagnosis names."""
     m = 0
@@ -1402,12 +1393,7 @@ def _final_extra(T, B, O, W, i, s0, ns, p0, np_, pdx_mdc, st_i, st_f, hosp):
     if O.rc[i] == 0:
         O.pdx_aff[i] = AFF_BOTH
     if differ and wf >= 0:
-        mdc = T.f_reroute[wf]
-        if mdc == 0:
-            mdc = pdx_mdc
-        d = T.f_drg[wf]
-        if d == 981 or d == 982 or d == 983 or d == 987 or d == 988 or d == 989:
-            mdc = 29
+        mdc = _procedure_mdc(T.f_drg, T.f_reroute, wf, pdx_mdc)
         for j in range(np_):
             hb = W.p_hac[j]
             if hb == 0 or _px_suppressed(W.p_supp, j, mdc):
@@ -1437,6 +1423,8 @@ def _final_extra(T, B, O, W, i, s0, ns, p0, np_, pdx_mdc, st_i, st_f, hosp):
 @njit(cache=True, nogil=True)
 def group_range(T, B, O, lo, hi, scratch_sizes):
     """Group claims ``lo:hi`` on the calling thread, with a scratch of its own.
+    ``O`` must come from :func:`engine.grouper.new_output` (the kernel writes only
+    what differs from its initial values).
 
     It releases the GIL: :class:`engine.grouper.Grouper` runs chunks of a large
     batch on a thread pool, one chunk per core at a time.  (Python threads

@@ -17,6 +17,7 @@ import orjson
 from . import kernel as K
 from . import tables as tb
 from .decode import MED_SURG, decode_results
+from . import parse as P
 from .render import FragmentPool, render_results
 from .encode import (
     HOSPITAL_STATUS, Batch, ClaimError, encode_claims, normalize_code, parse_version,
@@ -154,9 +155,16 @@ class Grouper:
         self._max_clusters_per_code = int(np.max(np.diff(a["pr_cl_off"], axis=1))) if a["pr_cl_off"].size else 1
         self.versions = [version_label(v) for v in tb.VERSIONS]
         self._fragments = FragmentPool(self.tables.meta)
-        if warm:
-            self.group([{"version": "43.1", "age": 60, "sex": "M", "discharge_status": 1,
-                         "pdx": "I5021", "sdx": ["E1122"], "procedures": ["02703DZ"]}])
+        meta = self.tables.meta
+        self._dx_table = P.CodeTable(meta["dx_codes"])
+        self._pr_table = P.CodeTable(meta["pr_codes"])
+        self._version_index = P.version_lookup()
+        self._hospital_names = P.name_table(HOSPITAL_STATUS)
+        if warm:  # every compiled entry point, so that the first real call pays nothing
+            claim = {"version": "43.1", "age": 60, "sex": "M", "discharge_status": 1,
+                     "pdx": "I5021", "sdx": ["E1122"], "procedures": ["02703DZ"]}
+            self.group([claim])
+            self.group_json_texts(P.array_items(orjson.dumps({"claims": [claim]}), "claims", 1))
 
     # ---- the pipeline ----------------------------------------------------------------
     def encode(self, claims) -> Batch:
@@ -221,17 +229,93 @@ class Grouper:
             errors = batch.errors
             for i in np.flatnonzero(~batch.ok).tolist():
                 docs[i] = _dumps(_error_result(batch, i))
-        ok = batch.ok
-        keys, n = np.unique(batch.ver[ok].astype(np.int64) * 256 + result.columns.rc[ok], return_counts=True)
-        counts = {(version_label(tb.VERSIONS[k >> 8]), tb.RETURN_CODES[k & 255]): c
-                  for k, c in zip(keys.tolist(), n.tolist())}
-        return JsonResults(docs, errors, counts)
+        return JsonResults(docs, errors, self._tally(batch, result))
 
     def group(self, claims, detail: bool = True) -> list[dict]:
         """Group a list of claim dicts; one result dict per claim, same order.
         A malformed claim gets ``{"error": {"field", "reason"}}``; nothing raises."""
         batch = self.encode(claims)
         return self.decode(batch, self.group_batch(batch), detail)
+
+    def group_json_texts(self, texts: list, detail: bool = True,
+                         default_hospital_status: str | None = None) -> JsonResults:
+        """Like :meth:`group_json`, from each claim's JSON text (an NDJSON line, say).
+
+        Claims in the plain form are read by the compiled reader (engine.parse)
+        without becoming dicts; the others are parsed with orjson and encoded in
+        Python.  ``documents[i]`` is None when ``texts[i]`` is not a JSON object:
+        the caller answers it.  ``default_hospital_status`` applies to claims
+        whose ``hospital_status`` is missing or null."""
+        n = len(texts)
+        if not n:
+            return JsonResults([], [], {})
+        status_name = default_hospital_status or self.default_hospital_status
+        if status_name not in HOSPITAL_STATUS:
+            raise GrouperError(f"unknown hospital status {status_name!r}")
+        lengths = np.fromiter(map(len, texts), np.int64, n)
+        spans = np.zeros((n, 2), np.int64)
+        np.cumsum(lengths[:-1], out=spans[1:, 0])
+        spans[:, 1] = spans[:, 0] + lengths
+        buf = np.frombuffer(b"".join(texts), np.uint8)
+        cap = len(buf) // 3 + 1  # a code takes 3 bytes at least ("A")
+        status = np.zeros(n, np.int8)
+        head = np.zeros((n, 9), np.int64)
+        sdx_off = np.zeros(n + 1, np.int64)
+        px_off = np.zeros(n + 1, np.int64)
+        sdx = np.zeros(cap, np.int32)
+        sdx_poa = np.zeros(cap, np.uint8)
+        px = np.zeros(cap, np.int32)
+        dt, pt = self._dx_table, self._pr_table
+        P.read_claims(buf, spans, dt.keys, dt.ids, dt.bits, pt.keys, pt.ids, pt.bits, self._version_index,
+                      *P.CLAIM_KEYS, *self._hospital_names, HOSPITAL_STATUS[status_name],
+                      status, head, sdx_off, sdx, sdx_poa, px_off, px, np.zeros(8, np.int64))
+        ok = status == P.READ
+        nothing = [None] * n
+        batch = Batch(
+            ok=ok, ver=head[:, 0].astype(np.int8), sex=head[:, 1].astype(np.int8),
+            dstat=head[:, 2].astype(np.int16), hosp=head[:, 3].astype(np.int8), pdx=head[:, 4].astype(np.int32),
+            pdx_ecode=head[:, 5].astype(np.bool_), pdx_poa=head[:, 6].astype(np.uint8),
+            sdx_off=sdx_off, sdx=sdx[:sdx_off[n]], sdx_poa=sdx_poa[:sdx_off[n]],
+            px_off=px_off, px=px[:px_off[n]],
+            ids=nothing, errors=nothing, pdx_text=nothing, sdx_text=nothing, px_text=nothing,
+        )
+        result = self.group_batch(batch)
+        with _gc_paused():
+            out, spans_out = render_results(batch, result.columns, self._fragments, detail,
+                                            raw_ids=(buf, head[:, 7], head[:, 8]))
+            docs = [bytes(out[a:b]) for a, b in spans_out.tolist()]
+            counts = self._tally(batch, result)
+            errors = [None] * n
+            rest = np.flatnonzero(~ok).tolist()
+            if rest:
+                claims, where = [], []
+                for i in rest:
+                    docs[i] = None
+                    try:
+                        claim = orjson.loads(texts[i])
+                    except orjson.JSONDecodeError:
+                        continue
+                    if type(claim) is not dict:
+                        continue
+                    if claim.get("hospital_status") is None:
+                        claim["hospital_status"] = status_name
+                    claims.append(claim)
+                    where.append(i)
+                more = self.group_json(claims, detail)
+                for i, doc, err in zip(where, more.documents, more.errors):
+                    docs[i] = doc
+                    errors[i] = err
+                for key, c in more.counts.items():
+                    counts[key] = counts.get(key, 0) + c
+        return JsonResults(docs, errors, counts)
+
+    @staticmethod
+    def _tally(batch: Batch, result: BatchResult) -> dict:
+        """Grouped claims by (version, return code)."""
+        ok = batch.ok
+        keys, n = np.unique(batch.ver[ok].astype(np.int64) * 256 + result.columns.rc[ok], return_counts=True)
+        return {(version_label(tb.VERSIONS[k >> 8]), tb.RETURN_CODES[k & 255]): c
+                for k, c in zip(keys.tolist(), n.tolist())}
 
     # ---- reference data --------------------------------------------------------------
     def version_ranges(self) -> list[dict]:

@@ -157,15 +157,19 @@ def _unknown_texts(ids: np.ndarray, valid: np.ndarray, start, texts: list):
     return _blob([texts[c][p - start[c]] for c, p in zip(claim.tolist(), pos.tolist())])
 
 
-def render_results(batch, out, pool: FragmentPool, detail: bool = True):
+def render_results(batch, out, pool: FragmentPool, detail: bool = True, raw_ids=None):
     """``(buffer, spans)``: ``buffer`` is the JSON array of every claim's result
     (``null`` for a claim the encoder rejected) and claim ``i``'s document is
     ``buffer[spans[i, 0]:spans[i, 1]]``.  ``None`` when the batch needs the
-    Python decoder."""
+    Python decoder.  ``raw_ids``: ``(blob, lo, hi)``, each claim's id as JSON
+    text ``blob[lo:hi]`` (``lo < 0``: no id), instead of ``batch.ids``."""
     n = len(batch)
     ids = batch.ids
     has_id = np.zeros(n, np.bool_)
-    if any(x is not None for x in ids):
+    if raw_ids is not None:
+        id_blob, id_lo, id_hi = raw_ids
+        has_id = id_lo >= 0
+    elif any(x is not None for x in ids):
         parts = []
         for i, x in enumerate(ids):
             if x is None:
@@ -180,11 +184,12 @@ def render_results(batch, out, pool: FragmentPool, detail: bool = True):
             has_id[i] = True
         id_len = np.fromiter(map(len, parts), np.int64, n)
         id_blob = np.frombuffer(b"".join(parts), np.uint8)
+        id_off = np.zeros(n + 1, np.int64)
+        np.cumsum(id_len, out=id_off[1:])
+        id_lo, id_hi = id_off[:-1], id_off[1:]
     else:
-        id_len = np.zeros(n, np.int64)
         id_blob = np.zeros(0, np.uint8)
-    id_off = np.zeros(n + 1, np.int64)
-    np.cumsum(id_len, out=id_off[1:])
+        id_lo = id_hi = np.zeros(n, np.int64)
     if detail:
         every = np.ones(max(len(batch.sdx), len(batch.px)), np.bool_)
         pdx = _unknown_texts(batch.pdx, batch.ok, None, batch.pdx_text)
@@ -204,12 +209,12 @@ def render_results(batch, out, pool: FragmentPool, detail: bool = True):
         o.med_surg, o.hac_status, o.pdx_aff, o.pdx_hac11,
         o.sdx_aff, o.sdx_use_init, o.sdx_use_final, o.sdx_poa_err, o.sdx_hac_num, o.sdx_hac_status,
         o.px_aff, o.px_hac, o.px_is_or,
-        id_blob, id_off, has_id, pdx[0], pdx[1], sdx[0], sdx[1], px[0], px[1], detail,
+        id_blob, id_lo, id_hi, has_id, pdx[0], pdx[1], sdx[0], sdx[1], px[0], px[1], detail,
     )
     spans = np.zeros((n, 2), np.int64)
     # enough for every claim but those with long HAC lists
     size = (2 + n * (600 + 2 * pool.longest) + len(batch.sdx) * 300 + len(batch.px) * 150
-            + len(id_blob) + len(pdx[0]) + len(sdx[0]) + len(px[0]))  # codes: 8 bytes at most each
+            + (len(id_blob) if raw_ids is None else int(np.sum(id_hi - id_lo))) + len(pdx[0]) + len(sdx[0]) + len(px[0]))  # codes: 8 bytes at most each
     buf = np.empty(size, np.uint8)
     end = _render(buf, spans, *args)
     if end > size:  # the estimate was short: once more, with the exact size
@@ -271,7 +276,7 @@ def _render(buf, spans, pool, off, drg_desc, mdc_desc, dx_text, dx_off, pr_text,
             med_surg, hac_status, pdx_aff, pdx_hac11,
             sdx_aff, use_init, use_final, poa_err, hac_num, hac_st,
             px_aff, px_hac, px_is_or,
-            id_blob, id_off, has_id, pdx_text, pdx_toff, sdx_text, sdx_toff, px_text, px_toff, detail):
+            id_blob, id_lo, id_hi, has_id, pdx_text, pdx_toff, sdx_text, sdx_toff, px_text, px_toff, detail):
     n = len(ok)
     u_pdx = 0  # next unknown-code text of each kind (they come in position order)
     u_sdx = 0
@@ -290,7 +295,7 @@ def _render(buf, spans, pool, off, drg_desc, mdc_desc, dx_text, dx_off, pr_text,
             continue
         if has_id[i]:
             pos = _put(buf, pos, pool, off, np.int64(F_OPEN_ID))
-            pos = _put_bytes(buf, pos, id_blob, id_off[i], id_off[i + 1])
+            pos = _put_bytes(buf, pos, id_blob, id_lo[i], id_hi[i])
             pos = _put(buf, pos, pool, off, np.int64(F_VERSION_AFTER_ID))
         else:
             pos = _put(buf, pos, pool, off, np.int64(F_OPEN_VERSION))

@@ -27,6 +27,7 @@ __all__ = [
     "parse_lines",
     "merge",
     "rejected",
+    "text_results",
     "NOT_AN_OBJECT",
     "BadLine",
 ]
@@ -72,7 +73,7 @@ def prepare_claims(items: list, default_status: str | None) -> tuple[list, list[
     else:
         for i, item in enumerate(items):
             if type(item) is dict:
-                if "hospital_status" not in item:
+                if item.get("hospital_status") is None:
                     item["hospital_status"] = default_status
             else:
                 errors[i] = _non_object_error(item)
@@ -85,7 +86,21 @@ def prepare_claims(items: list, default_status: str | None) -> tuple[list, list[
 def _non_object_error(item: Any) -> dict:
     if type(item) is BadLine:
         return claim_error("$", item.reason)
-    return claim_error("$", NOT_AN_OBJECT)
+    return claim_error("$", NOT_AN_OBJECT if type(item) is not dict else "not a claim")
+
+
+def text_results(lines: list, grouped) -> tuple[list, list]:
+    """Answer lines grouped from their text: the engine's documents, and for a line
+    that is not a claim (too long, not JSON, not an object) the service's error
+    entry.  Returns (documents, error objects of every rejected line)."""
+    docs = list(grouped.documents)
+    errors = list(grouped.errors)
+    for k, doc in enumerate(docs):
+        if doc is None:
+            entry = _non_object_error(parse_lines([lines[k]])[0])
+            docs[k] = orjson.dumps(entry)
+            errors[k] = entry["error"]
+    return docs, errors
 
 
 def merge(n: int, documents: list, positions: list[int], errors: dict[int, dict]) -> list:

@@ -162,6 +162,38 @@ class Runtime:
             failure = self._failure(exc, claims[0])
             return Grouped([orjson.dumps(failure)], [failure["error"]], {})
 
+    def group_texts(self, grouper: Any, texts: list) -> "Grouped":
+        """Group claims given as JSON texts (``engine.Grouper.group_json_texts``),
+        never raising; ``documents[i]`` is None for a text that is not a JSON object."""
+        if not texts:
+            return Grouped([], [], {})
+        try:
+            r = grouper.group_json_texts(texts, default_hospital_status=self.settings.default_hospital_status)
+            if len(r.documents) != len(texts):
+                raise RuntimeError("engine returned a result list of the wrong length")
+            return Grouped(r.documents, r.errors, r.counts)
+        except Exception as exc:  # noqa: BLE001 - engine bug: the dict path, claim by claim
+            log.error("engine failed on a batch of texts; grouping claim by claim",
+                      extra={"error_type": type(exc).__name__})
+            out = Grouped([], [], {})
+            for text in texts:
+                try:
+                    claim = orjson.loads(text)
+                except orjson.JSONDecodeError:
+                    claim = None
+                if type(claim) is not dict:
+                    out.documents.append(None)
+                    out.errors.append(None)
+                    continue
+                if claim.get("hospital_status") is None and self.settings.default_hospital_status:
+                    claim["hospital_status"] = self.settings.default_hospital_status
+                r = self.group(grouper, [claim])
+                out.documents.extend(r.documents)
+                out.errors.extend(r.errors)
+                for key, n in r.counts.items():
+                    out.counts[key] = out.counts.get(key, 0) + n
+            return out
+
     def _one_by_one(self, grouper: Any, claims: list) -> "Grouped":
         out = Grouped([], [], {})
         for claim in claims:
@@ -215,7 +247,9 @@ class MicroBatcher:
         self._quiet = 0
         self._deferrals = 0
 
-    def submit(self, grouper: Any, claim: dict) -> "asyncio.Future[dict]":
+    def submit(self, grouper: Any, claim: bytes) -> "asyncio.Future[tuple]":
+        """Queue one claim's JSON text; the future gets (document, error) as
+        ``Runtime.group_texts`` gives them."""
         loop = asyncio.get_running_loop()
         if loop is not self.loop:  # a new event loop (tests): start afresh
             self.loop, self.pending, self.scheduled = loop, [], False
@@ -247,7 +281,7 @@ class MicroBatcher:
         else:
             self.scheduled = False
         try:
-            grouped = self.runtime.group(grouper, [claim for claim, _ in batch])
+            grouped = self.runtime.group_texts(grouper, [claim for claim, _ in batch])
             self.runtime.metrics.count_grouped(grouped.counts, grouped.errors)
         except BaseException as exc:  # noqa: BLE001 - never leave a request waiting
             for _, fut in batch:

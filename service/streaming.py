@@ -33,7 +33,7 @@ from typing import Any
 import anyio
 from starlette.responses import Response
 
-from .claims import BadLine, merge, parse_lines, prepare_claims, rejected
+from .claims import BadLine, text_results
 
 __all__ = ["NDJSONGroupingResponse", "NDJSON"]
 
@@ -60,11 +60,11 @@ class NDJSONGroupingResponse(Response):
     # -- grouping (worker thread) -------------------------------------------------------------
     def _process(self, lines: list) -> bytes:
         rt = self.runtime
-        items = parse_lines(lines)
-        claims, positions, errors = prepare_claims(items, rt.settings.default_hospital_status)
-        grouped = rt.group(self.grouper, claims)
-        rt.metrics.count_grouped(grouped.counts, rejected(grouped.errors, errors))
-        return b"\n".join(merge(len(items), grouped.documents, positions, errors)) + b"\n"
+        texts = [line if type(line) is bytes else b"" for line in lines]  # b"": an over-long line
+        grouped = rt.group_texts(self.grouper, texts)
+        documents, errors = text_results(lines, grouped)
+        rt.metrics.count_grouped(grouped.counts, errors)
+        return b"\n".join(documents) + b"\n"
 
     # -- reading (event loop) ------------------------------------------------------------------
     async def _read(self, receive, channel) -> None:

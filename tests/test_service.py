@@ -482,7 +482,7 @@ async def test_no_input_makes_a_5xx(client):
 
 
 class _FaultyGrouper:
-    """The real engine, except that ``group_json`` raises on claims whose id is ``"boom"``.
+    """The real engine, except that ``group_json``/``group_json_texts`` raise on claims whose id is ``"boom"``.
 
     Fault injection for the service's isolation path only: grouping is still done by the real engine.
     """
@@ -495,6 +495,11 @@ class _FaultyGrouper:
         if any(isinstance(c, dict) and c.get("id") == "boom" for c in claims):
             raise RuntimeError("injected fault I5021")
         return self._real.group_json(claims)
+
+    def group_json_texts(self, texts, **kwargs):
+        if any(b'"boom"' in t for t in texts):
+            raise RuntimeError("injected fault I5021")
+        return self._real.group_json_texts(texts, **kwargs)
 
     def __getattr__(self, name):
         return getattr(self._real, name)

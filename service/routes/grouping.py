@@ -14,11 +14,14 @@ answered while a large batch is grouped.
 
 from __future__ import annotations
 
+import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from engine import json_array_items
+
 from .. import openapi as oa
-from ..claims import merge, parse_batch, parse_json, prepare_claims, rejected
+from ..claims import merge, parse_batch, parse_json, prepare_claims, rejected, text_results
 from ..problems import Problem
 from ..streaming import NDJSONGroupingResponse
 
@@ -55,6 +58,14 @@ async def read_body(request: Request, limit: int, what: str, hint: str) -> bytes
             raise _too_large(limit, what, hint)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _is_json(text: bytes) -> bool:
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 _ERROR_KINDS = {"version": "unknown-version", "discharge_date": "uncovered-discharge-date"}
@@ -94,16 +105,13 @@ async def group_one(request: Request) -> Response:
         request, settings.max_claim_bytes, "one claim (FASTDRG_MAX_CLAIM_BYTES)",
         "A single claim is far smaller; check what is being sent.",
     )
-    claim = parse_json(body)
-    if type(claim) is not dict:
-        raise Problem(
-            422, "invalid-claim", "The body must be one claim, a JSON object.", [("$", "expected an object")],
-            title="Unprocessable claim",
-        )
-    status = settings.default_hospital_status
-    if status is not None and "hospital_status" not in claim:
-        claim["hospital_status"] = status
-    document, error = await rt.batcher.submit(grouper, claim)  # counted in the metrics by the batcher
+    document, error = await rt.batcher.submit(grouper, body)  # counted in the metrics by the batcher
+    if document is None:  # not a JSON object: say what it is
+        if type(parse_json(body)) is not dict:  # parse_json raises the 400 for malformed JSON
+            raise Problem(
+                422, "invalid-claim", "The body must be one claim, a JSON object.", [("$", "expected an object")],
+                title="Unprocessable claim",
+            )
     request.scope["fastdrg.claims"] = 1
     if error is not None:
         raise _claim_problem(error)
@@ -135,6 +143,15 @@ async def group_batch(request: Request) -> Response:
     )
 
     def work() -> tuple[bytes, int]:
+        texts = json_array_items(body, "claims", settings.max_batch_claims)
+        if texts is not None:
+            grouped = rt.group_texts(grouper, texts)
+            if any(doc is None and not _is_json(texts[k]) for k, doc in enumerate(grouped.documents)):
+                parse_batch(body, settings.max_batch_claims)  # an item is not JSON: the body's 400
+            documents, errors = text_results(texts, grouped)
+            rt.metrics.count_grouped(grouped.counts, errors)
+            return b'{"results":[' + b",".join(documents) + b"]}", len(texts)
+        # another shape, or past the limit: parse it all, for the exact problem to answer
         items = parse_batch(body, settings.max_batch_claims)
         claims, positions, errors = prepare_claims(items, settings.default_hospital_status)
         grouped = rt.group(grouper, claims)

@@ -1,0 +1,555 @@
+"""Claims from JSON text to a batch, compiled: the service's input without Python dicts.
+
+Why: for a clearinghouse batch, parsing each claim into a dict and encoding
+the dict in Python cost more than grouping it.  This module reads the JSON text
+of a claim straight into the batch columns, looking codes up in open-addressing
+hash tables over the packed code bytes.
+
+It reads a strict subset, exactly: an object of the claim fields of
+:mod:`engine.encode` (and nothing else), with plain values — version as
+``"43.1"`` or ``431``, integers without sign/fraction/leading zeros, the exact
+upper-case ``sex``, ``hospital_status`` names, codes the grouper knows (a dot
+and lower case allowed), POA ``Y N U W 1``, blank or null, an ``id`` that is an
+ASCII string without escapes or an integer.  Everything else — another
+field, an escape, a value out of range, an unknown code, a malformed document —
+is reported back as *not read* and goes through ``orjson`` and the Python
+encoder, which normalise it or name the error.  So the fast path can only
+agree with the full one (a test holds them equal), and it never has to
+judge JSON it does not understand.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from .tables import VERSIONS
+
+# claim keys (bit positions of the "seen" mask)
+_KEYS = ("id", "version", "discharge_date", "age", "sex", "discharge_status", "hospital_status",
+         "pdx", "admit_dx", "sdx", "procedures")
+(K_ID, K_VERSION, K_DATE, K_AGE, K_SEX, K_DSTAT, K_HOSP, K_PDX, K_ADMIT, K_SDX, K_PROCS) = range(len(_KEYS))
+_HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
+NOT_READ, READ = 0, 1
+
+
+def _pack(code: str) -> int:
+    """A code of at most 8 ASCII characters as one integer, first character lowest."""
+    k = 0
+    for i, ch in enumerate(code.encode("ascii")):
+        k |= ch << (8 * i)
+    return k
+
+
+class CodeTable:
+    """Open-addressing hash table: packed code -> dense id (``keys == 0``: empty)."""
+
+    def __init__(self, codes: list):
+        size = 1 << max(4, (2 * len(codes) - 1).bit_length())
+        self.bits = np.uint64(size.bit_length() - 1)
+        self.keys = np.zeros(size, np.uint64)
+        self.ids = np.full(size, -1, np.int32)
+        shift = 64 - int(self.bits)
+        for i, code in enumerate(codes):
+            if not (0 < len(code) <= 8 and code.isascii()):
+                continue  # never produced by the parser: looked up by the full path only
+            k = _pack(code)
+            h = ((k * int(_HASH_MUL)) & 0xFFFFFFFFFFFFFFFF) >> shift
+            while self.keys[h] != 0:
+                h = (h + 1) & (size - 1)
+            self.keys[h] = k
+            self.ids[h] = i
+
+
+def version_lookup() -> np.ndarray:
+    """``v`` (e.g. 431) -> version index, -1 when not bundled."""
+    out = np.full(1000, -1, np.int8)
+    for i, v in enumerate(VERSIONS):
+        out[v] = i
+    return out
+
+
+def name_table(names) -> tuple[np.ndarray, np.ndarray]:
+    """Names as one byte array with offsets (for ``_match``)."""
+    names = [n.encode() for n in names]
+    off = np.zeros(len(names) + 1, np.int64)
+    np.cumsum([len(n) for n in names], out=off[1:])
+    return np.frombuffer(b"".join(names), np.uint8), off
+
+
+CLAIM_KEYS = name_table(_KEYS)
+
+
+# ---- the compiled reader ------------------------------------------------------------------------
+# Every reader takes the buffer and a position and returns the next position, or -1 for "not read".
+
+@njit(cache=True, _nrt=False)
+def _ws(buf, p, end):
+    while p < end:
+        c = buf[p]
+        if c != 32 and c != 9 and c != 10 and c != 13:
+            break
+        p += 1
+    return p
+
+
+@njit(cache=True, _nrt=False)
+def _plain_string(buf, p, end):
+    """End of a string without escapes or control/non-ASCII bytes starting at ``p``
+    (an opening quote), or -1."""
+    if p >= end or buf[p] != 34:
+        return -1
+    p += 1
+    while p < end:
+        c = buf[p]
+        if c == 34:
+            return p + 1
+        if c == 92 or c < 32 or c > 126:
+            return -1
+        p += 1
+    return -1
+
+
+@njit(cache=True, _nrt=False)
+def _integer(buf, p, end, out):
+    """A non-negative JSON integer of at most 9 digits, no leading zero: writes
+    out[0], returns the next position or -1."""
+    start = p
+    v = 0
+    while p < end and 48 <= buf[p] <= 57:
+        v = v * 10 + (buf[p] - 48)
+        p += 1
+    n = p - start
+    if n == 0 or n > 9 or (n > 1 and buf[start] == 48):
+        return -1
+    if p < end and (buf[p] == 46 or buf[p] == 101 or buf[p] == 69):  # . e E: not an integer
+        return -1
+    out[0] = v
+    return p
+
+
+@njit(cache=True, _nrt=False)
+def _literal(buf, p, end, a, b, c, d):
+    """The 4-byte literal ``null`` / ``true`` (a..d), or -1."""
+    if p + 4 <= end and buf[p] == a and buf[p + 1] == b and buf[p + 2] == c and buf[p + 3] == d:
+        return p + 4
+    return -1
+
+
+@njit(cache=True, _nrt=False)
+def _is_null(buf, p, end):
+    return _literal(buf, p, end, 110, 117, 108, 108) >= 0
+
+
+@njit(cache=True, _nrt=False)
+def _code(buf, p, end, keys, ids, bits, out):
+    """A code string: dots dropped, lower case raised, looked up.  out[0] = id,
+    out[1] = 1 if it starts with V/W/X/Y.  -1 when not read (not a plain string,
+    a character a code cannot have, longer than 8, unknown)."""
+    q = _plain_string(buf, p, end)
+    if q < 0:
+        return -1
+    k = np.uint64(0)
+    n = 0
+    first = 0
+    for r in range(p + 1, q - 1):
+        c = buf[r]
+        if c == 46:  # '.'
+            continue
+        if 97 <= c <= 122:
+            c -= 32
+        if not ((48 <= c <= 57) or (65 <= c <= 90) or c == 64):
+            return -1
+        if n == 8:
+            return -1
+        if n == 0:
+            first = c
+        k |= np.uint64(c) << np.uint64(8 * n)
+        n += 1
+    if n == 0:
+        return -1
+    mask = np.uint64(len(keys) - 1)
+    h = (k * np.uint64(0x9E3779B97F4A7C15)) >> (np.uint64(64) - bits)
+    while keys[h] != 0:
+        if keys[h] == k:
+            out[0] = ids[h]
+            out[1] = 1 if (first == 86 or first == 87 or first == 88 or first == 89) else 0
+            return q
+        h = (h + np.uint64(1)) & mask
+    return -1
+
+
+@njit(cache=True, _nrt=False)
+def _poa(buf, p, end, out):
+    """POA: null, "", " ", "Y", "N", "U", "W", "1" -> out[0] (the byte the encoder
+    stores), or -1."""
+    if _is_null(buf, p, end):
+        out[0] = 32
+        return p + 4
+    q = _plain_string(buf, p, end)
+    if q < 0:
+        return -1
+    n = q - p - 2
+    if n == 0:
+        out[0] = 32
+        return q
+    if n != 1:
+        return -1
+    c = buf[p + 1]
+    if c == 32 or c == 89 or c == 78 or c == 85 or c == 87 or c == 49:
+        out[0] = c
+        return q
+    return -1
+
+
+@njit(cache=True, _nrt=False)
+def _match(buf, p, end, kblob, koff):
+    """A plain string that is one of the names in (kblob, koff) -> (next, index);
+    index -1 for another string, next -1 for no plain string."""
+    q = _plain_string(buf, p, end)
+    if q < 0:
+        return -1, -1
+    n = q - p - 2
+    for k in range(len(koff) - 1):
+        if koff[k + 1] - koff[k] != n:
+            continue
+        same = True
+        for r in range(n):
+            if kblob[koff[k] + r] != buf[p + 1 + r]:
+                same = False
+                break
+        if same:
+            return q, k
+    return q, -1
+
+
+@njit(cache=True, _nrt=False)
+def _dx(buf, p, end, keys, ids, bits, out, want_poa):
+    """A diagnosis: a code string, or {"code": ..., "poa": ...} (either order).
+    out[0] id, out[1] V/W/X/Y, out[2] POA byte."""
+    out[2] = 32
+    if p < end and buf[p] == 34:
+        return _code(buf, p, end, keys, ids, bits, out)
+    if p >= end or buf[p] != 123:
+        return -1
+    p = _ws(buf, p + 1, end)
+    seen = 0
+    tmp = out[3:5]
+    while True:
+        q = _plain_string(buf, p, end)
+        if q < 0:
+            return -1
+        n = q - p - 2
+        if n == 4 and buf[p + 1] == 99 and buf[p + 2] == 111 and buf[p + 3] == 100 and buf[p + 4] == 101:
+            field = 1  # code
+        elif n == 3 and buf[p + 1] == 112 and buf[p + 2] == 111 and buf[p + 3] == 97 and want_poa:
+            field = 2  # poa
+        else:
+            return -1
+        if seen & field:
+            return -1
+        seen |= field
+        p = _ws(buf, q, end)
+        if p >= end or buf[p] != 58:
+            return -1
+        p = _ws(buf, p + 1, end)
+        if field == 1:
+            p = _code(buf, p, end, keys, ids, bits, out)
+        else:
+            p = _poa(buf, p, end, tmp)
+            out[2] = tmp[0]
+        if p < 0:
+            return -1
+        p = _ws(buf, p, end)
+        if p < end and buf[p] == 44:
+            p = _ws(buf, p + 1, end)
+            continue
+        if p < end and buf[p] == 125 and (seen & 1):
+            return p + 1
+        return -1
+
+
+@njit(cache=True, _nrt=False)
+def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_index, kblob, koff,
+           hblob, hoff, default_h, i, head, tmp, sdx, sdx_poa, ns, px, npx):
+    """One claim object in buf[p:end].  Writes head[i, :] = (ver, sex, dstat, hosp,
+    pdx, ecode, pdx_poa, id_lo, id_hi) and appends its codes at sdx[ns:], px[npx:].
+    Returns (read?, codes appended to sdx, to px)."""
+    p = _ws(buf, p, end)
+    if p >= end or buf[p] != 123:
+        return False, 0, 0
+    p = _ws(buf, p + 1, end)
+    seen = 0
+    head[i, 3] = default_h
+    head[i, 7] = -1
+    head[i, 8] = -1
+    n_s = 0
+    n_p = 0
+    if p < end and buf[p] == 125:
+        return False, 0, 0  # {}: no fields, the full path names the first missing one
+    while True:
+        p, k = _match(buf, p, end, kblob, koff)
+        if p < 0 or k < 0 or (seen >> k) & 1:
+            return False, 0, 0
+        seen |= 1 << k
+        p = _ws(buf, p, end)
+        if p >= end or buf[p] != 58:
+            return False, 0, 0
+        p = _ws(buf, p + 1, end)
+        null = _is_null(buf, p, end)
+        if null and (k == K_ID or k == K_VERSION or k == K_DATE or k == K_HOSP or k == K_ADMIT
+                     or k == K_SDX or k == K_PROCS):
+            p += 4
+            if k == K_VERSION:
+                seen &= ~(1 << K_VERSION)
+            elif k == K_DATE:
+                seen &= ~(1 << K_DATE)
+        elif k == K_ID:
+            q = _plain_string(buf, p, end)
+            if q < 0:
+                negative = p < end and buf[p] == 45
+                q = _integer(buf, p + 1 if negative else p, end, tmp)
+                if negative and tmp[0] == 0:
+                    return False, 0, 0  # -0: orjson writes it back as 0
+            if q < 0:
+                return False, 0, 0
+            head[i, 7] = p
+            head[i, 8] = q
+            p = q
+        elif k == K_VERSION:
+            if p < end and buf[p] == 34:
+                # "NN.N"
+                if not (p + 6 <= end and buf[p + 5] == 34 and buf[p + 3] == 46
+                        and 48 <= buf[p + 1] <= 57 and 48 <= buf[p + 2] <= 57 and 48 <= buf[p + 4] <= 57):
+                    return False, 0, 0
+                v = (buf[p + 1] - 48) * 100 + (buf[p + 2] - 48) * 10 + (buf[p + 4] - 48)
+                p += 6
+            else:
+                p = _integer(buf, p, end, tmp)
+                v = tmp[0]
+                if p < 0 or v >= 1000:
+                    return False, 0, 0
+            if ver_index[v] < 0:
+                return False, 0, 0
+            head[i, 0] = ver_index[v]
+        elif k == K_DATE:
+            q = _plain_string(buf, p, end)  # taken only when a version is given too
+            if q < 0:
+                return False, 0, 0
+            p = q
+        elif k == K_AGE or k == K_DSTAT:
+            p = _integer(buf, p, end, tmp)
+            if p < 0 or tmp[0] > (124 if k == K_AGE else 99):
+                return False, 0, 0
+            if k == K_DSTAT:
+                head[i, 2] = tmp[0]
+        elif k == K_SEX:
+            if not (p + 3 <= end and buf[p] == 34 and buf[p + 2] == 34):
+                return False, 0, 0
+            c = buf[p + 1]
+            if c == 77:
+                head[i, 1] = 0
+            elif c == 70:
+                head[i, 1] = 1
+            elif c == 85:
+                head[i, 1] = 2
+            else:
+                return False, 0, 0
+            p += 3
+        elif k == K_HOSP:
+            p, h = _match(buf, p, end, hblob, hoff)
+            if p < 0 or h < 0:
+                return False, 0, 0
+            head[i, 3] = h
+        elif k == K_PDX or k == K_ADMIT:
+            p = _dx(buf, p, end, dx_keys, dx_ids, dx_bits, tmp, True)
+            if p < 0:
+                return False, 0, 0
+            if k == K_PDX:
+                head[i, 4] = tmp[0]
+                head[i, 5] = tmp[1]
+                head[i, 6] = tmp[2]
+        else:  # sdx, procedures: arrays
+            if p >= end or buf[p] != 91:
+                return False, 0, 0
+            p = _ws(buf, p + 1, end)
+            if p < end and buf[p] == 93:
+                p += 1
+            else:
+                while True:
+                    if k == K_SDX:
+                        if ns + n_s >= len(sdx):
+                            return False, 0, 0
+                        p = _dx(buf, p, end, dx_keys, dx_ids, dx_bits, tmp, True)
+                        if p < 0:
+                            return False, 0, 0
+                        sdx[ns + n_s] = tmp[0]
+                        sdx_poa[ns + n_s] = tmp[2]
+                        n_s += 1
+                    else:
+                        if npx + n_p >= len(px):
+                            return False, 0, 0
+                        p = _dx(buf, p, end, pr_keys, pr_ids, pr_bits, tmp, False)
+                        if p < 0:
+                            return False, 0, 0
+                        px[npx + n_p] = tmp[0]
+                        n_p += 1
+                    p = _ws(buf, p, end)
+                    if p < end and buf[p] == 44:
+                        p = _ws(buf, p + 1, end)
+                        continue
+                    if p < end and buf[p] == 93:
+                        p += 1
+                        break
+                    return False, 0, 0
+        p = _ws(buf, p, end)
+        if p < end and buf[p] == 44:
+            p = _ws(buf, p + 1, end)
+            continue
+        if p < end and buf[p] == 125:
+            p = _ws(buf, p + 1, end)
+            break
+        return False, 0, 0
+    if p != end:
+        return False, 0, 0
+    need = (1 << K_AGE) | (1 << K_SEX) | (1 << K_DSTAT) | (1 << K_PDX) | (1 << K_VERSION)
+    if seen & need != need:
+        return False, 0, 0  # missing (or null) fields: the full path names them
+    return True, n_s, n_p
+
+
+@njit(cache=True, nogil=True, _nrt=False)
+def read_claims(buf, spans, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_index, kblob, koff,
+                hblob, hoff, default_h, status, head, sdx_off, sdx, sdx_poa, px_off, px, tmp):
+    """Read claim ``i`` from ``buf[spans[i, 0]:spans[i, 1]]`` for every ``i``: status[i]
+    READ (columns written) or NOT_READ (nothing kept)."""
+    ns = 0
+    npx = 0
+    for i in range(len(spans)):
+        sdx_off[i] = ns
+        px_off[i] = npx
+        ok, a, b = _claim(buf, spans[i, 0], spans[i, 1], dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits,
+                          ver_index, kblob, koff, hblob, hoff, default_h, i, head, tmp, sdx, sdx_poa, ns, px, npx)
+        if ok:
+            status[i] = READ
+            ns += a
+            npx += b
+        else:
+            status[i] = NOT_READ
+    sdx_off[len(spans)] = ns
+    px_off[len(spans)] = npx
+
+
+# ---- a JSON array inside an envelope, cut into its items ---------------------------------------
+
+@njit(cache=True, _nrt=False)
+def _skip_string(buf, p, end):
+    """End of the string starting at ``p`` (a quote), escapes skipped; -1 if unterminated."""
+    p += 1
+    while p < end:
+        c = buf[p]
+        if c == 92:
+            p += 2
+            continue
+        if c == 34:
+            return p + 1
+        p += 1
+    return -1
+
+
+@njit(cache=True, _nrt=False)
+def _skip_value(buf, p, end):
+    """End of the value starting at ``p``, found by brackets and strings only (the
+    items are read strictly afterwards); -1 if it does not close."""
+    if p >= end:
+        return -1
+    c = buf[p]
+    if c == 34:
+        return _skip_string(buf, p, end)
+    if c == 123 or c == 91:
+        depth = 0
+        while p < end:
+            c = buf[p]
+            if c == 34:
+                p = _skip_string(buf, p, end)
+                if p < 0:
+                    return -1
+                continue
+            if c == 123 or c == 91:
+                depth += 1
+            elif c == 125 or c == 93:
+                depth -= 1
+                if depth == 0:
+                    return p + 1
+            p += 1
+        return -1
+    while p < end:  # number or literal
+        c = buf[p]
+        if c == 44 or c == 93 or c == 125 or c == 32 or c == 9 or c == 10 or c == 13:
+            break
+        p += 1
+    return p
+
+
+@njit(cache=True, nogil=True, _nrt=False)
+def _array_items(buf, key, spans):
+    """``{"<key>": [item, ...]}`` exactly (whitespace allowed): writes the items'
+    spans, returns their number; -1 for any other shape or too many items."""
+    end = len(buf)
+    p = _ws(buf, 0, end)
+    if p >= end or buf[p] != 123:
+        return -1
+    p = _ws(buf, p + 1, end)
+    q = _plain_string(buf, p, end)
+    if q < 0 or q - p - 2 != len(key):
+        return -1
+    for r in range(len(key)):
+        if buf[p + 1 + r] != key[r]:
+            return -1
+    p = _ws(buf, q, end)
+    if p >= end or buf[p] != 58:
+        return -1
+    p = _ws(buf, p + 1, end)
+    if p >= end or buf[p] != 91:
+        return -1
+    p = _ws(buf, p + 1, end)
+    n = 0
+    if p < end and buf[p] == 93:
+        p += 1
+    else:
+        while True:
+            q = _skip_value(buf, p, end)
+            if q < 0 or n >= len(spans):
+                return -1
+            spans[n, 0] = p
+            spans[n, 1] = q
+            n += 1
+            p = _ws(buf, q, end)
+            if p < end and buf[p] == 44:
+                p = _ws(buf, p + 1, end)
+                continue
+            if p < end and buf[p] == 93:
+                p += 1
+                break
+            return -1
+    p = _ws(buf, p, end)
+    if p >= end or buf[p] != 125:
+        return -1
+    if _ws(buf, p + 1, end) != end:
+        return -1
+    return n
+
+
+def array_items(body: bytes, key: str, limit: int) -> list | None:
+    """The items of the array in a body of the exact shape ``{"<key>": [...]}``, as
+    JSON texts (bytes), when there are at most ``limit``; None otherwise (another
+    shape, too many items, a bracket that does not close): the caller then parses
+    the body in full, and answers its errors.  Items are cut by brackets and
+    strings, not validated: reading them is the caller's next step."""
+    buf = np.frombuffer(body, np.uint8)
+    spans = np.zeros((max(0, min(limit, len(body) // 2 + 1)), 2), np.int64)
+    n = _array_items(buf, np.frombuffer(key.encode(), np.uint8), spans)
+    if n < 0:
+        return None
+    view = memoryview(body)
+    return [bytes(view[a:b]) for a, b in spans[:n].tolist()]

@@ -6,6 +6,8 @@ Measures, and prints as one table next to the goals:
 
 * ``group_batch`` on a pre-encoded batch (the hot path, all cores);
 * ``group()`` from claim dicts (encode + kernel + decode with per-code detail);
+* ``group_json()`` (dicts in, JSON documents out) and ``group_json_texts()``
+  (each claim's JSON text in, JSON out: the service's path), for context;
 * msdrg's per-claim API on a subset (it runs ~10k claims/s, one core);
 * cold start: a fresh process with an empty FASTDRG_CACHE_DIR (tables built,
   kernels compiled), warm start: a second fresh process on that cache;
@@ -25,6 +27,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import orjson
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
@@ -111,7 +115,10 @@ def main(argv=None) -> int:
     t_batch = best_of(args.repeat, lambda: g.group_batch(batch))
     t_encode = best_of(args.repeat, lambda: g.encode(claims))
     t_dicts = best_of(args.repeat, lambda: g.group(claims))
-    del batch
+    t_json = best_of(args.repeat, lambda: g.group_json(claims))
+    texts = [orjson.dumps(c) for c in claims]
+    t_texts = best_of(args.repeat, lambda: g.group_json_texts(texts))
+    del batch, texts
 
     rate_msdrg = None
     m = min(args.msdrg_claims, n)
@@ -153,6 +160,9 @@ def main(argv=None) -> int:
          f">= {GOALS['dicts']:,}/s, >= {GOALS['dicts_ratio']}x",
          status(rate_dicts >= GOALS["dicts"] and (rate_msdrg is None or rate_dicts / rate_msdrg >= GOALS["dicts_ratio"]))),
         ("  of which encode()", fmt_rate(n / t_encode), "", "", "", ""),
+        ("group_json() from dicts, JSON out", fmt_rate(n / t_json), fmt_rate(rate_msdrg), ratio(n / t_json), "", ""),
+        ("group_json_texts() from JSON text, JSON out", fmt_rate(n / t_texts), fmt_rate(rate_msdrg),
+         ratio(n / t_texts), "", ""),
     ]
     if cold:
         rows += [

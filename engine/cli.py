@@ -45,25 +45,13 @@ def _chunks(stream: BinaryIO, size: int) -> Iterator[tuple[list[bytes], int]]:
         yield lines, nbytes
 
 
-def _parse(lines: list[bytes], first_line_no: int) -> tuple[list, list[int]]:
-    """Parsed claims (or error dicts) in order, plus the positions of real claims."""
-    items, claim_pos = [], []
-    for k, raw in enumerate(lines):
-        if not raw.strip():
-            items.append(None)  # blank line: skipped, no output
-            continue
-        try:
-            obj = orjson.loads(raw)
-        except orjson.JSONDecodeError as e:
-            items.append({"line": first_line_no + k, "error": {"field": "json", "reason": f"invalid JSON: {e}"}})
-            continue
-        if not isinstance(obj, dict):
-            items.append({"line": first_line_no + k,
-                          "error": {"field": "json", "reason": "a claim must be a JSON object"}})
-            continue
-        items.append(obj)
-        claim_pos.append(k)
-    return items, claim_pos
+def _line_error(raw: bytes, line_no: int) -> dict:
+    """The error line for an input line that is not a claim object."""
+    try:
+        orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        return {"line": line_no, "error": {"field": "json", "reason": f"invalid JSON: {e}"}}
+    return {"line": line_no, "error": {"field": "json", "reason": "a claim must be a JSON object"}}
 
 
 def _progress(args, in_size: int | None):
@@ -108,22 +96,24 @@ def cmd_group(args) -> int:
     line_no = 1
     try:
         for lines, nbytes in _chunks(src, args.chunk):
-            items, pos = _parse(lines, line_no)
-            line_no += len(lines)
-            results = grouper.group([items[k] for k in pos], detail=not args.no_detail) if pos else []
-            for k, res in zip(pos, results):
-                items[k] = res
+            where = [k for k, raw in enumerate(lines) if raw.strip()]  # blank lines: no output
+            out = grouper.group_json_texts([lines[k] for k in where], detail=not args.no_detail)
             buf = bytearray()
-            for it in items:
-                if it is None:
-                    continue
-                buf += orjson.dumps(it)
+            for k, doc, err in zip(where, out.documents, out.errors):
+                if doc is None:
+                    doc = orjson.dumps(_line_error(lines[k], line_no + k))
+                    err = {"field": "json"}
+                if err is not None:
+                    counts["ERROR:" + str(err.get("field"))] += 1
+                buf += doc
                 buf += b"\n"
-                counts[it.get("return_code") or ("ERROR:" + str(it.get("error", {}).get("field")))] += 1
-                n_out += 1
+            for (_version, rc), c in out.counts.items():
+                counts[rc] += c
+            n_out += len(where)
+            line_no += len(lines)
             dst.write(buf)
             if bar is not None:
-                bar.update(nbytes if in_size is not None else len(pos))
+                bar.update(nbytes if in_size is not None else len(where))
         dst.flush()
     except BrokenPipeError:  # e.g. `fastdrg group big.jsonl | head`: not an error
         # Python flushes stdout at exit; point it at /dev/null so that cannot fail again.

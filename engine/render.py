@@ -212,9 +212,10 @@ def render_results(batch, out, pool: FragmentPool, detail: bool = True, raw_ids=
         id_blob, id_lo, id_hi, has_id, pdx[0], pdx[1], sdx[0], sdx[1], px[0], px[1], detail,
     )
     spans = np.zeros((n, 2), np.int64)
-    # enough for every claim but those with long HAC lists
+    # enough for every claim but those with long HAC lists (codes: 8 bytes at most each)
+    id_bytes = len(id_blob) if raw_ids is None else int(np.sum(id_hi - id_lo))
     size = (2 + n * (600 + 2 * pool.longest) + len(batch.sdx) * 300 + len(batch.px) * 150
-            + (len(id_blob) if raw_ids is None else int(np.sum(id_hi - id_lo))) + len(pdx[0]) + len(sdx[0]) + len(px[0]))  # codes: 8 bytes at most each
+            + id_bytes + len(pdx[0]) + len(sdx[0]) + len(px[0]))
     buf = np.empty(size, np.uint8)
     end = _render(buf, spans, *args)
     if end > size:  # the estimate was short: once more, with the exact size

@@ -102,6 +102,14 @@ def _dumps(result: dict) -> bytes:
         return json.dumps(result, default=str, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def _documents(parts, spans) -> list:
+    """Each claim's document, as bytes, out of the rendered parts."""
+    docs = []
+    for buf, lo, hi in parts:
+        docs.extend(buf[a:b].tobytes() for a, b in spans[lo:hi].tolist())
+    return docs
+
+
 def _error_result(batch, i: int) -> dict:
     cid = batch.ids[i]
     err = batch.errors[i]
@@ -205,12 +213,15 @@ class Grouper:
 
     def decode(self, batch: Batch, result: BatchResult, detail: bool = True) -> list[dict]:
         """Result dicts: the compiled JSON writer's output read back by orjson (the
-        Python decoder for a batch it cannot carry, see engine.render)."""
+        Python decoder without per-code detail, where it is faster, and for a batch
+        the writer cannot carry, see engine.render)."""
         with _gc_paused():
-            rendered = render_results(batch, result.columns, self._fragments, detail)
+            rendered = self._render(batch, result, detail) if detail else None
             if rendered is None:
                 return decode_results(batch, result.columns, self.tables.meta, detail)
-            results = orjson.loads(rendered[0])
+            results = []
+            for buf, _lo, _hi in rendered[0]:
+                results.extend(orjson.loads(buf))
             for i in np.flatnonzero(~batch.ok).tolist():
                 results[i] = _error_result(batch, i)
             return results
@@ -220,12 +231,11 @@ class Grouper:
         batch = self.encode(claims)
         result = self.group_batch(batch)
         with _gc_paused():
-            rendered = render_results(batch, result.columns, self._fragments, detail)
+            rendered = self._render(batch, result, detail)
             if rendered is None:
                 docs = [_dumps(r) for r in decode_results(batch, result.columns, self.tables.meta, detail)]
             else:
-                buf, spans = rendered
-                docs = [bytes(buf[a:b]) for a, b in spans.tolist()]
+                docs = _documents(*rendered)
             errors = batch.errors
             for i in np.flatnonzero(~batch.ok).tolist():
                 docs[i] = _dumps(_error_result(batch, i))
@@ -281,9 +291,7 @@ class Grouper:
         )
         result = self.group_batch(batch)
         with _gc_paused():
-            out, spans_out = render_results(batch, result.columns, self._fragments, detail,
-                                            raw_ids=(buf, head[:, 7], head[:, 8]))
-            docs = [bytes(out[a:b]) for a, b in spans_out.tolist()]
+            docs = _documents(*self._render(batch, result, detail, raw_ids=(buf, head[:, 7], head[:, 8])))
             counts = self._tally(batch, result)
             errors = [None] * n
             rest = np.flatnonzero(~ok).tolist()
@@ -308,6 +316,15 @@ class Grouper:
                 for key, c in more.counts.items():
                     counts[key] = counts.get(key, 0) + c
         return JsonResults(docs, errors, counts)
+
+    def _render(self, batch: Batch, result: BatchResult, detail: bool, raw_ids=None):
+        """engine.render.render_results, its parts on the kernel threads."""
+        def run_all(fn, items):
+            if self.threads == 1:
+                return map(fn, items)
+            return _pool().map(fn, items)
+
+        return render_results(batch, result.columns, self._fragments, detail, raw_ids, run_all)
 
     @staticmethod
     def _tally(batch: Batch, result: BatchResult) -> dict:

@@ -157,12 +157,18 @@ def _unknown_texts(ids: np.ndarray, valid: np.ndarray, start, texts: list):
     return _blob([texts[c][p - start[c]] for c, p in zip(claim.tolist(), pos.tolist())])
 
 
-def render_results(batch, out, pool: FragmentPool, detail: bool = True, raw_ids=None):
-    """``(buffer, spans)``: ``buffer`` is the JSON array of every claim's result
-    (``null`` for a claim the encoder rejected) and claim ``i``'s document is
-    ``buffer[spans[i, 0]:spans[i, 1]]``.  ``None`` when the batch needs the
-    Python decoder.  ``raw_ids``: ``(blob, lo, hi)``, each claim's id as JSON
-    text ``blob[lo:hi]`` (``lo < 0``: no id), instead of ``batch.ids``."""
+#: Claims per rendered part (parts render on several threads).
+PART = 8192
+
+
+def render_results(batch, out, pool: FragmentPool, detail: bool = True, raw_ids=None, run_all=None):
+    """``(parts, spans)``: each part is ``(buffer, lo, hi)``, the JSON array of
+    the results of claims ``lo:hi`` (``null`` for a claim the encoder rejected);
+    claim ``i``'s document is ``buffer[spans[i, 0]:spans[i, 1]]`` of its part.
+    ``None`` when the batch needs the Python decoder.  ``raw_ids``: ``(blob, lo,
+    hi)``, each claim's id as JSON text ``blob[lo:hi]`` (``lo < 0``: no id),
+    instead of ``batch.ids``.  ``run_all(fn, items)``: runs ``fn`` over the
+    parts (on threads, say); default: one after the other."""
     n = len(batch)
     ids = batch.ids
     has_id = np.zeros(n, np.bool_)
@@ -212,16 +218,31 @@ def render_results(batch, out, pool: FragmentPool, detail: bool = True, raw_ids=
         id_blob, id_lo, id_hi, has_id, pdx[0], pdx[1], sdx[0], sdx[1], px[0], px[1], detail,
     )
     spans = np.zeros((n, 2), np.int64)
-    # enough for every claim but those with long HAC lists (codes: 8 bytes at most each)
-    id_bytes = len(id_blob) if raw_ids is None else int(np.sum(id_hi - id_lo))
-    size = (2 + n * (600 + 2 * pool.longest) + len(batch.sdx) * 300 + len(batch.px) * 150
-            + id_bytes + len(pdx[0]) + len(sdx[0]) + len(px[0]))
-    buf = np.empty(size, np.uint8)
-    end = _render(buf, spans, *args)
-    if end > size:  # the estimate was short: once more, with the exact size
-        buf = np.empty(end, np.uint8)
-        end = _render(buf, spans, *args)
-    return buf.data[:end], spans
+    # unknown-code texts before each claim (the writer walks them in order)
+    u_pdx = np.concatenate(([0], np.cumsum((batch.pdx < 0) & batch.ok)))
+    u_sdx = np.concatenate(([0], np.cumsum(batch.sdx < 0)))[batch.sdx_off]
+    u_px = np.concatenate(([0], np.cumsum(batch.px < 0)))[batch.px_off]
+    if not detail:
+        u_pdx = u_sdx = u_px = np.zeros(n + 1, np.int64)
+    sdx_off, px_off = batch.sdx_off, batch.px_off
+
+    def render(part):
+        lo, hi = part
+        # enough for every claim but those with long HAC lists (codes: 8 bytes at most each)
+        size = (2 + (hi - lo) * (600 + 2 * pool.longest) + int(sdx_off[hi] - sdx_off[lo]) * 300
+                + int(px_off[hi] - px_off[lo]) * 150 + int(np.sum(id_hi[lo:hi] - id_lo[lo:hi]))
+                + len(pdx[0]) + len(sdx[0]) + len(px[0]))
+        buf = np.empty(size, np.uint8)
+        starts = (lo, hi, u_pdx[lo], u_sdx[lo], u_px[lo])
+        end = _render(buf, spans, *starts, *args)
+        if end > size:  # the estimate was short: once more, with the exact size
+            buf = np.empty(end, np.uint8)
+            end = _render(buf, spans, *starts, *args)
+        return buf.data[:end], lo, hi
+
+    ranges = [(lo, min(lo + PART, n)) for lo in range(0, n, PART)] or [(0, 0)]
+    parts = list(run_all(render, ranges) if run_all is not None and len(ranges) > 1 else map(render, ranges))
+    return parts, spans
 
 
 # ---- the compiled writer ----------------------------------------------------------------------
@@ -270,24 +291,20 @@ def _put_digits(buf, pos, value, width):
 
 # Fragment ids and widths go to the helpers as np.int64(...): a bare constant is a
 # numba literal type, and each literal would compile a helper of its own.
-@njit(cache=True, _nrt=False)
-def _render(buf, spans, pool, off, drg_desc, mdc_desc, dx_text, dx_off, pr_text, pr_off,
+@njit(cache=True, nogil=True, _nrt=False)
+def _render(buf, spans, lo, hi, u_pdx, u_sdx, u_px, pool, off, drg_desc, mdc_desc, dx_text, dx_off, pr_text, pr_off,
             ok, ver, pdx, pdx_poa, sdx_off, sdx, sdx_poa, px_off, px,
             init_drg, init_mdc, final_drg, final_mdc, rc, init_sev, final_sev,
             med_surg, hac_status, pdx_aff, pdx_hac11,
             sdx_aff, use_init, use_final, poa_err, hac_num, hac_st,
             px_aff, px_hac, px_is_or,
             id_blob, id_lo, id_hi, has_id, pdx_text, pdx_toff, sdx_text, sdx_toff, px_text, px_toff, detail):
-    n = len(ok)
-    u_pdx = 0  # next unknown-code text of each kind (they come in position order)
-    u_sdx = 0
-    u_px = 0
-    pos = 0
+    # u_*: the next unknown-code text of each kind (they come in position order)
     if len(buf) > 0:
         buf[0] = 91  # '['
     pos = 1
-    for i in range(n):
-        if i > 0:
+    for i in range(lo, hi):
+        if i > lo:
             pos = _put(buf, pos, pool, off, np.int64(F_COMMA))
         spans[i, 0] = pos
         if not ok[i]:

@@ -267,26 +267,39 @@ class Grouper:
         np.cumsum(lengths[:-1], out=spans[1:, 0])
         spans[:, 1] = spans[:, 0] + lengths
         buf = np.frombuffer(b"".join(texts), np.uint8)
-        cap = len(buf) // 3 + 1  # a code takes 3 bytes at least ("A")
         status = np.zeros(n, np.int8)
         head = np.zeros((n, 9), np.int64)
+        dt, pt = self._dx_table, self._pr_table
+
+        def read(part):
+            lo, hi = part
+            cap = int(spans[hi - 1, 1] - spans[lo, 0]) // 3 + 1  # a code takes 3 bytes at least ("A")
+            sdx_off, px_off = np.zeros(hi - lo + 1, np.int64), np.zeros(hi - lo + 1, np.int64)
+            sdx, sdx_poa, px = np.zeros(cap, np.int32), np.zeros(cap, np.uint8), np.zeros(cap, np.int32)
+            P.read_claims(buf, spans[lo:hi], dt.keys, dt.ids, dt.bits, pt.keys, pt.ids, pt.bits,
+                          self._version_index, *P.CLAIM_KEYS, *self._hospital_names, HOSPITAL_STATUS[status_name],
+                          status[lo:hi], head[lo:hi], sdx_off, sdx, sdx_poa, px_off, px, np.zeros(8, np.int64))
+            return sdx_off, sdx[:sdx_off[-1]], sdx_poa[:sdx_off[-1]], px_off, px[:px_off[-1]]
+
+        parts = list(self._run_all(read, [(lo, min(lo + P.PART, n)) for lo in range(0, n, P.PART)]))
         sdx_off = np.zeros(n + 1, np.int64)
         px_off = np.zeros(n + 1, np.int64)
-        sdx = np.zeros(cap, np.int32)
-        sdx_poa = np.zeros(cap, np.uint8)
-        px = np.zeros(cap, np.int32)
-        dt, pt = self._dx_table, self._pr_table
-        P.read_claims(buf, spans, dt.keys, dt.ids, dt.bits, pt.keys, pt.ids, pt.bits, self._version_index,
-                      *P.CLAIM_KEYS, *self._hospital_names, HOSPITAL_STATUS[status_name],
-                      status, head, sdx_off, sdx, sdx_poa, px_off, px, np.zeros(8, np.int64))
+        lo = 0
+        for so, _s, _sp, po, _p in parts:
+            k = len(so) - 1
+            sdx_off[lo + 1:lo + k + 1] = so[1:] + sdx_off[lo]
+            px_off[lo + 1:lo + k + 1] = po[1:] + px_off[lo]
+            lo += k
+        sdx = np.concatenate([p[1] for p in parts])
+        sdx_poa = np.concatenate([p[2] for p in parts])
+        px = np.concatenate([p[4] for p in parts])
         ok = status == P.READ
         nothing = [None] * n
         batch = Batch(
             ok=ok, ver=head[:, 0].astype(np.int8), sex=head[:, 1].astype(np.int8),
             dstat=head[:, 2].astype(np.int16), hosp=head[:, 3].astype(np.int8), pdx=head[:, 4].astype(np.int32),
             pdx_ecode=head[:, 5].astype(np.bool_), pdx_poa=head[:, 6].astype(np.uint8),
-            sdx_off=sdx_off, sdx=sdx[:sdx_off[n]], sdx_poa=sdx_poa[:sdx_off[n]],
-            px_off=px_off, px=px[:px_off[n]],
+            sdx_off=sdx_off, sdx=sdx, sdx_poa=sdx_poa, px_off=px_off, px=px,
             ids=nothing, errors=nothing, pdx_text=nothing, sdx_text=nothing, px_text=nothing,
         )
         result = self.group_batch(batch)
@@ -317,14 +330,15 @@ class Grouper:
                     counts[key] = counts.get(key, 0) + c
         return JsonResults(docs, errors, counts)
 
+    def _run_all(self, fn, items):
+        """``map(fn, items)`` on the kernel threads (compiled functions that release the GIL)."""
+        if self.threads == 1 or len(items) < 2:
+            return map(fn, items)
+        return _pool().map(fn, items)
+
     def _render(self, batch: Batch, result: BatchResult, detail: bool, raw_ids=None):
         """engine.render.render_results, its parts on the kernel threads."""
-        def run_all(fn, items):
-            if self.threads == 1:
-                return map(fn, items)
-            return _pool().map(fn, items)
-
-        return render_results(batch, result.columns, self._fragments, detail, raw_ids, run_all)
+        return render_results(batch, result.columns, self._fragments, detail, raw_ids, self._run_all)
 
     @staticmethod
     def _tally(batch: Batch, result: BatchResult) -> dict:

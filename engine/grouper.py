@@ -268,7 +268,7 @@ class Grouper:
         spans[:, 1] = spans[:, 0] + lengths
         buf = np.frombuffer(b"".join(texts), np.uint8)
         status = np.zeros(n, np.int8)
-        head = np.zeros((n, 9), np.int64)
+        head = np.zeros((n, 11), np.int64)
         dt, pt = self._dx_table, self._pr_table
 
         def read(part):
@@ -276,16 +276,19 @@ class Grouper:
             cap = int(spans[hi - 1, 1] - spans[lo, 0]) // 3 + 1  # a code takes 3 bytes at least ("A")
             sdx_off, px_off = np.zeros(hi - lo + 1, np.int64), np.zeros(hi - lo + 1, np.int64)
             sdx, sdx_poa, px = np.zeros(cap, np.int32), np.zeros(cap, np.uint8), np.zeros(cap, np.int32)
+            sdx_text, px_text = np.zeros((cap, 2), np.int64), np.zeros((cap, 2), np.int64)
             P.read_claims(buf, spans[lo:hi], dt.keys, dt.ids, dt.bits, pt.keys, pt.ids, pt.bits,
                           self._version_index, *P.CLAIM_KEYS, *self._hospital_names, HOSPITAL_STATUS[status_name],
-                          status[lo:hi], head[lo:hi], sdx_off, sdx, sdx_poa, px_off, px, np.zeros(8, np.int64))
-            return sdx_off, sdx[:sdx_off[-1]], sdx_poa[:sdx_off[-1]], px_off, px[:px_off[-1]]
+                          status[lo:hi], head[lo:hi], sdx_off, sdx, sdx_poa, sdx_text, px_off, px, px_text,
+                          np.zeros(8, np.int64))
+            ns, npx = sdx_off[-1], px_off[-1]
+            return sdx_off, sdx[:ns], sdx_poa[:ns], px_off, px[:npx], sdx_text[:ns], px_text[:npx]
 
         parts = list(self._run_all(read, [(lo, min(lo + P.PART, n)) for lo in range(0, n, P.PART)]))
         sdx_off = np.zeros(n + 1, np.int64)
         px_off = np.zeros(n + 1, np.int64)
         lo = 0
-        for so, _s, _sp, po, _p in parts:
+        for so, _s, _sp, po, *_rest in parts:
             k = len(so) - 1
             sdx_off[lo + 1:lo + k + 1] = so[1:] + sdx_off[lo]
             px_off[lo + 1:lo + k + 1] = po[1:] + px_off[lo]
@@ -293,6 +296,8 @@ class Grouper:
         sdx = np.concatenate([p[1] for p in parts])
         sdx_poa = np.concatenate([p[2] for p in parts])
         px = np.concatenate([p[4] for p in parts])
+        sdx_text = np.concatenate([p[5] for p in parts])
+        px_text = np.concatenate([p[6] for p in parts])
         ok = status == P.READ
         nothing = [None] * n
         batch = Batch(
@@ -304,7 +309,9 @@ class Grouper:
         )
         result = self.group_batch(batch)
         with _gc_paused():
-            docs = _documents(*self._render(batch, result, detail, raw_ids=(buf, head[:, 7], head[:, 8])))
+            raw_texts = (buf, head[:, 9], head[:, 10], sdx_text[:, 0], sdx_text[:, 1], px_text[:, 0], px_text[:, 1])
+            docs = _documents(*self._render(batch, result, detail, raw_ids=(buf, head[:, 7], head[:, 8]),
+                                            raw_texts=raw_texts))
             counts = self._tally(batch, result)
             errors = [None] * n
             rest = np.flatnonzero(~ok).tolist()
@@ -336,9 +343,9 @@ class Grouper:
             return map(fn, items)
         return _pool().map(fn, items)
 
-    def _render(self, batch: Batch, result: BatchResult, detail: bool, raw_ids=None):
+    def _render(self, batch: Batch, result: BatchResult, detail: bool, raw_ids=None, raw_texts=None):
         """engine.render.render_results, its parts on the kernel threads."""
-        return render_results(batch, result.columns, self._fragments, detail, raw_ids, self._run_all)
+        return render_results(batch, result.columns, self._fragments, detail, raw_ids, self._run_all, raw_texts)
 
     @staticmethod
     def _tally(batch: Batch, result: BatchResult) -> dict:

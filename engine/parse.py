@@ -145,40 +145,53 @@ def _is_null(buf, p, end):
 
 @njit(cache=True, _nrt=False)
 def _code(buf, p, end, keys, ids, bits, out):
-    """A code string: dots dropped, lower case raised, looked up.  out[0] = id,
-    out[1] = 1 if it starts with V/W/X/Y.  -1 when not read (not a plain string,
-    a character a code cannot have, longer than 8, unknown)."""
+    """A code string: dots dropped, lower case raised, looked up.  out[0] = id
+    (-1: unknown to the grouper, whose text out[5]:out[6] the result echoes),
+    out[1] = 1 if it starts with V/W/X/Y.  -1 when not read: not a plain string,
+    a character a code cannot have, longer than 8, or unknown and not written in
+    its normal form (the echo is the normal form)."""
     q = _plain_string(buf, p, end)
     if q < 0:
         return -1
     k = np.uint64(0)
     n = 0
     first = 0
+    changed = False
+    at_only = True
     for r in range(p + 1, q - 1):
         c = buf[r]
         if c == 46:  # '.'
+            changed = True
             continue
         if 97 <= c <= 122:
             c -= 32
+            changed = True
         if not ((48 <= c <= 57) or (65 <= c <= 90) or c == 64):
             return -1
+        if c != 64:
+            at_only = False
         if n == 8:
             return -1
         if n == 0:
             first = c
         k |= np.uint64(c) << np.uint64(8 * n)
         n += 1
-    if n == 0:
+    if n == 0 or at_only:
         return -1
+    out[1] = 1 if (first == 86 or first == 87 or first == 88 or first == 89) else 0
     mask = np.uint64(len(keys) - 1)
     h = (k * np.uint64(0x9E3779B97F4A7C15)) >> (np.uint64(64) - bits)
     while keys[h] != 0:
         if keys[h] == k:
             out[0] = ids[h]
-            out[1] = 1 if (first == 86 or first == 87 or first == 88 or first == 89) else 0
             return q
         h = (h + np.uint64(1)) & mask
-    return -1
+    if changed:
+        return -1
+    out[0] = -1
+    out[5] = p + 1
+    out[6] = q - 1
+    return q
 
 
 @njit(cache=True, _nrt=False)
@@ -273,9 +286,10 @@ def _dx(buf, p, end, keys, ids, bits, out, want_poa):
 
 @njit(cache=True, _nrt=False)
 def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_index, kblob, koff,
-           hblob, hoff, default_h, i, head, tmp, sdx, sdx_poa, ns, px, npx):
+           hblob, hoff, default_h, i, head, tmp, sdx, sdx_poa, sdx_text, ns, px, px_text, npx):
     """One claim object in buf[p:end].  Writes head[i, :] = (ver, sex, dstat, hosp,
-    pdx, ecode, pdx_poa, id_lo, id_hi) and appends its codes at sdx[ns:], px[npx:].
+    pdx, ecode, pdx_poa, id_lo, id_hi, pdx text lo, hi) and appends its codes at
+    sdx[ns:], px[npx:] (the text span of an unknown code at *_text[...]).
     Returns (read?, codes appended to sdx, to px)."""
     p = _ws(buf, p, end)
     if p >= end or buf[p] != 123:
@@ -371,6 +385,8 @@ def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_
                 head[i, 4] = tmp[0]
                 head[i, 5] = tmp[1]
                 head[i, 6] = tmp[2]
+                head[i, 9] = tmp[5]
+                head[i, 10] = tmp[6]
         else:  # sdx, procedures: arrays
             if p >= end or buf[p] != 91:
                 return False, 0, 0
@@ -387,6 +403,8 @@ def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_
                             return False, 0, 0
                         sdx[ns + n_s] = tmp[0]
                         sdx_poa[ns + n_s] = tmp[2]
+                        sdx_text[ns + n_s, 0] = tmp[5]
+                        sdx_text[ns + n_s, 1] = tmp[6]
                         n_s += 1
                     else:
                         if npx + n_p >= len(px):
@@ -395,6 +413,8 @@ def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_
                         if p < 0:
                             return False, 0, 0
                         px[npx + n_p] = tmp[0]
+                        px_text[npx + n_p, 0] = tmp[5]
+                        px_text[npx + n_p, 1] = tmp[6]
                         n_p += 1
                     p = _ws(buf, p, end)
                     if p < end and buf[p] == 44:
@@ -422,7 +442,7 @@ def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_
 
 @njit(cache=True, nogil=True, _nrt=False)
 def read_claims(buf, spans, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_index, kblob, koff,
-                hblob, hoff, default_h, status, head, sdx_off, sdx, sdx_poa, px_off, px, tmp):
+                hblob, hoff, default_h, status, head, sdx_off, sdx, sdx_poa, sdx_text, px_off, px, px_text, tmp):
     """Read claim ``i`` from ``buf[spans[i, 0]:spans[i, 1]]`` for every ``i``: status[i]
     READ (columns written) or NOT_READ (nothing kept)."""
     ns = 0
@@ -431,7 +451,8 @@ def read_claims(buf, spans, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, 
         sdx_off[i] = ns
         px_off[i] = npx
         ok, a, b = _claim(buf, spans[i, 0], spans[i, 1], dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits,
-                          ver_index, kblob, koff, hblob, hoff, default_h, i, head, tmp, sdx, sdx_poa, ns, px, npx)
+                          ver_index, kblob, koff, hblob, hoff, default_h, i, head, tmp, sdx, sdx_poa, sdx_text, ns,
+                          px, px_text, npx)
         if ok:
             status[i] = READ
             ns += a

@@ -145,30 +145,44 @@ _PLAIN_IDS = (str, int, bool)
 
 
 def _unknown_texts(ids: np.ndarray, valid: np.ndarray, start, texts: list):
-    """The texts of the codes the grouper does not know (id -1), in position order:
-    they are echoed as given.  Position ``p`` of claim ``c`` has the text
-    ``texts[c][p - start[c]]``, or ``texts[p]`` when ``start`` is None."""
+    """The texts of the codes the grouper does not know (id -1): they are echoed as
+    given.  Returns ``(blob, lo, hi)``: position ``p``'s text is ``blob[lo[p]:hi[p]]``
+    (an empty span for a known code); None when a text is not ASCII.  Position
+    ``p`` of claim ``c`` has the text ``texts[c][p - start[c]]``, or ``texts[p]``
+    when ``start`` is None."""
+    lo = np.zeros(len(ids), np.int64)
+    hi = np.zeros(len(ids), np.int64)
     pos = np.flatnonzero((ids < 0) & valid)
     if not len(pos):
-        return np.zeros(0, np.uint8), np.zeros(1, np.int64)
+        return np.zeros(0, np.uint8), lo, hi
     if start is None:
-        return _blob([texts[p] for p in pos.tolist()])
-    claim = np.searchsorted(start, pos, "right") - 1
-    return _blob([texts[c][p - start[c]] for c, p in zip(claim.tolist(), pos.tolist())])
+        found = [texts[p] for p in pos.tolist()]
+    else:
+        claim = np.searchsorted(start, pos, "right") - 1
+        found = [texts[c][p - start[c]] for c, p in zip(claim.tolist(), pos.tolist())]
+    blob = _blob(found)
+    if blob is None:
+        return None
+    lo[pos] = blob[1][:-1]
+    hi[pos] = blob[1][1:]
+    return blob[0], lo, hi
 
 
 #: Claims per rendered part (parts render on several threads).
 PART = 8192
 
 
-def render_results(batch, out, pool: FragmentPool, detail: bool = True, raw_ids=None, run_all=None):
+def render_results(batch, out, pool: FragmentPool, detail: bool = True, raw_ids=None, run_all=None,
+                   raw_texts=None):
     """``(parts, spans)``: each part is ``(buffer, lo, hi)``, the JSON array of
     the results of claims ``lo:hi`` (``null`` for a claim the encoder rejected);
     claim ``i``'s document is ``buffer[spans[i, 0]:spans[i, 1]]`` of its part.
     ``None`` when the batch needs the Python decoder.  ``raw_ids``: ``(blob, lo,
     hi)``, each claim's id as JSON text ``blob[lo:hi]`` (``lo < 0``: no id),
-    instead of ``batch.ids``.  ``run_all(fn, items)``: runs ``fn`` over the
-    parts (on threads, say); default: one after the other."""
+    instead of ``batch.ids``.  ``raw_texts``: ``(blob, pdx_lo, pdx_hi, sdx_lo,
+    sdx_hi, px_lo, px_hi)``, the texts of unknown codes by position, instead of
+    ``batch.*_text``.  ``run_all(fn, items)``: runs ``fn`` over the parts (on
+    threads, say); default: one after the other."""
     n = len(batch)
     ids = batch.ids
     has_id = np.zeros(n, np.bool_)
@@ -196,7 +210,12 @@ def render_results(batch, out, pool: FragmentPool, detail: bool = True, raw_ids=
     else:
         id_blob = np.zeros(0, np.uint8)
         id_lo = id_hi = np.zeros(n, np.int64)
-    if detail:
+    if detail and raw_texts is not None:
+        blob = raw_texts[0]
+        pdx = (blob, raw_texts[1], raw_texts[2])
+        sdx = (blob, raw_texts[3], raw_texts[4])
+        px = (blob, raw_texts[5], raw_texts[6])
+    elif detail:
         every = np.ones(max(len(batch.sdx), len(batch.px)), np.bool_)
         pdx = _unknown_texts(batch.pdx, batch.ok, None, batch.pdx_text)
         sdx = _unknown_texts(batch.sdx, every[:len(batch.sdx)], batch.sdx_off, batch.sdx_text)
@@ -204,7 +223,10 @@ def render_results(batch, out, pool: FragmentPool, detail: bool = True, raw_ids=
         if pdx is None or sdx is None or px is None:
             return None
     else:
-        pdx = sdx = px = (np.zeros(0, np.uint8), np.zeros(1, np.int64))
+        nothing = np.zeros(0, np.uint8)
+        pdx = (nothing, np.zeros(n, np.int64), np.zeros(n, np.int64))
+        sdx = (nothing, np.zeros(len(batch.sdx), np.int64), np.zeros(len(batch.sdx), np.int64))
+        px = (nothing, np.zeros(len(batch.px), np.int64), np.zeros(len(batch.px), np.int64))
     o = out
     args = (
         pool.data, pool.off, pool.drg_desc, pool.mdc_desc,
@@ -215,15 +237,9 @@ def render_results(batch, out, pool: FragmentPool, detail: bool = True, raw_ids=
         o.med_surg, o.hac_status, o.pdx_aff, o.pdx_hac11,
         o.sdx_aff, o.sdx_use_init, o.sdx_use_final, o.sdx_poa_err, o.sdx_hac_num, o.sdx_hac_status,
         o.px_aff, o.px_hac, o.px_is_or,
-        id_blob, id_lo, id_hi, has_id, pdx[0], pdx[1], sdx[0], sdx[1], px[0], px[1], detail,
+        id_blob, id_lo, id_hi, has_id, *pdx, *sdx, *px, detail,
     )
     spans = np.zeros((n, 2), np.int64)
-    # unknown-code texts before each claim (the writer walks them in order)
-    u_pdx = np.concatenate(([0], np.cumsum((batch.pdx < 0) & batch.ok)))
-    u_sdx = np.concatenate(([0], np.cumsum(batch.sdx < 0)))[batch.sdx_off]
-    u_px = np.concatenate(([0], np.cumsum(batch.px < 0)))[batch.px_off]
-    if not detail:
-        u_pdx = u_sdx = u_px = np.zeros(n + 1, np.int64)
     sdx_off, px_off = batch.sdx_off, batch.px_off
 
     def render(part):
@@ -231,13 +247,14 @@ def render_results(batch, out, pool: FragmentPool, detail: bool = True, raw_ids=
         # enough for every claim but those with long HAC lists (codes: 8 bytes at most each)
         size = (2 + (hi - lo) * (600 + 2 * pool.longest) + int(sdx_off[hi] - sdx_off[lo]) * 300
                 + int(px_off[hi] - px_off[lo]) * 150 + int(np.sum(id_hi[lo:hi] - id_lo[lo:hi]))
-                + len(pdx[0]) + len(sdx[0]) + len(px[0]))
+                + int(np.sum(pdx[2][lo:hi] - pdx[1][lo:hi]))
+                + int(np.sum(sdx[2][sdx_off[lo]:sdx_off[hi]] - sdx[1][sdx_off[lo]:sdx_off[hi]]))
+                + int(np.sum(px[2][px_off[lo]:px_off[hi]] - px[1][px_off[lo]:px_off[hi]])))
         buf = np.empty(size, np.uint8)
-        starts = (lo, hi, u_pdx[lo], u_sdx[lo], u_px[lo])
-        end = _render(buf, spans, *starts, *args)
+        end = _render(buf, spans, lo, hi, *args)
         if end > size:  # the estimate was short: once more, with the exact size
             buf = np.empty(end, np.uint8)
-            end = _render(buf, spans, *starts, *args)
+            end = _render(buf, spans, lo, hi, *args)
         return buf.data[:end], lo, hi
 
     ranges = [(lo, min(lo + PART, n)) for lo in range(0, n, PART)] or [(0, 0)]
@@ -292,14 +309,14 @@ def _put_digits(buf, pos, value, width):
 # Fragment ids and widths go to the helpers as np.int64(...): a bare constant is a
 # numba literal type, and each literal would compile a helper of its own.
 @njit(cache=True, nogil=True, _nrt=False)
-def _render(buf, spans, lo, hi, u_pdx, u_sdx, u_px, pool, off, drg_desc, mdc_desc, dx_text, dx_off, pr_text, pr_off,
+def _render(buf, spans, lo, hi, pool, off, drg_desc, mdc_desc, dx_text, dx_off, pr_text, pr_off,
             ok, ver, pdx, pdx_poa, sdx_off, sdx, sdx_poa, px_off, px,
             init_drg, init_mdc, final_drg, final_mdc, rc, init_sev, final_sev,
             med_surg, hac_status, pdx_aff, pdx_hac11,
             sdx_aff, use_init, use_final, poa_err, hac_num, hac_st,
             px_aff, px_hac, px_is_or,
-            id_blob, id_lo, id_hi, has_id, pdx_text, pdx_toff, sdx_text, sdx_toff, px_text, px_toff, detail):
-    # u_*: the next unknown-code text of each kind (they come in position order)
+            id_blob, id_lo, id_hi, has_id, pdx_text, pdx_lo, pdx_hi, sdx_text, sdx_lo, sdx_hi,
+            px_text, px_lo, px_hi, detail):
     if len(buf) > 0:
         buf[0] = 91  # '['
     pos = 1
@@ -349,8 +366,7 @@ def _render(buf, spans, lo, hi, u_pdx, u_sdx, u_px, pool, off, drg_desc, mdc_des
             if c >= 0:
                 pos = _put_bytes(buf, pos, dx_text, dx_off[c], dx_off[c + 1])
             else:
-                pos = _put_bytes(buf, pos, pdx_text, pdx_toff[u_pdx], pdx_toff[u_pdx + 1])
-                u_pdx += 1
+                pos = _put_bytes(buf, pos, pdx_text, pdx_lo[i], pdx_hi[i])
             pos = _put(buf, pos, pool, off, np.int64(F_POA))
             pos = _put(buf, pos, pool, off, np.int64(B_POA + pdx_poa[i]))
             pos = _put(buf, pos, pool, off, np.int64(F_AFF))
@@ -364,8 +380,7 @@ def _render(buf, spans, lo, hi, u_pdx, u_sdx, u_px, pool, off, drg_desc, mdc_des
                 if c >= 0:
                     pos = _put_bytes(buf, pos, dx_text, dx_off[c], dx_off[c + 1])
                 else:
-                    pos = _put_bytes(buf, pos, sdx_text, sdx_toff[u_sdx], sdx_toff[u_sdx + 1])
-                    u_sdx += 1
+                    pos = _put_bytes(buf, pos, sdx_text, sdx_lo[j], sdx_hi[j])
                 pos = _put(buf, pos, pool, off, np.int64(F_POA))
                 pos = _put(buf, pos, pool, off, np.int64(B_POA + sdx_poa[j]))
                 pos = _put(buf, pos, pool, off, np.int64(F_AFF))
@@ -394,8 +409,7 @@ def _render(buf, spans, lo, hi, u_pdx, u_sdx, u_px, pool, off, drg_desc, mdc_des
                 if c >= 0:
                     pos = _put_bytes(buf, pos, pr_text, pr_off[c], pr_off[c + 1])
                 else:
-                    pos = _put_bytes(buf, pos, px_text, px_toff[u_px], px_toff[u_px + 1])
-                    u_px += 1
+                    pos = _put_bytes(buf, pos, px_text, px_lo[j], px_hi[j])
                 pos = _put(buf, pos, pool, off, np.int64(F_PX_AFF))
                 pos = _put(buf, pos, pool, off, np.int64(B_AFFECTS + px_aff[j]))
                 pos = _put(buf, pos, pool, off, np.int64(F_IS_OR))

@@ -79,18 +79,68 @@ class BatchResult:
         return getattr(self.__dict__["columns"], name)
 
 
-@dataclass
 class JsonResults:
     """Results as JSON documents, for callers that pass them on (the service).
 
     ``documents[i]`` is claim ``i``'s result exactly as :meth:`Grouper.group`
-    gives it, serialised; ``errors[i]`` is the error object of a claim the
-    grouper rejected, else None; ``counts`` tallies the grouped claims by
-    ``(version, return_code)``."""
+    gives it, serialised (None for a text that is not a JSON object, from
+    :meth:`Grouper.group_json_texts`); ``errors[i]`` is the error object of a
+    claim the grouper rejected, else None; ``counts`` tallies the grouped claims
+    by ``(version, return_code)``.  :meth:`join` gives all documents joined by
+    the separator, straight from the rendered buffers: no per-claim copy."""
 
-    documents: list
-    errors: list
-    counts: dict
+    def __init__(self, documents=None, errors=(), counts=None, *, parts=None, spans=None,
+                 replaced=None, separator: bytes = b","):
+        self._documents = documents
+        self._parts = parts  # [(buffer "[d<sep>d...]", lo, hi)], spans[i]: claim i in its part
+        self._spans = spans
+        self._replaced = replaced or {}  # claim -> document not in the buffers (or None)
+        self.errors = list(errors)
+        self.counts = counts or {}
+        self.separator = separator
+
+    @property
+    def documents(self) -> list:
+        if self._documents is None:
+            docs = []
+            for buf, lo, hi in self._parts:
+                docs.extend(buf[a:b].tobytes() for a, b in self._spans[lo:hi].tolist())
+            for i, doc in self._replaced.items():
+                docs[i] = doc
+            self._documents = docs
+        return self._documents
+
+    def __len__(self) -> int:
+        return len(self.errors)
+
+    def missing(self) -> list:
+        """Positions whose document is None (texts that are not JSON objects)."""
+        if self._documents is not None:
+            return [i for i, d in enumerate(self._documents) if d is None]
+        return sorted(i for i, d in self._replaced.items() if d is None)
+
+    def join(self, extra: dict | None = None) -> bytes:
+        """All documents joined by ``separator``; ``extra[i]`` stands for
+        ``documents[i]`` (required where that is None)."""
+        replaced = {**self._replaced, **extra} if extra else self._replaced
+        if self._parts is None or self._documents is not None:
+            docs = self.documents
+            if replaced:
+                docs = list(docs)
+                for i, doc in replaced.items():
+                    docs[i] = doc
+            return self.separator.join(docs)
+        chunks = []
+        for buf, lo, hi in self._parts:
+            prev = 1  # after "["
+            for i in sorted(i for i in replaced if lo <= i < hi):
+                a, b = self._spans[i].tolist()
+                chunks.append(buf[prev:a])
+                chunks.append(replaced[i])
+                prev = b
+            chunks.append(buf[prev:len(buf) - 1])  # up to "]"
+            chunks.append(self.separator)
+        return b"".join(chunks[:-1]) if chunks else b""
 
 
 def _dumps(result: dict) -> bytes:
@@ -100,14 +150,6 @@ def _dumps(result: dict) -> bytes:
         return orjson.dumps(result)
     except TypeError:
         return json.dumps(result, default=str, ensure_ascii=False, separators=(",", ":")).encode()
-
-
-def _documents(parts, spans) -> list:
-    """Each claim's document, as bytes, out of the rendered parts."""
-    docs = []
-    for buf, lo, hi in parts:
-        docs.extend(buf[a:b].tobytes() for a, b in spans[lo:hi].tolist())
-    return docs
 
 
 def _error_result(batch, i: int) -> dict:
@@ -226,20 +268,21 @@ class Grouper:
                 results[i] = _error_result(batch, i)
             return results
 
-    def group_json(self, claims, detail: bool = True) -> JsonResults:
-        """Like :meth:`group`, with each result serialised as JSON bytes."""
+    def group_json(self, claims, detail: bool = True, separator: bytes = b",") -> JsonResults:
+        """Like :meth:`group`, with each result serialised as JSON bytes
+        (``separator``: what :meth:`JsonResults.join` puts between them)."""
         batch = self.encode(claims)
         result = self.group_batch(batch)
         with _gc_paused():
-            rendered = self._render(batch, result, detail)
+            rejected = {i: _dumps(_error_result(batch, i)) for i in np.flatnonzero(~batch.ok).tolist()}
+            counts = self._tally(batch, result)
+            rendered = self._render(batch, result, detail, separator=separator)
             if rendered is None:
                 docs = [_dumps(r) for r in decode_results(batch, result.columns, self.tables.meta, detail)]
-            else:
-                docs = _documents(*rendered)
-            errors = batch.errors
-            for i in np.flatnonzero(~batch.ok).tolist():
-                docs[i] = _dumps(_error_result(batch, i))
-        return JsonResults(docs, errors, self._tally(batch, result))
+                docs = [rejected.get(i, d) for i, d in enumerate(docs)]
+                return JsonResults(docs, batch.errors, counts, separator=separator)
+        return JsonResults(errors=batch.errors, counts=counts, parts=rendered[0], spans=rendered[1],
+                           replaced=rejected, separator=separator)
 
     def group(self, claims, detail: bool = True) -> list[dict]:
         """Group a list of claim dicts; one result dict per claim, same order.
@@ -247,8 +290,8 @@ class Grouper:
         batch = self.encode(claims)
         return self.decode(batch, self.group_batch(batch), detail)
 
-    def group_json_texts(self, texts: list, detail: bool = True,
-                         default_hospital_status: str | None = None) -> JsonResults:
+    def group_json_texts(self, texts: list, detail: bool = True, default_hospital_status: str | None = None,
+                         separator: bytes = b",") -> JsonResults:
         """Like :meth:`group_json`, from each claim's JSON text (an NDJSON line, say).
 
         Claims in the plain form are read by the compiled reader (engine.parse)
@@ -258,7 +301,7 @@ class Grouper:
         whose ``hospital_status`` is missing or null."""
         n = len(texts)
         if not n:
-            return JsonResults([], [], {})
+            return JsonResults([], [], {}, separator=separator)
         status_name = default_hospital_status or self.default_hospital_status
         if status_name not in HOSPITAL_STATUS:
             raise GrouperError(f"unknown hospital status {status_name!r}")
@@ -310,15 +353,16 @@ class Grouper:
         result = self.group_batch(batch)
         with _gc_paused():
             raw_texts = (buf, head[:, 9], head[:, 10], sdx_text[:, 0], sdx_text[:, 1], px_text[:, 0], px_text[:, 1])
-            docs = _documents(*self._render(batch, result, detail, raw_ids=(buf, head[:, 7], head[:, 8]),
-                                            raw_texts=raw_texts))
+            parts, spans_out = self._render(batch, result, detail, raw_ids=(buf, head[:, 7], head[:, 8]),
+                                            raw_texts=raw_texts, separator=separator)
             counts = self._tally(batch, result)
             errors = [None] * n
+            replaced = {}
             rest = np.flatnonzero(~ok).tolist()
             if rest:
                 claims, where = [], []
                 for i in rest:
-                    docs[i] = None
+                    replaced[i] = None
                     try:
                         claim = orjson.loads(texts[i])
                     except orjson.JSONDecodeError:
@@ -331,11 +375,12 @@ class Grouper:
                     where.append(i)
                 more = self.group_json(claims, detail)
                 for i, doc, err in zip(where, more.documents, more.errors):
-                    docs[i] = doc
+                    replaced[i] = doc
                     errors[i] = err
                 for key, c in more.counts.items():
                     counts[key] = counts.get(key, 0) + c
-        return JsonResults(docs, errors, counts)
+        return JsonResults(errors=errors, counts=counts, parts=parts, spans=spans_out, replaced=replaced,
+                           separator=separator)
 
     def _run_all(self, fn, items):
         """``map(fn, items)`` on the kernel threads (compiled functions that release the GIL)."""
@@ -343,9 +388,11 @@ class Grouper:
             return map(fn, items)
         return _pool().map(fn, items)
 
-    def _render(self, batch: Batch, result: BatchResult, detail: bool, raw_ids=None, raw_texts=None):
+    def _render(self, batch: Batch, result: BatchResult, detail: bool, raw_ids=None, raw_texts=None,
+                separator: bytes = b","):
         """engine.render.render_results, its parts on the kernel threads."""
-        return render_results(batch, result.columns, self._fragments, detail, raw_ids, self._run_all, raw_texts)
+        return render_results(batch, result.columns, self._fragments, detail, raw_ids, self._run_all, raw_texts,
+                              separator)
 
     @staticmethod
     def _tally(batch: Batch, result: BatchResult) -> dict:

@@ -173,7 +173,7 @@ PART = 8192
 
 
 def render_results(batch, out, pool: FragmentPool, detail: bool = True, raw_ids=None, run_all=None,
-                   raw_texts=None):
+                   raw_texts=None, separator: bytes = b","):
     """``(parts, spans)``: each part is ``(buffer, lo, hi)``, the JSON array of
     the results of claims ``lo:hi`` (``null`` for a claim the encoder rejected);
     claim ``i``'s document is ``buffer[spans[i, 0]:spans[i, 1]]`` of its part.
@@ -182,7 +182,11 @@ def render_results(batch, out, pool: FragmentPool, detail: bool = True, raw_ids=
     instead of ``batch.ids``.  ``raw_texts``: ``(blob, pdx_lo, pdx_hi, sdx_lo,
     sdx_hi, px_lo, px_hi)``, the texts of unknown codes by position, instead of
     ``batch.*_text``.  ``run_all(fn, items)``: runs ``fn`` over the parts (on
-    threads, say); default: one after the other."""
+    threads, say); default: one after the other.  ``separator`` (one byte)
+    stands between documents: ``b","`` for the JSON array, ``b"\\n"`` for NDJSON."""
+    if len(separator) != 1:
+        raise ValueError("the separator is one byte")
+    sep = separator[0]
     n = len(batch)
     ids = batch.ids
     has_id = np.zeros(n, np.bool_)
@@ -251,10 +255,10 @@ def render_results(batch, out, pool: FragmentPool, detail: bool = True, raw_ids=
                 + int(np.sum(sdx[2][sdx_off[lo]:sdx_off[hi]] - sdx[1][sdx_off[lo]:sdx_off[hi]]))
                 + int(np.sum(px[2][px_off[lo]:px_off[hi]] - px[1][px_off[lo]:px_off[hi]])))
         buf = np.empty(size, np.uint8)
-        end = _render(buf, spans, lo, hi, *args)
+        end = _render(buf, spans, lo, hi, sep, *args)
         if end > size:  # the estimate was short: once more, with the exact size
             buf = np.empty(end, np.uint8)
-            end = _render(buf, spans, lo, hi, *args)
+            end = _render(buf, spans, lo, hi, sep, *args)
         return buf.data[:end], lo, hi
 
     ranges = [(lo, min(lo + PART, n)) for lo in range(0, n, PART)] or [(0, 0)]
@@ -309,7 +313,7 @@ def _put_digits(buf, pos, value, width):
 # Fragment ids and widths go to the helpers as np.int64(...): a bare constant is a
 # numba literal type, and each literal would compile a helper of its own.
 @njit(cache=True, nogil=True, _nrt=False)
-def _render(buf, spans, lo, hi, pool, off, drg_desc, mdc_desc, dx_text, dx_off, pr_text, pr_off,
+def _render(buf, spans, lo, hi, sep, pool, off, drg_desc, mdc_desc, dx_text, dx_off, pr_text, pr_off,
             ok, ver, pdx, pdx_poa, sdx_off, sdx, sdx_poa, px_off, px,
             init_drg, init_mdc, final_drg, final_mdc, rc, init_sev, final_sev,
             med_surg, hac_status, pdx_aff, pdx_hac11,
@@ -322,7 +326,9 @@ def _render(buf, spans, lo, hi, pool, off, drg_desc, mdc_desc, dx_text, dx_off, 
     pos = 1
     for i in range(lo, hi):
         if i > lo:
-            pos = _put(buf, pos, pool, off, np.int64(F_COMMA))
+            if pos < len(buf):
+                buf[pos] = sep
+            pos += 1
         spans[i, 0] = pos
         if not ok[i]:
             pos = _put(buf, pos, pool, off, np.int64(F_NULL))

@@ -27,7 +27,7 @@ __all__ = [
     "parse_lines",
     "merge",
     "rejected",
-    "text_results",
+    "text_errors",
     "NOT_AN_OBJECT",
     "BadLine",
 ]
@@ -89,18 +89,17 @@ def _non_object_error(item: Any) -> dict:
     return claim_error("$", NOT_AN_OBJECT if type(item) is not dict else "not a claim")
 
 
-def text_results(lines: list, grouped) -> tuple[list, list]:
-    """Answer lines grouped from their text: the engine's documents, and for a line
-    that is not a claim (too long, not JSON, not an object) the service's error
-    entry.  Returns (documents, error objects of every rejected line)."""
-    docs = list(grouped.documents)
+def text_errors(lines: list, grouped) -> tuple[dict, list]:
+    """For lines grouped from their text: the service's error entry (as JSON) for
+    each line that is not a claim (too long, not JSON, not an object), to stand
+    for its missing document, and the error objects of every rejected line."""
+    extra = {}
     errors = list(grouped.errors)
-    for k, doc in enumerate(docs):
-        if doc is None:
-            entry = _non_object_error(parse_lines([lines[k]])[0])
-            docs[k] = orjson.dumps(entry)
-            errors[k] = entry["error"]
-    return docs, errors
+    for k in grouped.missing():
+        entry = _non_object_error(parse_lines([lines[k]])[0])
+        extra[k] = orjson.dumps(entry)
+        errors[k] = entry["error"]
+    return extra, errors
 
 
 def merge(n: int, documents: list, positions: list[int], errors: dict[int, dict]) -> list:

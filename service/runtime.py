@@ -33,29 +33,20 @@ import gc
 import logging
 import threading
 import time
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable
 
 import anyio
 import anyio.to_thread
 import orjson
+from engine import JsonResults
 
 from .problems import Problem
 
-__all__ = ["Runtime", "MicroBatcher", "Grouped", "ENGINE_FAILURE_REASON", "version_key"]
+__all__ = ["Runtime", "MicroBatcher", "ENGINE_FAILURE_REASON", "version_key"]
 
 log = logging.getLogger("fastdrg.service")
 
 ENGINE_FAILURE_REASON = "the grouper could not process this claim"
-
-
-class Grouped(NamedTuple):
-    """Results of one engine call as the routes send them: ``documents[i]`` is
-    claim ``i``'s result as JSON bytes, ``errors[i]`` its error object when it was
-    rejected (else None), ``counts`` the grouped claims by (version, return code)."""
-
-    documents: list
-    errors: list
-    counts: dict
 
 
 def version_key(version: str) -> tuple[int, ...]:
@@ -146,36 +137,37 @@ class Runtime:
         return g
 
     # -- calling -----------------------------------------------------------------------------
-    def group(self, grouper: Any, claims: list) -> "Grouped":
+    def group(self, grouper: Any, claims: list) -> JsonResults:
         """Group claims into JSON documents (``engine.Grouper.group_json``), never raising."""
         if not claims:
-            return Grouped([], [], {})
+            return JsonResults([], [], {})
         try:
             r = grouper.group_json(claims)
-            if len(r.documents) != len(claims):
+            if len(r) != len(claims):
                 raise RuntimeError("engine returned a result list of the wrong length")
-            return Grouped(r.documents, r.errors, r.counts)
+            return r
         except Exception as exc:  # noqa: BLE001
             if len(claims) > 1:
                 log.error("engine failed on a batch; grouping claim by claim", extra={"error_type": type(exc).__name__})
                 return self._one_by_one(grouper, claims)
             failure = self._failure(exc, claims[0])
-            return Grouped([orjson.dumps(failure)], [failure["error"]], {})
+            return JsonResults([orjson.dumps(failure)], [failure["error"]], {})
 
-    def group_texts(self, grouper: Any, texts: list) -> "Grouped":
+    def group_texts(self, grouper: Any, texts: list, separator: bytes = b",") -> JsonResults:
         """Group claims given as JSON texts (``engine.Grouper.group_json_texts``),
         never raising; ``documents[i]`` is None for a text that is not a JSON object."""
         if not texts:
-            return Grouped([], [], {})
+            return JsonResults([], [], {}, separator=separator)
         try:
-            r = grouper.group_json_texts(texts, default_hospital_status=self.settings.default_hospital_status)
-            if len(r.documents) != len(texts):
+            r = grouper.group_json_texts(texts, default_hospital_status=self.settings.default_hospital_status,
+                                         separator=separator)
+            if len(r) != len(texts):
                 raise RuntimeError("engine returned a result list of the wrong length")
-            return Grouped(r.documents, r.errors, r.counts)
+            return r
         except Exception as exc:  # noqa: BLE001 - engine bug: the dict path, claim by claim
             log.error("engine failed on a batch of texts; grouping claim by claim",
                       extra={"error_type": type(exc).__name__})
-            out = Grouped([], [], {})
+            out = JsonResults([], [], {}, separator=separator)
             for text in texts:
                 try:
                     claim = orjson.loads(text)
@@ -194,8 +186,8 @@ class Runtime:
                     out.counts[key] = out.counts.get(key, 0) + n
             return out
 
-    def _one_by_one(self, grouper: Any, claims: list) -> "Grouped":
-        out = Grouped([], [], {})
+    def _one_by_one(self, grouper: Any, claims: list) -> JsonResults:
+        out = JsonResults([], [], {})
         for claim in claims:
             r = self.group(grouper, [claim])
             out.documents.extend(r.documents)

@@ -33,7 +33,7 @@ from typing import Any
 import anyio
 from starlette.responses import Response
 
-from .claims import BadLine, text_results
+from .claims import BadLine, text_errors
 
 __all__ = ["NDJSONGroupingResponse", "NDJSON"]
 
@@ -61,10 +61,10 @@ class NDJSONGroupingResponse(Response):
     def _process(self, lines: list) -> bytes:
         rt = self.runtime
         texts = [line if type(line) is bytes else b"" for line in lines]  # b"": an over-long line
-        grouped = rt.group_texts(self.grouper, texts)
-        documents, errors = text_results(lines, grouped)
+        grouped = rt.group_texts(self.grouper, texts, b"\n")
+        extra, errors = text_errors(lines, grouped)
         rt.metrics.count_grouped(grouped.counts, errors)
-        return b"\n".join(documents) + b"\n"
+        return grouped.join(extra) + b"\n"
 
     # -- reading (event loop) ------------------------------------------------------------------
     async def _read(self, receive, channel) -> None:

@@ -133,3 +133,24 @@ def test_group_json_texts_sizes(grouper, n):
     texts = [orjson.dumps({**BASE, "id": i}) for i in range(n)]
     out = grouper.group_json_texts(texts)
     assert [orjson.loads(d)["id"] for d in out.documents] == list(range(n))
+
+
+@pytest.mark.parametrize("sep", [b",", b"\n"])
+def test_join_is_the_documents_joined(grouper, sep):
+    """JsonResults.join cuts the rendered buffers instead of copying each document:
+    the same bytes as joining the documents, with stand-ins for the missing ones
+    and for rejected claims, across parts."""
+    texts = EDGE_TEXTS + NOT_OBJECTS + [orjson.dumps({**BASE, "id": i}) for i in range(20000)] + EDGE_TEXTS
+    out = grouper.group_json_texts(texts, separator=sep)
+    extra = {k: b'"stand-in"' for k in out.missing()}
+    joined = out.join(extra)  # from the buffers: documents not materialised yet
+    assert joined == sep.join(extra.get(k, d) for k, d in enumerate(out.documents))
+    assert out.join(extra) == joined  # and from the materialised documents
+    claims = []
+    for t in texts[:40]:
+        try:
+            claims.append(orjson.loads(t))
+        except orjson.JSONDecodeError:
+            pass
+    by_dicts = grouper.group_json(claims, separator=sep)
+    assert by_dicts.join() == sep.join(grouper.group_json(claims).documents)

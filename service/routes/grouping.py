@@ -21,7 +21,7 @@ from starlette.responses import Response
 from engine import json_array_items
 
 from .. import openapi as oa
-from ..claims import merge, parse_batch, parse_json, prepare_claims, rejected, text_results
+from ..claims import merge, parse_batch, parse_json, prepare_claims, rejected, text_errors
 from ..problems import Problem
 from ..streaming import NDJSONGroupingResponse
 
@@ -145,12 +145,12 @@ async def group_batch(request: Request) -> Response:
     def work() -> tuple[bytes, int]:
         texts = json_array_items(body, "claims", settings.max_batch_claims)
         if texts is not None:
-            grouped = rt.group_texts(grouper, texts)
-            if any(doc is None and not _is_json(texts[k]) for k, doc in enumerate(grouped.documents)):
+            grouped = rt.group_texts(grouper, texts, b",")
+            if any(not _is_json(texts[k]) for k in grouped.missing()):
                 parse_batch(body, settings.max_batch_claims)  # an item is not JSON: the body's 400
-            documents, errors = text_results(texts, grouped)
+            extra, errors = text_errors(texts, grouped)
             rt.metrics.count_grouped(grouped.counts, errors)
-            return b'{"results":[' + b",".join(documents) + b"]}", len(texts)
+            return b'{"results":[' + grouped.join(extra) + b"]}", len(texts)
         # another shape, or past the limit: parse it all, for the exact problem to answer
         items = parse_batch(body, settings.max_batch_claims)
         claims, positions, errors = prepare_claims(items, settings.default_hospital_status)

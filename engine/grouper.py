@@ -24,10 +24,21 @@ from .encode import (
     version_dates, version_label,
 )
 
-#: Claims per parallel chunk: small enough to balance 2..N cores, large enough that
-#: allocating a chunk's scratch and handing it to a thread is noise.  A batch of
-#: one chunk or less runs on the calling thread.
+#: Claims per kernel chunk, at most: small enough to balance 2..N cores, large
+#: enough that allocating a chunk's scratch and handing it to a thread is noise.
 CHUNK = 2048
+#: Claims per read/rendered part, at most.
+PART = 8192
+#: Below this many claims a batch stays on the calling thread (waking the pool
+#: for a few claims costs more than it saves: single encounters).
+SMALL = 256
+
+
+def _ranges(n: int, largest: int, threads: int) -> list[tuple[int, int]]:
+    """``0:n`` cut for ``threads`` threads: parts of at most ``largest`` claims, and
+    at least one part per thread once the batch is not small."""
+    size = largest if threads == 1 else max(SMALL // 2, min(largest, -(-n // threads)))
+    return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
 
 
 def new_output(n: int, n_sdx: int, n_px: int) -> K.KernelOut:
@@ -234,7 +245,7 @@ class Grouper:
             # candidate clusters of a claim: at most (procedures x clusters per code)
             sizes = np.array([self._n_keys, self._max_nodes, max(max_sdx, 1), max(max_px, 1),
                               max(max_px, 1) * self._max_clusters_per_code], np.int64)
-            if n <= CHUNK or self.threads == 1:
+            if n < SMALL or self.threads == 1:
                 K.group_range(self._kt, kb, out, 0, n, sizes)
             else:
                 self._run_chunks(kb, out, n, sizes)
@@ -243,13 +254,14 @@ class Grouper:
     def _run_chunks(self, kb, out, n, sizes) -> None:
         """Chunks on the shared pool, at most ``self.threads`` in flight: each
         thread takes the next chunk when it finishes one."""
-        chunks = iter(range(0, n, CHUNK))
+        ranges = _ranges(n, CHUNK, self.threads)
+        chunks = iter(ranges)
 
         def work():
-            for lo in chunks:  # a shared iterator: next() is atomic under the GIL
-                K.group_range(self._kt, kb, out, lo, min(lo + CHUNK, n), sizes)
+            for lo, hi in chunks:  # a shared iterator: next() is atomic under the GIL
+                K.group_range(self._kt, kb, out, lo, hi, sizes)
 
-        futures = [_pool().submit(work) for _ in range(min(self.threads, -(-n // CHUNK)))]
+        futures = [_pool().submit(work) for _ in range(min(self.threads, len(ranges)))]
         for f in futures:
             f.result()
 
@@ -327,7 +339,7 @@ class Grouper:
             ns, npx = sdx_off[-1], px_off[-1]
             return sdx_off, sdx[:ns], sdx_poa[:ns], px_off, px[:npx], sdx_text[:ns], px_text[:npx]
 
-        parts = list(self._run_all(read, [(lo, min(lo + P.PART, n)) for lo in range(0, n, P.PART)]))
+        parts = list(self._run_all(read, self._parts(n)))
         sdx_off = np.zeros(n + 1, np.int64)
         px_off = np.zeros(n + 1, np.int64)
         lo = 0
@@ -382,6 +394,9 @@ class Grouper:
         return JsonResults(errors=errors, counts=counts, parts=parts, spans=spans_out, replaced=replaced,
                            separator=separator)
 
+    def _parts(self, n: int) -> list[tuple[int, int]]:
+        return _ranges(n, PART, self.threads if n >= SMALL else 1)
+
     def _run_all(self, fn, items):
         """``map(fn, items)`` on the kernel threads (compiled functions that release the GIL)."""
         if self.threads == 1 or len(items) < 2:
@@ -392,7 +407,7 @@ class Grouper:
                 separator: bytes = b","):
         """engine.render.render_results, its parts on the kernel threads."""
         return render_results(batch, result.columns, self._fragments, detail, raw_ids, self._run_all, raw_texts,
-                              separator)
+                              separator, self._parts(len(batch)))
 
     @staticmethod
     def _tally(batch: Batch, result: BatchResult) -> dict:

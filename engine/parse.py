@@ -31,8 +31,6 @@ _KEYS = ("id", "version", "discharge_date", "age", "sex", "discharge_status", "h
 (K_ID, K_VERSION, K_DATE, K_AGE, K_SEX, K_DSTAT, K_HOSP, K_PDX, K_ADMIT, K_SDX, K_PROCS) = range(len(_KEYS))
 _HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
 NOT_READ, READ = 0, 1
-#: Claims per part read on one thread.
-PART = 8192
 
 
 def _pack(code: str) -> int:

@@ -168,12 +168,8 @@ def _unknown_texts(ids: np.ndarray, valid: np.ndarray, start, texts: list):
     return blob[0], lo, hi
 
 
-#: Claims per rendered part (parts render on several threads).
-PART = 8192
-
-
 def render_results(batch, out, pool: FragmentPool, detail: bool = True, raw_ids=None, run_all=None,
-                   raw_texts=None, separator: bytes = b","):
+                   raw_texts=None, separator: bytes = b",", ranges=None):
     """``(parts, spans)``: each part is ``(buffer, lo, hi)``, the JSON array of
     the results of claims ``lo:hi`` (``null`` for a claim the encoder rejected);
     claim ``i``'s document is ``buffer[spans[i, 0]:spans[i, 1]]`` of its part.
@@ -183,7 +179,8 @@ def render_results(batch, out, pool: FragmentPool, detail: bool = True, raw_ids=
     sdx_hi, px_lo, px_hi)``, the texts of unknown codes by position, instead of
     ``batch.*_text``.  ``run_all(fn, items)``: runs ``fn`` over the parts (on
     threads, say); default: one after the other.  ``separator`` (one byte)
-    stands between documents: ``b","`` for the JSON array, ``b"\\n"`` for NDJSON."""
+    stands between documents: ``b","`` for the JSON array, ``b"\\n"`` for NDJSON.
+    ``ranges``: the parts as (lo, hi); default: one part."""
     if len(separator) != 1:
         raise ValueError("the separator is one byte")
     sep = separator[0]
@@ -261,7 +258,7 @@ def render_results(batch, out, pool: FragmentPool, detail: bool = True, raw_ids=
             end = _render(buf, spans, lo, hi, sep, *args)
         return buf.data[:end], lo, hi
 
-    ranges = [(lo, min(lo + PART, n)) for lo in range(0, n, PART)] or [(0, 0)]
+    ranges = ranges or [(0, n)]
     parts = list(run_all(render, ranges) if run_all is not None and len(ranges) > 1 else map(render, ranges))
     return parts, spans
 

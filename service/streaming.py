@@ -6,9 +6,10 @@ zero-capacity channel. The grouping loop parses, groups and serialises one
 list in a worker thread and sends the answer lines before taking the next
 list. So:
 
-* memory is bounded: at most one list being grouped and one being gathered
-  (each at most ``FASTDRG_STREAM_CHUNK_CLAIMS`` lines of at most
-  ``FASTDRG_MAX_CLAIM_BYTES``), whatever the size of the body;
+* memory is bounded: at most one list being gathered, one being grouped and
+  one grouped answer waiting for the socket (each at most
+  ``FASTDRG_STREAM_CHUNK_CLAIMS`` lines of at most ``FASTDRG_MAX_CLAIM_BYTES``),
+  whatever the size of the body; grouping a list overlaps sending the last;
 * batching adapts: when the grouping loop is idle, whatever lines have
   arrived go at once (low latency for a trickle); while it is busy, lines
   accumulate up to the chunk size (few, large engine calls under load);
@@ -135,10 +136,20 @@ class NDJSONGroupingResponse(Response):
                         tg.cancel_scope.cancel()
 
                 tg.start_soon(read)
-                async with receiver:
-                    async for lines in receiver:
-                        out = await self.runtime.run(self._process, lines)
-                        total += len(lines)
+                # grouping runs one chunk ahead of sending: the next chunk is grouped
+                # (on worker threads) while the socket takes the last one
+                grouped_send, grouped_receive = anyio.create_memory_object_stream(1)
+
+                async def group_all() -> None:
+                    async with grouped_send, receiver:
+                        async for lines in receiver:
+                            out = await self.runtime.run(self._process, lines)
+                            await grouped_send.send((out, len(lines)))
+
+                tg.start_soon(group_all)
+                async with grouped_receive:
+                    async for out, n in grouped_receive:
+                        total += n
                         await send({"type": "http.response.body", "body": out, "more_body": True})
             await send({"type": "http.response.body", "body": b"", "more_body": False})
         except Exception as exc:  # noqa: BLE001 - headers are sent: end the body, log the type only

@@ -7,8 +7,9 @@ hash tables over the packed code bytes.
 
 It reads a strict subset, exactly: an object of the claim fields of
 :mod:`engine.encode` (and nothing else), with plain values — version as
-``"43.1"`` or ``431``, integers without sign/fraction/leading zeros, the exact
-upper-case ``sex``, ``hospital_status`` names, codes the grouper knows (a dot
+``"43.1"`` or ``431``, integers without sign/fraction/leading zeros (or as a
+string of up to 3 digits, ``"01"``), the exact upper-case ``sex``, the
+``hospital_status`` names in any case, codes the grouper knows (a dot
 and lower case allowed), POA ``Y N U W 1``, blank or null, an ``id`` that is an
 ASCII string without escapes or an integer.  Everything else — another
 field, an escape, a value out of range, an unknown code, a malformed document —
@@ -216,9 +217,10 @@ def _poa(buf, p, end, out):
 
 
 @njit(cache=True, _nrt=False)
-def _match(buf, p, end, kblob, koff):
+def _match(buf, p, end, kblob, koff, fold):
     """A plain string that is one of the names in (kblob, koff) -> (next, index);
-    index -1 for another string, next -1 for no plain string."""
+    index -1 for another string, next -1 for no plain string.  ``fold``: upper
+    case in the text matches lower case in the names."""
     q = _plain_string(buf, p, end)
     if q < 0:
         return -1, -1
@@ -228,7 +230,10 @@ def _match(buf, p, end, kblob, koff):
             continue
         same = True
         for r in range(n):
-            if kblob[koff[k] + r] != buf[p + 1 + r]:
+            c = buf[p + 1 + r]
+            if fold and 65 <= c <= 90:
+                c += 32
+            if kblob[koff[k] + r] != c:
                 same = False
                 break
         if same:
@@ -302,7 +307,7 @@ def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_
     if p < end and buf[p] == 125:
         return False, 0, 0  # {}: no fields, the full path names the first missing one
     while True:
-        p, k = _match(buf, p, end, kblob, koff)
+        p, k = _match(buf, p, end, kblob, koff, False)
         if p < 0 or k < 0 or (seen >> k) & 1:
             return False, 0, 0
         seen |= 1 << k
@@ -352,7 +357,19 @@ def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_
                 return False, 0, 0
             p = q
         elif k == K_AGE or k == K_DSTAT:
-            p = _integer(buf, p, end, tmp)
+            if p < end and buf[p] == 34:  # "01": a UB-04 code as text, read as its number
+                q = _plain_string(buf, p, end)
+                if q < 0 or q - p - 2 < 1 or q - p - 2 > 3:
+                    return False, 0, 0
+                v = 0
+                for r in range(p + 1, q - 1):
+                    if not 48 <= buf[r] <= 57:
+                        return False, 0, 0
+                    v = v * 10 + (buf[r] - 48)
+                tmp[0] = v
+                p = q
+            else:
+                p = _integer(buf, p, end, tmp)
             if p < 0 or tmp[0] > (124 if k == K_AGE else 99):
                 return False, 0, 0
             if k == K_DSTAT:
@@ -371,7 +388,7 @@ def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_
                 return False, 0, 0
             p += 3
         elif k == K_HOSP:
-            p, h = _match(buf, p, end, hblob, hoff)
+            p, h = _match(buf, p, end, hblob, hoff, True)  # the full path lower-cases it
             if p < 0 or h < 0:
                 return False, 0, 0
             head[i, 3] = h

@@ -215,6 +215,7 @@ class Grouper:
         self._n_keys = len(self.tables.meta["key_names"])
         self._max_clusters_per_code = int(np.max(np.diff(a["pr_cl_off"], axis=1))) if a["pr_cl_off"].size else 1
         self.versions = [version_label(v) for v in tb.VERSIONS]
+        self._local = threading.local()  # per-thread kernel scratch
         self._fragments = FragmentPool(self.tables.meta)
         meta = self.tables.meta
         self._dx_table = P.CodeTable(meta["dx_codes"])
@@ -240,16 +241,25 @@ class Grouper:
         out = new_output(n, ns, npx)
         if n:
             kb = K.KernelBatch(*(getattr(batch, f) for f in K.BATCH_FIELDS))
-            max_sdx = int(np.max(np.diff(batch.sdx_off))) if n else 0
-            max_px = int(np.max(np.diff(batch.px_off))) if n else 0
+            max_sdx = max(1, int((batch.sdx_off[1:] - batch.sdx_off[:-1]).max()))
+            max_px = max(1, int((batch.px_off[1:] - batch.px_off[:-1]).max()))
             # candidate clusters of a claim: at most (procedures x clusters per code)
-            sizes = np.array([self._n_keys, self._max_nodes, max(max_sdx, 1), max(max_px, 1),
-                              max(max_px, 1) * self._max_clusters_per_code], np.int64)
+            sizes = (self._n_keys, self._max_nodes, max_sdx, max_px, max_px * self._max_clusters_per_code)
             if n < SMALL or self.threads == 1:
-                K.group_range(self._kt, kb, out, 0, n, sizes)
+                K.group_range(self._kt, kb, out, self._scratch(sizes), 0, n)
             else:
                 self._run_chunks(kb, out, n, sizes)
         return BatchResult(out)
+
+    def _scratch(self, sizes) -> K.Scratch:
+        """This thread's kernel scratch, grown when a batch needs more (allocating
+        and zeroing it per call cost more than grouping a few claims)."""
+        local = self._local
+        have = getattr(local, "sizes", None)
+        if have is None or any(a > b for a, b in zip(sizes, have)):
+            local.sizes = tuple(sizes) if have is None else tuple(map(max, sizes, have))
+            local.scratch = K.new_scratch(local.sizes)
+        return local.scratch
 
     def _run_chunks(self, kb, out, n, sizes) -> None:
         """Chunks on the shared pool, at most ``self.threads`` in flight: each
@@ -258,8 +268,9 @@ class Grouper:
         chunks = iter(ranges)
 
         def work():
+            scratch = self._scratch(sizes)
             for lo, hi in chunks:  # a shared iterator: next() is atomic under the GIL
-                K.group_range(self._kt, kb, out, lo, hi, sizes)
+                K.group_range(self._kt, kb, out, scratch, lo, hi)
 
         futures = [_pool().submit(work) for _ in range(min(self.threads, len(ranges)))]
         for f in futures:
@@ -413,9 +424,11 @@ class Grouper:
     def _tally(batch: Batch, result: BatchResult) -> dict:
         """Grouped claims by (version, return code)."""
         ok = batch.ok
-        keys, n = np.unique(batch.ver[ok].astype(np.int64) * 256 + result.columns.rc[ok], return_counts=True)
-        return {(version_label(tb.VERSIONS[k >> 8]), tb.RETURN_CODES[k & 255]): c
-                for k, c in zip(keys.tolist(), n.tolist())}
+        n_rc = len(tb.RETURN_CODES)
+        counts = np.bincount(batch.ver[ok].astype(np.int64) * n_rc + result.columns.rc[ok],
+                             minlength=len(tb.VERSIONS) * n_rc)
+        return {(version_label(tb.VERSIONS[k // n_rc]), tb.RETURN_CODES[k % n_rc]): c
+                for k, c in zip(np.flatnonzero(counts).tolist(), counts[counts > 0].tolist())}
 
     # ---- reference data --------------------------------------------------------------
     def version_ranges(self) -> list[dict]:

@@ -1420,34 +1420,38 @@ def _final_extra(T, B, O, W, i, s0, ns, p0, np_, pdx_mdc, st_i, st_f, hosp):
                 O.hac_status[i] = HS_CHANGES
 
 
+def new_scratch(sizes) -> Scratch:
+    """Per-thread scratch for claims of up to ``sizes`` = (keys, formula nodes,
+    secondary dx, procedures, candidate clusters).  Reusable call after call:
+    the operand set is generation-stamped (``gen`` only grows) and every other
+    array is written before it is read, claim by claim."""
+    keys, nodes, n_sdx, n_px, n_clusters = (int(x) for x in sizes)
+    return Scratch(
+        np.zeros(1, np.int64), np.zeros(keys, np.int64), np.zeros(keys, np.uint32),
+        np.zeros(nodes, np.bool_), np.zeros(nodes, np.bool_), np.zeros(nodes, np.int32),
+        np.zeros(n_sdx, np.int32), np.zeros(n_sdx, np.int8), np.zeros(n_sdx, np.int8),
+        np.zeros(n_sdx, np.uint64), np.zeros(n_sdx, np.int32),
+        np.zeros((n_sdx, MAX_HACS), np.int16), np.zeros((n_sdx, MAX_HACS), np.int8),
+        np.zeros(n_sdx, np.int8), np.zeros(n_sdx, np.int8),
+        np.zeros(n_px, np.int32), np.zeros(n_px, np.uint32), np.zeros(n_px, np.uint64),
+        np.zeros(n_px, np.int32), np.zeros(n_px, np.uint8), np.zeros(n_px, np.int8),
+        np.zeros(max(64, n_clusters), np.int32), np.zeros(MAX_CLUSTERS, np.int32),
+        np.zeros(64, np.bool_), np.zeros(2, np.int64), np.zeros(3, np.int32),
+        np.zeros(8, np.int32), np.zeros(8, np.int32),
+    )
+
+
 @njit(cache=True, nogil=True)
-def group_range(T, B, O, lo, hi, scratch_sizes):
-    """Group claims ``lo:hi`` on the calling thread, with a scratch of its own.
-    ``O`` must come from :func:`engine.grouper.new_output` (the kernel writes only
-    what differs from its initial values).
+def group_range(T, B, O, W, lo, hi):
+    """Group claims ``lo:hi`` on the calling thread, with a scratch of its own
+    (:func:`new_scratch`, big enough for every claim of the range).  ``O`` must
+    come from :func:`engine.grouper.new_output` (the kernel writes only what
+    differs from its initial values).
 
     It releases the GIL: :class:`engine.grouper.Grouper` runs chunks of a large
     batch on a thread pool, one chunk per core at a time.  (Python threads
     rather than numba's ``prange``: the parallel compile pipeline re-optimised
     the whole kernel a second time, a third of the cold start.)"""
-    W = Scratch(
-        np.zeros(1, np.int64), np.zeros(scratch_sizes[0], np.int64),
-        np.zeros(scratch_sizes[0], np.uint32),
-        np.zeros(scratch_sizes[1], np.bool_), np.zeros(scratch_sizes[1], np.bool_),
-        np.zeros(scratch_sizes[1], np.int32),
-        np.zeros(scratch_sizes[2], np.int32), np.zeros(scratch_sizes[2], np.int8),
-        np.zeros(scratch_sizes[2], np.int8), np.zeros(scratch_sizes[2], np.uint64),
-        np.zeros(scratch_sizes[2], np.int32),
-        np.zeros((scratch_sizes[2], MAX_HACS), np.int16),
-        np.zeros((scratch_sizes[2], MAX_HACS), np.int8),
-        np.zeros(scratch_sizes[2], np.int8), np.zeros(scratch_sizes[2], np.int8),
-        np.zeros(scratch_sizes[3], np.int32), np.zeros(scratch_sizes[3], np.uint32),
-        np.zeros(scratch_sizes[3], np.uint64), np.zeros(scratch_sizes[3], np.int32),
-        np.zeros(scratch_sizes[3], np.uint8), np.zeros(scratch_sizes[3], np.int8),
-        np.zeros(max(64, scratch_sizes[4]), np.int32), np.zeros(MAX_CLUSTERS, np.int32),
-        np.zeros(64, np.bool_), np.zeros(2, np.int64), np.zeros(3, np.int32),
-        np.zeros(8, np.int32), np.zeros(8, np.int32),
-    )
     Tu = _unmanaged(T)
     Bu = _unmanaged(B)
     Ou = _unmanaged(O)
@@ -1455,4 +1459,3 @@ def group_range(T, B, O, lo, hi, scratch_sizes):
     for i in range(lo, hi):
         if Bu.ok[i]:
             _group_claim(Tu, Bu, Ou, Wu, i)
-    W.gen[0] = 0  # W (the owner of the memory Wu points at) stays alive until here

@@ -156,3 +156,15 @@ def test_reference_lookups(grouper):
     assert grouper.code_info("43.1", "Q9999")["valid"] is False
     with pytest.raises(GrouperError):
         grouper.code_info("12.0", "I5021")
+
+
+def test_kernel_scratch_reused_across_calls(grouper):
+    """Each thread keeps its kernel scratch from call to call (engine.grouper
+    Grouper._scratch): many small calls, on the calling thread and on the pool,
+    give what one call gives."""
+    claims = generate_claims(3000, seed=5)
+    whole = grouper.group(claims)
+    pieces = []
+    for lo, size in ((0, 7), (7, 1), (8, 600), (608, 13), (621, 2379)):
+        pieces += grouper.group(claims[lo:lo + size])
+    assert pieces == whole

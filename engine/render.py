@@ -286,6 +286,14 @@ def _put_bytes(buf, pos, src, a, b):
 
 
 @njit(cache=True, _nrt=False)
+def _put_code(buf, pos, code, table, table_off, given, lo, hi):
+    """A code's text: the grouper's own for a known code (id >= 0), else as given."""
+    if code >= 0:
+        return _put_bytes(buf, pos, table, table_off[code], table_off[code + 1])
+    return _put_bytes(buf, pos, given, lo, hi)
+
+
+@njit(cache=True, _nrt=False)
 def _put_digits(buf, pos, value, width):
     """``value`` in decimal, zero-padded to ``width`` digits (0: as many as it takes)."""
     if value < 0:
@@ -365,11 +373,7 @@ def _render(buf, spans, lo, hi, sep, pool, off, drg_desc, mdc_desc, dx_text, dx_
         pos = _put(buf, pos, pool, off, np.int64(B_HAC_STATUS + hac_status[i]))
         if detail:
             pos = _put(buf, pos, pool, off, np.int64(F_PDX))
-            c = pdx[i]
-            if c >= 0:
-                pos = _put_bytes(buf, pos, dx_text, dx_off[c], dx_off[c + 1])
-            else:
-                pos = _put_bytes(buf, pos, pdx_text, pdx_lo[i], pdx_hi[i])
+            pos = _put_code(buf, pos, pdx[i], dx_text, dx_off, pdx_text, pdx_lo[i], pdx_hi[i])
             pos = _put(buf, pos, pool, off, np.int64(F_POA))
             pos = _put(buf, pos, pool, off, np.int64(B_POA + pdx_poa[i]))
             pos = _put(buf, pos, pool, off, np.int64(F_AFF))
@@ -379,11 +383,7 @@ def _render(buf, spans, lo, hi, sep, pool, off, drg_desc, mdc_desc, dx_text, dx_
             pos = _put(buf, pos, pool, off, np.int64(F_SDX_OPEN))
             for j in range(sdx_off[i], sdx_off[i + 1]):
                 pos = _put(buf, pos, pool, off, np.int64(F_CODE_FIRST if j == sdx_off[i] else F_CODE_NEXT))
-                c = sdx[j]
-                if c >= 0:
-                    pos = _put_bytes(buf, pos, dx_text, dx_off[c], dx_off[c + 1])
-                else:
-                    pos = _put_bytes(buf, pos, sdx_text, sdx_lo[j], sdx_hi[j])
+                pos = _put_code(buf, pos, sdx[j], dx_text, dx_off, sdx_text, sdx_lo[j], sdx_hi[j])
                 pos = _put(buf, pos, pool, off, np.int64(F_POA))
                 pos = _put(buf, pos, pool, off, np.int64(B_POA + sdx_poa[j]))
                 pos = _put(buf, pos, pool, off, np.int64(F_AFF))
@@ -408,11 +408,7 @@ def _render(buf, spans, lo, hi, sep, pool, off, drg_desc, mdc_desc, dx_text, dx_
             pos = _put(buf, pos, pool, off, np.int64(F_PX_OPEN))
             for j in range(px_off[i], px_off[i + 1]):
                 pos = _put(buf, pos, pool, off, np.int64(F_CODE_FIRST if j == px_off[i] else F_CODE_NEXT))
-                c = px[j]
-                if c >= 0:
-                    pos = _put_bytes(buf, pos, pr_text, pr_off[c], pr_off[c + 1])
-                else:
-                    pos = _put_bytes(buf, pos, px_text, px_lo[j], px_hi[j])
+                pos = _put_code(buf, pos, px[j], pr_text, pr_off, px_text, px_lo[j], px_hi[j])
                 pos = _put(buf, pos, pool, off, np.int64(F_PX_AFF))
                 pos = _put(buf, pos, pool, off, np.int64(B_AFFECTS + px_aff[j]))
                 pos = _put(buf, pos, pool, off, np.int64(F_IS_OR))

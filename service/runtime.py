@@ -49,6 +49,14 @@ log = logging.getLogger("fastdrg.service")
 ENGINE_FAILURE_REASON = "the grouper could not process this claim"
 
 
+def _append(out: JsonResults, more: JsonResults) -> None:
+    """Add the results of one more engine call to ``out`` (claim-by-claim fallbacks)."""
+    out.documents.extend(more.documents)
+    out.errors.extend(more.errors)
+    for key, n in more.counts.items():
+        out.counts[key] = out.counts.get(key, 0) + n
+
+
 def version_key(version: str) -> tuple[int, ...]:
     """Sort key for grouper versions: ``"43.1"`` -> ``(43, 1)``."""
     try:
@@ -179,21 +187,13 @@ class Runtime:
                     continue
                 if claim.get("hospital_status") is None and self.settings.default_hospital_status:
                     claim["hospital_status"] = self.settings.default_hospital_status
-                r = self.group(grouper, [claim])
-                out.documents.extend(r.documents)
-                out.errors.extend(r.errors)
-                for key, n in r.counts.items():
-                    out.counts[key] = out.counts.get(key, 0) + n
+                _append(out, self.group(grouper, [claim]))
             return out
 
     def _one_by_one(self, grouper: Any, claims: list) -> JsonResults:
         out = JsonResults([], [], {})
         for claim in claims:
-            r = self.group(grouper, [claim])
-            out.documents.extend(r.documents)
-            out.errors.extend(r.errors)
-            for key, n in r.counts.items():
-                out.counts[key] = out.counts.get(key, 0) + n
+            _append(out, self.group(grouper, [claim]))
         return out
 
     def _failure(self, exc: Exception, claim: Any) -> dict:

@@ -205,7 +205,7 @@ class Grouper:
         if default_hospital_status not in HOSPITAL_STATUS:
             raise GrouperError(f"unknown hospital status {default_hospital_status!r}")
         self.default_hospital_status = default_hospital_status
-        #: Kernel threads for batches larger than one chunk (default: NUMBA_NUM_THREADS, else all cores).
+        #: Threads for batches of SMALL claims or more (default: NUMBA_NUM_THREADS, else all cores).
         self.threads = max(1, int(threads)) if threads else _threads()
         self.cache_dir = Path(cache_dir) if cache_dir else tb.default_cache_dir()
         self.tables, self.built_tables = tb.load_or_build(self.cache_dir, source_path)
@@ -328,60 +328,15 @@ class Grouper:
         status_name = default_hospital_status or self.default_hospital_status
         if status_name not in HOSPITAL_STATUS:
             raise GrouperError(f"unknown hospital status {status_name!r}")
-        lengths = np.fromiter(map(len, texts), np.int64, n)
-        spans = np.zeros((n, 2), np.int64)
-        np.cumsum(lengths[:-1], out=spans[1:, 0])
-        spans[:, 1] = spans[:, 0] + lengths
-        buf = np.frombuffer(b"".join(texts), np.uint8)
-        status = np.zeros(n, np.int8)
-        head = np.zeros((n, 11), np.int64)
-        dt, pt = self._dx_table, self._pr_table
-
-        def read(part):
-            lo, hi = part
-            cap = int(spans[hi - 1, 1] - spans[lo, 0]) // 3 + 1  # a code takes 3 bytes at least ("A")
-            sdx_off, px_off = np.zeros(hi - lo + 1, np.int64), np.zeros(hi - lo + 1, np.int64)
-            sdx, sdx_poa, px = np.zeros(cap, np.int32), np.zeros(cap, np.uint8), np.zeros(cap, np.int32)
-            sdx_text, px_text = np.zeros((cap, 2), np.int64), np.zeros((cap, 2), np.int64)
-            P.read_claims(buf, spans[lo:hi], dt.keys, dt.ids, dt.bits, pt.keys, pt.ids, pt.bits,
-                          self._version_index, *P.CLAIM_KEYS, *self._hospital_names, HOSPITAL_STATUS[status_name],
-                          status[lo:hi], head[lo:hi], sdx_off, sdx, sdx_poa, sdx_text, px_off, px, px_text,
-                          np.zeros(8, np.int64))
-            ns, npx = sdx_off[-1], px_off[-1]
-            return sdx_off, sdx[:ns], sdx_poa[:ns], px_off, px[:npx], sdx_text[:ns], px_text[:npx]
-
-        parts = list(self._run_all(read, self._parts(n)))
-        sdx_off = np.zeros(n + 1, np.int64)
-        px_off = np.zeros(n + 1, np.int64)
-        lo = 0
-        for so, _s, _sp, po, *_rest in parts:
-            k = len(so) - 1
-            sdx_off[lo + 1:lo + k + 1] = so[1:] + sdx_off[lo]
-            px_off[lo + 1:lo + k + 1] = po[1:] + px_off[lo]
-            lo += k
-        sdx = np.concatenate([p[1] for p in parts])
-        sdx_poa = np.concatenate([p[2] for p in parts])
-        px = np.concatenate([p[4] for p in parts])
-        sdx_text = np.concatenate([p[5] for p in parts])
-        px_text = np.concatenate([p[6] for p in parts])
-        ok = status == P.READ
-        nothing = [None] * n
-        batch = Batch(
-            ok=ok, ver=head[:, 0].astype(np.int8), sex=head[:, 1].astype(np.int8),
-            dstat=head[:, 2].astype(np.int16), hosp=head[:, 3].astype(np.int8), pdx=head[:, 4].astype(np.int32),
-            pdx_ecode=head[:, 5].astype(np.bool_), pdx_poa=head[:, 6].astype(np.uint8),
-            sdx_off=sdx_off, sdx=sdx, sdx_poa=sdx_poa, px_off=px_off, px=px,
-            ids=nothing, errors=nothing, pdx_text=nothing, sdx_text=nothing, px_text=nothing,
-        )
+        batch, raw_ids, raw_texts = self._read_texts(texts, HOSPITAL_STATUS[status_name])
         result = self.group_batch(batch)
         with _gc_paused():
-            raw_texts = (buf, head[:, 9], head[:, 10], sdx_text[:, 0], sdx_text[:, 1], px_text[:, 0], px_text[:, 1])
-            parts, spans_out = self._render(batch, result, detail, raw_ids=(buf, head[:, 7], head[:, 8]),
-                                            raw_texts=raw_texts, separator=separator)
+            parts, spans_out = self._render(batch, result, detail, raw_ids=raw_ids, raw_texts=raw_texts,
+                                            separator=separator)
             counts = self._tally(batch, result)
             errors = [None] * n
             replaced = {}
-            rest = np.flatnonzero(~ok).tolist()
+            rest = np.flatnonzero(~batch.ok).tolist()  # not read: orjson and the Python encoder
             if rest:
                 claims, where = [], []
                 for i in rest:
@@ -404,6 +359,55 @@ class Grouper:
                     counts[key] = counts.get(key, 0) + c
         return JsonResults(errors=errors, counts=counts, parts=parts, spans=spans_out, replaced=replaced,
                            separator=separator)
+
+    def _read_texts(self, texts: list, hospital: int):
+        """The compiled reader over every text, in parts on the kernel threads.
+        Returns the batch (claims not read are not ok), and the id and
+        unknown-code texts as spans of the joined input, for the writer."""
+        n = len(texts)
+        lengths = np.fromiter(map(len, texts), np.int64, n)
+        spans = np.zeros((n, 2), np.int64)
+        np.cumsum(lengths[:-1], out=spans[1:, 0])
+        spans[:, 1] = spans[:, 0] + lengths
+        buf = np.frombuffer(b"".join(texts), np.uint8)
+        status = np.zeros(n, np.int8)
+        head = np.zeros((n, 11), np.int64)  # columns: see engine.parse._claim
+        dt, pt = self._dx_table, self._pr_table
+
+        def read(part):
+            lo, hi = part
+            cap = int(spans[hi - 1, 1] - spans[lo, 0]) // 3 + 1  # a code takes 3 bytes at least ("A")
+            sdx_off, px_off = np.zeros(hi - lo + 1, np.int64), np.zeros(hi - lo + 1, np.int64)
+            sdx, sdx_poa, px = np.zeros(cap, np.int32), np.zeros(cap, np.uint8), np.zeros(cap, np.int32)
+            sdx_text, px_text = np.zeros((cap, 2), np.int64), np.zeros((cap, 2), np.int64)
+            P.read_claims(buf, spans[lo:hi], dt.keys, dt.ids, dt.bits, pt.keys, pt.ids, pt.bits,
+                          self._version_index, *P.CLAIM_KEYS, *self._hospital_names, hospital,
+                          status[lo:hi], head[lo:hi], sdx_off, sdx, sdx_poa, sdx_text, px_off, px, px_text,
+                          np.zeros(8, np.int64))
+            ns, npx = sdx_off[-1], px_off[-1]
+            return sdx_off, sdx[:ns], sdx_poa[:ns], px_off, px[:npx], sdx_text[:ns], px_text[:npx]
+
+        parts = list(self._run_all(read, self._parts(n)))
+        sdx_off = np.zeros(n + 1, np.int64)  # the parts' offsets, end to end
+        px_off = np.zeros(n + 1, np.int64)
+        lo = 0
+        for so, _s, _sp, po, *_rest in parts:
+            k = len(so) - 1
+            sdx_off[lo + 1:lo + k + 1] = so[1:] + sdx_off[lo]
+            px_off[lo + 1:lo + k + 1] = po[1:] + px_off[lo]
+            lo += k
+        sdx, sdx_poa, px, sdx_text, px_text = (np.concatenate([p[c] for p in parts]) for c in (1, 2, 4, 5, 6))
+        nothing = [None] * n
+        batch = Batch(
+            ok=status == P.READ, ver=head[:, 0].astype(np.int8), sex=head[:, 1].astype(np.int8),
+            dstat=head[:, 2].astype(np.int16), hosp=head[:, 3].astype(np.int8), pdx=head[:, 4].astype(np.int32),
+            pdx_ecode=head[:, 5].astype(np.bool_), pdx_poa=head[:, 6].astype(np.uint8),
+            sdx_off=sdx_off, sdx=sdx, sdx_poa=sdx_poa, px_off=px_off, px=px,
+            ids=nothing, errors=nothing, pdx_text=nothing, sdx_text=nothing, px_text=nothing,
+        )
+        raw_ids = (buf, head[:, 7], head[:, 8])
+        raw_texts = (buf, head[:, 9], head[:, 10], sdx_text[:, 0], sdx_text[:, 1], px_text[:, 0], px_text[:, 1])
+        return batch, raw_ids, raw_texts
 
     def _parts(self, n: int) -> list[tuple[int, int]]:
         return _ranges(n, PART, self.threads if n >= SMALL else 1)

@@ -10,9 +10,11 @@ It reads a strict subset, exactly: an object of the claim fields of
 ``"43.1"`` or ``431``, integers without sign/fraction/leading zeros (or as a
 string of up to 3 digits, ``"01"``), the exact upper-case ``sex``, the
 ``hospital_status`` names in any case, codes the grouper knows (a dot
-and lower case allowed), POA ``Y N U W 1``, blank or null, an ``id`` that is an
-ASCII string without escapes or an integer.  Everything else — another
-field, an escape, a value out of range, an unknown code, a malformed document —
+and lower case allowed) or unknown codes already in their normal form (echoed
+as written), POA ``Y N U W 1``, blank or null, an ``id`` that is an ASCII
+string without escapes or an integer.  Everything else — another field, an
+escape, a value out of range, an unknown code written with a dot or lower
+case, a malformed document —
 is reported back as *not read* and goes through ``orjson`` and the Python
 encoder, which normalise it or name the error.  So the fast path can only
 agree with the full one (a test holds them equal), and it never has to

@@ -56,13 +56,7 @@ F_IMDC = _frag('","initial_mdc":"')
 F_RC = _frag('","return_code":')
 F_DDESC = _frag(',"drg_description":')
 F_MDESC = _frag(',"mdc_description":')
-F_SEV = _frag(',"severity":{"initial":')
-F_FINAL = _frag(',"final":')
-F_MEDSURG = _frag('},"med_surg":')
-F_HACSTATUS = _frag(',"hac_status":')
 F_PDX = _frag(',"pdx":{"code":"')
-F_POA = _frag('","poa":')
-F_AFF = _frag(',"affects_drg":')
 F_PDX_REST = _frag(',"severity_usage":{"initial":"NEITHER","final":"NEITHER"},'
                    '"poa_error":"POA_NOT_CHECKED","hacs":')
 F_NO_HACS = _frag("[]}")
@@ -70,37 +64,48 @@ F_PDX_HAC11 = _frag('[{"number":11,"status":"HAC_CRITERIA_MET"}]}')
 F_SDX_OPEN = _frag(',"sdx":[')
 F_CODE_FIRST = _frag('{"code":"')
 F_CODE_NEXT = _frag(',{"code":"')
-F_USAGE = _frag(',"severity_usage":{"initial":')
-F_POAERR = _frag('},"poa_error":')
-F_HACS_OPEN = _frag(',"hacs":[')
 F_HAC_FIRST = _frag('{"number":')
 F_HAC_NEXT = _frag(',{"number":')
 F_STATUS = _frag(',"status":')
 F_CLOSE_OBJ = _frag("}")
 F_CLOSE_LIST_OBJ = _frag("]}")
 F_PX_OPEN = _frag('],"procedures":[')
-F_PX_AFF = _frag('","affects_drg":')
-F_IS_OR = _frag(',"is_or":')
-F_TRUE = _frag("true")
-F_FALSE = _frag("false")
-F_HAC_USAGE = _frag(',"hac_usage":[')
 F_COMMA = _frag(",")
 F_CLOSE_LIST = _frag("]")
 F_NULL = _frag("null")
 F_EMPTY_TEXT = _frag('""')
 B_VERSION = _names(version_label(v) for v in VERSIONS)
 B_RC = _names(RETURN_CODES)
-B_CLAIM_SEV = _names(CLAIM_SEVERITY)
-B_CODE_SEV = _names(CODE_SEVERITY)
-B_MED_SURG = _names(MED_SURG)
-B_HAC_STATUS = _names(HAC_STATUS)
-B_AFFECTS = _names(AFFECTS)
-B_POA_ERROR = _names(POA_ERROR)
 B_HAC_USAGE = _names(HAC_USAGE)
 B_PROC_HAC = _names(name for _, name in PROC_HAC)
-B_POA = len(_STATIC)  # one fragment per POA byte value: its JSON text
-_STATIC.extend(orjson.dumps(_POA_TEXT.get(b)) for b in range(256))
+
+
+def _runs(template: str, *enums) -> int:
+    """One fragment per combination of enumeration values: a run of the document
+    written with one copy instead of one per key and value (the writer's cost is
+    the number of copies).  Index: the values' positions, first enumeration most
+    significant; returns the first fragment's index."""
+    base = len(_STATIC)
+    combos = [()]
+    for names in enums:
+        combos = [c + (n,) for c in combos for n in names]
+    _STATIC.extend(template.format(*(orjson.dumps(v).decode() for v in c)).encode() for c in combos)
+    return base
+
+
+_POA_VALUES = [_POA_TEXT.get(b) for b in range(256)]
+# the claim's severities, type and HAC status
+R_CLAIM = _runs(',"severity":{{"initial":{},"final":{}}},"med_surg":{},"hac_status":{}',
+                CLAIM_SEVERITY, CLAIM_SEVERITY, MED_SURG, HAC_STATUS)
+# a diagnosis' POA and effect (POA by byte value), then its usage, POA check and the HAC list's start
+R_POA_AFF = _runs('","poa":{},"affects_drg":{}', _POA_VALUES, AFFECTS)
+R_USAGE = _runs(',"severity_usage":{{"initial":{},"final":{}}},"poa_error":{},"hacs":[',
+                CODE_SEVERITY, CODE_SEVERITY, POA_ERROR)
+# a procedure's effect, O.R. flag and the HAC list's start
+R_PX = _runs('","affects_drg":{},"is_or":{},"hac_usage":[', AFFECTS, (False, True))
 N_STATIC = len(_STATIC)
+N_CLAIM_SEV, N_MED_SURG, N_HAC_STATUS = len(CLAIM_SEVERITY), len(MED_SURG), len(HAC_STATUS)
+N_AFFECTS, N_CODE_SEV, N_POA_ERROR = len(AFFECTS), len(CODE_SEVERITY), len(POA_ERROR)
 
 
 def _blob(texts: list):
@@ -363,38 +368,22 @@ def _render(buf, spans, lo, hi, sep, pool, off, drg_desc, mdc_desc, dx_text, dx_
         pos = _put(buf, pos, pool, off, np.int64(F_MDESC))
         m = final_mdc[i]
         pos = _put(buf, pos, pool, off, np.int64(mdc_desc[v * 100 + m] if 0 <= m < 100 else F_EMPTY_TEXT))
-        pos = _put(buf, pos, pool, off, np.int64(F_SEV))
-        pos = _put(buf, pos, pool, off, np.int64(B_CLAIM_SEV + init_sev[i]))
-        pos = _put(buf, pos, pool, off, np.int64(F_FINAL))
-        pos = _put(buf, pos, pool, off, np.int64(B_CLAIM_SEV + final_sev[i]))
-        pos = _put(buf, pos, pool, off, np.int64(F_MEDSURG))
-        pos = _put(buf, pos, pool, off, np.int64(B_MED_SURG + med_surg[i]))
-        pos = _put(buf, pos, pool, off, np.int64(F_HACSTATUS))
-        pos = _put(buf, pos, pool, off, np.int64(B_HAC_STATUS + hac_status[i]))
+        pos = _put(buf, pos, pool, off, np.int64(
+            R_CLAIM + ((init_sev[i] * N_CLAIM_SEV + final_sev[i]) * N_MED_SURG + med_surg[i]) * N_HAC_STATUS
+            + hac_status[i]))
         if detail:
             pos = _put(buf, pos, pool, off, np.int64(F_PDX))
             pos = _put_code(buf, pos, pdx[i], dx_text, dx_off, pdx_text, pdx_lo[i], pdx_hi[i])
-            pos = _put(buf, pos, pool, off, np.int64(F_POA))
-            pos = _put(buf, pos, pool, off, np.int64(B_POA + pdx_poa[i]))
-            pos = _put(buf, pos, pool, off, np.int64(F_AFF))
-            pos = _put(buf, pos, pool, off, np.int64(B_AFFECTS + pdx_aff[i]))
+            pos = _put(buf, pos, pool, off, np.int64(R_POA_AFF + pdx_poa[i] * N_AFFECTS + pdx_aff[i]))
             pos = _put(buf, pos, pool, off, np.int64(F_PDX_REST))
             pos = _put(buf, pos, pool, off, np.int64(F_PDX_HAC11 if pdx_hac11[i] else F_NO_HACS))
             pos = _put(buf, pos, pool, off, np.int64(F_SDX_OPEN))
             for j in range(sdx_off[i], sdx_off[i + 1]):
                 pos = _put(buf, pos, pool, off, np.int64(F_CODE_FIRST if j == sdx_off[i] else F_CODE_NEXT))
                 pos = _put_code(buf, pos, sdx[j], dx_text, dx_off, sdx_text, sdx_lo[j], sdx_hi[j])
-                pos = _put(buf, pos, pool, off, np.int64(F_POA))
-                pos = _put(buf, pos, pool, off, np.int64(B_POA + sdx_poa[j]))
-                pos = _put(buf, pos, pool, off, np.int64(F_AFF))
-                pos = _put(buf, pos, pool, off, np.int64(B_AFFECTS + sdx_aff[j]))
-                pos = _put(buf, pos, pool, off, np.int64(F_USAGE))
-                pos = _put(buf, pos, pool, off, np.int64(B_CODE_SEV + use_init[j]))
-                pos = _put(buf, pos, pool, off, np.int64(F_FINAL))
-                pos = _put(buf, pos, pool, off, np.int64(B_CODE_SEV + use_final[j]))
-                pos = _put(buf, pos, pool, off, np.int64(F_POAERR))
-                pos = _put(buf, pos, pool, off, np.int64(B_POA_ERROR + poa_err[j]))
-                pos = _put(buf, pos, pool, off, np.int64(F_HACS_OPEN))
+                pos = _put(buf, pos, pool, off, np.int64(R_POA_AFF + sdx_poa[j] * N_AFFECTS + sdx_aff[j]))
+                pos = _put(buf, pos, pool, off, np.int64(
+                    R_USAGE + (use_init[j] * N_CODE_SEV + use_final[j]) * N_POA_ERROR + poa_err[j]))
                 for k in range(hac_num.shape[1]):
                     s = hac_st[j, k]
                     if s < 0:
@@ -409,11 +398,7 @@ def _render(buf, spans, lo, hi, sep, pool, off, drg_desc, mdc_desc, dx_text, dx_
             for j in range(px_off[i], px_off[i + 1]):
                 pos = _put(buf, pos, pool, off, np.int64(F_CODE_FIRST if j == px_off[i] else F_CODE_NEXT))
                 pos = _put_code(buf, pos, px[j], pr_text, pr_off, px_text, px_lo[j], px_hi[j])
-                pos = _put(buf, pos, pool, off, np.int64(F_PX_AFF))
-                pos = _put(buf, pos, pool, off, np.int64(B_AFFECTS + px_aff[j]))
-                pos = _put(buf, pos, pool, off, np.int64(F_IS_OR))
-                pos = _put(buf, pos, pool, off, np.int64(F_TRUE if px_is_or[j] else F_FALSE))
-                pos = _put(buf, pos, pool, off, np.int64(F_HAC_USAGE))
+                pos = _put(buf, pos, pool, off, np.int64(R_PX + px_aff[j] * 2 + (1 if px_is_or[j] else 0)))
                 hb = px_hac[j]
                 first = True
                 for b in range(6):

@@ -68,10 +68,6 @@ def _progress(args, in_size: int | None):
 def cmd_group(args) -> int:
     from engine import Grouper
 
-    t0 = time.perf_counter()
-    grouper = Grouper(cache_dir=args.cache_dir, default_hospital_status=args.hospital_status)
-    t_ready = time.perf_counter()
-
     if args.input in (None, "-"):
         src, in_size = sys.stdin.buffer, None
     else:
@@ -88,7 +84,14 @@ def cmd_group(args) -> int:
             dst = open(args.output, "wb")
         except OSError as e:
             print(f"fastdrg: cannot write {args.output}: {e.strerror}", file=sys.stderr)
+            if src is not sys.stdin.buffer:
+                src.close()
             return 2
+
+    # after the files: a wrong path is answered before the engine loads
+    t0 = time.perf_counter()
+    grouper = Grouper(cache_dir=args.cache_dir, default_hospital_status=args.hospital_status)
+    t_ready = time.perf_counter()
 
     counts: collections.Counter = collections.Counter()
     n_out = 0

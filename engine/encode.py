@@ -273,7 +273,9 @@ def encode_claims(claims, dx_index: dict, pr_index: dict, default_hospital: str 
                 raise ClaimError("sdx", "must be a list")
             texts = []
             for j, item in enumerate(sd):
-                # fast path: a known code as given, with a plain POA letter
+                # fast path: a known code as given, with a plain POA letter (the same
+                # lines as the pdx's above, written out: a helper call per code measured
+                # 36,000 against 44,000 claims/s for the whole encode)
                 if type(item) is dict:
                     raw = item.get("code")
                     x = item.get("poa")

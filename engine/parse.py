@@ -32,16 +32,8 @@ from .tables import VERSIONS
 _KEYS = ("id", "version", "discharge_date", "age", "sex", "discharge_status", "hospital_status",
          "pdx", "admit_dx", "sdx", "procedures")
 (K_ID, K_VERSION, K_DATE, K_AGE, K_SEX, K_DSTAT, K_HOSP, K_PDX, K_ADMIT, K_SDX, K_PROCS) = range(len(_KEYS))
-_HASH_MUL = np.uint64(0x9E3779B97F4A7C15)
+_HASH_MUL = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing
 NOT_READ, READ = 0, 1
-
-
-def _pack(code: str) -> int:
-    """A code of at most 8 ASCII characters as one integer, first character lowest."""
-    k = 0
-    for i, ch in enumerate(code.encode("ascii")):
-        k |= ch << (8 * i)
-    return k
 
 
 class CodeTable:
@@ -52,16 +44,23 @@ class CodeTable:
         self.bits = np.uint64(size.bit_length() - 1)
         self.keys = np.zeros(size, np.uint64)
         self.ids = np.full(size, -1, np.int32)
-        shift = 64 - int(self.bits)
-        for i, code in enumerate(codes):
-            if not (0 < len(code) <= 8 and code.isascii()):
-                continue  # never produced by the parser: looked up by the full path only
-            k = _pack(code)
-            h = ((k * int(_HASH_MUL)) & 0xFFFFFFFFFFFFFFFF) >> shift
-            while self.keys[h] != 0:
-                h = (h + 1) & (size - 1)
-            self.keys[h] = k
-            self.ids[h] = i
+        # codes of at most 8 ASCII characters (the only ones the reader produces),
+        # packed as _code packs them, first character lowest: "S8" pads with zero
+        # bytes, read little-endian
+        ids = np.array([i for i, c in enumerate(codes) if 0 < len(c) <= 8 and c.isascii()], np.int64)
+        packed = np.array([codes[i] for i in ids.tolist()], dtype="S8").view("<u8")
+        _insert(self.keys, self.ids, packed, ids, self.bits)
+
+
+@njit(cache=True, _nrt=False)
+def _insert(keys, ids, packed, dense, bits):
+    mask = np.uint64(len(keys) - 1)
+    for n in range(len(packed)):
+        h = (packed[n] * _HASH_MUL) >> (np.uint64(64) - bits)
+        while keys[h] != 0:
+            h = (h + np.uint64(1)) & mask
+        keys[h] = packed[n]
+        ids[h] = dense[n]
 
 
 def version_lookup() -> np.ndarray:
@@ -94,6 +93,22 @@ def _ws(buf, p, end):
             break
         p += 1
     return p
+
+
+@njit(cache=True, _nrt=False)
+def _next_item(buf, p, end, close):
+    """After an item of an object or array: (start of the next item, True) after a
+    comma, (just past ``close``, False) at the end, (-1, False) for anything else."""
+    p = _ws(buf, p, end)
+    if p < end and buf[p] == 44:  # ','
+        return _ws(buf, p + 1, end), True
+    if p < end and buf[p] == close:
+        return p + 1, False
+    return -1, False
+
+
+_OBJECT_END = np.int64(125)  # '}'  (typed, not literal: one compiled _next_item)
+_ARRAY_END = np.int64(93)  # ']'
 
 
 @njit(cache=True, _nrt=False)
@@ -181,7 +196,7 @@ def _code(buf, p, end, keys, ids, bits, out):
         return -1
     out[1] = 1 if (first == 86 or first == 87 or first == 88 or first == 89) else 0
     mask = np.uint64(len(keys) - 1)
-    h = (k * np.uint64(0x9E3779B97F4A7C15)) >> (np.uint64(64) - bits)
+    h = (k * _HASH_MUL) >> (np.uint64(64) - bits)
     while keys[h] != 0:
         if keys[h] == k:
             out[0] = ids[h]
@@ -280,13 +295,11 @@ def _dx(buf, p, end, keys, ids, bits, out, want_poa):
             out[2] = tmp[0]
         if p < 0:
             return -1
-        p = _ws(buf, p, end)
-        if p < end and buf[p] == 44:
-            p = _ws(buf, p + 1, end)
-            continue
-        if p < end and buf[p] == 125 and (seen & 1):
-            return p + 1
-        return -1
+        p, more = _next_item(buf, p, end, _OBJECT_END)
+        if p < 0:
+            return -1
+        if not more:
+            return p if seen & 1 else -1  # "code" is required
 
 
 @njit(cache=True, _nrt=False)
@@ -433,23 +446,17 @@ def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_
                         px_text[npx + n_p, 0] = tmp[5]
                         px_text[npx + n_p, 1] = tmp[6]
                         n_p += 1
-                    p = _ws(buf, p, end)
-                    if p < end and buf[p] == 44:
-                        p = _ws(buf, p + 1, end)
-                        continue
-                    if p < end and buf[p] == 93:
-                        p += 1
+                    p, more = _next_item(buf, p, end, _ARRAY_END)
+                    if p < 0:
+                        return False, 0, 0
+                    if not more:
                         break
-                    return False, 0, 0
-        p = _ws(buf, p, end)
-        if p < end and buf[p] == 44:
-            p = _ws(buf, p + 1, end)
-            continue
-        if p < end and buf[p] == 125:
-            p = _ws(buf, p + 1, end)
+        p, more = _next_item(buf, p, end, _OBJECT_END)
+        if p < 0:
+            return False, 0, 0
+        if not more:
             break
-        return False, 0, 0
-    if p != end:
+    if _ws(buf, p, end) != end:
         return False, 0, 0
     need = (1 << K_AGE) | (1 << K_SEX) | (1 << K_DSTAT) | (1 << K_PDX) | (1 << K_VERSION)
     if seen & need != need:
@@ -564,14 +571,11 @@ def _array_items(buf, key, spans):
             spans[n, 0] = p
             spans[n, 1] = q
             n += 1
-            p = _ws(buf, q, end)
-            if p < end and buf[p] == 44:
-                p = _ws(buf, p + 1, end)
-                continue
-            if p < end and buf[p] == 93:
-                p += 1
+            p, more = _next_item(buf, q, end, _ARRAY_END)
+            if p < 0:
+                return -1
+            if not more:
                 break
-            return -1
     p = _ws(buf, p, end)
     if p >= end or buf[p] != 125:
         return -1

@@ -521,6 +521,26 @@ async def test_engine_exception_is_isolated_to_its_claim(grouper, caplog):
     assert "RuntimeError" in text and "I5021" not in text and "injected" not in text
 
 
+class _UnreadingGrouper(_FaultyGrouper):
+    """The real engine, except that its text path reads nothing (every document None)."""
+
+    def group_json_texts(self, texts, **kwargs):
+        from engine import JsonResults
+
+        return JsonResults([None] * len(texts), [None] * len(texts), {})
+
+
+async def test_single_claim_the_text_path_did_not_read_is_still_answered(grouper):
+    """/v1/group never answers an empty 200: a JSON object the text path reports as
+    unread goes through the dict path (and a non-object still gets its 422)."""
+    app = create_app(grouper=_UnreadingGrouper(grouper), settings=Settings(default_hospital_status="exempt"))
+    async with client_for(app) as c:
+        r = await c.post("/v1/group", json=GOOD)
+        assert r.status_code == 200 and r.json()["drg"] == grouper.group([{**GOOD, "hospital_status": "exempt"}])[0]["drg"]
+        assert_problem(await c.post("/v1/group", content=b"[1]"), 422)
+        assert_problem(await c.post("/v1/group", content=b"{x"), 400)
+
+
 # ---- logging --------------------------------------------------------------------------------------
 
 

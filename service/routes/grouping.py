@@ -106,12 +106,18 @@ async def group_one(request: Request) -> Response:
         "A single claim is far smaller; check what is being sent.",
     )
     document, error = await rt.batcher.submit(grouper, body)  # counted in the metrics by the batcher
-    if document is None:  # not a JSON object: say what it is
-        if type(parse_json(body)) is not dict:  # parse_json raises the 400 for malformed JSON
+    if document is None:  # the engine found no JSON object: say what the body is
+        claim = parse_json(body)  # raises the 400 for malformed JSON
+        if type(claim) is not dict:
             raise Problem(
                 422, "invalid-claim", "The body must be one claim, a JSON object.", [("$", "expected an object")],
                 title="Unprocessable claim",
             )
+        # an object after all (never expected): the dict path, rather than an empty answer
+        claims, _, _ = prepare_claims([claim], settings.default_hospital_status)
+        grouped = rt.group(grouper, claims)
+        rt.metrics.count_grouped(grouped.counts, grouped.errors)
+        document, error = grouped.documents[0], grouped.errors[0]
     request.scope["fastdrg.claims"] = 1
     if error is not None:
         raise _claim_problem(error)

@@ -15,9 +15,10 @@ import numpy as np
 import orjson
 
 from . import kernel as K
+from . import parse as P
+from . import pipeline as PL
 from . import tables as tb
 from .decode import MED_SURG, decode_results
-from . import parse as P
 from .render import FragmentPool, render_results
 from .encode import (
     HOSPITAL_STATUS, Batch, ClaimError, encode_claims, normalize_code, parse_version,
@@ -39,20 +40,6 @@ def _ranges(n: int, largest: int, threads: int) -> list[tuple[int, int]]:
     at least one part per thread once the batch is not small."""
     size = largest if threads == 1 else max(SMALL // 2, min(largest, -(-n // threads)))
     return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
-
-
-def new_output(n: int, n_sdx: int, n_px: int) -> K.KernelOut:
-    """Output columns for ``n`` claims with ``n_sdx``/``n_px`` codes, initialised to
-    "nothing happened" (AFF_NONE, POA_NOT_CHECKED, no HAC: -1, severity NON_CC /
-    NEITHER): the kernel writes only what differs."""
-    return K.KernelOut(
-        np.zeros(n, np.int16), np.zeros(n, np.int16), np.zeros(n, np.int16), np.zeros(n, np.int16),
-        np.zeros(n, np.int8), np.zeros(n, np.int8), np.zeros(n, np.int8), np.zeros(n, np.int8),
-        np.zeros(n, np.int8), np.zeros(n, np.int8), np.zeros(n, np.bool_),
-        np.zeros(n_sdx, np.int8), np.zeros(n_sdx, np.int8), np.zeros(n_sdx, np.int8), np.zeros(n_sdx, np.int8),
-        np.full((n_sdx, K.MAX_HACS), -1, np.int16), np.full((n_sdx, K.MAX_HACS), -1, np.int8),
-        np.zeros(n_px, np.int8), np.zeros(n_px, np.uint8), np.zeros(n_px, np.bool_),
-    )
 
 
 def _threads() -> int:
@@ -218,10 +205,11 @@ class Grouper:
         self._local = threading.local()  # per-thread kernel scratch
         self._fragments = FragmentPool(self.tables.meta)
         meta = self.tables.meta
-        self._dx_table = P.CodeTable(meta["dx_codes"])
-        self._pr_table = P.CodeTable(meta["pr_codes"])
-        self._version_index = P.version_lookup()
-        self._hospital_names = P.name_table(HOSPITAL_STATUS)
+        # what engine.pipeline.run_part takes: the reader's tables, the kernel's sizes
+        dt, pt = P.CodeTable(meta["dx_codes"]), P.CodeTable(meta["pr_codes"])
+        self._reader = (dt.keys, dt.ids, dt.bits, pt.keys, pt.ids, pt.bits, P.version_lookup(),
+                        *P.CLAIM_KEYS, *P.name_table(HOSPITAL_STATUS))
+        self._sizes = (self._n_keys, self._max_nodes, self._max_clusters_per_code)
         if warm:  # every compiled entry point, so that the first real call pays nothing
             claim = {"version": "43.1", "age": 60, "sex": "M", "discharge_status": 1,
                      "pdx": "I5021", "sdx": ["E1122"], "procedures": ["02703DZ"]}
@@ -238,7 +226,7 @@ class Grouper:
         n = len(batch)
         ns = len(batch.sdx)
         npx = len(batch.px)
-        out = new_output(n, ns, npx)
+        out = K.new_output(n, ns, npx)
         if n:
             kb = K.KernelBatch(*(getattr(batch, f) for f in K.BATCH_FIELDS))
             max_sdx = max(1, int((batch.sdx_off[1:] - batch.sdx_off[:-1]).max()))
@@ -328,15 +316,11 @@ class Grouper:
         status_name = default_hospital_status or self.default_hospital_status
         if status_name not in HOSPITAL_STATUS:
             raise GrouperError(f"unknown hospital status {status_name!r}")
-        batch, raw_ids, raw_texts = self._read_texts(texts, HOSPITAL_STATUS[status_name])
-        result = self.group_batch(batch)
+        parts, spans_out, read, counts = self._run_texts(texts, HOSPITAL_STATUS[status_name], detail, separator)
         with _gc_paused():
-            parts, spans_out = self._render(batch, result, detail, raw_ids=raw_ids, raw_texts=raw_texts,
-                                            separator=separator)
-            counts = self._tally(batch, result)
             errors = [None] * n
             replaced = {}
-            rest = np.flatnonzero(~batch.ok).tolist()  # not read: orjson and the Python encoder
+            rest = np.flatnonzero(~read).tolist()  # not read: orjson and the Python encoder
             if rest:
                 claims, where = [], []
                 for i in rest:
@@ -360,54 +344,41 @@ class Grouper:
         return JsonResults(errors=errors, counts=counts, parts=parts, spans=spans_out, replaced=replaced,
                            separator=separator)
 
-    def _read_texts(self, texts: list, hospital: int):
-        """The compiled reader over every text, in parts on the kernel threads.
-        Returns the batch (claims not read are not ok), and the id and
-        unknown-code texts as spans of the joined input, for the writer."""
+    def _run_texts(self, texts: list, hospital: int, detail: bool, separator: bytes):
+        """Read, group and write every text (engine.pipeline), in parts on the
+        kernel threads.  Returns the rendered parts and spans (as
+        engine.render.render_results gives them), which claims were read, and the
+        grouped claims by (version, return code)."""
+        if len(separator) != 1:
+            raise ValueError("the separator is one byte")
         n = len(texts)
         lengths = np.fromiter(map(len, texts), np.int64, n)
-        spans = np.zeros((n, 2), np.int64)
+        spans = np.empty((n, 2), np.int64)
+        spans[0, 0] = 0
         np.cumsum(lengths[:-1], out=spans[1:, 0])
         spans[:, 1] = spans[:, 0] + lengths
         buf = np.frombuffer(b"".join(texts), np.uint8)
-        status = np.zeros(n, np.int8)
-        head = np.zeros((n, 11), np.int64)  # columns: see engine.parse._claim
-        dt, pt = self._dx_table, self._pr_table
+        args = (self._reader, hospital, self._kt, self._sizes, self._fragments.arrays, self._fragments.longest,
+                separator[0], bool(detail), len(tb.VERSIONS), len(tb.RETURN_CODES))
 
-        def read(part):
+        def run(part):
             lo, hi = part
-            cap = int(spans[hi - 1, 1] - spans[lo, 0]) // 3 + 1  # a code takes 3 bytes at least ("A")
-            sdx_off, px_off = np.zeros(hi - lo + 1, np.int64), np.zeros(hi - lo + 1, np.int64)
-            sdx, sdx_poa, px = np.zeros(cap, np.int32), np.zeros(cap, np.uint8), np.zeros(cap, np.int32)
-            sdx_text, px_text = np.zeros((cap, 2), np.int64), np.zeros((cap, 2), np.int64)
-            P.read_claims(buf, spans[lo:hi], dt.keys, dt.ids, dt.bits, pt.keys, pt.ids, pt.bits,
-                          self._version_index, *P.CLAIM_KEYS, *self._hospital_names, hospital,
-                          status[lo:hi], head[lo:hi], sdx_off, sdx, sdx_poa, sdx_text, px_off, px, px_text,
-                          np.zeros(8, np.int64))
-            ns, npx = sdx_off[-1], px_off[-1]
-            return sdx_off, sdx[:ns], sdx_poa[:ns], px_off, px[:npx], sdx_text[:ns], px_text[:npx]
+            return lo, hi, PL.run_part(buf, spans[lo:hi], *args)
 
-        parts = list(self._run_all(read, self._parts(n)))
-        sdx_off = np.zeros(n + 1, np.int64)  # the parts' offsets, end to end
-        px_off = np.zeros(n + 1, np.int64)
-        lo = 0
-        for so, _s, _sp, po, *_rest in parts:
-            k = len(so) - 1
-            sdx_off[lo + 1:lo + k + 1] = so[1:] + sdx_off[lo]
-            px_off[lo + 1:lo + k + 1] = po[1:] + px_off[lo]
-            lo += k
-        sdx, sdx_poa, px, sdx_text, px_text = (np.concatenate([p[c] for p in parts]) for c in (1, 2, 4, 5, 6))
-        nothing = [None] * n
-        batch = Batch(
-            ok=status == P.READ, ver=head[:, 0].astype(np.int8), sex=head[:, 1].astype(np.int8),
-            dstat=head[:, 2].astype(np.int16), hosp=head[:, 3].astype(np.int8), pdx=head[:, 4].astype(np.int32),
-            pdx_ecode=head[:, 5].astype(np.bool_), pdx_poa=head[:, 6].astype(np.uint8),
-            sdx_off=sdx_off, sdx=sdx, sdx_poa=sdx_poa, px_off=px_off, px=px,
-            ids=nothing, errors=nothing, pdx_text=nothing, sdx_text=nothing, px_text=nothing,
-        )
-        raw_ids = (buf, head[:, 7], head[:, 8])
-        raw_texts = (buf, head[:, 9], head[:, 10], sdx_text[:, 0], sdx_text[:, 1], px_text[:, 0], px_text[:, 1])
-        return batch, raw_ids, raw_texts
+        ranges = self._parts(n)
+        done = list(self._run_all(run, ranges))
+        if len(done) == 1:
+            lo, hi, (status, out, end, doc_spans, counts) = done[0]
+            read, doc_spans_all, total = status == P.READ, doc_spans, counts
+        else:
+            read = np.concatenate([d[2][0] for d in done]) == P.READ
+            doc_spans_all = np.concatenate([d[2][3] for d in done])
+            total = sum(d[2][4] for d in done)
+        parts = [(d[2][1].data[:d[2][2]], d[0], d[1]) for d in done]
+        n_rc = len(tb.RETURN_CODES)
+        counts = {(self.versions[k // n_rc], tb.RETURN_CODES[k % n_rc]): c
+                  for k, c in zip(np.flatnonzero(total).tolist(), total[total > 0].tolist())}
+        return parts, doc_spans_all, read, counts
 
     def _parts(self, n: int) -> list[tuple[int, int]]:
         return _ranges(n, PART, self.threads if n >= SMALL else 1)
@@ -418,11 +389,10 @@ class Grouper:
             return map(fn, items)
         return _pool().map(fn, items)
 
-    def _render(self, batch: Batch, result: BatchResult, detail: bool, raw_ids=None, raw_texts=None,
-                separator: bytes = b","):
+    def _render(self, batch: Batch, result: BatchResult, detail: bool, separator: bytes = b","):
         """engine.render.render_results, its parts on the kernel threads."""
-        return render_results(batch, result.columns, self._fragments, detail, raw_ids, self._run_all, raw_texts,
-                              separator, self._parts(len(batch)))
+        return render_results(batch, result.columns, self._fragments, detail, self._run_all, separator,
+                              self._parts(len(batch)))
 
     @staticmethod
     def _tally(batch: Batch, result: BatchResult) -> dict:

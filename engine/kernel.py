@@ -827,7 +827,7 @@ def _group_claim(T, B, O, W, i):
     gen = W.gen[0] + 1
     W.gen[0] = gen
 
-    # O arrives initialised (engine.grouper.new_output): NONE / NOT_CHECKED / -1 / 0
+    # O arrives initialised (new_output): NONE / NOT_CHECKED / -1 / 0
     O.med_surg[i] = SURG_NA
 
     pdx_scheme, pdx_mdc, sex_conflict, nsat = _preprocess(T, B, W, i, v, s0, ns, p0, np_, gen)
@@ -1420,12 +1420,14 @@ def _final_extra(T, B, O, W, i, s0, ns, p0, np_, pdx_mdc, st_i, st_f, hosp):
                 O.hac_status[i] = HS_CHANGES
 
 
-def new_scratch(sizes) -> Scratch:
+@njit(cache=True)
+def new_scratch(sizes):
     """Per-thread scratch for claims of up to ``sizes`` = (keys, formula nodes,
     secondary dx, procedures, candidate clusters).  Reusable call after call:
     the operand set is generation-stamped (``gen`` only grows) and every other
-    array is written before it is read, claim by claim."""
-    keys, nodes, n_sdx, n_px, n_clusters = (int(x) for x in sizes)
+    array is written before it is read, claim by claim.  Compiled, so that
+    :mod:`engine.pipeline` makes one inside its own compiled call."""
+    keys, nodes, n_sdx, n_px, n_clusters = sizes
     return Scratch(
         np.zeros(1, np.int64), np.zeros(keys, np.int64), np.zeros(keys, np.uint32),
         np.zeros(nodes, np.bool_), np.zeros(nodes, np.bool_), np.zeros(nodes, np.int32),
@@ -1441,11 +1443,26 @@ def new_scratch(sizes) -> Scratch:
     )
 
 
+@njit(cache=True)
+def new_output(n, n_sdx, n_px):
+    """Output columns for ``n`` claims with ``n_sdx``/``n_px`` codes, initialised to
+    "nothing happened" (AFF_NONE, POA_NOT_CHECKED, no HAC: -1, severity NON_CC /
+    NEITHER): the kernel writes only what differs."""
+    return KernelOut(
+        np.zeros(n, np.int16), np.zeros(n, np.int16), np.zeros(n, np.int16), np.zeros(n, np.int16),
+        np.zeros(n, np.int8), np.zeros(n, np.int8), np.zeros(n, np.int8), np.zeros(n, np.int8),
+        np.zeros(n, np.int8), np.zeros(n, np.int8), np.zeros(n, np.bool_),
+        np.zeros(n_sdx, np.int8), np.zeros(n_sdx, np.int8), np.zeros(n_sdx, np.int8), np.zeros(n_sdx, np.int8),
+        np.full((n_sdx, MAX_HACS), -1, np.int16), np.full((n_sdx, MAX_HACS), -1, np.int8),
+        np.zeros(n_px, np.int8), np.zeros(n_px, np.uint8), np.zeros(n_px, np.bool_),
+    )
+
+
 @njit(cache=True, nogil=True)
 def group_range(T, B, O, W, lo, hi):
     """Group claims ``lo:hi`` on the calling thread, with a scratch of its own
     (:func:`new_scratch`, big enough for every claim of the range).  ``O`` must
-    come from :func:`engine.grouper.new_output` (the kernel writes only what
+    come from :func:`new_output` (the kernel writes only what
     differs from its initial values).
 
     It releases the GIL: :class:`engine.grouper.Grouper` runs chunks of a large

@@ -142,6 +142,9 @@ class FragmentPool:
         self.off = np.zeros(len(frags) + 1, np.int64)
         np.cumsum(lengths, out=self.off[1:])
         self.data = np.frombuffer(b"".join(frags), np.uint8)
+        #: the arrays, as engine.pipeline takes them
+        self.arrays = (self.data, self.off, self.drg_desc, self.mdc_desc, self.dx_text, self.dx_off,
+                       self.pr_text, self.pr_off)
 
 
 # ---- per-batch inputs from Python -----------------------------------------------------------
@@ -173,16 +176,14 @@ def _unknown_texts(ids: np.ndarray, valid: np.ndarray, start, texts: list):
     return blob[0], lo, hi
 
 
-def render_results(batch, out, pool: FragmentPool, detail: bool = True, raw_ids=None, run_all=None,
-                   raw_texts=None, separator: bytes = b",", ranges=None):
+def render_results(batch, out, pool: FragmentPool, detail: bool = True, run_all=None,
+                   separator: bytes = b",", ranges=None):
     """``(parts, spans)``: each part is ``(buffer, lo, hi)``, the JSON array of
     the results of claims ``lo:hi`` (``null`` for a claim the encoder rejected);
     claim ``i``'s document is ``buffer[spans[i, 0]:spans[i, 1]]`` of its part.
-    ``None`` when the batch needs the Python decoder.  ``raw_ids``: ``(blob, lo,
-    hi)``, each claim's id as JSON text ``blob[lo:hi]`` (``lo < 0``: no id),
-    instead of ``batch.ids``.  ``raw_texts``: ``(blob, pdx_lo, pdx_hi, sdx_lo,
-    sdx_hi, px_lo, px_hi)``, the texts of unknown codes by position, instead of
-    ``batch.*_text``.  ``run_all(fn, items)``: runs ``fn`` over the parts (on
+    ``None`` when the batch needs the Python decoder.  (Claims read from JSON
+    text are written by :mod:`engine.pipeline`, which echoes ids and unknown
+    codes from the text.)  ``run_all(fn, items)``: runs ``fn`` over the parts (on
     threads, say); default: one after the other.  ``separator`` (one byte)
     stands between documents: ``b","`` for the JSON array, ``b"\\n"`` for NDJSON.
     ``ranges``: the parts as (lo, hi); default: one part."""
@@ -192,10 +193,7 @@ def render_results(batch, out, pool: FragmentPool, detail: bool = True, raw_ids=
     n = len(batch)
     ids = batch.ids
     has_id = np.zeros(n, np.bool_)
-    if raw_ids is not None:
-        id_blob, id_lo, id_hi = raw_ids
-        has_id = id_lo >= 0
-    elif any(x is not None for x in ids):
+    if any(x is not None for x in ids):
         parts = []
         for i, x in enumerate(ids):
             if x is None:
@@ -216,12 +214,7 @@ def render_results(batch, out, pool: FragmentPool, detail: bool = True, raw_ids=
     else:
         id_blob = np.zeros(0, np.uint8)
         id_lo = id_hi = np.zeros(n, np.int64)
-    if detail and raw_texts is not None:
-        blob = raw_texts[0]
-        pdx = (blob, raw_texts[1], raw_texts[2])
-        sdx = (blob, raw_texts[3], raw_texts[4])
-        px = (blob, raw_texts[5], raw_texts[6])
-    elif detail:
+    if detail:
         every = np.ones(max(len(batch.sdx), len(batch.px)), np.bool_)
         pdx = _unknown_texts(batch.pdx, batch.ok, None, batch.pdx_text)
         sdx = _unknown_texts(batch.sdx, every[:len(batch.sdx)], batch.sdx_off, batch.sdx_text)

@@ -354,7 +354,8 @@ def _preprocess(T, B, W, i, v, s0, ns, p0, np_, gen):
                     W.s_hac_num[j, k] = h
                     W.s_hac_status[j, k] = HAC_NOT_ON_LIST
                     W.s_nhac[j] = k + 1
-        if _excluded(T.dx_excl, T.excl_off, T.excl_codes, v, pdx, code):
+        # the exclusion matters only to a CC/MCC or a HAC code (a binary search: skipped for the rest)
+        if (sev != SEV_NONE or W.s_nhac[j] > 0) and _excluded(T.dx_excl, T.excl_off, T.excl_codes, v, pdx, code):
             fl |= _F_EXCLUDED
         W.s_flags[j] = fl
         W.s_sev[j] = sev
@@ -1167,6 +1168,12 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
     # -- diagnoses
     wsupp = T.f_supp[win]
     nk = _collect(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, T.key_sev, W.stamp, W.supp, W.val, W.coll, W.keys, win, np.int64(res_mdc), np.int64(sev), gen)
+    for q in range(nk):
+        key = W.keys[q]
+        kind = T.key_kind[key]
+        at = T.key_attr[key]
+        if (kind == KEY_BARE or kind == KEY_ANY) and at >= 0 and _dx_has(T.sch_ops_off, T.sch_ops, T.sch_cat_off, T.sch_cat, pdx_scheme, at, False):
+            W.keys[q] = -1  # the principal dx already gives this operand: no secondary dx made it
     for a in range(ns):
         j = W.s_order[a]
         hit = -1
@@ -1176,8 +1183,6 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
                 continue
             kind = T.key_kind[key]
             at = T.key_attr[key]
-            if (kind == KEY_BARE or kind == KEY_ANY) and at >= 0 and _dx_has(T.sch_ops_off, T.sch_ops, T.sch_cat_off, T.sch_cat, pdx_scheme, at, False):
-                continue  # the principal dx already gives this operand
             if kind == KEY_SEV:
                 # MCC/CC is made by a code that counted: not excluded, not suppressed
                 # by the formula (CMS still names a HAC code here in the final DRG)

@@ -41,7 +41,7 @@ import numpy as np
 from . import formulas as fm
 
 #: Bump whenever the layout below changes: it is part of the cache key.
-LAYOUT_VERSION = 3
+LAYOUT_VERSION = 4
 
 #: Grouper versions bundled, as CMS numbers them (400 = v40.0).
 VERSIONS = (400, 401, 410, 411, 420, 421, 430, 431)
@@ -120,6 +120,17 @@ def _csr(lists: list[list[int]], dtype=np.int32) -> tuple[np.ndarray, np.ndarray
     off[1:] = np.cumsum([len(x) for x in lists])
     flat = np.fromiter((v for x in lists for v in x), dtype=dtype, count=int(off[-1]))
     return off, flat
+
+
+def _narrow(a: np.ndarray) -> np.ndarray:
+    """``a`` as int16, else int32, when its values fit.  Why: the per-version code
+    tables are read at random, one entry per code of every claim; at 2 bytes an
+    entry they take half the cache (a claim batch spans every version)."""
+    for dtype in (np.int16, np.int32):
+        info = np.iinfo(dtype)
+        if a.size == 0 or (a.min() >= info.min and a.max() <= info.max):
+            return a.astype(dtype)
+    return a
 
 
 @dataclass
@@ -271,7 +282,7 @@ def compile_tables(source) -> Tables:
     for code, lo, hi, scheme in source.diagnosis:
         for v in _covers(lo, hi):
             dx_scheme[v, dx_id[code]] = scheme
-    a["dx_scheme"] = dx_scheme
+    a["dx_scheme"] = _narrow(dx_scheme)
 
     scheme_ids = sorted(source.schemes)
     n_scheme = max(scheme_ids) + 1
@@ -302,7 +313,7 @@ def compile_tables(source) -> Tables:
     groups: list[list[int]] = [[] for _ in range(n_group)]
     for gid, codes in source.exclusion_groups.items():
         groups[gid] = sorted({dx_id[c] for c in codes if c in dx_id})
-    a["dx_excl"] = dx_excl
+    a["dx_excl"] = _narrow(dx_excl)
     a["excl_off"], a["excl_codes"] = _csr(groups)
 
     dx_gender = np.full((nv, len(dx_codes), 2), -2, dtype=np.int8)  # -2: not on the list
@@ -332,7 +343,7 @@ def compile_tables(source) -> Tables:
             cl_name_pattern.setdefault(code, []).append((lo, hi, pid))
         for v in _covers(lo, hi):
             pr_pattern[v, pr_id[code]] = pid
-    a["pr_pattern"] = pr_pattern
+    a["pr_pattern"] = _narrow(pr_pattern)
 
     cl_rows = [c for c in source.clusters if _covers(c["lo"], c["hi"])]
     n_cl = len(cl_rows)
@@ -385,7 +396,7 @@ def compile_tables(source) -> Tables:
             pr_cl_off[v, p] = len(flat)
             flat.extend(pr_cl_lists[v][p])
         pr_cl_off[v, len(pr_codes)] = len(flat)
-    a["pr_cl_off"], a["pr_cl"] = pr_cl_off, np.array(flat, dtype=np.int32)
+    a["pr_cl_off"], a["pr_cl"] = _narrow(pr_cl_off), np.array(flat, dtype=np.int32)
 
     # ---- formulas ------------------------------------------------------------------------
     n_op: list[int] = []

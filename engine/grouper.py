@@ -16,10 +16,9 @@ import orjson
 
 from . import kernel as K
 from . import parse as P
-from . import pipeline as PL
 from . import tables as tb
 from .decode import MED_SURG, decode_results
-from .render import FragmentPool, render_results
+from .render import FragmentPool, render_read, render_results
 from .encode import (
     HOSPITAL_STATUS, Batch, ClaimError, encode_claims, normalize_code, parse_version,
     version_dates, version_label,
@@ -205,11 +204,10 @@ class Grouper:
         self._local = threading.local()  # per-thread kernel scratch
         self._fragments = FragmentPool(self.tables.meta)
         meta = self.tables.meta
-        # what engine.pipeline.run_part takes: the reader's tables, the kernel's sizes
+        # the compiled reader's tables (engine.parse.read_batch)
         dt, pt = P.CodeTable(meta["dx_codes"]), P.CodeTable(meta["pr_codes"])
         self._reader = (dt.keys, dt.ids, dt.bits, pt.keys, pt.ids, pt.bits, P.version_lookup(),
                         *P.CLAIM_KEYS, *P.name_table(HOSPITAL_STATUS))
-        self._sizes = (self._n_keys, self._max_nodes, self._max_clusters_per_code)
         if warm:  # every compiled entry point, so that the first real call pays nothing
             claim = {"version": "43.1", "age": 60, "sex": "M", "discharge_status": 1,
                      "pdx": "I5021", "sdx": ["E1122"], "procedures": ["02703DZ"]}
@@ -229,15 +227,19 @@ class Grouper:
         out = K.new_output(n, ns, npx)
         if n:
             kb = K.KernelBatch(*(getattr(batch, f) for f in K.BATCH_FIELDS))
-            max_sdx = max(1, int((batch.sdx_off[1:] - batch.sdx_off[:-1]).max()))
-            max_px = max(1, int((batch.px_off[1:] - batch.px_off[:-1]).max()))
-            # candidate clusters of a claim: at most (procedures x clusters per code)
-            sizes = (self._n_keys, self._max_nodes, max_sdx, max_px, max_px * self._max_clusters_per_code)
+            sizes = self._sizes(max(1, int(np.max(batch.sdx_off[1:] - batch.sdx_off[:-1]))),
+                                max(1, int(np.max(batch.px_off[1:] - batch.px_off[:-1]))))
             if n < SMALL or self.threads == 1:
                 K.group_range(self._kt, kb, out, self._scratch(sizes), 0, n)
             else:
                 self._run_chunks(kb, out, n, sizes)
         return BatchResult(out)
+
+    def _sizes(self, max_sdx: int, max_px: int) -> tuple:
+        """The kernel scratch (engine.kernel.new_scratch) for claims of up to
+        ``max_sdx`` secondary dx and ``max_px`` procedures."""
+        # candidate clusters of a claim: at most (procedures x clusters per code)
+        return self._n_keys, self._max_nodes, int(max_sdx), int(max_px), int(max_px) * self._max_clusters_per_code
 
     def _scratch(self, sizes) -> K.Scratch:
         """This thread's kernel scratch, grown when a batch needs more (allocating
@@ -345,12 +347,10 @@ class Grouper:
                            separator=separator)
 
     def _run_texts(self, texts: list, hospital: int, detail: bool, separator: bytes):
-        """Read, group and write every text (engine.pipeline), in parts on the
-        kernel threads.  Returns the rendered parts and spans (as
+        """Read (engine.parse.read_batch), group and write every text, in parts
+        on the kernel threads.  Returns the rendered parts and spans (as
         engine.render.render_results gives them), which claims were read, and the
         grouped claims by (version, return code)."""
-        if len(separator) != 1:
-            raise ValueError("the separator is one byte")
         n = len(texts)
         lengths = np.fromiter(map(len, texts), np.int64, n)
         spans = np.empty((n, 2), np.int64)
@@ -358,27 +358,30 @@ class Grouper:
         np.cumsum(lengths[:-1], out=spans[1:, 0])
         spans[:, 1] = spans[:, 0] + lengths
         buf = np.frombuffer(b"".join(texts), np.uint8)
-        args = (self._reader, hospital, self._kt, self._sizes, self._fragments.arrays, self._fragments.longest,
-                separator[0], bool(detail), len(tb.VERSIONS), len(tb.RETURN_CODES))
 
         def run(part):
             lo, hi = part
-            return lo, hi, PL.run_part(buf, spans[lo:hi], *args)
+            batch, text_spans, max_sdx, max_px = P.read_batch(buf, spans[lo:hi], self._reader, hospital)
+            out = K.new_output(hi - lo, len(batch.sdx), len(batch.px))
+            K.group_range(self._kt, batch, out, self._scratch(self._sizes(max_sdx, max_px)), 0, hi - lo)
+            text_bytes = int(spans[hi - 1, 1] - spans[lo, 0])
+            doc, doc_spans = render_read(batch, out, self._fragments, buf, text_spans, text_bytes, detail, separator)
+            return (doc, lo, hi), doc_spans, batch, out
 
-        ranges = self._parts(n)
-        done = list(self._run_all(run, ranges))
+        done = list(self._run_all(run, self._parts(n)))
+        parts = [d[0] for d in done]
         if len(done) == 1:
-            lo, hi, (status, out, end, doc_spans, counts) = done[0]
-            read, doc_spans_all, total = status == P.READ, doc_spans, counts
+            _, doc_spans, batch, out = done[0]
+            read = batch.ok
+            counts = self._tally(batch, BatchResult(out))
         else:
-            read = np.concatenate([d[2][0] for d in done]) == P.READ
-            doc_spans_all = np.concatenate([d[2][3] for d in done])
-            total = sum(d[2][4] for d in done)
-        parts = [(d[2][1].data[:d[2][2]], d[0], d[1]) for d in done]
-        n_rc = len(tb.RETURN_CODES)
-        counts = {(self.versions[k // n_rc], tb.RETURN_CODES[k % n_rc]): c
-                  for k, c in zip(np.flatnonzero(total).tolist(), total[total > 0].tolist())}
-        return parts, doc_spans_all, read, counts
+            doc_spans = np.concatenate([d[1] for d in done])
+            read = np.concatenate([d[2].ok for d in done])
+            counts = {}
+            for _, _, batch, out in done:
+                for key, c in self._tally(batch, BatchResult(out)).items():
+                    counts[key] = counts.get(key, 0) + c
+        return parts, doc_spans, read, counts
 
     def _parts(self, n: int) -> list[tuple[int, int]]:
         return _ranges(n, PART, self.threads if n >= SMALL else 1)

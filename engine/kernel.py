@@ -1425,14 +1425,12 @@ def _final_extra(T, B, O, W, i, s0, ns, p0, np_, pdx_mdc, st_i, st_f, hosp):
                 O.hac_status[i] = HS_CHANGES
 
 
-@njit(cache=True)
-def new_scratch(sizes):
+def new_scratch(sizes) -> Scratch:
     """Per-thread scratch for claims of up to ``sizes`` = (keys, formula nodes,
     secondary dx, procedures, candidate clusters).  Reusable call after call:
     the operand set is generation-stamped (``gen`` only grows) and every other
-    array is written before it is read, claim by claim.  Compiled, so that
-    :mod:`engine.pipeline` makes one inside its own compiled call."""
-    keys, nodes, n_sdx, n_px, n_clusters = sizes
+    array is written before it is read, claim by claim."""
+    keys, nodes, n_sdx, n_px, n_clusters = (int(x) for x in sizes)
     return Scratch(
         np.zeros(1, np.int64), np.zeros(keys, np.int64), np.zeros(keys, np.uint32),
         np.zeros(nodes, np.bool_), np.zeros(nodes, np.bool_), np.zeros(nodes, np.int32),
@@ -1448,8 +1446,7 @@ def new_scratch(sizes):
     )
 
 
-@njit(cache=True)
-def new_output(n, n_sdx, n_px):
+def new_output(n: int, n_sdx: int, n_px: int) -> KernelOut:
     """Output columns for ``n`` claims with ``n_sdx``/``n_px`` codes, initialised to
     "nothing happened" (AFF_NONE, POA_NOT_CHECKED, no HAC: -1, severity NON_CC /
     NEITHER): the kernel writes only what differs."""

@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
+from .kernel import KernelBatch
 from .tables import VERSIONS
 
 # claim keys (bit positions of the "seen" mask)
@@ -485,6 +486,52 @@ def read_claims(buf, spans, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, 
             status[i] = NOT_READ
     sdx_off[len(spans)] = ns
     px_off[len(spans)] = npx
+
+
+@njit(cache=True, nogil=True)
+def read_batch(buf, spans, reader, hospital):
+    """:func:`read_claims` into new columns, allocated here (in compiled code: a
+    part of a batch costs one hand-over from Python, which matters for the
+    service's micro-batches of a few claims).
+
+    ``reader``: the reader's tables, as ``Grouper`` keeps them.  Returns the
+    kernel's batch (a claim not read is not ``ok``); for the writer, spans of
+    ``buf``: each claim's id (``lo < 0``: none) and principal dx text, each
+    secondary dx and procedure text; and, for the kernel's scratch, the most
+    secondary dx and procedures on one claim (at least 1)."""
+    (dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_index, kblob, koff, hblob, hoff) = reader
+    n = len(spans)
+    cap = (spans[n - 1, 1] - spans[0, 0]) // 3 + 1 if n else 1  # a code takes 3 bytes at least ("A")
+    status = np.zeros(n, np.int8)
+    head = np.zeros((n, 11), np.int64)  # columns: see _claim
+    sdx_off = np.zeros(n + 1, np.int64)
+    px_off = np.zeros(n + 1, np.int64)
+    sdx = np.zeros(cap, np.int32)
+    sdx_poa = np.zeros(cap, np.uint8)
+    px = np.zeros(cap, np.int32)
+    sdx_text = np.zeros((cap, 2), np.int64)
+    px_text = np.zeros((cap, 2), np.int64)
+    read_claims(buf, spans, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_index, kblob, koff, hblob, hoff,
+                hospital, status, head, sdx_off, sdx, sdx_poa, sdx_text, px_off, px, px_text, np.zeros(8, np.int64))
+    ns = sdx_off[n]
+    npx = px_off[n]
+    batch = KernelBatch(
+        status == READ, head[:, 0].astype(np.int8), head[:, 1].astype(np.int8), head[:, 2].astype(np.int16),
+        head[:, 3].astype(np.int8), head[:, 4].astype(np.int32), head[:, 5] != 0, head[:, 6].astype(np.uint8),
+        sdx_off, sdx[:ns].copy(), sdx_poa[:ns].copy(), px_off, px[:npx].copy(),
+    )
+    # contiguous copies: the writer is compiled for contiguous spans (a strided
+    # view would compile it a second time)
+    texts = (np.ascontiguousarray(head[:, 7]), np.ascontiguousarray(head[:, 8]),
+             np.ascontiguousarray(head[:, 9]), np.ascontiguousarray(head[:, 10]),
+             np.ascontiguousarray(sdx_text[:ns, 0]), np.ascontiguousarray(sdx_text[:ns, 1]),
+             np.ascontiguousarray(px_text[:npx, 0]), np.ascontiguousarray(px_text[:npx, 1]))
+    max_sdx = 1
+    max_px = 1
+    for i in range(n):
+        max_sdx = max(max_sdx, sdx_off[i + 1] - sdx_off[i])
+        max_px = max(max_px, px_off[i + 1] - px_off[i])
+    return batch, texts, max_sdx, max_px
 
 
 # ---- a JSON array inside an envelope, cut into its items ---------------------------------------

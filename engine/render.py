@@ -108,6 +108,13 @@ N_CLAIM_SEV, N_MED_SURG, N_HAC_STATUS = len(CLAIM_SEVERITY), len(MED_SURG), len(
 N_AFFECTS, N_CODE_SEV, N_POA_ERROR = len(AFFECTS), len(CODE_SEVERITY), len(POA_ERROR)
 
 
+#: An empty byte blob.  Every blob handed to the writer is read-only, like the
+#: bytes it usually views: numba compiles a function once per argument type, and
+#: a writable empty array would be a second writer, compiled at the first batch
+#: that has (or lacks) ids or unknown codes.
+_NO_BYTES = np.frombuffer(b"", np.uint8)
+
+
 def _blob(texts: list):
     """ASCII texts concatenated, with offsets; None if any is not ASCII."""
     blob = "".join(texts)
@@ -142,7 +149,7 @@ class FragmentPool:
         self.off = np.zeros(len(frags) + 1, np.int64)
         np.cumsum(lengths, out=self.off[1:])
         self.data = np.frombuffer(b"".join(frags), np.uint8)
-        #: the arrays, as engine.pipeline takes them
+        #: the arrays, in the writer's argument order
         self.arrays = (self.data, self.off, self.drg_desc, self.mdc_desc, self.dx_text, self.dx_off,
                        self.pr_text, self.pr_off)
 
@@ -162,7 +169,7 @@ def _unknown_texts(ids: np.ndarray, valid: np.ndarray, start, texts: list):
     hi = np.zeros(len(ids), np.int64)
     pos = np.flatnonzero((ids < 0) & valid)
     if not len(pos):
-        return np.zeros(0, np.uint8), lo, hi
+        return _NO_BYTES, lo, hi
     if start is None:
         found = [texts[p] for p in pos.tolist()]
     else:
@@ -181,9 +188,8 @@ def render_results(batch, out, pool: FragmentPool, detail: bool = True, run_all=
     """``(parts, spans)``: each part is ``(buffer, lo, hi)``, the JSON array of
     the results of claims ``lo:hi`` (``null`` for a claim the encoder rejected);
     claim ``i``'s document is ``buffer[spans[i, 0]:spans[i, 1]]`` of its part.
-    ``None`` when the batch needs the Python decoder.  (Claims read from JSON
-    text are written by :mod:`engine.pipeline`, which echoes ids and unknown
-    codes from the text.)  ``run_all(fn, items)``: runs ``fn`` over the parts (on
+    ``None`` when the batch needs the Python decoder (claims read from JSON
+    text: :func:`render_read`).  ``run_all(fn, items)``: runs ``fn`` over the parts (on
     threads, say); default: one after the other.  ``separator`` (one byte)
     stands between documents: ``b","`` for the JSON array, ``b"\\n"`` for NDJSON.
     ``ranges``: the parts as (lo, hi); default: one part."""
@@ -212,7 +218,7 @@ def render_results(batch, out, pool: FragmentPool, detail: bool = True, run_all=
         np.cumsum(id_len, out=id_off[1:])
         id_lo, id_hi = id_off[:-1], id_off[1:]
     else:
-        id_blob = np.zeros(0, np.uint8)
+        id_blob = _NO_BYTES
         id_lo = id_hi = np.zeros(n, np.int64)
     if detail:
         every = np.ones(max(len(batch.sdx), len(batch.px)), np.bool_)
@@ -222,43 +228,74 @@ def render_results(batch, out, pool: FragmentPool, detail: bool = True, run_all=
         if pdx is None or sdx is None or px is None:
             return None
     else:
-        nothing = np.zeros(0, np.uint8)
+        nothing = _NO_BYTES
         pdx = (nothing, np.zeros(n, np.int64), np.zeros(n, np.int64))
         sdx = (nothing, np.zeros(len(batch.sdx), np.int64), np.zeros(len(batch.sdx), np.int64))
         px = (nothing, np.zeros(len(batch.px), np.int64), np.zeros(len(batch.px), np.int64))
+    args = (sep, *pool.arrays, *_columns(batch, out), id_blob, id_lo, id_hi, has_id, *pdx, *sdx, *px, bool(detail))
+    spans = np.zeros((n, 2), np.int64)
+    sdx_off, px_off = batch.sdx_off, batch.px_off
+
+    def render(part):
+        lo, hi = part
+        size = (_room(pool, hi - lo, int(sdx_off[hi] - sdx_off[lo]), int(px_off[hi] - px_off[lo]))
+                + int(np.sum(id_hi[lo:hi] - id_lo[lo:hi]))
+                + int(np.sum(pdx[2][lo:hi] - pdx[1][lo:hi]))
+                + int(np.sum(sdx[2][sdx_off[lo]:sdx_off[hi]] - sdx[1][sdx_off[lo]:sdx_off[hi]]))
+                + int(np.sum(px[2][px_off[lo]:px_off[hi]] - px[1][px_off[lo]:px_off[hi]])))
+        return _write(spans, lo, hi, size, args), lo, hi
+
+    ranges = ranges or [(0, n)]
+    parts = list(run_all(render, ranges) if run_all is not None and len(ranges) > 1 else map(render, ranges))
+    return parts, spans
+
+
+def render_read(batch, out, pool: FragmentPool, buf, texts, text_bytes: int, detail: bool = True,
+                separator: bytes = b","):
+    """``(buffer, spans)`` for claims read from JSON text by
+    :func:`engine.parse.read_batch`: ids and unknown codes are echoed from the
+    text ``buf`` (``texts``: their spans, as ``read_batch`` gives them; they add
+    at most ``text_bytes``), a claim not read is written as ``null``.  The rest
+    as :func:`render_results`."""
+    if len(separator) != 1:
+        raise ValueError("the separator is one byte")
+    n = len(batch.ok)
+    id_lo, id_hi, pdx_lo, pdx_hi, sdx_lo, sdx_hi, px_lo, px_hi = texts
+    args = (separator[0], *pool.arrays, *_columns(batch, out), buf, id_lo, id_hi, id_lo >= 0,
+            buf, pdx_lo, pdx_hi, buf, sdx_lo, sdx_hi, buf, px_lo, px_hi, bool(detail))
+    spans = np.zeros((n, 2), np.int64)
+    size = _room(pool, n, len(batch.sdx), len(batch.px)) + text_bytes
+    return _write(spans, 0, n, size, args), spans
+
+
+def _columns(batch, out) -> tuple:
+    """The batch's and the kernel's columns, in the writer's argument order."""
     o = out
-    args = (
-        pool.data, pool.off, pool.drg_desc, pool.mdc_desc,
-        pool.dx_text, pool.dx_off, pool.pr_text, pool.pr_off,
+    return (
         batch.ok, batch.ver, batch.pdx, batch.pdx_poa, batch.sdx_off, batch.sdx, batch.sdx_poa,
         batch.px_off, batch.px,
         o.init_drg, o.init_mdc, o.final_drg, o.final_mdc, o.rc, o.init_sev, o.final_sev,
         o.med_surg, o.hac_status, o.pdx_aff, o.pdx_hac11,
         o.sdx_aff, o.sdx_use_init, o.sdx_use_final, o.sdx_poa_err, o.sdx_hac_num, o.sdx_hac_status,
         o.px_aff, o.px_hac, o.px_is_or,
-        id_blob, id_lo, id_hi, has_id, *pdx, *sdx, *px, detail,
     )
-    spans = np.zeros((n, 2), np.int64)
-    sdx_off, px_off = batch.sdx_off, batch.px_off
 
-    def render(part):
-        lo, hi = part
-        # enough for every claim but those with long HAC lists (codes: 8 bytes at most each)
-        size = (2 + (hi - lo) * (600 + 2 * pool.longest) + int(sdx_off[hi] - sdx_off[lo]) * 300
-                + int(px_off[hi] - px_off[lo]) * 150 + int(np.sum(id_hi[lo:hi] - id_lo[lo:hi]))
-                + int(np.sum(pdx[2][lo:hi] - pdx[1][lo:hi]))
-                + int(np.sum(sdx[2][sdx_off[lo]:sdx_off[hi]] - sdx[1][sdx_off[lo]:sdx_off[hi]]))
-                + int(np.sum(px[2][px_off[lo]:px_off[hi]] - px[1][px_off[lo]:px_off[hi]])))
-        buf = np.empty(size, np.uint8)
-        end = _render(buf, spans, lo, hi, sep, *args)
-        if end > size:  # the estimate was short: once more, with the exact size
-            buf = np.empty(end, np.uint8)
-            end = _render(buf, spans, lo, hi, sep, *args)
-        return buf.data[:end], lo, hi
 
-    ranges = ranges or [(0, n)]
-    parts = list(run_all(render, ranges) if run_all is not None and len(ranges) > 1 else map(render, ranges))
-    return parts, spans
+def _room(pool: FragmentPool, n: int, n_sdx: int, n_px: int) -> int:
+    """Bytes for ``n`` results with these codes, but for ids, echoed code texts
+    and long HAC lists (codes: 8 bytes at most each)."""
+    return 2 + n * (600 + 2 * pool.longest) + n_sdx * 300 + n_px * 150
+
+
+def _write(spans, lo: int, hi: int, size: int, args: tuple):
+    """The writer over claims ``lo:hi`` into ``size`` bytes, once more with the
+    exact size when that was short; the JSON array as a memoryview."""
+    buf = np.empty(size, np.uint8)
+    end = _render(buf, spans, lo, hi, *args)
+    if end > size:
+        buf = np.empty(end, np.uint8)
+        end = _render(buf, spans, lo, hi, *args)
+    return buf.data[:end]
 
 
 # ---- the compiled writer ----------------------------------------------------------------------

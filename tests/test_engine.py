@@ -168,3 +168,25 @@ def test_kernel_scratch_reused_across_calls(grouper):
     for lo, size in ((0, 7), (7, 1), (8, 600), (608, 13), (621, 2379)):
         pieces += grouper.group(claims[lo:lo + size])
     assert pieces == whole
+
+
+def test_writer_and_kernel_compiled_once_for_every_batch_shape(grouper):
+    """Regression: an empty blob (no ids, no unknown codes) was a writable array,
+    a non-empty one read-only, and the text path passed strided spans: numba
+    compiled the JSON writer once per such shape, a 15-30 s stall at the first
+    batch of a new shape (after the image's warm-up).  Every path now hands the
+    writer and the kernel arguments of one type each."""
+    from engine import kernel, render
+
+    shapes = [
+        [claim()],  # no id, every code known
+        [claim(id="x"), claim(id=7)],  # ids
+        [claim(pdx="Q9999ZZ", sdx=["ZZZ1"], procedures=["ZZZZZZZ"])],  # unknown codes echoed
+    ]
+    for claims in shapes:
+        grouper.group(claims)
+        grouper.group_json(claims)
+        grouper.group_json_texts([orjson.dumps(c) for c in claims])
+        grouper.group(claims, detail=False)
+    assert len(render._render.signatures) == 1, render._render.signatures
+    assert len(kernel.group_range.signatures) == 1, kernel.group_range.signatures

@@ -116,8 +116,9 @@ class JsonResults:
             return [i for i, d in enumerate(self._documents) if d is None]
         return sorted(i for i, d in self._replaced.items() if d is None)
 
-    def join(self, extra: dict | None = None) -> bytes:
-        """All documents joined by ``separator``; ``extra[i]`` stands for
+    def join(self, extra: dict | None = None, prefix: bytes = b"", suffix: bytes = b"") -> bytes:
+        """All documents joined by ``separator``, between ``prefix`` and ``suffix``
+        (one copy of megabytes of results, not three); ``extra[i]`` stands for
         ``documents[i]`` (required where that is None)."""
         replaced = {**self._replaced, **extra} if extra else self._replaced
         if self._parts is None or self._documents is not None:
@@ -126,8 +127,8 @@ class JsonResults:
                 docs = list(docs)
                 for i, doc in replaced.items():
                     docs[i] = doc
-            return self.separator.join(docs)
-        chunks = []
+            return b"".join((prefix, self.separator.join(docs), suffix))
+        chunks = [prefix]
         for buf, lo, hi in self._parts:
             prev = 1  # after "["
             for i in sorted(i for i in replaced if lo <= i < hi):
@@ -137,7 +138,11 @@ class JsonResults:
                 prev = b
             chunks.append(buf[prev:len(buf) - 1])  # up to "]"
             chunks.append(self.separator)
-        return b"".join(chunks[:-1]) if chunks else b""
+        if len(chunks) > 1:
+            chunks[-1] = suffix  # in place of the last separator
+        else:
+            chunks.append(suffix)
+        return b"".join(chunks)
 
 
 def _dumps(result: dict) -> bytes:
@@ -352,12 +357,15 @@ class Grouper:
         engine.render.render_results gives them), which claims were read, and the
         grouped claims by (version, return code)."""
         n = len(texts)
-        lengths = np.fromiter(map(len, texts), np.int64, n)
-        spans = np.empty((n, 2), np.int64)
-        spans[0, 0] = 0
-        np.cumsum(lengths[:-1], out=spans[1:, 0])
-        spans[:, 1] = spans[:, 0] + lengths
-        buf = np.frombuffer(b"".join(texts), np.uint8)
+        if isinstance(texts, P.Texts):  # spans of one buffer already (engine.json_array_items)
+            buf, spans = np.frombuffer(texts.buffer, np.uint8), texts.spans
+        else:
+            lengths = np.fromiter(map(len, texts), np.int64, n)
+            spans = np.empty((n, 2), np.int64)
+            spans[0, 0] = 0
+            np.cumsum(lengths[:-1], out=spans[1:, 0])
+            spans[:, 1] = spans[:, 0] + lengths
+            buf = np.frombuffer(b"".join(texts), np.uint8)
 
         def run(part):
             lo, hi = part

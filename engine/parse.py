@@ -23,6 +23,8 @@ judge JSON it does not understand.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from numba import njit
 
@@ -631,7 +633,30 @@ def _array_items(buf, key, spans):
     return n
 
 
-def array_items(body: bytes, key: str, limit: int) -> list | None:
+class Texts(Sequence):
+    """JSON texts that are spans of one buffer: ``texts[k]`` is
+    ``buffer[spans[k, 0]:spans[k, 1]]``, cut on demand.  The grouper reads them
+    straight from the buffer (a batch body is not cut into a thousand bytes
+    objects only to be joined again)."""
+
+    def __init__(self, buffer: bytes, spans: np.ndarray):
+        self.buffer = buffer
+        self.spans = spans
+
+    def __len__(self) -> int:
+        return len(self.spans)
+
+    def __getitem__(self, k):
+        if isinstance(k, slice):
+            return [self[i] for i in range(*k.indices(len(self)))]
+        a, b = self.spans[k].tolist()
+        return self.buffer[a:b]
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, (list, tuple, Texts)) and list(self) == list(other)
+
+
+def array_items(body: bytes, key: str, limit: int) -> Texts | None:
     """The items of the array in a body of the exact shape ``{"<key>": [...]}``, as
     JSON texts (bytes), when there are at most ``limit``; None otherwise (another
     shape, too many items, a bracket that does not close): the caller then parses
@@ -642,5 +667,4 @@ def array_items(body: bytes, key: str, limit: int) -> list | None:
     n = _array_items(buf, np.frombuffer(key.encode(), np.uint8), spans)
     if n < 0:
         return None
-    view = memoryview(body)
-    return [bytes(view[a:b]) for a, b in spans[:n].tolist()]
+    return Texts(body, spans[:n])

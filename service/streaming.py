@@ -65,7 +65,7 @@ class NDJSONGroupingResponse(Response):
         grouped = rt.group_texts(self.grouper, texts, b"\n")
         extra, errors = text_errors(lines, grouped)
         rt.metrics.count_grouped(grouped.counts, errors)
-        return grouped.join(extra) + b"\n"
+        return grouped.join(extra, suffix=b"\n")
 
     # -- reading (event loop) ------------------------------------------------------------------
     async def _read(self, receive, channel) -> None:

@@ -148,8 +148,12 @@ def test_join_is_the_documents_joined(grouper, sep):
     out = grouper.group_json_texts(texts, separator=sep)
     extra = {k: b'"stand-in"' for k in out.missing()}
     joined = out.join(extra)  # from the buffers: documents not materialised yet
+    framed = out.join(extra, b"<", b">")
     assert joined == sep.join(extra.get(k, d) for k, d in enumerate(out.documents))
     assert out.join(extra) == joined  # and from the materialised documents
+    assert framed == out.join(extra, b"<", b">") == b"<" + joined + b">"
+    empty = grouper.group_json_texts([])
+    assert empty.join(prefix=b"[", suffix=b"]") == b"[]"
     claims = []
     for t in texts[:40]:
         try:
@@ -158,3 +162,24 @@ def test_join_is_the_documents_joined(grouper, sep):
             pass
     by_dicts = grouper.group_json(claims, separator=sep)
     assert by_dicts.join() == sep.join(grouper.group_json(claims).documents)
+
+
+def test_texts_as_spans_of_one_body_answer_as_a_list(grouper):
+    """json_array_items hands the grouper spans of the request body (no bytes
+    object per claim): the same answers as the list of texts, misfits included."""
+    items = [t for t in EDGE_TEXTS if _is_json(t)] + [b"[]", b"5", b'"claim"', b"null"]
+    items += [orjson.dumps({**BASE, "id": i}) for i in range(600)]
+    body = b'{"claims": [' + b" , ".join(items) + b"]}"
+    texts = json_array_items(body, "claims", 10_000)
+    assert len(texts) == len(items) and texts[3] == items[3] and texts[-2:] == items[-2:]
+    a, b = grouper.group_json_texts(texts), grouper.group_json_texts(list(texts))
+    assert a.documents == b.documents and a.errors == b.errors and a.counts == b.counts
+    assert a.join({k: b"0" for k in a.missing()}) == b.join({k: b"0" for k in b.missing()})
+
+
+def _is_json(text: bytes) -> bool:
+    try:
+        orjson.loads(text)
+    except orjson.JSONDecodeError:
+        return False
+    return True

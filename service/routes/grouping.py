@@ -156,7 +156,7 @@ async def group_batch(request: Request) -> Response:
                 parse_batch(body, settings.max_batch_claims)  # an item is not JSON: the body's 400
             extra, errors = text_errors(texts, grouped)
             rt.metrics.count_grouped(grouped.counts, errors)
-            return b'{"results":[' + grouped.join(extra) + b"]}", len(texts)
+            return grouped.join(extra, b'{"results":[', b"]}"), len(texts)
         # another shape, or past the limit: parse it all, for the exact problem to answer
         items = parse_batch(body, settings.max_batch_claims)
         claims, positions, errors = prepare_claims(items, settings.default_hospital_status)

@@ -167,7 +167,8 @@ def test_join_is_the_documents_joined(grouper, sep):
 def test_texts_as_spans_of_one_body_answer_as_a_list(grouper):
     """json_array_items hands the grouper spans of the request body (no bytes
     object per claim): the same answers as the list of texts, misfits included."""
-    items = [t for t in EDGE_TEXTS if _is_json(t)] + [b"[]", b"5", b'"claim"', b"null"]
+    # items are cut by brackets, then read (or not): every edge text but the one with trailing text
+    items = [t for t in EDGE_TEXTS if not t.endswith(b" x")] + [b"[]", b"5", b'"claim"', b"null"]
     items += [orjson.dumps({**BASE, "id": i}) for i in range(600)]
     body = b'{"claims": [' + b" , ".join(items) + b"]}"
     texts = json_array_items(body, "claims", 10_000)
@@ -176,10 +177,3 @@ def test_texts_as_spans_of_one_body_answer_as_a_list(grouper):
     assert a.documents == b.documents and a.errors == b.errors and a.counts == b.counts
     assert a.join({k: b"0" for k in a.missing()}) == b.join({k: b"0" for k in b.missing()})
 
-
-def _is_json(text: bytes) -> bool:
-    try:
-        orjson.loads(text)
-    except orjson.JSONDecodeError:
-        return False
-    return True

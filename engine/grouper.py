@@ -310,7 +310,9 @@ class Grouper:
 
     def group_json_texts(self, texts: list, detail: bool = True, default_hospital_status: str | None = None,
                          separator: bytes = b",") -> JsonResults:
-        """Like :meth:`group_json`, from each claim's JSON text (an NDJSON line, say).
+        """Like :meth:`group_json`, from each claim's JSON text (an NDJSON line, say):
+        a list of bytes, or the ``Texts`` that :func:`engine.json_array_items` cuts
+        from a batch body (read in place).
 
         Claims in the plain form are read by the compiled reader (engine.parse)
         without becoming dicts; the others are parsed with orjson and encoded in

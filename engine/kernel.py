@@ -914,9 +914,13 @@ def _group_claim(T, B, O, W, i):
         O.final_sev[i] = SEV_UNGROUPED if st_f[0] == 998 else st_f[2]
         O.rc[i] = 0
         O.med_surg[i] = T.f_surg[st_f[7]]
-    if hac_met:
+    # marking reads the grouping's MDC, severity, pre-MDC formula and DRG formula and
+    # nothing of HAC: the same four mark the same codes (every claim without a met
+    # HAC criterion, and those whose HAC codes did not change them)
+    remark = hac_met and (st_f[1] != st_i[1] or st_f[2] != st_i[2] or st_f[4] != st_i[4] or st_f[7] != st_i[7])
+    if remark:
         _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st_f, np.int64(AFF_FINAL), gen)
-    else:  # the same grouping marks the same codes
+    else:
         for j in range(ns):
             if O.sdx_aff[s0 + j] & AFF_INITIAL:
                 O.sdx_aff[s0 + j] |= AFF_FINAL

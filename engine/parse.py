@@ -427,28 +427,18 @@ def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_
             if p < end and buf[p] == 93:
                 p += 1
             else:
+                is_dx = k == K_SDX
                 while True:
-                    if k == K_SDX:
-                        if ns + n_s >= len(sdx):
-                            return False, 0, 0
-                        p = _dx(buf, p, end, dx_keys, dx_ids, dx_bits, tmp, True)
-                        if p < 0:
-                            return False, 0, 0
-                        sdx[ns + n_s] = tmp[0]
-                        sdx_poa[ns + n_s] = tmp[2]
-                        sdx_text[ns + n_s, 0] = tmp[5]
-                        sdx_text[ns + n_s, 1] = tmp[6]
+                    if is_dx:
+                        p = _code_into(buf, p, end, dx_keys, dx_ids, dx_bits, tmp, is_dx, sdx, sdx_poa, sdx_text,
+                                       ns + n_s)
                         n_s += 1
                     else:
-                        if npx + n_p >= len(px):
-                            return False, 0, 0
-                        p = _dx(buf, p, end, pr_keys, pr_ids, pr_bits, tmp, False)
-                        if p < 0:
-                            return False, 0, 0
-                        px[npx + n_p] = tmp[0]
-                        px_text[npx + n_p, 0] = tmp[5]
-                        px_text[npx + n_p, 1] = tmp[6]
+                        p = _code_into(buf, p, end, pr_keys, pr_ids, pr_bits, tmp, is_dx, px, sdx_poa, px_text,
+                                       npx + n_p)
                         n_p += 1
+                    if p < 0:
+                        return False, 0, 0
                     p, more = _next_item(buf, p, end, _ARRAY_END)
                     if p < 0:
                         return False, 0, 0
@@ -465,6 +455,24 @@ def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_
     if seen & need != need:
         return False, 0, 0  # missing (or null) fields: the full path names them
     return True, n_s, n_p
+
+
+@njit(cache=True, _nrt=False)
+def _code_into(buf, p, end, keys, ids, bits, tmp, is_dx, codes, poa, texts, at):
+    """One item of an ``sdx`` or ``procedures`` array into row ``at`` of its
+    columns (``poa`` is written for diagnoses only); the position after the
+    item, or -1 when it is not read (or the columns are full)."""
+    if at >= len(codes):
+        return -1
+    p = _dx(buf, p, end, keys, ids, bits, tmp, is_dx)
+    if p < 0:
+        return -1
+    codes[at] = tmp[0]
+    if is_dx:
+        poa[at] = tmp[2]
+    texts[at, 0] = tmp[5]
+    texts[at, 1] = tmp[6]
+    return p
 
 
 @njit(cache=True, nogil=True, _nrt=False)

@@ -173,6 +173,7 @@ def test_texts_as_spans_of_one_body_answer_as_a_list(grouper):
     body = b'{"claims": [' + b" , ".join(items) + b"]}"
     texts = json_array_items(body, "claims", 10_000)
     assert len(texts) == len(items) and texts[3] == items[3] and texts[-2:] == items[-2:]
+    _check(grouper, texts)  # against orjson + the dict path
     a, b = grouper.group_json_texts(texts), grouper.group_json_texts(list(texts))
     assert a.documents == b.documents and a.errors == b.errors and a.counts == b.counts
     assert a.join({k: b"0" for k in a.missing()}) == b.join({k: b"0" for k in b.missing()})

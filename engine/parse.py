@@ -516,11 +516,12 @@ def read_batch(buf, spans, reader, hospital):
     head = np.zeros((n, 11), np.int64)  # columns: see _claim
     sdx_off = np.zeros(n + 1, np.int64)
     px_off = np.zeros(n + 1, np.int64)
-    sdx = np.zeros(cap, np.int32)
-    sdx_poa = np.zeros(cap, np.uint8)
-    px = np.zeros(cap, np.int32)
-    sdx_text = np.zeros((cap, 2), np.int64)
-    px_text = np.zeros((cap, 2), np.int64)
+    # bounds, not sizes: left unwritten (a page is only touched when a code lands on it)
+    sdx = np.empty(cap, np.int32)
+    sdx_poa = np.empty(cap, np.uint8)
+    px = np.empty(cap, np.int32)
+    sdx_text = np.empty((cap, 2), np.int64)
+    px_text = np.empty((cap, 2), np.int64)
     read_claims(buf, spans, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_index, kblob, koff, hblob, hoff,
                 hospital, status, head, sdx_off, sdx, sdx_poa, sdx_text, px_off, px, px_text, np.zeros(8, np.int64))
     ns = sdx_off[n]

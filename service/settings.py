@@ -115,6 +115,8 @@ class Settings:
     kernel_threads: int = 0
     #: Freeze the engine's objects out of the garbage collector and collect less often.
     gc_tuning: bool = True
+    #: FastAPI's own OpenTelemetry hooks (traces, metrics, logs through an SDK you install).
+    opentelemetry: bool = False
 
     @property
     def auth_required(self) -> bool:
@@ -149,6 +151,7 @@ class Settings:
             engine_threads=_int(env, "FASTDRG_ENGINE_THREADS", cls.engine_threads, 1, 64),
             kernel_threads=_int(env, "FASTDRG_KERNEL_THREADS", cls.kernel_threads, 0, 1024),
             gc_tuning=_bool(env, "FASTDRG_GC_TUNING", cls.gc_tuning),
+            opentelemetry=_bool(env, "FASTDRG_OPENTELEMETRY", cls.opentelemetry),
         )
 
     def with_overrides(self, **changes: object) -> "Settings":

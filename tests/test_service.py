@@ -599,15 +599,37 @@ def test_settings_from_env():
         "FASTDRG_MAX_CLAIM_BYTES": "65536", "FASTDRG_STREAM_CHUNK_CLAIMS": "1000",
         "FASTDRG_DEFAULT_HOSPITAL_STATUS": "EXEMPT", "FASTDRG_LOG_LEVEL": "WARNING",
         "FASTDRG_ACCESS_LOG": "false", "FASTDRG_GRACEFUL_TIMEOUT": "5", "FASTDRG_ENGINE_THREADS": "2",
-        "FASTDRG_KERNEL_THREADS": "1", "FASTDRG_GC_TUNING": "off",
+        "FASTDRG_KERNEL_THREADS": "1", "FASTDRG_GC_TUNING": "off", "FASTDRG_OPENTELEMETRY": "on",
     })
     assert (s.host, s.port, s.workers, s.max_batch_claims, s.max_body_bytes) == ("0.0.0.0", 9000, 2, 50_000, 1048576)
     assert (s.max_claim_bytes, s.stream_chunk_claims, s.default_hospital_status) == (65536, 1000, "exempt")
     assert (s.log_level, s.access_log, s.graceful_timeout, s.engine_threads) == ("warning", False, 5.0, 2)
-    assert (s.kernel_threads, s.gc_tuning) == (1, False)
+    assert (s.kernel_threads, s.gc_tuning, s.opentelemetry) == (1, False, True)
     assert not s.auth_required
     d = Settings.from_env({})
     assert d == Settings()
+    assert not d.opentelemetry
+
+
+def test_fastapi_opentelemetry_hooks_follow_the_setting():
+    """Off by default: no per-request provider look-up, no exception messages in OpenTelemetry logs."""
+    off = create_app(settings=Settings())
+    assert off._native_telemetry.enabled() is False
+    assert not any(off._telemetry[k] for k in ("tracing", "metrics", "logs"))
+    on = create_app(settings=Settings(opentelemetry=True))
+    assert all(on._telemetry[k] for k in ("tracing", "metrics", "logs"))
+
+
+def test_routes_are_the_apps_own():
+    """The route modules' routes sit on the app itself (an included router is resolved per
+    request, ~5 % of /v1/group); every path answers as declared."""
+    app = create_app(settings=Settings())
+    paths = {(r.path, m) for r in app.router.routes if hasattr(r, "methods") for m in r.methods}
+    for want in [("/v1/group", "POST"), ("/v1/group/batch", "POST"), ("/v1/group/stream", "POST"),
+                 ("/v1/versions", "GET"), ("/v1/drgs/{drg}", "GET"), ("/v1/codes/{code}", "GET"),
+                 ("/healthz", "GET"), ("/readyz", "GET"), ("/metrics", "GET")]:
+        assert want in paths
+    assert not any(type(r).__name__ == "_IncludedRouter" for r in app.router.routes)
 
 
 @pytest.mark.parametrize("name,value", [

@@ -10,8 +10,10 @@ the thread has finished, and ``/v1`` routes answer 503 (with
 
 Why a limiter: grouping is CPU-bound. Batches and stream chunks run in worker
 threads so the event loop keeps answering probes and small requests, but at
-most ``FASTDRG_ENGINE_THREADS`` engine calls run at once in a process: more
-threads than cores only add GIL contention. Scale out with workers.
+most ``FASTDRG_ENGINE_THREADS`` engine calls (default 2) run at once in a
+process: two let one call's serial steps overlap the other's kernel work
+(batches of 1,000 claims: ~8 % more claims a second than one at a time);
+more threads than cores only add GIL contention. Scale out with workers.
 
 Why GC tuning (``FASTDRG_GC_TUNING``, on by default): the engine's tables
 hold hundreds of thousands of long-lived Python objects, and every full

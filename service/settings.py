@@ -109,8 +109,10 @@ class Settings:
     access_log: bool = True
     #: Seconds a SIGTERM waits for in-flight requests before closing them.
     graceful_timeout: float = 30.0
-    #: Engine calls that may run at once in one worker process.
-    engine_threads: int = 1
+    #: Engine calls that may run at once in one worker process. Two: while one call
+    #: does its serial steps (cutting the body, the Python glue, joining the answer),
+    #: the kernel threads work on the other's claims.
+    engine_threads: int = 2
     #: Kernel threads per batch/stream engine call; 0 = the engine's default (all cores).
     kernel_threads: int = 0
     #: Freeze the engine's objects out of the garbage collector and collect less often.

@@ -598,12 +598,12 @@ def test_settings_from_env():
         "FASTDRG_MAX_BATCH_CLAIMS": "50_000", "FASTDRG_MAX_BODY_BYTES": "1048576",
         "FASTDRG_MAX_CLAIM_BYTES": "65536", "FASTDRG_STREAM_CHUNK_CLAIMS": "1000",
         "FASTDRG_DEFAULT_HOSPITAL_STATUS": "EXEMPT", "FASTDRG_LOG_LEVEL": "WARNING",
-        "FASTDRG_ACCESS_LOG": "false", "FASTDRG_GRACEFUL_TIMEOUT": "5", "FASTDRG_ENGINE_THREADS": "2",
+        "FASTDRG_ACCESS_LOG": "false", "FASTDRG_GRACEFUL_TIMEOUT": "5", "FASTDRG_ENGINE_THREADS": "3",
         "FASTDRG_KERNEL_THREADS": "1", "FASTDRG_GC_TUNING": "off", "FASTDRG_OPENTELEMETRY": "on",
     })
     assert (s.host, s.port, s.workers, s.max_batch_claims, s.max_body_bytes) == ("0.0.0.0", 9000, 2, 50_000, 1048576)
     assert (s.max_claim_bytes, s.stream_chunk_claims, s.default_hospital_status) == (65536, 1000, "exempt")
-    assert (s.log_level, s.access_log, s.graceful_timeout, s.engine_threads) == ("warning", False, 5.0, 2)
+    assert (s.log_level, s.access_log, s.graceful_timeout, s.engine_threads) == ("warning", False, 5.0, 3)
     assert (s.kernel_threads, s.gc_tuning, s.opentelemetry) == (1, False, True)
     assert not s.auth_required
     d = Settings.from_env({})

@@ -393,6 +393,46 @@ async def test_metrics(grouper, claims):
         assert secret not in text
 
 
+def test_request_tallies_flush_as_direct_observations_would():
+    """The middleware tallies per route and flushes later (one prometheus_client update per
+    route instead of five locked ones per request): the exposition must be what observing
+    each request directly gives, bucket by bucket, and the in-flight gauge must come back
+    to zero."""
+    import asyncio
+
+    from prometheus_client import CollectorRegistry, Histogram, generate_latest
+
+    from service.metrics import _LATENCY_BUCKETS, Metrics
+
+    durations = [0.0001, 0.0005, 0.0005000001, 0.001, 0.0031, 0.2, 59.9, 400.0, 0.0]
+    m = Metrics()
+
+    async def requests() -> None:
+        for _ in durations:
+            m.request_started()
+        assert m.active == len(durations)
+        for s in durations:
+            m.observe_request("/v1/group", "POST", 200, s)
+        assert m._flush_handle is not None  # pending, not yet in the metric objects
+
+    asyncio.run(requests())
+    m.flush()
+    registry = CollectorRegistry()
+    direct = Histogram("fastdrg_http_request_duration_seconds", "x", ("route", "method"),
+                       buckets=_LATENCY_BUCKETS, registry=registry)
+    for s in durations:
+        direct.labels("/v1/group", "POST").observe(s)
+
+    def samples(registry) -> list[str]:
+        return [line for line in generate_latest(registry).decode().splitlines()
+                if line.startswith("fastdrg_http_request_duration_seconds_")]
+
+    assert samples(m.registry) == samples(registry)
+    text = generate_latest(m.registry).decode()
+    assert f'fastdrg_http_requests_total{{method="POST",route="/v1/group",status="200"}} {float(len(durations))}' in text
+    assert "fastdrg_http_requests_in_flight 0.0" in text
+
+
 async def test_openapi_and_docs(client):
     r = await client.get("/openapi.json")
     assert r.status_code == 200

@@ -163,12 +163,17 @@ def _is_null(buf, p, end):
 
 
 @njit(cache=True, _nrt=False)
-def _code(buf, p, end, keys, ids, bits, out):
-    """A code string: dots dropped, lower case raised, looked up.  out[0] = id
-    (-1: unknown to the grouper, whose text out[5]:out[6] the result echoes),
-    out[1] = 1 if it starts with V/W/X/Y.  -1 when not read: not a plain string,
-    a character a code cannot have, longer than 8, or unknown and not written in
-    its normal form (the echo is the normal form)."""
+def _code(buf, p, end, out):
+    """A code string, dots dropped and lower case raised, packed for
+    :func:`_lookup`: out[0] = the packed code, out[7] = 1 if the text is not in
+    normal form (then an unknown code is not read: the echo must be the normal
+    form), out[5]:out[6] = its text (echoed for an unknown code), out[1] = 1 if
+    it starts with V/W/X/Y.  -1 when not read: not a plain string, a character
+    a code cannot have, longer than 8.
+
+    The look-up comes later, for all the codes of a claim in one loop: each is a
+    likely cache miss in a table of megabytes, and independent look-ups in a row
+    overlap their misses where one per code amid the parsing did not."""
     q = _plain_string(buf, p, end)
     if q < 0:
         return -1
@@ -198,19 +203,24 @@ def _code(buf, p, end, keys, ids, bits, out):
     if n == 0 or at_only:
         return -1
     out[1] = 1 if (first == 86 or first == 87 or first == 88 or first == 89) else 0
+    out[0] = np.int64(k)  # at most 8 ASCII bytes: the top bit is clear
+    out[7] = 1 if changed else 0
+    out[5] = p + 1
+    out[6] = q - 1
+    return q
+
+
+@njit(cache=True, _nrt=False)
+def _lookup(keys, ids, bits, packed):
+    """The dense id of a packed code (:func:`_code`), -1 when the grouper does not know it."""
+    k = np.uint64(packed)
     mask = np.uint64(len(keys) - 1)
     h = (k * _HASH_MUL) >> (np.uint64(64) - bits)
     while keys[h] != 0:
         if keys[h] == k:
-            out[0] = ids[h]
-            return q
+            return np.int64(ids[h])
         h = (h + np.uint64(1)) & mask
-    if changed:
-        return -1
-    out[0] = -1
-    out[5] = p + 1
-    out[6] = q - 1
-    return q
+    return np.int64(-1)
 
 
 @njit(cache=True, _nrt=False)
@@ -262,12 +272,12 @@ def _match(buf, p, end, kblob, koff, fold):
 
 
 @njit(cache=True, _nrt=False)
-def _dx(buf, p, end, keys, ids, bits, out, want_poa):
+def _dx(buf, p, end, out, want_poa):
     """A diagnosis: a code string, or {"code": ..., "poa": ...} (either order).
-    out[0] id, out[1] V/W/X/Y, out[2] POA byte."""
+    out as :func:`_code` gives it, and out[2] the POA byte."""
     out[2] = 32
     if p < end and buf[p] == 34:
-        return _code(buf, p, end, keys, ids, bits, out)
+        return _code(buf, p, end, out)
     if p >= end or buf[p] != 123:
         return -1
     p = _ws(buf, p + 1, end)
@@ -292,7 +302,7 @@ def _dx(buf, p, end, keys, ids, bits, out, want_poa):
             return -1
         p = _ws(buf, p + 1, end)
         if field == 1:
-            p = _code(buf, p, end, keys, ids, bits, out)
+            p = _code(buf, p, end, out)
         else:
             p = _poa(buf, p, end, tmp)
             out[2] = tmp[0]
@@ -306,11 +316,12 @@ def _dx(buf, p, end, keys, ids, bits, out, want_poa):
 
 
 @njit(cache=True, _nrt=False)
-def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_index, kblob, koff,
-           hblob, hoff, default_h, i, head, tmp, sdx, sdx_poa, sdx_text, ns, px, px_text, npx):
+def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, ver_index, kblob, koff,
+           hblob, hoff, default_h, i, head, tmp, sdx_key, sdx_chg, sdx_poa, sdx_text, ns, px_key, px_chg, px_text, npx):
     """One claim object in buf[p:end].  Writes head[i, :] = (ver, sex, dstat, hosp,
-    pdx, ecode, pdx_poa, id_lo, id_hi, pdx text lo, hi) and appends its codes at
-    sdx[ns:], px[npx:] (the text span of an unknown code at *_text[...]).
+    pdx, ecode, pdx_poa, id_lo, id_hi, pdx text lo, hi, pdx not in normal form)
+    and appends its codes at sdx_*[ns:], px_*[npx:] (packed, not yet looked up:
+    :func:`read_claims` does that; the text span of each at *_text[...]).
     Returns (read?, codes appended to sdx, to px)."""
     p = _ws(buf, p, end)
     if p >= end or buf[p] != 123:
@@ -411,7 +422,7 @@ def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_
                 return False, 0, 0
             head[i, 3] = h
         elif k == K_PDX or k == K_ADMIT:
-            p = _dx(buf, p, end, dx_keys, dx_ids, dx_bits, tmp, True)
+            p = _dx(buf, p, end, tmp, True)
             if p < 0:
                 return False, 0, 0
             if k == K_PDX:
@@ -420,6 +431,9 @@ def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_
                 head[i, 6] = tmp[2]
                 head[i, 9] = tmp[5]
                 head[i, 10] = tmp[6]
+                head[i, 11] = tmp[7]
+            elif tmp[7] and _lookup(dx_keys, dx_ids, dx_bits, tmp[0]) < 0:
+                return False, 0, 0  # an unknown admit_dx not in normal form: the full path names it
         else:  # sdx, procedures: arrays
             if p >= end or buf[p] != 91:
                 return False, 0, 0
@@ -430,12 +444,10 @@ def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_
                 is_dx = k == K_SDX
                 while True:
                     if is_dx:
-                        p = _code_into(buf, p, end, dx_keys, dx_ids, dx_bits, tmp, is_dx, sdx, sdx_poa, sdx_text,
-                                       ns + n_s)
+                        p = _code_into(buf, p, end, tmp, is_dx, sdx_key, sdx_chg, sdx_poa, sdx_text, ns + n_s)
                         n_s += 1
                     else:
-                        p = _code_into(buf, p, end, pr_keys, pr_ids, pr_bits, tmp, is_dx, px, sdx_poa, px_text,
-                                       npx + n_p)
+                        p = _code_into(buf, p, end, tmp, is_dx, px_key, px_chg, sdx_poa, px_text, npx + n_p)
                         n_p += 1
                     if p < 0:
                         return False, 0, 0
@@ -458,16 +470,17 @@ def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_
 
 
 @njit(cache=True, _nrt=False)
-def _code_into(buf, p, end, keys, ids, bits, tmp, is_dx, codes, poa, texts, at):
+def _code_into(buf, p, end, tmp, is_dx, packed, changed, poa, texts, at):
     """One item of an ``sdx`` or ``procedures`` array into row ``at`` of its
     columns (``poa`` is written for diagnoses only); the position after the
     item, or -1 when it is not read (or the columns are full)."""
-    if at >= len(codes):
+    if at >= len(packed):
         return -1
-    p = _dx(buf, p, end, keys, ids, bits, tmp, is_dx)
+    p = _dx(buf, p, end, tmp, is_dx)
     if p < 0:
         return -1
-    codes[at] = tmp[0]
+    packed[at] = tmp[0]
+    changed[at] = tmp[7]
     if is_dx:
         poa[at] = tmp[2]
     texts[at, 0] = tmp[5]
@@ -477,17 +490,33 @@ def _code_into(buf, p, end, keys, ids, bits, tmp, is_dx, codes, poa, texts, at):
 
 @njit(cache=True, nogil=True, _nrt=False)
 def read_claims(buf, spans, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_index, kblob, koff,
-                hblob, hoff, default_h, status, head, sdx_off, sdx, sdx_poa, sdx_text, px_off, px, px_text, tmp):
+                hblob, hoff, default_h, status, head, sdx_off, sdx, sdx_key, sdx_chg, sdx_poa, sdx_text,
+                px_off, px, px_key, px_chg, px_text, tmp):
     """Read claim ``i`` from ``buf[spans[i, 0]:spans[i, 1]]`` for every ``i``: status[i]
-    READ (columns written) or NOT_READ (nothing kept)."""
+    READ (columns written) or NOT_READ (nothing kept).  Each claim is parsed, then
+    its codes are looked up in one loop (see :func:`_code`)."""
     ns = 0
     npx = 0
     for i in range(len(spans)):
         sdx_off[i] = ns
         px_off[i] = npx
-        ok, a, b = _claim(buf, spans[i, 0], spans[i, 1], dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits,
-                          ver_index, kblob, koff, hblob, hoff, default_h, i, head, tmp, sdx, sdx_poa, sdx_text, ns,
-                          px, px_text, npx)
+        ok, a, b = _claim(buf, spans[i, 0], spans[i, 1], dx_keys, dx_ids, dx_bits, ver_index, kblob, koff,
+                          hblob, hoff, default_h, i, head, tmp, sdx_key, sdx_chg, sdx_poa, sdx_text, ns,
+                          px_key, px_chg, px_text, npx)
+        if ok:
+            # an unknown code not written in its normal form is not read (the full path names it)
+            d = _lookup(dx_keys, dx_ids, dx_bits, head[i, 4])
+            bad = d < 0 and head[i, 11] != 0
+            head[i, 4] = d
+            for j in range(ns, ns + a):
+                d = _lookup(dx_keys, dx_ids, dx_bits, sdx_key[j])
+                bad |= d < 0 and sdx_chg[j] != 0
+                sdx[j] = d
+            for j in range(npx, npx + b):
+                d = _lookup(pr_keys, pr_ids, pr_bits, px_key[j])
+                bad |= d < 0 and px_chg[j] != 0
+                px[j] = d
+            ok = not bad
         if ok:
             status[i] = READ
             ns += a
@@ -513,17 +542,22 @@ def read_batch(buf, spans, reader, hospital):
     n = len(spans)
     cap = (spans[n - 1, 1] - spans[0, 0]) // 3 + 1 if n else 1  # a code takes 3 bytes at least ("A")
     status = np.zeros(n, np.int8)
-    head = np.zeros((n, 11), np.int64)  # columns: see _claim
+    head = np.zeros((n, 12), np.int64)  # columns: see _claim
     sdx_off = np.zeros(n + 1, np.int64)
     px_off = np.zeros(n + 1, np.int64)
     # bounds, not sizes: left unwritten (a page is only touched when a code lands on it)
     sdx = np.empty(cap, np.int32)
+    sdx_key = np.empty(cap, np.int64)
+    sdx_chg = np.empty(cap, np.uint8)
     sdx_poa = np.empty(cap, np.uint8)
     px = np.empty(cap, np.int32)
+    px_key = np.empty(cap, np.int64)
+    px_chg = np.empty(cap, np.uint8)
     sdx_text = np.empty((cap, 2), np.int64)
     px_text = np.empty((cap, 2), np.int64)
     read_claims(buf, spans, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_index, kblob, koff, hblob, hoff,
-                hospital, status, head, sdx_off, sdx, sdx_poa, sdx_text, px_off, px, px_text, np.zeros(8, np.int64))
+                hospital, status, head, sdx_off, sdx, sdx_key, sdx_chg, sdx_poa, sdx_text, px_off, px, px_key, px_chg,
+                px_text, np.zeros(8, np.int64))
     ns = sdx_off[n]
     npx = px_off[n]
     batch = KernelBatch(

@@ -52,6 +52,11 @@ EDGE_TEXTS = [
     b'{"version":"43.1","age":7,"sex":"F","discharge_status":1,"pdx":"A@B","sdx":["@X", "ABCDEFGHI"]}',
     b'{"version":"43.1","age":7,"sex":"F","discharge_status":1,"pdx":"V0001","procedures":["XXXXXXX","0Z"]}',
     b'{"version":"43.1","age":7,"sex":"F","discharge_status":1,"pdx":"W01","admit_dx":"Q9999"}',
+    # unknown codes not in normal form, each in one place (the reader looks codes up after the claim)
+    b'{"version":"43.1","age":7,"sex":"F","discharge_status":1,"pdx":"I5021","admit_dx":"q99.99"}',
+    b'{"version":"43.1","age":7,"sex":"F","discharge_status":1,"pdx":"I5021","procedures":["02703DZ","0zz.zzzz"]}',
+    b'{"version":"43.1","age":7,"sex":"F","discharge_status":1,"pdx":"I5021","sdx":["N179",{"code":"e11.22"},"zz.9"]}',
+    b'{"version":"43.1","age":7,"sex":"F","discharge_status":1,"pdx":{"code":"q99.99","poa":"Y"},"sdx":["N179"]}',
     b'{"version":"43.1","age":7,"sex":"F","discharge_status":1,"pdx":"I5021","hospital_status":"Exempt"}',
     b'{"version":"43.1","age":7,"sex":"F","discharge_status":1,"pdx":"I5021","hospital_status":"exempt"}',
     b'{"version":"43.1","age":7,"sex":"F","discharge_status":1,"pdx":"I5021","hospital_status":null}',

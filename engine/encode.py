@@ -269,7 +269,7 @@ def encode_claims(claims, dx_index: dict, pr_index: dict, default_hospital: str 
             if x is not None and not (type(x) is str and x in dx_index):
                 _dx_item(x, "admit_dx")
             sd = get("sdx") or []
-            if not isinstance(sd, list):
+            if not isinstance(sd, (list, tuple)):  # a tuple: as JSON writes it (see Grouper.group)
                 raise ClaimError("sdx", "must be a list")
             texts = []
             for j, item in enumerate(sd):
@@ -293,7 +293,7 @@ def encode_claims(claims, dx_index: dict, pr_index: dict, default_hospital: str 
                 sdx_poa.append(q)
                 texts.append(scode)
             pr = get("procedures") or []
-            if not isinstance(pr, list):
+            if not isinstance(pr, (list, tuple)):
                 raise ClaimError("procedures", "must be a list")
             ptexts = []
             for j, item in enumerate(pr):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gc
 import json
+import math
 import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -29,6 +30,10 @@ from .encode import (
 CHUNK = 2048
 #: Claims per read/rendered part, at most.
 PART = 8192
+#: Claims per part in Grouper.group: small, so that building the first part's
+#: dicts starts soon; and dicts built per orjson call.
+GROUP_PART = 1024
+LOAD = 256
 #: Below this many claims a batch stays on the calling thread (waking the pool
 #: for a few claims costs more than it saves: single encounters).
 SMALL = 256
@@ -160,6 +165,56 @@ def _error_result(batch, i: int) -> dict:
     return {"error": err} if cid is None else {"id": cid, "error": err}
 
 
+#: orjson options for a claim dict's JSON form: a date, a dataclass or a subclass
+#: of str/int/dict/list is not written (orjson raises), so such a claim goes
+#: through the Python encoder, which reads it as it always did.
+_JSON_FORM = orjson.OPT_PASSTHROUGH_DATACLASS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_SUBCLASS
+#: What ``claim_of`` answers for a text that is not a claim (see Grouper._answer_texts).
+_NOT_A_CLAIM = object()
+#: ids the reader echoes as the value they are (a UUID would come back as its text)
+_PLAIN_IDS = (str, int, type(None))
+
+
+def _json_forms(claims) -> list[bytes]:
+    """Each claim dict as JSON text, for the compiled reader; ``b""`` (which it
+    does not read) for a claim orjson does not write plainly.
+
+    Why: reading a dict field by field in Python cost four times grouping it;
+    orjson writes the dict in C and engine.parse reads the text in compiled
+    code.  A claim is read as JSON carries it: a tuple as a list, an enum by
+    its value, a UUID as its text.  orjson writes a NaN or an infinity as
+    null, which would read as a missing value: such a claim goes through the
+    Python encoder, which names the field."""
+    dumps = orjson.dumps
+    try:
+        texts = [dumps(c, None, _JSON_FORM) for c in claims]
+    except TypeError:  # orjson.JSONEncodeError is one
+        texts = []
+        for c in claims:
+            try:
+                texts.append(dumps(c, None, _JSON_FORM))
+            except TypeError:
+                texts.append(b"")
+    for i, text in enumerate(texts):
+        claim = claims[i]
+        if (b"null" in text and _not_finite(claim)
+                or type(claim) is dict and type(claim.get("id")) not in _PLAIN_IDS):
+            texts[i] = b""  # (an id of another type is echoed as the object it is)
+    return texts
+
+
+def _not_finite(value) -> bool:
+    """Whether a float NaN or infinity is in ``value`` (JSON has none)."""
+    t = type(value)
+    if t is float:
+        return not math.isfinite(value)
+    if t is dict:
+        return any(map(_not_finite, value.values()))
+    if t is list or t is tuple:
+        return any(map(_not_finite, value))
+    return False
+
+
 @contextmanager
 def _gc_paused():
     """Pause the cyclic GC while building or reading many small containers.
@@ -286,9 +341,48 @@ class Grouper:
                 results[i] = _error_result(batch, i)
             return results
 
+    def group(self, claims, detail: bool = True) -> list[dict]:
+        """Group a list of claim dicts; one result dict per claim, same order.
+        A malformed claim gets ``{"error": {"field", "reason"}}``; nothing raises.
+
+        Each claim is read in its JSON form (see :func:`_json_forms`) by the
+        compiled reader, as the service reads a request; a claim the reader does
+        not take, or that JSON cannot carry plainly, goes through :meth:`encode`
+        (the Python encoder), which normalises it or names the error.  Both give
+        the same answer for the same claim (tests hold them equal)."""
+        with _gc_paused():
+            texts = _json_forms(claims)
+            if not texts:
+                return []
+            results = []
+            read = []
+            # each part's dicts are built while the kernel threads work on the next:
+            # a few hundred at a time (orjson holds the GIL, which the threads
+            # need between their compiled calls)
+            for (doc, lo, hi), spans, batch, _ in self._text_parts(
+                    texts, HOSPITAL_STATUS[self.default_hospital_status], detail, b",", GROUP_PART):
+                for a in range(0, hi - lo, LOAD):
+                    b = min(a + LOAD, hi - lo)
+                    results.extend(orjson.loads(b"[%b]" % doc[spans[a, 0]:spans[b - 1, 1]]))
+                read.append(batch.ok)
+            rest = np.flatnonzero(~np.concatenate(read)).tolist()
+            if rest:
+                some = [claims[i] for i in rest]
+                batch = self.encode(some)
+                for i, r in zip(rest, self.decode(batch, self.group_batch(batch), detail)):
+                    results[i] = r
+            return results
+
     def group_json(self, claims, detail: bool = True, separator: bytes = b",") -> JsonResults:
         """Like :meth:`group`, with each result serialised as JSON bytes
         (``separator``: what :meth:`JsonResults.join` puts between them)."""
+        with _gc_paused():
+            texts = _json_forms(claims)
+        return self._answer_texts(texts, HOSPITAL_STATUS[self.default_hospital_status], detail, separator,
+                                  claims.__getitem__)
+
+    def _group_json_encoded(self, claims, detail: bool, separator: bytes) -> JsonResults:
+        """:meth:`group_json` through the Python encoder (:meth:`encode`)."""
         batch = self.encode(claims)
         result = self.group_batch(batch)
         with _gc_paused():
@@ -302,12 +396,6 @@ class Grouper:
         return JsonResults(errors=batch.errors, counts=counts, parts=rendered[0], spans=rendered[1],
                            replaced=rejected, separator=separator)
 
-    def group(self, claims, detail: bool = True) -> list[dict]:
-        """Group a list of claim dicts; one result dict per claim, same order.
-        A malformed claim gets ``{"error": {"field", "reason"}}``; nothing raises."""
-        batch = self.encode(claims)
-        return self.decode(batch, self.group_batch(batch), detail)
-
     def group_json_texts(self, texts: list, detail: bool = True, default_hospital_status: str | None = None,
                          separator: bytes = b",") -> JsonResults:
         """Like :meth:`group_json`, from each claim's JSON text (an NDJSON line, say):
@@ -319,32 +407,44 @@ class Grouper:
         Python.  ``documents[i]`` is None when ``texts[i]`` is not a JSON object:
         the caller answers it.  ``default_hospital_status`` applies to claims
         whose ``hospital_status`` is missing or null."""
-        n = len(texts)
-        if not n:
-            return JsonResults([], [], {}, separator=separator)
         status_name = default_hospital_status or self.default_hospital_status
         if status_name not in HOSPITAL_STATUS:
             raise GrouperError(f"unknown hospital status {status_name!r}")
-        parts, spans_out, read, counts = self._run_texts(texts, HOSPITAL_STATUS[status_name], detail, separator)
-        with _gc_paused():
-            errors = [None] * n
-            replaced = {}
-            rest = np.flatnonzero(~read).tolist()  # not read: orjson and the Python encoder
-            if rest:
+
+        def claim_of(i):
+            try:
+                claim = orjson.loads(texts[i])
+            except orjson.JSONDecodeError:
+                return _NOT_A_CLAIM
+            if type(claim) is not dict:
+                return _NOT_A_CLAIM
+            if claim.get("hospital_status") is None:
+                claim["hospital_status"] = status_name
+            return claim
+
+        return self._answer_texts(texts, HOSPITAL_STATUS[status_name], detail, separator, claim_of)
+
+    def _answer_texts(self, texts, hospital: int, detail: bool, separator: bytes, claim_of) -> JsonResults:
+        """The compiled path over ``texts``; each claim it does not read is
+        answered through the Python encoder from ``claim_of(i)`` (``_NOT_A_CLAIM``:
+        none, its document is None)."""
+        n = len(texts)
+        if not n:
+            return JsonResults([], [], {}, separator=separator)
+        parts, spans_out, read, counts = self._run_texts(texts, hospital, detail, separator)
+        errors = [None] * n
+        replaced = {}
+        rest = np.flatnonzero(~read).tolist()
+        if rest:
+            with _gc_paused():
                 claims, where = [], []
                 for i in rest:
                     replaced[i] = None
-                    try:
-                        claim = orjson.loads(texts[i])
-                    except orjson.JSONDecodeError:
-                        continue
-                    if type(claim) is not dict:
-                        continue
-                    if claim.get("hospital_status") is None:
-                        claim["hospital_status"] = status_name
-                    claims.append(claim)
-                    where.append(i)
-                more = self.group_json(claims, detail)
+                    claim = claim_of(i)
+                    if claim is not _NOT_A_CLAIM:
+                        claims.append(claim)
+                        where.append(i)
+                more = self._group_json_encoded(claims, detail, separator)
                 for i, doc, err in zip(where, more.documents, more.errors):
                     replaced[i] = doc
                     errors[i] = err
@@ -358,6 +458,25 @@ class Grouper:
         on the kernel threads.  Returns the rendered parts and spans (as
         engine.render.render_results gives them), which claims were read, and the
         grouped claims by (version, return code)."""
+        done = list(self._text_parts(texts, hospital, detail, separator))
+        parts = [d[0] for d in done]
+        if len(done) == 1:
+            _, doc_spans, batch, out = done[0]
+            read = batch.ok
+            counts = self._tally(batch, BatchResult(out))
+        else:
+            doc_spans = np.concatenate([d[1] for d in done])
+            read = np.concatenate([d[2].ok for d in done])
+            counts = {}
+            for _, _, batch, out in done:
+                for key, c in self._tally(batch, BatchResult(out)).items():
+                    counts[key] = counts.get(key, 0) + c
+        return parts, doc_spans, read, counts
+
+    def _text_parts(self, texts: list, hospital: int, detail: bool, separator: bytes, part: int = PART):
+        """Each part's ``((document, lo, hi), spans, batch, output)``, in order, as
+        the kernel threads finish it (the caller may use one part while the
+        threads work on the next)."""
         n = len(texts)
         if isinstance(texts, P.Texts):  # spans of one buffer already (engine.json_array_items)
             buf, spans = np.frombuffer(texts.buffer, np.uint8), texts.spans
@@ -378,23 +497,10 @@ class Grouper:
             doc, doc_spans = render_read(batch, out, self._fragments, buf, text_spans, text_bytes, detail, separator)
             return (doc, lo, hi), doc_spans, batch, out
 
-        done = list(self._run_all(run, self._parts(n)))
-        parts = [d[0] for d in done]
-        if len(done) == 1:
-            _, doc_spans, batch, out = done[0]
-            read = batch.ok
-            counts = self._tally(batch, BatchResult(out))
-        else:
-            doc_spans = np.concatenate([d[1] for d in done])
-            read = np.concatenate([d[2].ok for d in done])
-            counts = {}
-            for _, _, batch, out in done:
-                for key, c in self._tally(batch, BatchResult(out)).items():
-                    counts[key] = counts.get(key, 0) + c
-        return parts, doc_spans, read, counts
+        return self._run_all(run, self._parts(n, part))
 
-    def _parts(self, n: int) -> list[tuple[int, int]]:
-        return _ranges(n, PART, self.threads if n >= SMALL else 1)
+    def _parts(self, n: int, part: int = PART) -> list[tuple[int, int]]:
+        return _ranges(n, part, self.threads if n >= SMALL else 1)
 
     def _run_all(self, fn, items):
         """``map(fn, items)`` on the kernel threads (compiled functions that release the GIL)."""

@@ -1,5 +1,6 @@
-"""Claims (dicts) to a columnar batch of dense ids: the only per-claim Python work
-before the kernel.
+"""Claims (dicts) to a columnar batch of dense ids, in Python: ``Grouper.encode``
+(group_batch's input), and the full path behind the compiled reader
+(engine.parse), which hands over every claim it does not take.
 
 A malformed claim never raises: it is marked not-ok with an error naming the
 field and the reason, and the kernel skips it.  Codes that are well-formed but

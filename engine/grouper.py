@@ -198,8 +198,7 @@ def _json_forms(claims) -> list[bytes]:
                 texts.append(dumps(c, None, _JSON_FORM))
             except TypeError:
                 texts.append(b"")
-    for i, text in enumerate(texts):
-        claim = claims[i]
+    for i, (text, claim) in enumerate(zip(texts, claims)):
         if (b"null" in text and _not_finite(claim)
                 or type(claim) is dict and type(claim.get("id")) not in _PLAIN_IDS):
             texts[i] = b""  # (an id of another type is echoed as the object it is)
@@ -357,11 +356,13 @@ class Grouper:
             texts = _json_forms(claims)
             if not texts:
                 return []
+            parts = self._text_parts(texts, HOSPITAL_STATUS[self.default_hospital_status], detail, b",",
+                                     GROUP_PART)
+            del texts  # read from one buffer of them all now
             results = []
             read = []
             # each part's dicts are built while the kernel threads work on the next
-            for (doc, lo, hi), spans, batch, _ in self._text_parts(
-                    texts, HOSPITAL_STATUS[self.default_hospital_status], detail, b",", GROUP_PART):
+            for (doc, lo, hi), spans, batch, _ in parts:
                 for a in range(0, hi - lo, LOAD):
                     b = min(a + LOAD, hi - lo)
                     results.extend(orjson.loads(b"[%b]" % doc[spans[a, 0]:spans[b - 1, 1]]))

@@ -1059,8 +1059,16 @@ def _finish_hac_lists(T, W, O, i, s0, ns, pdx_scheme, v):
 
 @njit(cache=True, _nrt=False)
 def _collect(n_op, n_a, n_b, f_lo, f_hi, key_kind, key_sev, stamp, supp, val, coll, keys, f, mdc, sev, gen):
-    """Operand keys that made formula ``f`` true, in formula order (deduplicated);
-    returns how many were written to ``keys``."""
+    """Operand keys of formula ``f`` that CMS finds true while it evaluates ``f``
+    (left to right, short-circuit), in formula order (deduplicated); returns how
+    many were written to ``keys``; none when ``f`` is false.
+
+    Not only the operands of the branch that made ``f`` true: an operand found
+    true inside a branch that then failed counts too.  The public CMS results
+    show it: DRG 518, ``(MCC & backneck) | discdevice | spinstim``, reached by
+    ``spinstim`` without ``backneck``, names the MCC; DRG 5, ``intxp | (liverxp
+    & MCC)``, reached by ``intxp``, does not (its right side is never looked
+    at).  Operands under ``~`` never count."""
     lo = f_lo[f]
     hi = f_hi[f]
     if not _eval(n_op, n_a, n_b, f_lo, f_hi, key_kind, key_sev, stamp, supp, val, f, mdc, sev, gen):
@@ -1075,17 +1083,15 @@ def _collect(n_op, n_a, n_b, f_lo, f_hi, key_kind, key_sev, stamp, supp, val, co
         op = n_op[n]
         a = n_a[n] - lo
         b = n_b[n] - lo
-        if op == 1:
+        if op == 1:  # (coll: evaluated) the right side only when the left is true
             coll[a] = True
-            coll[b] = True
-        elif op == 2:  # short-circuit: the right side counts only when the left is false
-            if val[a]:
-                coll[a] = True
-            else:
-                coll[b] = True
+            coll[b] = val[a]
+        elif op == 2:  # the right side only when the left is false
+            coll[a] = True
+            coll[b] = not val[a]
     nk = 0
     for n in range(lo, hi):
-        if n_op[n] == 0 and coll[n - lo]:
+        if n_op[n] == 0 and coll[n - lo] and val[n - lo]:
             key = n_a[n]
             dup = False
             for q in range(nk):
@@ -1196,12 +1202,17 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
     # -- diagnoses
     wsupp = T.f_supp[win]
     nk = _collect(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, T.key_sev, W.stamp, W.supp, W.val, W.coll, W.keys, win, np.int64(res_mdc), np.int64(sev), gen)
+    incident = T.builtin_attr[_B_INCIDENT]
     for q in range(nk):
         key = W.keys[q]
         kind = T.key_kind[key]
         at = T.key_attr[key]
         if (kind == KEY_BARE or kind == KEY_ANY) and at >= 0 and _dx_has(T.sch_ops_off, T.sch_ops, T.sch_cat_off, T.sch_cat, pdx_scheme, at, False):
             W.keys[q] = -1  # the principal dx already gives this operand: no secondary dx made it
+        elif kind == KEY_SDX and at == incident:
+            # DRG 794's ``PDX:mdc15fallthrough & SDX:incident``: the principal dx is the
+            # newborn's problem; CMS names no secondary dx for the birth-status one
+            W.keys[q] = -1
     for a in range(ns):
         j = W.s_order[a]
         hit = -1

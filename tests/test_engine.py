@@ -145,6 +145,36 @@ def test_many_candidate_clusters_regression(grouper):
     assert grouper.group([c])[0]["drg"] == "468"
 
 
+def _affects(result) -> dict:
+    return {s["code"]: s["affects_drg"] for s in result["sdx"]}
+
+
+def test_marking_names_an_operand_found_true_in_a_branch_that_failed(grouper):
+    """CMS evaluates a formula left to right and names every operand it found
+    true on the way (the public claims 431-2943 and pub-edge-1427 showed it):
+    DRG 518 ``(MCC & backneck) | discdevice | spinstim`` reached by the
+    neurostimulator still names the MCC; DRG 5 ``intxp | (liverxp & MCC)``
+    reached by the intestinal transplant never looks at the MCC."""
+    r = grouper.group([claim(version="43.1", age=75, pdx="M21731", procedures=["Z@4583"],
+                             sdx=[{"code": "F12151", "poa": "Y"}, {"code": "I7113", "poa": "Y"}])])[0]
+    assert (r["drg"], r["severity"]["initial"]) == ("518", "MCC")
+    assert _affects(r) == {"F12151": "NONE", "I7113": "BOTH"}
+    r = grouper.group([claim(version="42.1", age=50, sex="M", pdx="H509", procedures=["0DYE0Z0"],
+                             sdx=[{"code": "S22080B", "poa": "Y"}])])[0]
+    assert (r["drg"], r["severity"]["initial"]) == ("005", "MCC")
+    assert _affects(r) == {"S22080B": "NONE"}
+
+
+def test_marking_names_no_birth_status_secondary_dx(grouper):
+    """DRG 794 by ``PDX:mdc15fallthrough & SDX:incident``: CMS names the
+    principal dx only, not the secondary dx on the birth-status list (public
+    claims 431-865 and pub-edge-447)."""
+    r = grouper.group([claim(version="43.1", age=89, pdx="P761",
+                             sdx=[{"code": "T82867A", "poa": "Y"}, {"code": "L819", "poa": "Y"}])])[0]
+    assert r["drg"] == "794" and r["pdx"]["affects_drg"] == "BOTH"
+    assert _affects(r) == {"T82867A": "NONE", "L819": "NONE"}
+
+
 def test_reference_lookups(grouper):
     info = grouper.drg_info("43.1", "291")
     assert info["mdc"] == "05" and info["med_surg"] == "MEDICAL" and info["description"]

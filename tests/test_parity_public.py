@@ -98,17 +98,12 @@ def detail_diff(rec: dict, res: dict) -> dict:
     return diff
 
 
-#: Per-code marking differences not yet explained, each named exactly (claim id ->
-#: field paths).  The five graded fields of these claims match; only which
-#: secondary dx CMS names as having affected the DRG differs.  Any other
-#: difference fails, and so does an entry here that has started to match
-#: (remove it): the list can only shrink.
-KNOWN_DETAIL_GAPS = {
-    "431-865": {"sdx[8].affects_drg"},
-    "431-2943": {"sdx[2].affects_drg"},  # '(MCC & backneck) | discdevice | spinstim': CMS names the MCC
-    "pub-edge-447": {"sdx[29].affects_drg"},
-    "pub-edge-1427": {"sdx[4].affects_drg"},
-}
+#: Per-code detail differences not yet explained, each named exactly (claim id ->
+#: field paths).  Any other difference fails, and so does an entry here that has
+#: started to match (remove it): the list can only shrink.  Empty since the
+#: marking reproduces CMS on all 14,000 (see engine.kernel._collect and the
+#: birth-status operand in engine.kernel._mark).
+KNOWN_DETAIL_GAPS: dict[str, set] = {}
 
 
 def test_public_claims_detail(grouped):

@@ -273,8 +273,10 @@ class Grouper:
         if warm:  # every compiled entry point, so that the first real call pays nothing
             claim = {"version": "43.1", "age": 60, "sex": "M", "discharge_status": 1,
                      "pdx": "I5021", "sdx": ["E1122"], "procedures": ["02703DZ"]}
-            self.group([claim])
+            self.group([claim])  # the compiled reader, kernel and writer
             self.group_json_texts(P.array_items(orjson.dumps({"claims": [claim]}), "claims", 1))
+            batch = self.encode([claim])  # the Python encoder's batch: the fallback of both
+            self.decode(batch, self.group_batch(batch))
 
     # ---- the pipeline ----------------------------------------------------------------
     def encode(self, claims) -> Batch:

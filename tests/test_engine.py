@@ -214,6 +214,8 @@ def test_writer_and_kernel_compiled_once_for_every_batch_shape(grouper):
         [claim(pdx="Q9999ZZ", sdx=["ZZZ1"], procedures=["ZZZZZZZ"])],  # unknown codes echoed
     ]
     for claims in shapes:
+        batch = grouper.encode(claims)  # the Python encoder's batch (group() reads dicts as text)
+        grouper.decode(batch, grouper.group_batch(batch))
         grouper.group(claims)
         grouper.group_json(claims)
         grouper.group_json_texts([orjson.dumps(c) for c in claims])

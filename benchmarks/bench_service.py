@@ -223,6 +223,12 @@ def run_stream(url: str, path: Path, expected_lines: int) -> dict:
     reading curl's output costs next to nothing.  That every line is a result,
     not an error, is checked on the server's claim counters before and after."""
     grouped0, rejected0 = claim_tallies(url)
+    for _ in range(40):  # the batch run's last requests may still be finishing
+        time.sleep(0.25)
+        now = claim_tallies(url)
+        if now == (grouped0, rejected0):
+            break
+        grouped0, rejected0 = now
     cmd = ["curl", "-sS", "-X", "POST", "-T", str(path), "-H", "Content-Type: application/x-ndjson", "-H", "Expect:",
            "--max-time", "3000", "-w", "%{stderr}%{http_code} %{time_total} %{size_download}",
            f"{url}/v1/group/stream"]

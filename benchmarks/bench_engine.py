@@ -14,6 +14,9 @@ Measures, and prints as one table next to the goals:
   (each claim's JSON text in, JSON out: the service's path), for context, and
   the time of a ``group_json_texts()`` call of 1 and of 32 claims (the service's
   micro-batches);
+* ``group_batch`` on one thread, over the mixed claims and over 40 of them each
+  repeated alone in a batch (the kernel's ceiling: no cache miss, every branch
+  predicted);
 * msdrg's per-claim API on a subset (it runs ~10k claims/s, one core);
 * cold start: a fresh process with an empty FASTDRG_CACHE_DIR (tables built,
   kernels compiled), warm start: a second fresh process on that cache;
@@ -92,6 +95,25 @@ def per_call(g, texts: list, k: int, seconds: float = 2.0) -> float:
     return (time.perf_counter() - t) / calls * 1e6
 
 
+def one_thread_us(claims: list, repeat: int, alone: int = 40, copies: int = 2_500) -> tuple[float, float]:
+    """Microseconds a claim of ``group_batch`` on one thread: over the mixed
+    claims, and over ``alone`` of them each grouped as a batch of ``copies``
+    copies of itself (its table rows stay in cache and every branch is
+    predicted: what the kernel's instructions cost with no stall, its ceiling)."""
+    from engine import Grouper
+
+    g1 = Grouper(threads=1)
+    batch = g1.encode(claims)
+    mixed = best_of(repeat, lambda: g1.group_batch(batch)) / len(claims) * 1e6
+    step = max(1, len(claims) // alone)
+    each = []
+    for c in claims[::step][:alone]:
+        b = g1.encode([c] * copies)
+        g1.group_batch(b)
+        each.append(best_of(repeat, lambda: g1.group_batch(b)) / copies * 1e6)
+    return mixed, sum(each) / len(each)
+
+
 def startup(cache_dir: str) -> dict:
     env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
     env["FASTDRG_CACHE_DIR"] = cache_dir
@@ -151,6 +173,7 @@ def main(argv=None) -> int:
     # small calls: the service's single claims reach the engine in micro-batches of 1 to ~32
     small = {k: per_call(g, texts, k) for k in (1, 32)}
     del batch, texts
+    us_mixed, us_alone = one_thread_us(claims, args.repeat)
 
     rate_msdrg = None
     m = min(args.msdrg_claims, n)
@@ -198,6 +221,9 @@ def main(argv=None) -> int:
          ratio(n / t_texts), "", ""),
         *((f"  {k} claim{'s' if k > 1 else ''} a call (micro-batch)", f"{us:,.0f} us/call", "", "", "", "")
           for k, us in small.items()),
+        ("group_batch, one thread: the mixed claims", f"{us_mixed:.2f} us/claim", "", "", "", ""),
+        ("  each claim repeated alone (no cache miss, branches predicted)", f"{us_alone:.2f} us/claim", "", "",
+         "", ""),
     ]
     if cold:
         rows += [

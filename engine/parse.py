@@ -66,10 +66,11 @@ def _insert(keys, ids, packed, dense, bits):
         ids[h] = dense[n]
 
 
-def version_lookup() -> np.ndarray:
-    """``v`` (e.g. 431) -> version index, -1 when not bundled."""
+def version_lookup(versions=VERSIONS) -> np.ndarray:
+    """``v`` (e.g. 431) -> its index in ``versions`` (the tables' ``meta["versions"]``;
+    default the pinned package's), -1 for a version the tables do not hold."""
     out = np.full(1000, -1, np.int8)
-    for i, v in enumerate(VERSIONS):
+    for i, v in enumerate(versions):
         out[v] = i
     return out
 

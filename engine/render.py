@@ -29,7 +29,7 @@ from .decode import (
     _POA_TEXT,
 )
 from .encode import version_label
-from .tables import RETURN_CODES, VERSIONS
+from .tables import MAX_VERSIONS, RETURN_CODES
 
 # ---- the fragment pool: static fragments first (their indices are compile-time constants)
 
@@ -76,7 +76,8 @@ F_COMMA = _frag(",")
 F_CLOSE_LIST = _frag("]")
 F_NULL = _frag("null")
 F_EMPTY_TEXT = _frag('""')
-B_VERSION = _names(version_label(v) for v in VERSIONS)
+# the version labels: slots the FragmentPool fills with its tables' versions
+B_VERSION = _names("" for _ in range(MAX_VERSIONS))
 B_RC = _names(RETURN_CODES)
 B_HAC_USAGE = _names(HAC_USAGE)
 B_PROC_HAC = _names(name for _, name in PROC_HAC)
@@ -133,15 +134,20 @@ class FragmentPool:
 
     def __init__(self, meta: dict):
         frags = list(_STATIC)
-        n_v = len(VERSIONS)
+        versions = list(meta["versions"])
+        if len(versions) > MAX_VERSIONS:
+            raise ValueError(f"more than {MAX_VERSIONS} grouper versions")
+        for i, v in enumerate(versions):
+            frags[B_VERSION + i] = orjson.dumps(version_label(v))
+        n_v = len(versions)
         self.drg_desc = np.full(n_v * 1000, F_EMPTY_TEXT, np.int32)
         self.mdc_desc = np.full(n_v * 100, F_EMPTY_TEXT, np.int32)
         for table, index, width in ((meta["drg_descriptions"], self.drg_desc, 1000),
                                     (meta["mdc_descriptions"], self.mdc_desc, 100)):
             for key, text in table.items():
                 v, code = (int(x) for x in key.split(":"))
-                if v in VERSIONS and 0 <= code < width:
-                    index[VERSIONS.index(v) * width + code] = len(frags)
+                if v in versions and 0 <= code < width:
+                    index[versions.index(v) * width + code] = len(frags)
                     frags.append(orjson.dumps(text))
         lengths = np.fromiter((len(f) for f in frags), np.int64, len(frags))
         self.longest = int(lengths.max())

@@ -31,7 +31,7 @@ import numpy as np
 
 __all__ = ["generate_claims", "VERSIONS", "VALID_DISCHARGE", "INVALID_DISCHARGE"]
 
-VERSIONS = (400, 401, 410, 411, 420, 421, 430, 431)
+VERSIONS = (400, 401, 410, 411, 420, 421, 430, 431, 440)
 N_MDC = 26  # MDC 0..25 (0 = codes without an MDC of their own)
 
 #: UB-04 patient discharge status codes that the MS-DRG grouper accepts.
@@ -252,7 +252,7 @@ def generate_claims(n: int, seed: int = 0, versions=None, edge_cases: bool = Tru
     """``n`` claim dicts in the engine's input format, deterministic for ``seed``.
 
     ``versions``: iterable of versions (``"43.1"`` or ``431``); default all
-    eight.  ``edge_cases``: mutate about 15% of the claims (see module doc).
+    nine.  ``edge_cases``: mutate about 15% of the claims (see module doc).
     """
     gc_was_enabled = gc.isenabled()
     gc.disable()  # millions of small containers, no cycles: the collector only costs time

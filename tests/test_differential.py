@@ -39,6 +39,22 @@ def test_differential_1m(grouper):
     _check(tally)
 
 
+def test_differential_v44_10k(grouper):
+    """v44.0 (FY2027): msdrg 1.2.0 is the one reference that carries it; its known
+    departures from CMS are judged by the same named rules as on v40.0-v43.1."""
+    tally = run(grouper, [(5_000, 4401, ["44.0"]), (5_000, 4402, ["44.0"])], processes=1)
+    assert tally.total == 10_000
+    _check(tally)
+
+
+@pytest.mark.slow
+def test_differential_v44_1m(grouper):
+    chunks = [(50_000, 4500 + k, ["44.0"]) for k in range(20)]
+    tally = run(grouper, chunks, processes=max(1, min(4, os.cpu_count() or 1)))
+    assert tally.total == 1_000_000
+    _check(tally)
+
+
 def test_group_equals_encode_batch_decode(grouper):
     from engine.synthetic import generate_claims
 

@@ -45,8 +45,10 @@ def test_version_forms_and_dates(grouper):
     assert r1["drg"] == r2["drg"] == r3["drg"] and r3["version"] == "43.1"
     assert version_for_date("2022-10-01") == "40.0"
     assert version_for_date("2026-09-30") == "43.1"
+    assert version_for_date("2026-10-01") == "44.0"
+    assert version_for_date("2027-03-31") == "44.0"
     with pytest.raises(GrouperError):
-        version_for_date("2026-10-01")
+        version_for_date("2027-04-01")  # past the last version's period: an error, never a fallback
 
 
 @pytest.mark.parametrize("bad, field", [

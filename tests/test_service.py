@@ -283,12 +283,12 @@ async def test_versions(client, grouper):
     r = await client.get("/v1/versions")
     assert r.status_code == 200
     doc = r.json()
-    assert doc["latest"] == "43.1"
+    assert doc["latest"] == "44.0"
     got = {v["version"]: v for v in doc["versions"]}
     assert set(got) == set(grouper.versions)
     for v in grouper.version_ranges():
         assert got[v["version"]] == v
-    assert doc["versions"][0]["version"] == "43.1"
+    assert doc["versions"][0]["version"] == "44.0"
 
 
 async def test_drg_lookup(client, grouper):
@@ -297,7 +297,7 @@ async def test_drg_lookup(client, grouper):
     assert r.json()["mdc"] == "05" and r.json()["med_surg"] == "MEDICAL"
     r = await client.get("/v1/drgs/1", params={"version": "431"})
     assert r.status_code == 200 and r.json()["drg"] == "001"
-    assert (await client.get("/v1/drgs/291")).json()["version"] == "43.1"
+    assert (await client.get("/v1/drgs/291")).json()["version"] == "44.0"
     assert_problem(await client.get("/v1/drgs/0"), 404, "drg", "unknown-drg")
     assert_problem(await client.get("/v1/drgs/29x"), 422, "drg")
     assert_problem(await client.get("/v1/drgs/291", params={"version": "39.0"}), 422, "version", "unknown-version")

@@ -15,7 +15,11 @@ import numpy as np
 import pytest
 
 from engine import formulas as fm
-from engine.tables import VERSIONS, SEV_CC, SEV_MCC, SEV_NONE
+from engine.tables import SEV_CC, SEV_MCC, SEV_NONE
+
+#: The versions the CMS reference tables cover (the first eight of the compiled
+#: tables: v44.0 has no CMS reference here, see test_public_v44.py).
+VERSIONS = (400, 401, 410, 411, 420, 421, 430, 431)
 
 CMS = Path(__file__).resolve().parents[2] / "shared" / "cms-msdrg"
 SEVERITY = {"NCC": SEV_NONE, "CC": SEV_CC, "MCC": SEV_MCC}
@@ -78,7 +82,7 @@ def test_diagnoses_every_code_and_version(t):
         if got != exp:
             bad.append((code, VERSIONS[vi], got, exp))
     # and nothing is valid that CMS does not list
-    extra = np.argwhere((a["dx_scheme"] >= 0) & ~seen)
+    extra = np.argwhere((a["dx_scheme"][:len(VERSIONS)] >= 0) & ~seen[:len(VERSIONS)])
     assert not bad, bad[:10]
     assert len(extra) == 0, [(t.meta["dx_codes"][d], VERSIONS[v]) for v, d in extra[:10]]
 

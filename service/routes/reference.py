@@ -6,7 +6,7 @@ or MCC in a given version), and asking the engine guarantees they agree with
 the grouping results. All answers come from the loaded engine; nothing here
 knows grouping rules.
 
-``version`` may be given as ``43.1`` or ``431``; it defaults to the newest.
+``version`` may be given as ``44.0`` or ``440``; it defaults to the newest.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ router = APIRouter(prefix="/v1", tags=["reference"])
 
 _JSON = "application/json"
 _DRG_RE = re.compile(r"^[0-9]{1,3}$")
-_VERSION_DOC = "Grouper version, e.g. 43.1 (or 431). Default: the newest."
+_VERSION_DOC = "Grouper version, e.g. 44.0 (or 440). Default: the newest."
 
 
 def resolve_version(rt, raw: str | None) -> str:
@@ -70,7 +70,7 @@ async def versions(request: Request) -> Response:
 async def drg(
     request: Request,
     drg: str,
-    version: str | None = Query(None, description=_VERSION_DOC, examples=["43.1"]),
+    version: str | None = Query(None, description=_VERSION_DOC, examples=["44.0"]),
 ) -> Response:
     rt = request.app.state.runtime
     grouper = rt.require()
@@ -98,7 +98,7 @@ async def drg(
 async def code(
     request: Request,
     code: str,
-    version: str | None = Query(None, description=_VERSION_DOC, examples=["43.1"]),
+    version: str | None = Query(None, description=_VERSION_DOC, examples=["44.0"]),
 ) -> Response:
     rt = request.app.state.runtime
     grouper = rt.require()

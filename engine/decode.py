@@ -17,7 +17,9 @@ POA_ERROR = ("POA_NOT_CHECKED", "POA_NOT_RECOGNIZED", "POA_RECOGNIZED_NOT_POA",
 HAC_USAGE = ("NOT_ON_HAC_LIST", "HAC_CRITERIA_MET", "HAC_CRITERIA_NOT_MET",
              "HAC_NOT_APPLICABLE_EXCLUSION", "HAC_NOT_APPLICABLE_EXEMPT")
 PROC_HAC = ((1, "HAC_08"), (2, "HAC_10"), (4, "HAC_11"), (8, "HAC_12"), (16, "HAC_13"), (32, "HAC_14"))
-_POA_TEXT = {89: "Y", 78: "N", 85: "U", 87: "W", 49: "1", 32: None}
+# Y N U W 1, blank (or absent: None); any other printable character is a POA
+# CMS does not recognise (it groups the claim, POA_NOT_RECOGNIZED), echoed as given
+_POA_TEXT = {**{b: chr(b) for b in range(33, 127)}, 32: None}
 _DRG = tuple(f"{d:03d}" for d in range(1000))
 _MDC = tuple(f"{m:02d}" for m in range(100))
 
@@ -88,7 +90,7 @@ def decode_results(batch, out, meta: dict, detail: bool = True) -> list[dict]:
                 "affects_drg": AFFECTS[pdx_aff[i]],
                 "severity_usage": {"initial": "NEITHER", "final": "NEITHER"},
                 "poa_error": "POA_NOT_CHECKED",
-                "hacs": [{"number": 11, "status": "HAC_CRITERIA_MET"}] if pdx_hac11[i] else [],
+                "hacs": [{"number": 11, "status": "NOT_ON_HAC_LIST"}] if pdx_hac11[i] else [],
             }
             sdx = []
             for j, code in zip(range(sdx_off[i], sdx_off[i + 1]), batch.sdx_text[i]):

@@ -11,6 +11,7 @@ diagnosis is return code INVALID_PDX), so they are encoded as id ``-1``.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +22,11 @@ HOSPITAL_STATUS = {"not_exempt": 0, "exempt": 1, "unknown": 2}
 _SEX = {"M": 0, "F": 1, "U": 2, 0: 0, 1: 1, 2: 2}
 _POA = {None: 32, "": 32, " ": 32, "Y": 89, "N": 78, "U": 85, "W": 87, "1": 49}
 _VERSION_TEXT = {f"{v // 10}.{v % 10}": v for v in range(390, 1000) if v % 10 in (0, 1)}
-MAX_AGE = 124
+# The CMS grouper takes any whole number of years (its code editor flags an age
+# outside 0-124; the grouper still groups the claim): a Java int's range.
+MIN_AGE = -(2**31)
+_INT_TEXT = re.compile(r"-?[0-9]+")
+MAX_AGE = 2**31 - 1
 
 
 class ClaimError(ValueError):
@@ -114,8 +119,10 @@ def _dx_item(item, field: str) -> tuple[str, int]:
         if isinstance(poa, str):
             poa = poa.strip().upper()
         p = _POA.get(poa, -1) if (poa is None or isinstance(poa, str)) else -1
+        if p < 0 and isinstance(poa, str) and len(poa) == 1 and 33 <= ord(poa) <= 126:
+            p = ord(poa)  # a character CMS does not recognise as a POA: grouped as such
         if p < 0:
-            raise ClaimError(f"{field}.poa", "POA must be one of Y, N, U, W, 1 or blank")
+            raise ClaimError(f"{field}.poa", "POA must be one character (Y, N, U, W, 1, ...) or blank")
         return code, p
     return normalize_code(item, field), 32
 
@@ -131,7 +138,7 @@ def _px_item(item, field: str) -> str:
 def _int_field(value, field: str, lo: int, hi: int) -> int:
     if isinstance(value, bool):
         raise ClaimError(field, "must be an integer")
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()):
         value = int(value)
     if not isinstance(value, int):
         raise ClaimError(field, "must be an integer")
@@ -232,10 +239,10 @@ def encode_claims(claims, dx_index: dict, pr_index: dict, default_hospital: str 
             else:
                 raise ClaimError("version", "give 'version' or 'discharge_date'")
             x = get("age")
-            if type(x) is not int or not 0 <= x <= MAX_AGE:
+            if type(x) is not int or not MIN_AGE <= x <= MAX_AGE:
                 if "age" not in c:
                     raise ClaimError("age", "missing")
-                _int_field(x, "age", 0, MAX_AGE)
+                _int_field(x, "age", MIN_AGE, MAX_AGE)
             x = get("sex")
             sx = _SEX_EXACT.get(x) if type(x) is str else None
             if sx is None:
@@ -248,7 +255,9 @@ def encode_claims(claims, dx_index: dict, pr_index: dict, default_hospital: str 
             if type(x) is not int or not 0 <= x <= 99:
                 if "discharge_status" not in c:
                     raise ClaimError("discharge_status", "missing")
-                x = _int_field(x, "discharge_status", 0, 99)
+                x = _int_field(x, "discharge_status", MIN_AGE, MAX_AGE)
+                if not 0 <= x <= 99:
+                    x = -1  # no UB-04 code: CMS groups it as an invalid discharge status
             ds = x
             x = get("hospital_status")
             if x is None:

@@ -42,7 +42,7 @@ from numba.extending import intrinsic
 
 from .tables import (
     KEY_ANY, KEY_BARE, KEY_ONLY, KEY_PDX, KEY_SDX, KEY_SEV, RC, SEV_CC, SEV_MCC, SEV_NONE,
-    SURG_NA,
+    SURG_NA, VERSIONS,
 )
 
 # ---- enumerations shared with engine.decode -------------------------------------------
@@ -77,6 +77,7 @@ _RC_N_OR_U = RC["HAC_STATUS_INVALID_POA_N_OR_U"]
 _RC_INVALID_OR_1 = RC["HAC_STATUS_INVALID_POA_INVALID_OR_1"]
 _RC_MULT = RC["HAC_STATUS_INVALID_MULT_HACS_POA_NOT_Y_W"]
 _RC_UNGROUPABLE = RC["UNGROUPABLE"]
+_V41 = VERSIONS.index(410)  # index of v41.0 in the tables' version axis
 
 # attr_special bits (engine.tables.compile_tables)
 _SP_NORDRUGSTENT, _SP_NORSTENT, _SP_SGLANTFUSE, _SP_SGLPOSTFUSE1 = 1, 2, 4, 8
@@ -120,7 +121,7 @@ OUT_FIELDS = (
 KernelOut = namedtuple("KernelOut", OUT_FIELDS)
 
 SCRATCH_FIELDS = (
-    "gen", "stamp", "supp", "val", "coll", "keys",
+    "gen", "stamp", "supp", "val", "coll", "keys", "hstamp",
     "s_scheme", "s_sev", "s_flags", "s_supbits", "s_order", "s_hac_num", "s_hac_status",
     "s_nhac", "s_mark",
     "p_pattern", "p_supp", "p_clmask", "p_order", "p_hac", "p_mark",
@@ -426,6 +427,10 @@ def _preprocess(T, B, W, i, v, s0, ns, p0, np_, gen):
             for q in range(T.sch_hac_off[sc], T.sch_hac_off[sc + 1]):
                 at = T.sch_hac[q]
                 h = T.attr_hac[at]
+                if T.attr_special[at] & _SP_HAC11_PDX:
+                    # a principal-dx-only HAC operand (E66.01's hac11_pdx) makes no
+                    # secondary dx a HAC candidate: CMS neither POA-checks nor lists it
+                    continue
                 dup = False
                 for k in range(W.s_nhac[j]):
                     if W.s_hac_num[j, k] == h:
@@ -544,6 +549,8 @@ def _preprocess(T, B, W, i, v, s0, ns, p0, np_, gen):
                 pdx_mdc = g_f
             else:
                 sex_conflict = True
+                if sex == SEX_UNKNOWN and g_f >= 0:
+                    pdx_mdc = g_f  # sex U: CMS takes the female MDC (S37.898A: MDC 13, not 12)
     else:
         _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_INVALID_PDX], _2, _u0, gen, cum)
     if B.pdx_ecode[i]:
@@ -598,7 +605,7 @@ def _preprocess(T, B, W, i, v, s0, ns, p0, np_, gen):
         _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_SGLANTSECTXCTR], _0, _u0, gen, cum)
     if posterior > 1:
         _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_SGLPOSTFUSECTR], _0, _u0, gen, cum)
-    if fusion_ctr >= 3:
+    if fusion_ctr >= 3 and single_ant >= 1 and posterior >= 1:  # three single fusions, anterior and posterior both
         _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_SINGLEFUSIONCTR], _0, _u0, gen, cum)
     if single_ant >= 2:
         _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.builtin_attr[_B_SGLANTCTR], _0, _u0, gen, cum)
@@ -788,8 +795,29 @@ def _hac(T, B, W, O, i, v, s0, ns, p0, np_, hosp, gen):
                 for k in range(W.s_nhac[j]):
                     W.s_hac_status[j, k] = HAC_NA_EXEMPT
         return 0
+    # A HAC formula's SDX: operands are those of the secondary dx that may be
+    # hospital-acquired (POA not Y/W): CAUTI's catheter code reported POA Y/W
+    # makes no UTI code a HAC (hstamp: the SDX keys they light, this claim).
+    for j in range(ns):
+        sc = W.s_scheme[j]
+        if sc < 0 or _poa_yes(B.sdx_poa[s0 + j]):
+            continue
+        for q in range(T.sch_hac_off[sc], T.sch_hac_off[sc + 1]):
+            key = T.attr_key[T.sch_hac[q], 1]
+            if key >= 0:
+                W.hstamp[key] = gen
+        for q in range(T.sch_ops_off[sc], T.sch_ops_off[sc + 1]):
+            key = T.attr_key[T.sch_ops[q], 1]
+            if key >= 0:
+                W.hstamp[key] = gen
+        for q in range(T.sch_cat_off[sc], T.sch_cat_off[sc + 1]):
+            key = T.attr_key[T.sch_cat[q], 1]
+            if key >= 0:
+                W.hstamp[key] = gen
     hac6_not_show = False
     invalid_poa_on_claim = False
+    full_met = False  # a HAC formula true over all the claim's codes (see below)
+    full_poa = 0
     met_any = False
     met_non6 = False
     hac6_invalid = False
@@ -809,10 +837,23 @@ def _hac(T, B, W, O, i, v, s0, ns, p0, np_, hosp, gen):
             h = W.s_hac_num[j, k]
             status = HAC_NOT_MET
             for q in range(T.vh_off[v * 32 + h], T.vh_off[v * 32 + h + 1]):
-                if _eval(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, T.key_sev, W.stamp, W.supp, W.val, T.vh_formulas[q], np.int64(0), np.int64(-1), gen):
+                if _eval_hac(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, W.stamp, W.hstamp, W.val, T.vh_formulas[q], gen):
                     status = HAC_MET
                     break
             W.s_hac_status[j, k] = status
+            if not full_met:
+                # an UNKNOWN-status hospital's return code reads the formula over every
+                # code, whatever their POA (CMS: the UTI code with the catheter code POA W
+                # is "not met" in the list, yet the claim is ungroupable)
+                full = status == HAC_MET
+                if not full:
+                    for q in range(T.vh_off[v * 32 + h], T.vh_off[v * 32 + h + 1]):
+                        if _eval(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, T.key_sev, W.stamp, W.supp, W.val, T.vh_formulas[q], np.int64(0), np.int64(-1), gen):
+                            full = True
+                            break
+                if full:
+                    full_met = True
+                    full_poa = poa
             if _poa_invalid(poa):
                 invalid_poa_on_claim = True
             if status == HAC_MET:
@@ -854,27 +895,49 @@ def _hac(T, B, W, O, i, v, s0, ns, p0, np_, hosp, gen):
                 for q in range(T.pat_off[pat], T.pat_off[pat + 1]):
                     if T.attr_hac_proc[T.pat_attrs[q]] == h:
                         W.p_hac[p] |= bit
-    if not met_any:
-        return 0
     if hosp == HOSP_NOT_EXEMPT:
+        if not met_any:
+            return 0
         if (met_non6 and invalid_poa_on_claim) or (hac6_not_show and hac6_invalid):
             return _RC_MISSING_POA
         return 0
-    # unknown POA status: stricter
+    # unknown POA status: stricter, and over every code (full_met, above).
     # CMS counts every secondary dx here, whatever its POA: two or more codes on
     # the claim make a met HAC "multiple HACs, POA not Y/W".
-    not_yw = ns
-    for j in range(ns):
-        for k in range(W.s_nhac[j]):
-            if W.s_hac_status[j, k] != HAC_MET:
-                continue
-            poa = B.sdx_poa[s0 + j]
-            if not_yw >= 2:
-                return _RC_MULT
-            if poa == 78 or poa == 85:
-                return _RC_N_OR_U
-            return _RC_INVALID_OR_1
-    return 0
+    if not full_met:
+        return 0
+    if ns >= 2:
+        return _RC_MULT
+    if full_poa == 78 or full_poa == 85:
+        return _RC_N_OR_U
+    return _RC_INVALID_OR_1
+
+
+@njit(cache=True, _nrt=False)
+def _eval_hac(n_op, n_a, n_b, f_lo, f_hi, key_kind, stamp, hstamp, val, f, gen):
+    """Value of HAC formula ``f``: as :func:`_eval` outside any MDC and without a
+    severity, its ``SDX:`` operands read from ``hstamp`` (see :func:`_hac`)."""
+    lo = f_lo[f]
+    hi = f_hi[f]
+    for n in range(lo, hi):
+        op = n_op[n]
+        r = n - lo
+        if op == 0:
+            key = n_a[n]
+            kk = key_kind[key]
+            if kk == KEY_SEV:
+                val[r] = False
+            elif kk == KEY_SDX:
+                val[r] = hstamp[key] == gen
+            else:
+                val[r] = stamp[key] == gen
+        elif op == 1:
+            val[r] = val[n_a[n] - lo] and val[n_b[n] - lo]
+        elif op == 2:
+            val[r] = val[n_a[n] - lo] or val[n_b[n] - lo]
+        else:
+            val[r] = not val[n_a[n] - lo]
+    return val[hi - 1 - lo]
 
 
 @njit(cache=True, _nrt=False)
@@ -969,7 +1032,14 @@ def _group_claim(T, B, O, W, M, i):
         O.final_sev[i] = SEV_UNGROUPED
         _finish_hac_lists(T, W, O, i, s0, ns, pdx_scheme, v)
         _usage(T, W, O, v, s0, ns, st_i[7], st_i[7], hosp, np.bool_(False))  # no final DRG: the initial one's logic
-        O.hac_status[i] = HS_UNGROUPABLE
+        for j in range(np_):  # CMS still names the met HACs a procedure took part in
+            O.px_hac[p0 + j] = W.p_hac[j]
+        # "final DRG ungroupable" when a HAC is listed as met; an UNKNOWN-status claim
+        # made ungroupable by a formula the POA rule then turned down lists none
+        for j in range(ns):
+            for k in range(MAX_HACS):
+                if O.sdx_hac_status[s0 + j, k] == HAC_MET:
+                    O.hac_status[i] = HS_UNGROUPABLE
         return
 
     # -- final grouping: the initial one without the CC/MCC of HAC codes, so the
@@ -1100,6 +1170,8 @@ def _finish_hac_lists(T, W, O, i, s0, ns, pdx_scheme, v):
                 criteria = True
         if not criteria:
             for k in range(nh):
+                if k > 0 and v < _V41:
+                    break  # v40.0/v40.1 list one "criteria not met" entry per code, later versions one per HAC
                 if out < MAX_HACS:
                     O.sdx_hac_num[s0 + j, out] = 0
                     O.sdx_hac_status[s0 + j, out] = W.s_hac_status[j, k]
@@ -1107,6 +1179,9 @@ def _finish_hac_lists(T, W, O, i, s0, ns, pdx_scheme, v):
     if any11 and pdx_scheme >= 0:
         for q in range(T.sch_ops_off[pdx_scheme], T.sch_ops_off[pdx_scheme + 1]):
             if T.attr_special[T.sch_ops[q]] & _SP_HAC11_PDX:
+                O.pdx_hac11[i] = True
+        for q in range(T.sch_hac_off[pdx_scheme], T.sch_hac_off[pdx_scheme + 1]):
+            if T.attr_special[T.sch_hac[q]] & _SP_HAC11_PDX:
                 O.pdx_hac11[i] = True
 
 
@@ -1341,6 +1416,43 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
         if T.key_kind[key] == KEY_BARE:
             W.keys[npk] = key
             npk += 1
+    # Fusion counters (SGLANTCTR: two single anterior fusions, ...): CMS walks the
+    # first two procedures in marking order and names those that carry the counted
+    # attribute (a first-listed unrelated procedure leaves one named);
+    # SINGLEFUSIONCTR names every procedure it counted.
+    np2 = 0
+    for q in range(npk):
+        key = W.keys[q]
+        at = T.key_attr[key]
+        want = 0
+        first_n = 2
+        if at == T.builtin_attr[_B_SGLANTCTR]:
+            want = _SP_SGLANTFUSE
+        elif at == T.builtin_attr[_B_SGLPOST1CTR]:
+            want = _SP_SGLPOSTFUSE1
+        elif at == T.builtin_attr[_B_SGLANTSECTXCTR]:
+            want = _SP_SGLANTSECTX
+        elif at == T.builtin_attr[_B_SGLPOSTFUSECTR]:
+            want = _SP_SGLPOSTFUSE
+        elif at == T.builtin_attr[_B_MULTFUSE]:
+            want = _SP_SGLANTFUSE | _SP_SGLPOSTFUSE1
+        elif at == T.builtin_attr[_B_SINGLEFUSIONCTR]:
+            want = _SP_SNGLFUSIONCTR
+            first_n = np_
+        if want == 0:
+            W.keys[np2] = key
+            np2 += 1
+            continue
+        for a in range(min(first_n, np_)):
+            j = W.p_order[a]
+            pat = W.p_pattern[j]
+            if pat < 0:
+                continue
+            for r in range(T.pat_off[pat], T.pat_off[pat + 1]):
+                if T.attr_special[T.pat_attrs[r]] & want:
+                    O.px_aff[p0 + j] |= stage
+                    break
+    npk = np2
     # BILATERAL: the procedures on two different joints make it
     bil_key = T.attr_key[T.builtin_attr[_B_BILATERAL], 0]
     for q in range(npk):
@@ -1376,8 +1488,11 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
                 done = True
                 break
         if not done:
-            for r in range(nsat):
+            prev = -1
+            for _r in range(nsat):
+                r = _next_cluster(W.cl_sat, nsat, prev)
                 c = W.cl_sat[r]
+                prev = c
                 allk = True
                 for q in range(npk):
                     at = T.key_attr[W.keys[q]]
@@ -1404,7 +1519,10 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
                 if first >= 0:
                     O.px_aff[p0 + first] |= stage
                     continue
-                for r in range(nsat):
+                prev = -1
+                for _r in range(nsat):
+                    r = _next_cluster(W.cl_sat, nsat, prev)
+                    prev = W.cl_sat[r]
                     if _cl_has(T.pat_off, T.pat_attrs, T.cl_pattern, v, W.cl_sat[r], at):
                         _mark_cluster(O, W, p0, np_, r, stage)
                         break
@@ -1473,6 +1591,19 @@ def _dx_sites(T, scheme):
 
 
 @njit(cache=True, _nrt=False)
+def _next_cluster(cl_sat, nsat, prev):
+    """The satisfied cluster with the smallest id above ``prev`` (its position in
+    ``cl_sat``): CMS looks at satisfied clusters in the order of their names (the
+    hip revision Z@1803 before the knee revision Z@5019, whatever the claim's order)."""
+    r = -1
+    for rr in range(nsat):
+        c = cl_sat[rr]
+        if c > prev and (r < 0 or c < cl_sat[r]):
+            r = rr
+    return r
+
+
+@njit(cache=True, _nrt=False)
 def _mark_cluster(O, W, p0, np_, r, stage):
     bit = np.uint64(1) << np.uint64(r)
     for j in range(np_):
@@ -1530,6 +1661,7 @@ def new_scratch(sizes) -> Scratch:
     return Scratch(
         np.zeros(1, np.int64), np.zeros(keys, np.int64), np.zeros(keys, np.uint32),
         np.zeros(nodes, np.bool_), np.zeros(nodes, np.bool_), np.zeros(nodes, np.int32),
+        np.zeros(keys, np.int64),
         np.zeros(n_sdx, np.int32), np.zeros(n_sdx, np.int8), np.zeros(n_sdx, np.int8),
         np.zeros(n_sdx, np.uint64), np.zeros(n_sdx, np.int32),
         np.zeros((n_sdx, MAX_HACS), np.int16), np.zeros((n_sdx, MAX_HACS), np.int8),

@@ -400,7 +400,7 @@ def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, ver_index, kblob, koff,
                 p = q
             else:
                 p = _integer(buf, p, end, tmp)
-            if p < 0 or tmp[0] > (124 if k == K_AGE else 99):
+            if p < 0 or (k == K_DSTAT and tmp[0] > 99):  # any age is grouped (engine.encode.MAX_AGE)
                 return False, 0, 0
             if k == K_DSTAT:
                 head[i, 2] = tmp[0]

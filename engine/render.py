@@ -62,7 +62,7 @@ F_PDX = _frag(',"pdx":{"code":"')
 F_PDX_REST = _frag(',"severity_usage":{"initial":"NEITHER","final":"NEITHER"},'
                    '"poa_error":"POA_NOT_CHECKED","hacs":')
 F_NO_HACS = _frag("[]}")
-F_PDX_HAC11 = _frag('[{"number":11,"status":"HAC_CRITERIA_MET"}]}')
+F_PDX_HAC11 = _frag('[{"number":11,"status":"NOT_ON_HAC_LIST"}]}')
 F_SDX_OPEN = _frag(',"sdx":[')
 F_CODE_FIRST = _frag('{"code":"')
 F_CODE_NEXT = _frag(',{"code":"')

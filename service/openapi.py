@@ -20,7 +20,7 @@ def ref(name: str) -> dict[str, str]:
 
 
 _CODE = {"type": "string", "minLength": 3, "maxLength": 8, "description": "ICD-10 code; a dot and lower case are accepted."}
-_POA = {"type": "string", "enum": ["Y", "N", "U", "W", "1", ""], "description": "Present-on-admission indicator."}
+_POA = {"type": "string", "description": "Present-on-admission indicator: Y, N, U, W, 1 or blank (absent: blank); another single character is grouped as a POA CMS does not recognise."}
 
 EXAMPLE_CLAIM: dict[str, Any] = {
     "id": "enc-0001",
@@ -77,7 +77,7 @@ SCHEMAS: dict[str, Any] = {
                 "description": "Grouper version, e.g. \"44.0\" or 440. See GET /v1/versions.",
             },
             "discharge_date": {"type": "string", "format": "date", "description": "YYYY-MM-DD."},
-            "age": {"type": "integer", "minimum": 0, "maximum": 124, "description": "Age in years."},
+            "age": {"type": "integer", "description": "Age in years (any whole number: CMS groups ages outside 0-124)."},
             "sex": {"oneOf": [{"type": "string", "enum": ["M", "F", "U"]}, {"type": "integer", "enum": [0, 1, 2]}]},
             "discharge_status": {
                 "oneOf": [{"type": "string", "example": "01"}, {"type": "integer", "example": 1}],

@@ -59,9 +59,9 @@ def test_version_forms_and_dates(grouper):
     ({"sex": []}, "sex"),  # unhashable: once raised TypeError out of group()
     ({"sex": {}}, "sex"),
     ({"version": "39.0"}, "version"),
-    ({"discharge_status": 250}, "discharge_status"),
+    ({"discharge_status": "x1"}, "discharge_status"),  # 250 is grouped (INVALID_DISCHARGE_STATUS), as CMS does
     ({"hospital_status": "sometimes"}, "hospital_status"),
-    ({"sdx": [{"code": "N179", "poa": "Q"}]}, "sdx[0].poa"),
+    ({"sdx": [{"code": "N179", "poa": "QQ"}]}, "sdx[0].poa"),  # "Q" is grouped (POA_NOT_RECOGNIZED), as CMS does
     ({"sdx": "N179"}, "sdx"),
     ({"procedures": [17]}, "procedures[0]"),
     ({"pdx": "I50-21!"}, "pdx"),

@@ -1,0 +1,225 @@
+"""One test per CMS rule fixed against the official CMS grouper (issue 11).
+
+Each claim is small and hand-built; its expected values are what the CMS grouper
+(shared/cms-oracle) answered for it.  Every claim goes through the three roads
+(group(), group_json_texts(), encode + group_batch + decode), which must agree.
+These tests need no Java: the oracle's answers are written here.
+"""
+
+from __future__ import annotations
+
+import orjson
+import pytest
+
+BASE = {"version": "43.1", "age": 50, "sex": "M", "discharge_status": 1,
+        "hospital_status": "not_exempt", "pdx": "I214", "sdx": [], "procedures": []}
+
+
+def claim(**kw) -> dict:
+    c = dict(BASE)
+    c.update(kw)
+    return c
+
+
+def group3(grouper, claims: list[dict]) -> list[dict]:
+    """Group through the three roads; assert they agree; return group()'s results."""
+    a = grouper.group(claims)
+    texts = [orjson.dumps(c) for c in claims]
+    b = [orjson.loads(d) for d in grouper.group_json_texts(texts).documents]
+    batch = grouper.encode(claims)
+    c = grouper.decode(batch, grouper.group_batch(batch))
+    assert a == b == c
+    return a
+
+
+def five(r: dict) -> tuple:
+    return r["drg"], r["mdc"], r["initial_drg"], r["initial_mdc"], r["return_code"]
+
+
+def sdx_view(r: dict) -> list:
+    return [(s["poa_error"], [[h["number"], h["status"]] for h in s["hacs"]]) for s in r["sdx"]]
+
+
+def test_blank_poa_reads_like_poa_1(grouper):
+    """Blank (" "), "", null and an absent POA are the same CMS input as "1"."""
+    forms = [{"code": "T80211A", "poa": p} for p in ("1", " ", "", None)] + ["T80211A"]
+    rs = group3(grouper, [claim(sdx=[f]) for f in forms])
+    for r in rs:
+        assert five(r) == ("999", "00", "281", "05", "HAC_MISSING_ONE_POA")
+        assert sdx_view(r) == [("POA_NOT_RECOGNIZED", [[7, "HAC_CRITERIA_MET"]])]
+        assert r["hac_status"] == "FINAL_DRG_UNGROUPABLE"
+
+
+def test_unrecognised_poa_character_is_grouped_like_poa_1(grouper):
+    """A POA character CMS does not know ("X", "E", "0") is grouped, POA_NOT_RECOGNIZED."""
+    rs = group3(grouper, [claim(sdx=[{"code": "T80211A", "poa": p}]) for p in ("X", "E", "0")])
+    for r in rs:
+        assert five(r) == ("999", "00", "281", "05", "HAC_MISSING_ONE_POA")
+        assert sdx_view(r) == [("POA_NOT_RECOGNIZED", [[7, "HAC_CRITERIA_MET"]])]
+    assert [r["sdx"][0]["poa"] for r in rs] == ["X", "E", "0"]
+
+
+def test_hac_sdx_operands_come_only_from_codes_not_poa_y_or_w(grouper):
+    """CAUTI (HAC 06): the catheter code reported POA Y/W makes no UTI code a HAC."""
+    for p in ("Y", "W"):
+        (r,) = group3(grouper, [claim(sdx=[{"code": "N119", "poa": "N"}, {"code": "T83511A", "poa": p}])])
+        assert five(r) == ("281", "05", "281", "05", "OK")
+        assert r["hac_status"] == "NOT_APPLICABLE"
+        assert sdx_view(r) == [("POA_RECOGNIZED_NOT_POA", [[0, "HAC_CRITERIA_NOT_MET"]]),
+                               ("POA_RECOGNIZED_YES_POA", [[0, "HAC_CRITERIA_NOT_MET"]])]
+    (r,) = group3(grouper, [claim(sdx=[{"code": "N119", "poa": "N"}, {"code": "T83511A", "poa": "N"}])])
+    assert five(r) == ("282", "05", "281", "05", "OK")
+    assert sdx_view(r) == [("POA_RECOGNIZED_NOT_POA", [[6, "HAC_CRITERIA_MET"]])] * 2
+    # public_hac hac-4242-1344's shape: a blank-POA UTI code, the catheter code POA W
+    (r,) = group3(grouper, [claim(version="40.0", age=67, pdx="H401332",
+                                  sdx=[{"code": "N119", "poa": " "}, {"code": "I82411", "poa": "W"},
+                                       {"code": "B3741", "poa": "N"}, {"code": "T83511A", "poa": "W"}],
+                                  procedures=["0RG44K1", "5A1955Z"])])
+    assert five(r) == ("982", "02", "982", "02", "OK")
+    assert r["hac_status"] == "NOT_APPLICABLE"
+
+
+def test_principal_only_hac_operand_makes_no_secondary_hac_candidate(grouper):
+    """E66.01 (hac11_pdx only) as a secondary dx: not POA-checked, no HAC entry, any POA."""
+    for v in ("40.0", "43.1"):
+        rs = group3(grouper, [claim(version=v, pdx="I5020", sdx=[{"code": "E6601", "poa": p}])
+                              for p in ("Y", "W", "N", "U", "1", " ")])
+        for r in rs:
+            assert five(r)[:2] == ("293", "05")
+            assert sdx_view(r) == [("POA_NOT_CHECKED", [])]
+
+
+def test_v40_lists_one_not_met_hac_entry_per_code(grouper):
+    """K68.11 (HACs 11, 12, 13), POA N, no HAC met: v40.x one entry, v41.0+ one per HAC."""
+    for v, n in (("40.0", 1), ("40.1", 1), ("41.0", 3), ("43.1", 3)):
+        (r,) = group3(grouper, [claim(version=v, pdx="S82451K", sdx=[{"code": "K6811", "poa": "N"}])])
+        assert five(r)[0] == "565"
+        assert sdx_view(r) == [("POA_RECOGNIZED_NOT_POA", [[0, "HAC_CRITERIA_NOT_MET"]] * n)]
+
+
+def test_principal_hac11_operand_is_listed_not_on_hac_list(grouper):
+    """E66.01 as principal dx with K68.11 POA N and a bariatric procedure: HAC 11 met,
+    and the principal dx lists [11, NOT_ON_HAC_LIST]."""
+    for v in ("40.0", "43.1"):
+        (r,) = group3(grouper, [claim(version=v, pdx="E6601", sdx=[{"code": "K6811", "poa": "N"}],
+                                      procedures=["0D160ZA"])])
+        assert five(r) == ("621", "10", "620", "10", "OK")
+        assert r["pdx"]["hacs"] == [{"number": 11, "status": "NOT_ON_HAC_LIST"}]
+        assert sdx_view(r) == [("POA_RECOGNIZED_NOT_POA", [[11, "HAC_CRITERIA_MET"]])]
+        assert r["procedures"][0]["hac_usage"] == ["HAC_11"]
+
+
+def test_procedure_hac_usage_on_a_hac_ungroupable_claim(grouper):
+    """A HAC return code (DRG 999) still names the HAC each procedure took part in."""
+    (r,) = group3(grouper, [claim(version="40.0", pdx="S82451K", sdx=[{"code": "K6811", "poa": "1"}],
+                                  procedures=["0JWT0FZ"])])
+    assert five(r) == ("999", "00", "982", "08", "HAC_MISSING_ONE_POA")
+    assert r["hac_status"] == "FINAL_DRG_UNGROUPABLE"
+    assert (r["procedures"][0]["affects_drg"], r["procedures"][0]["hac_usage"]) == ("INITIAL", ["HAC_13"])
+    (r,) = group3(grouper, [claim(version="43.1", hospital_status="unknown", pdx="E6601",
+                                  sdx=[{"code": "K6811", "poa": "N"}], procedures=["0D160ZA"])])
+    assert five(r) == ("999", "00", "620", "10", "HAC_STATUS_INVALID_POA_N_OR_U")
+    assert r["procedures"][0]["hac_usage"] == ["HAC_11"]
+
+
+@pytest.mark.parametrize("age", [125, 130, 150, 1000, -1, -5, 2**31 - 1, -(2**31)])
+def test_ages_outside_0_124_are_grouped(grouper, age):
+    """CMS groups any age (its code editor flags one outside 0-124)."""
+    (r,) = group3(grouper, [claim(age=age, sdx=[{"code": "K6811", "poa": "N"}])])
+    assert five(r) == ("281", "05", "281", "05", "OK")
+
+
+@pytest.mark.parametrize("dstat", [0, 8, 99, 100, 255, -1, "100"])
+def test_unknown_discharge_status_is_grouped_invalid(grouper, dstat):
+    """Any whole-number discharge status is grouped; one CMS does not know (0, 8, 99,
+    and anything outside 0-99) gives INVALID_DISCHARGE_STATUS here (an AMI principal dx)."""
+    (r,) = group3(grouper, [claim(discharge_status=dstat, sdx=[{"code": "K6811", "poa": "N"}])])
+    assert five(r) == ("999", "00", "999", "00", "INVALID_DISCHARGE_STATUS")
+
+
+@pytest.mark.parametrize("bad, field", [
+    ({"age": 12.5}, "age"), ({"age": "old"}, "age"), ({"age": 2**31}, "age"),
+    ({"discharge_status": "x1"}, "discharge_status"),
+    ({"sdx": [{"code": "N179", "poa": "YY"}]}, "sdx[0].poa"),
+])
+def test_what_cannot_be_a_cms_input_is_an_error(grouper, bad, field):
+    (r,) = grouper.group([claim(**bad)])
+    assert r["error"]["field"] == field
+
+
+def test_unknown_status_hospital_return_code_reads_the_hac_formula_over_every_code(grouper):
+    """UNKNOWN POA status: the UTI code with the catheter code POA W is listed "not met"
+    (the POA rule), yet CMS makes the claim ungroupable (its formula holds over every
+    code); the claim's HAC status stays NOT_APPLICABLE (no HAC listed as met)."""
+    for p in ("N", "1"):
+        (r,) = group3(grouper, [claim(hospital_status="unknown",
+                                      sdx=[{"code": "N119", "poa": p}, {"code": "T83511A", "poa": "W"}])])
+        assert five(r) == ("999", "00", "281", "05", "HAC_STATUS_INVALID_MULT_HACS_POA_NOT_Y_W")
+        assert r["hac_status"] == "NOT_APPLICABLE"
+        assert [h for s in sdx_view(r) for h in s[1]] == [[0, "HAC_CRITERIA_NOT_MET"]] * 2
+    (r,) = group3(grouper, [claim(hospital_status="unknown", sdx=[{"code": "N119", "poa": "N"}])])
+    assert five(r) == ("281", "05", "281", "05", "OK")
+    (r,) = group3(grouper, [claim(hospital_status="unknown", sdx=[{"code": "T83511A", "poa": "N"}])])
+    assert five(r)[4] == "HAC_STATUS_INVALID_POA_N_OR_U" and r["hac_status"] == "FINAL_DRG_UNGROUPABLE"
+    # NOT_EXEMPT reads the POA rule's answer: grouped
+    (r,) = group3(grouper, [claim(sdx=[{"code": "N119", "poa": "1"}, {"code": "T83511A", "poa": "W"}])])
+    assert five(r) == ("281", "05", "281", "05", "OK")
+
+
+def test_sex_unknown_takes_the_female_mdc_of_a_sex_specific_principal_dx(grouper):
+    """S37.898A is MDC 13 for a woman, 12 for a man; CMS reports 13 for sex U."""
+    for sex, mdc in (("U", "13"), ("F", "13"), ("M", "12")):
+        (r,) = group3(grouper, [claim(sex=sex, pdx="S37898A", procedures=["0BYJ0Z2"])])
+        assert five(r) == ("007", mdc, "007", mdc, "OK")
+
+
+def _px_aff(r):
+    return [p["affects_drg"] for p in r["procedures"]]
+
+
+def test_fusion_counter_names_the_first_two_procedures_in_marking_order(grouper):
+    """SGLANTCTR (two single anterior fusions, DRGs 447/448): CMS names those of the first
+    two procedures in marking order (first-listed, then by code) that carry the attribute."""
+    mcc = [{"code": "L89114", "poa": "Y"}]
+    cases = [
+        (["0RG6070", "0RG607J"], mcc, "447", ["BOTH", "BOTH"]),
+        (["0RG6070", "0RG607J", "0RG60A0"], mcc, "447", ["BOTH", "BOTH", "NONE"]),
+        (["0RG60A0", "0RG607J", "0RG6070"], mcc, "447", ["BOTH", "NONE", "BOTH"]),
+        (["0UF68ZZ", "0RG6070", "0RG607J", "0RG60A0"], mcc, "447", ["NONE", "BOTH", "NONE", "NONE"]),
+        (["0UF68ZZ", "0RG6071", "0RG60J1", "0RG60K1"], mcc, "447", ["NONE", "BOTH", "NONE", "NONE"]),
+        (["XRGA0R7", "0UF68ZZ", "XRGB0R7", "XRGA3R7"], [], "447", ["BOTH", "NONE", "NONE", "BOTH"]),
+        (["0RG6070", "0RG6070"], [], "448", ["BOTH", "BOTH"]),
+        # SINGLEFUSIONCTR (DRG 428): every procedure it counted
+        (["0RG6070", "0RG6071", "0RG60J0", "0RG60K1"], [], "428", ["BOTH"] * 4),
+    ]
+    for px, sdx, drg, aff in cases:
+        (r,) = group3(grouper, [claim(pdx="S52209A", sdx=sdx, procedures=px)])
+        assert (r["drg"], _px_aff(r)) == (drg, aff), px
+
+
+def test_satisfied_clusters_are_marked_in_the_order_of_their_names(grouper):
+    """Two revision clusters satisfied (hip Z@1803/Z@4965, knee Z@5019/Z@7250): CMS names
+    the one that comes first by name, whatever the order on the claim."""
+    sdx = [{"code": "T800XXA", "poa": "W"}]
+    cases = [
+        ("43.0", ["XRRH0L8", "0SPD38Z", "0SPA0JZ", "0SRR0JA"], ["NONE", "NONE", "BOTH", "BOTH"]),
+        ("43.0", ["0SPC4JC", "0SRC0JA", "0SP94JZ"], ["NONE", "NONE", "BOTH"]),
+        ("43.0", ["0SPC4JC", "0SRC0JA"], ["BOTH", "BOTH"]),
+        ("43.0", ["XRRH0L8", "0SRR0JA"], ["BOTH", "NONE"]),
+    ]
+    for v, px, aff in cases:
+        (r,) = group3(grouper, [claim(version=v, hospital_status="exempt", pdx="I2481", sdx=sdx, procedures=px)])
+        assert (r["drg"], _px_aff(r)) == ("981", aff), px
+
+
+def test_singlefusionctr_needs_an_anterior_and_a_posterior_fusion(grouper):
+    """SINGLEFUSIONCTR (DRG 426-428): three or more single-level fusions, at least one
+    anterior and one posterior; three anterior ones make SGLANTCTR (DRG 447) instead."""
+    A = ["0RG6070", "0RG607J", "0RG60A0", "0RG60J0"]
+    P = ["0RG6071", "0RG60J1", "0RG60K1", "0RG6371"]
+    mcc = [{"code": "L89114", "poa": "Y"}]
+    for px, drg in ((A[:3], "447"), (A[:2] + P[:1], "426"), (A[:1] + P[:2], "426"), (P[:3], "447"),
+                    (A[:3] + P[:1], "426"), (A[:4], "447"), (P[:4], "447"), (A[:2] + P[:2], "426"),
+                    (["0RG6070"] * 3, "447")):
+        (r,) = group3(grouper, [claim(pdx="S52209A", sdx=mcc, procedures=px)])
+        assert r["drg"] == drg, px

@@ -162,6 +162,14 @@ def _dumps(result: dict) -> bytes:
         return json.dumps(result, default=str, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def _dx_texts(claim: dict) -> tuple:
+    """A read claim's principal and secondary dx in normal form (for the MCE's
+    duplicate check of codes the grouper does not know)."""
+    from .encode import _dx_item
+
+    return _dx_item(claim["pdx"], "pdx")[0], [_dx_item(x, "sdx")[0] for x in claim.get("sdx") or ()]
+
+
 def _error_result(batch, i: int) -> dict:
     cid = batch.ids[i]
     err = batch.errors[i]
@@ -639,6 +647,37 @@ class Grouper:
             return self.editor.results(batch, out, lambda i: (batch.ids[i], batch.pdx_text[i], batch.sdx_text[i],
                                                               batch.px_text[i]))
 
+    def edit_json_texts(self, texts: list, default_hospital_status: str | None = None) -> JsonResults:
+        """:meth:`edit` from each claim's JSON text (an NDJSON line, say): documents
+        are the results as JSON (None for a text that is not a JSON object);
+        ``counts`` tallies the edited claims by ``("MCE", edit_type)``;
+        ``edit_counts`` the edits fired, by name."""
+        status = default_hospital_status or self.default_hospital_status
+        claims, where = [], []
+        for k, t in enumerate(texts):
+            try:
+                c = orjson.loads(t)
+            except orjson.JSONDecodeError:
+                continue
+            if type(c) is dict:
+                if c.get("hospital_status") is None:
+                    c["hospital_status"] = status
+                claims.append(c)
+                where.append(k)
+        docs, errors = [None] * len(texts), [None] * len(texts)
+        counts, fired = {}, {}
+        for k, r in zip(where, self.edit(claims) if claims else []):
+            docs[k] = _dumps(r)
+            errors[k] = r.get("error")
+            if errors[k] is None:
+                key = ("MCE", r["edit_type"])
+                counts[key] = counts.get(key, 0) + 1
+                for name, c in r["edits"].items():
+                    fired[name] = fired.get(name, 0) + c
+        out = JsonResults(docs, errors, counts)
+        out.edit_counts = fired
+        return out
+
     def _group_edited(self, claims, detail: bool) -> list[dict]:
         """:meth:`group` with the MCE's edits added (one read, both kernels)."""
         ed = self.editor
@@ -653,7 +692,7 @@ class Grouper:
             read = []
             for (doc, lo, hi), spans, batch, _ in parts:
                 part = orjson.loads(b"[%b]" % doc[spans[0, 0]:spans[hi - lo - 1, 1]])
-                out = ed.run(batch)
+                out = ed.run(batch, texts=lambda k, lo=lo: _dx_texts(claims[lo + k]))
                 for k in np.flatnonzero(batch.ok).tolist():
                     ed.add_to(part[k], batch, out, k)
                 results.extend(part)
@@ -670,7 +709,7 @@ class Grouper:
         """JsonResults of :meth:`group` with edits (``is_claim[i]`` False: not a
         claim, its document is None)."""
         results = self._group_edited(claims, detail) if claims else []
-        docs, errors, counts = [], [], {}
+        docs, errors, counts, fired = [], [], {}, {}
         it = iter(results)
         for flag in is_claim:
             if not flag:
@@ -684,7 +723,11 @@ class Grouper:
             if err is None:
                 key = (r["version"], r["return_code"])
                 counts[key] = counts.get(key, 0) + 1
-        return JsonResults(docs, errors, counts, separator=separator)
+                for name, c in (r.get("edits") or {}).items():
+                    fired[name] = fired.get(name, 0) + c
+        out = JsonResults(docs, errors, counts, separator=separator)
+        out.edit_counts = fired  # edits fired, by name (the service's /metrics)
+        return out
 
 
 __all__ = ["Grouper", "GrouperError", "BatchResult", "JsonResults", "MED_SURG"]

@@ -60,16 +60,29 @@ class Editor:
         d = batch.edit_date
         return (d >= self.first_day) & (d <= self.last_day)
 
-    def run(self, batch, ranges=None, run_all=None) -> EditOut:
+    def run(self, batch, ranges=None, run_all=None, texts=None) -> EditOut:
         """The kernel over a batch (claims not ok, or edited as of a date outside
-        the MCE's range, are left blank); ``ranges``/``run_all``: parts on threads."""
+        the MCE's range, are left blank); ``ranges``/``run_all``: parts on threads.
+        ``texts(i)`` -> (pdx text, sdx texts) of claim ``i``: read only for a
+        claim whose principal dx the grouper does not know (id -1), to find a
+        secondary equal to it (default: the batch's ``pdx_text``/``sdx_text``)."""
         n = len(batch.ok)
         out = new_output(n, len(batch.sdx), len(batch.px))
         if not n:
             return out
         ok = batch.ok & self.in_range(batch)
+        dup = np.zeros(len(batch.sdx), np.uint8)
+        unknown = np.flatnonzero(ok & (batch.pdx < 0)).tolist()
+        if unknown:
+            if texts is None:
+                texts = lambda i: (batch.pdx_text[i], batch.sdx_text[i])  # noqa: E731
+            for i in unknown:
+                lo = int(batch.sdx_off[i])
+                pdx, sdx = texts(i)
+                for k, code in enumerate(sdx):
+                    dup[lo + k] = code == pdx
         args = (self._t, ok, batch.sex, batch.dstat, batch.pdx, batch.sdx_off, batch.sdx, batch.px_off, batch.px,
-                batch.age, batch.los, batch.edit_date, self._kind, out)
+                batch.age, batch.los, batch.edit_date, dup, self._kind, out)
         if ranges is None or run_all is None or len(ranges) < 2:
             EK.edit_range(*args, 0, n)
         else:

@@ -12,9 +12,11 @@ own MCE on the public claims and on generated ones):
 * the principal dx: E_CODE_AS_PDX, MANIFESTATION_AS_PDX, QUESTIONABLE_ADMISSION,
   UNACCEPTABLE_PDX; a code flagged ``reqsdx`` is not an unacceptable pdx but
   REQUIRES_SDX when the claim has no secondary dx;
-* a secondary dx equal to the principal dx: DUPLICATE_OF_PDX;
+* a secondary dx equal to the principal dx: DUPLICATE_OF_PDX, also when both
+  are invalid (``dup[j]`` marks a secondary equal to an unknown principal dx:
+  codes the grouper does not know have no id to compare);
 * every procedure: SEX_CONFLICT as above; NON_COVERED when flagged
-  ``noncovered``, ``ncov12agele60`` with an age above 60, or ``ncov6`` /
+  ``noncovered``, ``ncov12agele60`` with an age outside 0-60, or ``ncov6`` /
   ``ncov7`` / ``ncov_z302`` with a dx of the same flag on the claim;
   LIMITED_COVERAGE when flagged ``lcov`` — but a ``ncov45`` one (pancreas
   transplant) is NON_COVERED unless the claim has a type I diabetes dx
@@ -127,7 +129,7 @@ def _mark(m, counts, i, e):
 
 
 @njit(cache=True, nogil=True)
-def edit_range(T, ok, sex, dstat, pdx, sdx_off, sdx, px_off, px, age, los, edit_date, kind, out, lo, hi):
+def edit_range(T, ok, sex, dstat, pdx, sdx_off, sdx, px_off, px, age, los, edit_date, dup, kind, out, lo, hi):
     """Edit claims ``lo:hi`` into ``out`` (engine.editing.kernel.EditOut)."""
     counts = out.counts
     cat_low = np.empty(4, np.int64)
@@ -186,14 +188,14 @@ def edit_range(T, ok, sex, dstat, pdx, sdx_off, sdx, px_off, px, age, los, edit_
             d = sdx[j]
             f = _flags(T.dx_off, T.dx_from, T.dx_to, T.dx_flags, d, date)
             m = np.uint32(0)
+            if (d == p and p >= 0) or dup[j]:
+                m = _mark(m, counts, i, E_DUPLICATE_OF_PDX)
             if f == invalid:
                 m = _mark(m, counts, i, E_INVALID_CODE)
             else:
                 fu = np.uint32(f)
                 dall |= fu
                 sall |= fu
-                if d == p:
-                    m = _mark(m, counts, i, E_DUPLICATE_OF_PDX)
                 m |= _dx_edits(T, fu, a, s, date, cat_low, cat_high, counts, i)
             out.sdx_mask[j] = m
         # procedures
@@ -213,7 +215,7 @@ def edit_range(T, ok, sex, dstat, pdx, sdx_off, sdx, px_off, px, age, los, edit_
                     m = _mark(m, counts, i, E_SEX_CONFLICT)
                 if fu & P_NONCOVERED:
                     m = _mark(m, counts, i, E_NON_COVERED)
-                if fu & P_NCOV12 and a > NCOV12_MAX_AGE:
+                if fu & P_NCOV12 and not 0 <= a <= NCOV12_MAX_AGE:
                     m = _mark(m, counts, i, E_NON_COVERED)
                 if fu & P_NCOV6 and dall & D_NCOV6:
                     m = _mark(m, counts, i, E_NON_COVERED)

@@ -100,7 +100,13 @@ def cmd_group(args) -> int:
     try:
         for lines, nbytes in _chunks(src, args.chunk):
             where = [k for k, raw in enumerate(lines) if raw.strip()]  # blank lines: no output
-            out = grouper.group_json_texts([lines[k] for k in where], detail=not args.no_detail)
+            texts = [lines[k] for k in where]
+            if getattr(args, "edit_only", False):  # fastdrg edit: the Medicare Code Editor alone
+                out = grouper.edit_json_texts(texts)
+            elif getattr(args, "edits", False):
+                out = grouper.group_json_texts(texts, detail=not args.no_detail, edits=True)
+            else:
+                out = grouper.group_json_texts(texts, detail=not args.no_detail)
             buf = bytearray()
             for k, doc, err in zip(where, out.documents, out.errors):
                 if doc is None:
@@ -133,7 +139,7 @@ def cmd_group(args) -> int:
     elapsed = time.perf_counter() - t_ready
     if not args.quiet:
         rate = n_out / elapsed if elapsed > 0 else 0.0
-        print(f"fastdrg: {n_out} lines grouped in {elapsed:.2f} s ({rate:,.0f}/s; "
+        print(f"fastdrg: {n_out} lines {'edited' if getattr(args, 'edit_only', False) else 'grouped'} in {elapsed:.2f} s ({rate:,.0f}/s; "
               f"start-up {t_ready - t0:.2f} s)", file=sys.stderr)
         for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
             print(f"  {name:44} {n:10d}", file=sys.stderr)
@@ -201,10 +207,22 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--chunk", type=_positive, default=DEFAULT_CHUNK,
                    help=f"lines per batch (default: {DEFAULT_CHUNK})")
     g.add_argument("--no-detail", action="store_true", help="omit the per-code detail from results")
+    g.add_argument("--edits", action="store_true",
+                   help="add the Medicare Code Editor's edits to each result (edit_type, edits)")
     g.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     g.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
     g.add_argument("--cache-dir", help="table/kernel cache directory (default: FASTDRG_CACHE_DIR or user cache)")
     g.set_defaults(func=cmd_group)
+
+    e = sub.add_parser("edit", help="run the Medicare Code Editor on NDJSON claims (one JSON object per line)")
+    e.add_argument("input", nargs="?", help="input .jsonl (default: stdin)")
+    e.add_argument("-o", "--output", help="output .jsonl (default: stdout)")
+    e.add_argument("--hospital-status", type=_hospital_status, default="not_exempt", help=argparse.SUPPRESS)
+    e.add_argument("--chunk", type=_positive, default=DEFAULT_CHUNK, help="claims per engine call")
+    e.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+    e.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
+    e.add_argument("--cache-dir", help="table/kernel cache directory (default: FASTDRG_CACHE_DIR or user cache)")
+    e.set_defaults(func=cmd_group, edit_only=True, no_detail=False, edits=False)
 
     t = sub.add_parser("tables", help="manage the compiled table cache")
     tsub = t.add_subparsers(dest="tables_command", required=True)

@@ -113,6 +113,10 @@ class Metrics:
             "fastdrg_engine_failures_total", "Engine calls that raised (a bug; the claims got error entries).",
             registry=r,
         )
+        self.edits = Counter(
+            "fastdrg_mce_edits_total", "Medicare Code Editor edits fired, by edit name (CMS's names).",
+            ("edit",), registry=r,
+        )
         # Children for the hot routes, resolved once: .labels() costs a dict lookup and a lock.
         self._children: dict[tuple[str, str, int], tuple[Any, Any]] = {}
         self._claim_children: dict[tuple[Any, Any], Any] = {}
@@ -182,6 +186,12 @@ class Metrics:
                 tally[_field_label(err.get("field") if isinstance(err, dict) else None)] += 1
         for field, n in tally.items():
             self.rejected.labels(field).inc(n)
+
+    def count_edits(self, fired: dict) -> None:
+        """Count the MCE edits of one engine call (``{EDIT_NAME: count}``; names only)."""
+        for name, n in fired.items():
+            if n:
+                self.edits.labels(str(name)).inc(n)
 
     def render(self) -> tuple[bytes, str]:
         self.flush()

@@ -147,12 +147,15 @@ class Runtime:
         return g
 
     # -- calling -----------------------------------------------------------------------------
-    def group(self, grouper: Any, claims: list) -> JsonResults:
-        """Group claims into JSON documents (``engine.Grouper.group_json``), never raising."""
+    def group(self, grouper: Any, claims: list, edits: bool = False) -> JsonResults:
+        """Group claims into JSON documents (``engine.Grouper.group_json``), never raising
+        (``edits``: with the Medicare Code Editor's edits, counted in the metrics)."""
         if not claims:
             return JsonResults([], [], {})
         try:
-            r = grouper.group_json(claims)
+            r = grouper.group_json(claims, edits=True) if edits else grouper.group_json(claims)
+            if edits:
+                self.metrics.count_edits(getattr(r, "edit_counts", {}))
             if len(r) != len(claims):
                 raise RuntimeError("engine returned a result list of the wrong length")
             return r
@@ -163,14 +166,19 @@ class Runtime:
             failure = self._failure(exc, claims[0])
             return JsonResults([orjson.dumps(failure)], [failure["error"]], {})
 
-    def group_texts(self, grouper: Any, texts: list, separator: bytes = b",") -> JsonResults:
+    def group_texts(self, grouper: Any, texts: list, separator: bytes = b",", edits: bool = False) -> JsonResults:
         """Group claims given as JSON texts (``engine.Grouper.group_json_texts``),
         never raising; ``documents[i]`` is None for a text that is not a JSON object."""
         if not texts:
             return JsonResults([], [], {}, separator=separator)
         try:
-            r = grouper.group_json_texts(texts, default_hospital_status=self.settings.default_hospital_status,
-                                         separator=separator)
+            if edits:
+                r = grouper.group_json_texts(texts, default_hospital_status=self.settings.default_hospital_status,
+                                             separator=separator, edits=True)
+                self.metrics.count_edits(getattr(r, "edit_counts", {}))
+            else:
+                r = grouper.group_json_texts(texts, default_hospital_status=self.settings.default_hospital_status,
+                                             separator=separator)
             if len(r) != len(texts):
                 raise RuntimeError("engine returned a result list of the wrong length")
             return r
@@ -189,7 +197,7 @@ class Runtime:
                     continue
                 if claim.get("hospital_status") is None and self.settings.default_hospital_status:
                     claim["hospital_status"] = self.settings.default_hospital_status
-                _append(out, self.group(grouper, [claim]))
+                _append(out, self.group(grouper, [claim], edits))
             return out
 
     def _one_by_one(self, grouper: Any, claims: list) -> JsonResults:

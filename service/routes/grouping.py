@@ -27,6 +27,13 @@ from ..streaming import NDJSONGroupingResponse
 
 router = APIRouter(prefix="/v1", tags=["grouping"])
 
+#: ``?edits=true`` (the Medicare Code Editor, service.routes.editing)
+_EDITS_PARAMETER = {
+    "name": "edits", "in": "query", "required": False, "schema": {"type": "boolean", "default": False},
+    "description": "Add the Medicare Code Editor's edits: `edit_type` and `edits` on each result, `edits` in "
+                   "each code object (see POST /v1/edit).",
+}
+
 _JSON = "application/json"
 
 
@@ -90,7 +97,7 @@ def _claim_problem(err) -> Problem:
         "diagnosis, unknown version, discharge date outside every version, ...) is answered with a 422 "
         "problem naming the field."
     ),
-    openapi_extra=oa.body("Claim", oa.EXAMPLE_CLAIM),
+    openapi_extra={**oa.body("Claim", oa.EXAMPLE_CLAIM), "parameters": [_EDITS_PARAMETER]},
     responses={
         200: oa.json_response("Result", "The grouping result.", oa.EXAMPLE_RESULT),
         **oa.problem_responses(400, 413, 422),
@@ -105,6 +112,21 @@ async def group_one(request: Request) -> Response:
         request, settings.max_claim_bytes, "one claim (FASTDRG_MAX_CLAIM_BYTES)",
         "A single claim is far smaller; check what is being sent.",
     )
+    if _edits(request):  # with the code editor: not through the micro-batcher
+        claim = parse_json(body)
+        if type(claim) is not dict:
+            raise Problem(
+                422, "invalid-claim", "The body must be one claim, a JSON object.", [("$", "expected an object")],
+                title="Unprocessable claim",
+            )
+        claims, _, _ = prepare_claims([claim], settings.default_hospital_status)
+        grouped = rt.group(grouper, claims, edits=True)
+        rt.metrics.count_grouped(grouped.counts, grouped.errors)
+        document, error = grouped.documents[0], grouped.errors[0]
+        request.scope["fastdrg.claims"] = 1
+        if error is not None:
+            raise _claim_problem(error)
+        return Response(document, media_type=_JSON)
     document, error = await rt.batcher.submit(grouper, body)  # counted in the metrics by the batcher
     if document is None:  # the engine found no JSON object: say what the body is
         claim = parse_json(body)  # raises the 400 for malformed JSON
@@ -132,7 +154,7 @@ async def group_one(request: Request) -> Response:
         "`results[i]` answers `claims[i]`; a bad claim gets an error entry in its place and the others are "
         "grouped. Past the limits the answer is 413: use /v1/group/stream for larger sets."
     ),
-    openapi_extra=oa.body("BatchRequest", oa.SCHEMAS["BatchRequest"]["example"]),
+    openapi_extra={**oa.body("BatchRequest", oa.SCHEMAS["BatchRequest"]["example"]), "parameters": [_EDITS_PARAMETER]},
     responses={
         200: oa.json_response("BatchResponse", "Results in request order."),
         **oa.problem_responses(400, 413, 422),
@@ -148,10 +170,12 @@ async def group_batch(request: Request) -> Response:
         "Send larger sets to POST /v1/group/stream as NDJSON, which takes any number of claims.",
     )
 
+    edits = _edits(request)
+
     def work() -> tuple[bytes, int]:
         texts = json_array_items(body, "claims", settings.max_batch_claims)
         if texts is not None:
-            grouped = rt.group_texts(grouper, texts, b",")
+            grouped = rt.group_texts(grouper, texts, b",", edits)
             if any(not _is_json(texts[k]) for k in grouped.missing()):
                 parse_batch(body, settings.max_batch_claims)  # an item is not JSON: the body's 400
             extra, errors = text_errors(texts, grouped)
@@ -160,7 +184,7 @@ async def group_batch(request: Request) -> Response:
         # another shape, or past the limit: parse it all, for the exact problem to answer
         items = parse_batch(body, settings.max_batch_claims)
         claims, positions, errors = prepare_claims(items, settings.default_hospital_status)
-        grouped = rt.group(grouper, claims)
+        grouped = rt.group(grouper, claims, edits)
         rt.metrics.count_grouped(grouped.counts, rejected(grouped.errors, errors))
         documents = merge(len(items), grouped.documents, positions, errors)
         return b'{"results":[' + b",".join(documents) + b"]}", len(items)
@@ -179,10 +203,24 @@ async def group_batch(request: Request) -> Response:
         "line per input line in order, streamed while the body is still being read, in bounded memory. "
         "A line that is not a claim is answered by an error line in its place."
     ),
-    openapi_extra=oa.STREAM_BODY,
+    openapi_extra={**oa.STREAM_BODY, "parameters": [_EDITS_PARAMETER]},
     responses={200: oa.STREAM_RESPONSE, **oa.problem_responses()},
     response_class=Response,
 )
 async def group_stream(request: Request) -> Response:
     rt = request.app.state.runtime
-    return NDJSONGroupingResponse(rt, rt.require())
+    return NDJSONGroupingResponse(rt, rt.require(), _edits(request))
+
+
+def _edits(request: Request) -> bool:
+    """``?edits=true``: a 400 problem for a value that is not a boolean."""
+    raw = request.query_params.get("edits")
+    if raw is None:
+        return False
+    v = raw.strip().lower()
+    if v in ("true", "1", "yes"):
+        return True
+    if v in ("false", "0", "no", ""):
+        return False
+    raise Problem(400, "malformed-request", "The query parameter 'edits' must be true or false.",
+                  [("edits", "expected true or false")])

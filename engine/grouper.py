@@ -22,6 +22,8 @@ from .decode import MED_SURG, decode_results
 from .render import FragmentPool, render_read, render_results
 from .payment import PaymentTables, load_tables as _load_weights
 from .payment.weights import base_rate_cents
+from .payment import whatif as _whatif
+from .payment.whatif import WhatIfError
 from .encode import (
     HOSPITAL_STATUS, Batch, ClaimError, encode_claims, normalize_code, parse_version,
     version_dates, version_label,
@@ -575,7 +577,7 @@ class Grouper:
         for v in tb.VERSIONS:
             lo, hi = version_dates(v)
             out.append({"version": version_label(v), "first_discharge_date": lo.isoformat(),
-                        "last_discharge_date": hi.isoformat()})
+                        "last_discharge_date": hi.isoformat(), **self.weights_of(v)})
         return out
 
     def _version(self, version) -> int:
@@ -599,6 +601,7 @@ class Grouper:
                 "mdc": f"{mdc:02d}" if mdc is not None and mdc < 99 else None,
                 "mdc_description": meta["mdc_descriptions"].get(f"{v}:{mdc}") if mdc is not None else None,
                 "med_surg": surgical if surgical in ("MEDICAL", "SURGICAL") else "NONE"}
+        info.update(self.payment.drg_fields(tb.version_index(v), d))  # engine.payment: Table 5
         return info
 
     def code_info(self, version, code) -> dict:
@@ -631,5 +634,31 @@ class Grouper:
         info.update(kind=kind, valid=False)
         return info
 
+    # ---- payment (engine.payment) ----------------------------------------------------
+    def weights_of(self, version) -> dict:
+        """The fiscal year of a version and whether its Table 5 is loaded (and from where)."""
+        v = self._version(version)
+        vi = tb.version_index(v)
+        fy = self.payment.fiscal_years[vi]
+        t = self.payment.tables.get(fy)
+        return {"fiscal_year": fy, "weights": t is not None,
+                "weights_source": t.provenance.get("source") if t is not None else None}
 
-__all__ = ["Grouper", "GrouperError", "BatchResult", "JsonResults", "MED_SURG"]
+    def what_if(self, claim: dict, candidates: dict | None = None, *, add_sdx=(), add_procedures=(), remove=(),
+                base_rate=None) -> dict:
+        """What each single change does to the claim's DRG and weight:
+        ``candidates`` (or the keywords) ``{"add_sdx": [code or {code, poa}],
+        "add_procedures": [code], "remove": [code]}``.  The claim and every
+        variant are grouped in one batch (engine.payment.whatif).  Raises
+        WhatIfError (field, reason) for a claim or request that cannot be answered."""
+        cand = dict(candidates or {})
+        for key, items in (("add_sdx", add_sdx), ("add_procedures", add_procedures), ("remove", remove)):
+            if items:
+                cand[key] = list(items)
+        changes, claims = _whatif.variants(claim, cand)
+        cents = self._cents(base_rate, self._base_cents)
+        batch = self.encode(claims)
+        return _whatif.answer(changes, self._decode(batch, self.group_batch(batch), True, cents))
+
+
+__all__ = ["Grouper", "GrouperError", "BatchResult", "JsonResults", "MED_SURG", "WhatIfError"]

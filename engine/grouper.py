@@ -278,7 +278,7 @@ class Grouper:
         # the compiled reader's tables (engine.parse.read_batch)
         dt, pt = P.CodeTable(meta["dx_codes"]), P.CodeTable(meta["pr_codes"])
         self._reader = (dt.keys, dt.ids, dt.bits, pt.keys, pt.ids, pt.bits, P.version_lookup(),
-                        *P.CLAIM_KEYS, *P.name_table(HOSPITAL_STATUS))
+                        *P.CLAIM_KEYS, *P.name_table(HOSPITAL_STATUS), P.version_starts())
         if warm:  # every compiled entry point, so that the first real call pays nothing
             claim = {"version": "43.1", "age": 60, "sex": "M", "discharge_status": 1,
                      "pdx": "I5021", "sdx": ["E1122"], "procedures": ["02703DZ"]}

@@ -147,12 +147,17 @@ class Runtime:
         return g
 
     # -- calling -----------------------------------------------------------------------------
-    def group(self, grouper: Any, claims: list) -> JsonResults:
+    def _pricing(self, base_rate) -> dict:
+        """The engine's ``base_rate`` argument: the request's, else FASTDRG_BASE_RATE, else none."""
+        rate = base_rate if base_rate is not None else self.settings.base_rate
+        return {} if rate is None else {"base_rate": rate}
+
+    def group(self, grouper: Any, claims: list, base_rate=None) -> JsonResults:
         """Group claims into JSON documents (``engine.Grouper.group_json``), never raising."""
         if not claims:
             return JsonResults([], [], {})
         try:
-            r = grouper.group_json(claims)
+            r = grouper.group_json(claims, **self._pricing(base_rate))
             if len(r) != len(claims):
                 raise RuntimeError("engine returned a result list of the wrong length")
             return r
@@ -163,14 +168,14 @@ class Runtime:
             failure = self._failure(exc, claims[0])
             return JsonResults([orjson.dumps(failure)], [failure["error"]], {})
 
-    def group_texts(self, grouper: Any, texts: list, separator: bytes = b",") -> JsonResults:
+    def group_texts(self, grouper: Any, texts: list, separator: bytes = b",", base_rate=None) -> JsonResults:
         """Group claims given as JSON texts (``engine.Grouper.group_json_texts``),
         never raising; ``documents[i]`` is None for a text that is not a JSON object."""
         if not texts:
             return JsonResults([], [], {}, separator=separator)
         try:
             r = grouper.group_json_texts(texts, default_hospital_status=self.settings.default_hospital_status,
-                                         separator=separator)
+                                         separator=separator, **self._pricing(base_rate))
             if len(r) != len(texts):
                 raise RuntimeError("engine returned a result list of the wrong length")
             return r
@@ -189,7 +194,7 @@ class Runtime:
                     continue
                 if claim.get("hospital_status") is None and self.settings.default_hospital_status:
                     claim["hospital_status"] = self.settings.default_hospital_status
-                _append(out, self.group(grouper, [claim]))
+                _append(out, self.group(grouper, [claim], base_rate))
             return out
 
     def _one_by_one(self, grouper: Any, claims: list) -> JsonResults:

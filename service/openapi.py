@@ -50,6 +50,12 @@ EXAMPLE_RESULT: dict[str, Any] = {
     ],
     "procedures": [],
 }
+# engine.payment: the final DRG's Table 5 numbers (FY2026), transfer and estimate (no base rate given)
+EXAMPLE_RESULT.update({
+    "fiscal_year": 2026, "weights_missing": None, "weight": 1.2838, "weight_uncapped": 1.2838, "gmlos": 3.8,
+    "amlos": 5.0, "post_acute": True, "special_pay": False, "initial_weight": 1.2838, "transfer": "none",
+    "adjusted_weight": 1.2838, "payment_estimate": None,
+})
 
 EXAMPLE_ERROR_ENTRY = {"id": "enc-0002", "error": {"field": "pdx", "reason": "missing principal diagnosis"}}
 

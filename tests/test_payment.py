@@ -383,3 +383,16 @@ def test_what_if_refuses_bad_requests(grouper):
         grouper.what_if(HF, {"add_sdx": "I10"})
     r = grouper.what_if(HF, {"remove": ["I5021"]})
     assert r["changes"][0]["error"]["reason"] == "the principal diagnosis cannot be removed"
+
+
+def test_cli_summary_prints_the_case_mix_index(tmp_path, capsys, grouper):
+    from engine.cli import main
+
+    claims = [HF, {**HF, "discharge_status": 1}, {**HF, "sdx": []}, {**HF, "version": "42.1"}]
+    src = tmp_path / "in.jsonl"
+    src.write_bytes(b"\n".join(orjson.dumps(c) for c in claims) + b"\n")
+    assert main(["group", str(src), "-o", str(tmp_path / "out.jsonl"), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    weights = [r["weight"] for r in grouper.group(claims) if r["weight"] is not None]
+    assert len(weights) == 3  # the v42.1 claim has no FY2025 table: not counted
+    assert f"case-mix index (mean weight of 3 claims with a weight): {sum(weights) / 3:.4f}" in err

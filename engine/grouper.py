@@ -98,6 +98,10 @@ class JsonResults:
     by ``(version, return_code)``.  :meth:`join` gives all documents joined by
     the separator, straight from the rendered buffers: no per-claim copy."""
 
+    #: (sum of the grouped claims' final-DRG weights in 1/10,000, claims with a weight):
+    #: the case-mix index's parts (engine.payment)
+    case_mix = (0, 0)
+
     def __init__(self, documents=None, errors=(), counts=None, *, parts=None, spans=None,
                  replaced=None, separator: bytes = b","):
         self._documents = documents

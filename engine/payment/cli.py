@@ -38,8 +38,8 @@ def cmd_import(args) -> int:
     except OSError as e:
         print(f"fastdrg: weights import failed, nothing changed: {e.strerror or e}", file=sys.stderr)
         return 2
-    checked = "checked against the FY grouper" if drgs is not None else \
-        "no grouper version of that year is loaded: the DRG list was not checked"
+    checked = (f"all {len(drgs)} DRGs of the FY{args.fiscal_year} grouper present" if drgs is not None else
+               "no grouper version of that year is loaded: the DRG list was not checked")
     print(f"fastdrg: Table 5 FY{args.fiscal_year} imported: {int((t.weight > 0).sum())} DRGs with weights "
           f"({len(t)} rows) from {t.provenance['source']}; {checked}")
     return 0

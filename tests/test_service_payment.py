@@ -98,3 +98,14 @@ async def test_versions_and_drgs_show_weights(client):
     assert (d["weight"], d["gmlos"], d["amlos"], d["post_acute"], d["special_pay"]) == (1.2838, 3.8, 5.0, True, False)
     r = await client.get("/v1/drgs/291?version=42.1")
     assert r.json()["weight"] is None and r.json()["weights_missing"] == "Table 5 FY2025 is not loaded"
+
+
+async def test_stream_base_rate(client):
+    body = b"\n".join(__import__("orjson").dumps(c) for c in (CLAIM, {**CLAIM, "discharge_status": 1})) + b"\n"
+    r = await client.post("/v1/group/stream?base_rate=6000", content=body,
+                          headers={"content-type": "application/x-ndjson"})
+    lines = [__import__("orjson").loads(x) for x in r.content.splitlines()]
+    assert [x["payment_estimate"]["amount"] for x in lines] == [4054.2, 7702.8]
+    r = await client.post("/v1/group/stream?base_rate=nope", content=body,
+                          headers={"content-type": "application/x-ndjson"})
+    assert r.status_code == 422

@@ -208,10 +208,11 @@ async def group_batch(request: Request) -> Response:
         "line per input line in order, streamed while the body is still being read, in bounded memory. "
         "A line that is not a claim is answered by an error line in its place."
     ),
-    openapi_extra=oa.STREAM_BODY,
+    openapi_extra={**oa.STREAM_BODY, "parameters": [_BASE_RATE_PARAM]},
     responses={200: oa.STREAM_RESPONSE, **oa.problem_responses()},
     response_class=Response,
 )
 async def group_stream(request: Request) -> Response:
     rt = request.app.state.runtime
-    return NDJSONGroupingResponse(rt, rt.require())
+    grouper = rt.require()
+    return NDJSONGroupingResponse(rt, grouper, base_rate_param(request))

@@ -15,7 +15,7 @@ from .tables import default_cache_dir as _default_cache_dir
 _os.environ.setdefault("NUMBA_CACHE_DIR", str(_default_cache_dir() / "numba"))
 
 from .encode import Batch, ClaimError, version_for_date as _version_for_date  # noqa: E402
-from .grouper import BatchResult, Grouper, GrouperError, JsonResults  # noqa: E402
+from .grouper import BatchResult, Grouper, GrouperError, JsonResults, WhatIfError  # noqa: E402
 from .parse import array_items as json_array_items  # noqa: E402
 from .tables import RETURN_CODES  # noqa: E402
 
@@ -33,4 +33,4 @@ def version_for_date(date, versions=None) -> str:
 
 __all__ = ["Grouper", "GrouperError", "Batch", "BatchResult", "JsonResults", "ClaimError", "RETURN_CODES",
            "json_array_items",
-           "version_for_date"]
+           "version_for_date", "WhatIfError"]

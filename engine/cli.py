@@ -3,6 +3,7 @@
     fastdrg group [INPUT.jsonl] [-o OUTPUT.jsonl] [--hospital-status exempt]
     fastdrg tables build [--cache-dir DIR]
     fastdrg serve [--host H] [--port P] [--workers N] [--log-level info]
+    fastdrg weights import FILE --fiscal-year 2027 | fastdrg weights list
 
 ``group`` streams: it reads ``--chunk`` lines at a time, groups them in one
 batch call and writes the results in input order, so memory stays bounded
@@ -94,6 +95,7 @@ def cmd_group(args) -> int:
     t_ready = time.perf_counter()
 
     counts: collections.Counter = collections.Counter()
+    case_mix = [0, 0]  # sum of the final DRGs' weights (1/10,000), claims with a weight
     n_out = 0
     bar = _progress(args, in_size)
     line_no = 1
@@ -118,6 +120,9 @@ def cmd_group(args) -> int:
                 buf += b"\n"
             for (_version, rc), c in out.counts.items():
                 counts[rc] += c
+            cm = getattr(out, "case_mix", (0, 0))
+            case_mix[0] += cm[0]
+            case_mix[1] += cm[1]
             n_out += len(where)
             line_no += len(lines)
             dst.write(buf)
@@ -143,6 +148,9 @@ def cmd_group(args) -> int:
               f"start-up {t_ready - t0:.2f} s)", file=sys.stderr)
         for name, n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
             print(f"  {name:44} {n:10d}", file=sys.stderr)
+        if case_mix[1]:
+            print(f"  case-mix index (mean weight of {case_mix[1]} claims with a weight): "
+                  f"{case_mix[0] / case_mix[1] / 10_000:.4f}", file=sys.stderr)
     return 0
 
 
@@ -236,6 +244,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--workers", type=int, help="worker processes")
     s.add_argument("--log-level", help="debug, info, warning, error")
     s.set_defaults(func=cmd_serve)
+
+    from .payment.cli import add_parser as add_weights
+    add_weights(sub)
     return p
 
 

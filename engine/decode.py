@@ -24,8 +24,9 @@ _DRG = tuple(f"{d:03d}" for d in range(1000))
 _MDC = tuple(f"{m:02d}" for m in range(100))
 
 
-def decode_results(batch, out, meta: dict, detail: bool = True) -> list[dict]:
-    """One dict per claim, in batch order."""
+def decode_results(batch, out, meta: dict, detail: bool = True, payment=None) -> list[dict]:
+    """One dict per claim, in batch order.  ``payment``: the batch's
+    engine.payment.weights.PayColumns, whose fields close each result (None: none)."""
     drg_desc = meta["drg_descriptions"]
     mdc_desc = meta["mdc_descriptions"]
     versions = meta["versions"]
@@ -118,6 +119,8 @@ def decode_results(batch, out, meta: dict, detail: bool = True) -> list[dict]:
                     "hac_usage": [name for bit, name in PROC_HAC if hb & bit] if hb else [],
                 })
             r["procedures"] = procs
+        if payment is not None:
+            r.update(payment.fields(i))
         results.append(r)
     return results
 

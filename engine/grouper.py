@@ -20,6 +20,10 @@ from . import parse as P
 from . import tables as tb
 from .decode import MED_SURG, decode_results
 from .render import FragmentPool, render_read, render_results
+from .payment import PaymentTables, load_tables as _load_weights
+from .payment.weights import base_rate_cents
+from .payment import whatif as _whatif
+from .payment.whatif import WhatIfError
 from .encode import (
     HOSPITAL_STATUS, Batch, ClaimError, encode_claims, normalize_code, parse_version,
     version_dates, version_label,
@@ -93,6 +97,10 @@ class JsonResults:
     claim the grouper rejected, else None; ``counts`` tallies the grouped claims
     by ``(version, return_code)``.  :meth:`join` gives all documents joined by
     the separator, straight from the rendered buffers: no per-claim copy."""
+
+    #: (sum of the grouped claims' final-DRG weights in 1/10,000, claims with a weight):
+    #: the case-mix index's parts (engine.payment)
+    case_mix = (0, 0)
 
     def __init__(self, documents=None, errors=(), counts=None, *, parts=None, spans=None,
                  replaced=None, separator: bytes = b","):
@@ -258,7 +266,7 @@ class Grouper:
 
     def __init__(self, cache_dir: str | os.PathLike | None = None, source_path=None,
                  default_hospital_status: str = "not_exempt", warm: bool = True,
-                 threads: int | None = None):
+                 threads: int | None = None, base_rate=None, weights_dir=None):
         if default_hospital_status not in HOSPITAL_STATUS:
             raise GrouperError(f"unknown hospital status {default_hospital_status!r}")
         self.default_hospital_status = default_hospital_status
@@ -276,6 +284,11 @@ class Grouper:
         self.versions = [version_label(v) for v in self.version_numbers]
         self._local = threading.local()  # per-thread kernel scratch
         self._fragments = FragmentPool(self.tables.meta)
+        #: Table 5 of each version's fiscal year (engine.payment): the bundled FY2026 and imported years
+        self.payment = PaymentTables(self.version_numbers, _load_weights(weights_dir))
+        #: the default base rate for payment estimates (dollars; None: no estimate)
+        self.base_rate = base_rate
+        self._base_cents = self._cents(base_rate)
         meta = self.tables.meta
         # the compiled reader's tables (engine.parse.read_batch)
         dt, pt = P.CodeTable(meta["dx_codes"]), P.CodeTable(meta["pr_codes"])
@@ -342,14 +355,18 @@ class Grouper:
         for f in futures:
             f.result()
 
-    def decode(self, batch: Batch, result: BatchResult, detail: bool = True) -> list[dict]:
+    def decode(self, batch: Batch, result: BatchResult, detail: bool = True, base_rate=None) -> list[dict]:
         """Result dicts: the compiled JSON writer's output read back by orjson (the
         Python decoder without per-code detail, where it is faster, and for a batch
         the writer cannot carry, see engine.render)."""
+        return self._decode(batch, result, detail, self._cents(base_rate, self._base_cents))
+
+    def _decode(self, batch: Batch, result: BatchResult, detail: bool, cents: int | None) -> list[dict]:
         with _gc_paused():
-            rendered = self._render(batch, result, detail) if detail else None
+            rendered = self._render(batch, result, detail, base_cents=cents) if detail else None
             if rendered is None:
-                return decode_results(batch, result.columns, self.tables.meta, detail)
+                return decode_results(batch, result.columns, self.tables.meta, detail,
+                                      self.payment.columns(batch, result.columns, cents))
             results = []
             for buf, _lo, _hi in rendered[0]:
                 results.extend(orjson.loads(buf))
@@ -357,7 +374,7 @@ class Grouper:
                 results[i] = _error_result(batch, i)
             return results
 
-    def group(self, claims, detail: bool = True, edits: bool = False) -> list[dict]:
+    def group(self, claims, detail: bool = True, edits: bool = False, base_rate=None) -> list[dict]:
         """Group a list of claim dicts; one result dict per claim, same order.
         A malformed claim gets ``{"error": {"field", "reason"}}``; nothing raises.
 
@@ -369,20 +386,24 @@ class Grouper:
 
         ``edits=True``: each result also carries the Medicare Code Editor's
         ``edit_type`` and ``edits`` (and ``edits`` in each code object), see
-        :meth:`edit`."""
+        :meth:`edit`.
+
+        ``base_rate`` (dollars): the payment estimate's base rate (default: the
+        Grouper's ``base_rate``; none: ``payment_estimate`` is null)."""
+        cents = self._cents(base_rate, self._base_cents)
         if edits:
-            return self._group_edited(claims, detail)
+            return self._group_edited(claims, detail, cents)
         with _gc_paused():
             texts = _json_forms(claims)
             if not texts:
                 return []
             parts = self._text_parts(texts, HOSPITAL_STATUS[self.default_hospital_status], detail, b",",
-                                     GROUP_PART)
+                                     GROUP_PART, cents)
             del texts  # read from one buffer of them all now
             results = []
             read = []
             # each part's dicts are built while the kernel threads work on the next
-            for (doc, lo, hi), spans, batch, _ in parts:
+            for (doc, lo, hi), spans, batch, _, _ in parts:
                 for a in range(0, hi - lo, LOAD):
                     b = min(a + LOAD, hi - lo)
                     results.extend(orjson.loads(b"[%b]" % doc[spans[a, 0]:spans[b - 1, 1]]))
@@ -391,37 +412,43 @@ class Grouper:
             if rest:
                 some = [claims[i] for i in rest]
                 batch = self.encode(some)
-                for i, r in zip(rest, self.decode(batch, self.group_batch(batch), detail)):
+                for i, r in zip(rest, self._decode(batch, self.group_batch(batch), detail, cents)):
                     results[i] = r
             return results
 
-    def group_json(self, claims, detail: bool = True, separator: bytes = b",", edits: bool = False) -> JsonResults:
+    def group_json(self, claims, detail: bool = True, separator: bytes = b",", edits: bool = False,
+                   base_rate=None) -> JsonResults:
         """Like :meth:`group`, with each result serialised as JSON bytes
         (``separator``: what :meth:`JsonResults.join` puts between them)."""
         if edits:
-            return self._json_edited(list(claims), detail, separator, [True] * len(claims))
+            return self._json_edited(list(claims), detail, separator, [True] * len(claims),
+                                     self._cents(base_rate, self._base_cents))
         with _gc_paused():
             texts = _json_forms(claims)
         return self._answer_texts(texts, HOSPITAL_STATUS[self.default_hospital_status], detail, separator,
-                                  claims.__getitem__)
+                                  claims.__getitem__, self._cents(base_rate, self._base_cents))
 
-    def _group_json_encoded(self, claims, detail: bool, separator: bytes) -> JsonResults:
+    def _group_json_encoded(self, claims, detail: bool, separator: bytes, cents: int | None = None) -> JsonResults:
         """:meth:`group_json` through the Python encoder (:meth:`encode`)."""
         batch = self.encode(claims)
         result = self.group_batch(batch)
         with _gc_paused():
             rejected = {i: _dumps(_error_result(batch, i)) for i in np.flatnonzero(~batch.ok).tolist()}
             counts = self._tally(batch, result)
-            rendered = self._render(batch, result, detail, separator=separator)
+            pay = self.payment.columns(batch, result.columns, cents)
+            rendered = self._render(batch, result, detail, separator=separator, pay=pay)
             if rendered is None:
-                docs = [_dumps(r) for r in decode_results(batch, result.columns, self.tables.meta, detail)]
+                docs = [_dumps(r) for r in decode_results(batch, result.columns, self.tables.meta, detail, pay)]
                 docs = [rejected.get(i, d) for i, d in enumerate(docs)]
-                return JsonResults(docs, batch.errors, counts, separator=separator)
-        return JsonResults(errors=batch.errors, counts=counts, parts=rendered[0], spans=rendered[1],
-                           replaced=rejected, separator=separator)
+                out = JsonResults(docs, batch.errors, counts, separator=separator)
+            else:
+                out = JsonResults(errors=batch.errors, counts=counts, parts=rendered[0], spans=rendered[1],
+                                  replaced=rejected, separator=separator)
+        out.case_mix = pay.case_mix
+        return out
 
     def group_json_texts(self, texts: list, detail: bool = True, default_hospital_status: str | None = None,
-                         separator: bytes = b",", edits: bool = False) -> JsonResults:
+                         separator: bytes = b",", edits: bool = False, base_rate=None) -> JsonResults:
         """Like :meth:`group_json`, from each claim's JSON text (an NDJSON line, say):
         a list of bytes, or the ``Texts`` that :func:`engine.json_array_items` cuts
         from a batch body (read in place).
@@ -446,20 +473,23 @@ class Grouper:
                 claim["hospital_status"] = status_name
             return claim
 
+        cents = self._cents(base_rate, self._base_cents)
         if edits:
             claims = [claim_of(i) for i in range(len(texts))]
             is_claim = [c is not _NOT_A_CLAIM for c in claims]
-            return self._json_edited([c for c in claims if c is not _NOT_A_CLAIM], detail, separator, is_claim)
-        return self._answer_texts(texts, HOSPITAL_STATUS[status_name], detail, separator, claim_of)
+            return self._json_edited([c for c in claims if c is not _NOT_A_CLAIM], detail, separator, is_claim,
+                                     cents)
+        return self._answer_texts(texts, HOSPITAL_STATUS[status_name], detail, separator, claim_of, cents)
 
-    def _answer_texts(self, texts, hospital: int, detail: bool, separator: bytes, claim_of) -> JsonResults:
+    def _answer_texts(self, texts, hospital: int, detail: bool, separator: bytes, claim_of,
+                      cents: int | None = None) -> JsonResults:
         """The compiled path over ``texts``; each claim it does not read is
         answered through the Python encoder from ``claim_of(i)`` (``_NOT_A_CLAIM``:
         none, its document is None)."""
         n = len(texts)
         if not n:
             return JsonResults([], [], {}, separator=separator)
-        parts, spans_out, read, counts = self._run_texts(texts, hospital, detail, separator)
+        parts, spans_out, read, counts, case_mix = self._run_texts(texts, hospital, detail, separator, cents)
         errors = [None] * n
         replaced = {}
         rest = np.flatnonzero(~read).tolist()
@@ -472,37 +502,42 @@ class Grouper:
                     if claim is not _NOT_A_CLAIM:
                         claims.append(claim)
                         where.append(i)
-                more = self._group_json_encoded(claims, detail, separator)
+                more = self._group_json_encoded(claims, detail, separator, cents)
+                case_mix = (case_mix[0] + more.case_mix[0], case_mix[1] + more.case_mix[1])
                 for i, doc, err in zip(where, more.documents, more.errors):
                     replaced[i] = doc
                     errors[i] = err
                 for key, c in more.counts.items():
                     counts[key] = counts.get(key, 0) + c
-        return JsonResults(errors=errors, counts=counts, parts=parts, spans=spans_out, replaced=replaced,
-                           separator=separator)
+        out = JsonResults(errors=errors, counts=counts, parts=parts, spans=spans_out, replaced=replaced,
+                          separator=separator)
+        out.case_mix = case_mix
+        return out
 
-    def _run_texts(self, texts: list, hospital: int, detail: bool, separator: bytes):
+    def _run_texts(self, texts: list, hospital: int, detail: bool, separator: bytes, cents: int | None = None):
         """Read (engine.parse.read_batch), group and write every text, in parts
         on the kernel threads.  Returns the rendered parts and spans (as
         engine.render.render_results gives them), which claims were read, and the
         grouped claims by (version, return code)."""
-        done = list(self._text_parts(texts, hospital, detail, separator))
+        done = list(self._text_parts(texts, hospital, detail, separator, PART, cents))
+        case_mix = (sum(d[4].case_mix[0] for d in done), sum(d[4].case_mix[1] for d in done))
         parts = [d[0] for d in done]
         if len(done) == 1:
-            _, doc_spans, batch, out = done[0]
+            _, doc_spans, batch, out, _ = done[0]
             read = batch.ok
             counts = self._tally(batch, BatchResult(out))
         else:
             doc_spans = np.concatenate([d[1] for d in done])
             read = np.concatenate([d[2].ok for d in done])
             counts = {}
-            for _, _, batch, out in done:
+            for _, _, batch, out, _ in done:
                 for key, c in self._tally(batch, BatchResult(out)).items():
                     counts[key] = counts.get(key, 0) + c
-        return parts, doc_spans, read, counts
+        return parts, doc_spans, read, counts, case_mix
 
-    def _text_parts(self, texts: list, hospital: int, detail: bool, separator: bytes, part: int = PART):
-        """Each part's ``((document, lo, hi), spans, batch, output)``, in order, as
+    def _text_parts(self, texts: list, hospital: int, detail: bool, separator: bytes, part: int = PART,
+                    cents: int | None = None):
+        """Each part's ``((document, lo, hi), spans, batch, output, payment)``, in order, as
         the kernel threads finish it (the caller may use one part while the
         threads work on the next)."""
         n = len(texts)
@@ -522,8 +557,10 @@ class Grouper:
             out = K.new_output(hi - lo, len(batch.sdx), len(batch.px))
             K.group_range(self._kt, batch, out, self._scratch(self._sizes(max_sdx, max_px)), 0, hi - lo)
             text_bytes = int(spans[hi - 1, 1] - spans[lo, 0])
-            doc, doc_spans = render_read(batch, out, self._fragments, buf, text_spans, text_bytes, detail, separator)
-            return (doc, lo, hi), doc_spans, batch, out
+            pay = self.payment.columns(batch, out, cents)
+            doc, doc_spans = render_read(batch, out, self._fragments, buf, text_spans, text_bytes, detail, separator,
+                                         payment=pay)
+            return (doc, lo, hi), doc_spans, batch, out, pay
 
         return self._run_all(run, self._parts(n, part))
 
@@ -536,10 +573,24 @@ class Grouper:
             return map(fn, items)
         return _pool().map(fn, items)
 
-    def _render(self, batch: Batch, result: BatchResult, detail: bool, separator: bytes = b","):
-        """engine.render.render_results, its parts on the kernel threads."""
+    def _render(self, batch: Batch, result: BatchResult, detail: bool, separator: bytes = b",",
+                base_cents: int | None = None, pay=None):
+        """engine.render.render_results, its parts on the kernel threads (with the
+        payment fields of ``pay``, else priced at ``base_cents``)."""
+        if pay is None:
+            pay = self.payment.columns(batch, result.columns, base_cents)
         return render_results(batch, result.columns, self._fragments, detail, self._run_all, separator,
-                              self._parts(len(batch)))
+                              self._parts(len(batch)), payment=pay)
+
+    @staticmethod
+    def _cents(base_rate, default: int | None = None) -> int | None:
+        """A base rate in dollars as cents (``default`` when None); GrouperError if it is not one."""
+        if base_rate is None:
+            return default
+        try:
+            return base_rate_cents(base_rate)
+        except ValueError as e:
+            raise GrouperError(str(e)) from None
 
     def _tally(self, batch: Batch, result: BatchResult) -> dict:
         """Grouped claims by (version, return code)."""
@@ -556,7 +607,7 @@ class Grouper:
         for v in self.version_numbers:
             lo, hi = version_dates(v)
             out.append({"version": version_label(v), "first_discharge_date": lo.isoformat(),
-                        "last_discharge_date": hi.isoformat()})
+                        "last_discharge_date": hi.isoformat(), **self.weights_of(v)})
         return out
 
     def _version(self, version) -> int:
@@ -580,6 +631,7 @@ class Grouper:
                 "mdc": f"{mdc:02d}" if mdc is not None and mdc < 99 else None,
                 "mdc_description": meta["mdc_descriptions"].get(f"{v}:{mdc}") if mdc is not None else None,
                 "med_surg": surgical if surgical in ("MEDICAL", "SURGICAL") else "NONE"}
+        info.update(self.payment.drg_fields(self.version_numbers.index(v), d))  # engine.payment: Table 5
         return info
 
     def code_info(self, version, code) -> dict:
@@ -626,7 +678,7 @@ class Grouper:
 
                     from .encode import version_start_days
 
-                    first = version_start_days(tb.VERSIONS[0])
+                    first = version_start_days(self.version_numbers[0])
                     meta = self.tables.meta
                     ed = Editor(self.cache_dir, meta["dx_codes"], meta["pr_codes"], first)
                     self.__dict__["_editor"] = ed
@@ -681,7 +733,7 @@ class Grouper:
         out.edit_counts = fired
         return out
 
-    def _group_edited(self, claims, detail: bool) -> list[dict]:
+    def _group_edited(self, claims, detail: bool, cents: int | None = None) -> list[dict]:
         """:meth:`group` with the MCE's edits added (one read, both kernels)."""
         ed = self.editor
         with _gc_paused():
@@ -689,11 +741,11 @@ class Grouper:
             if not texts:
                 return []
             parts = self._text_parts(texts, HOSPITAL_STATUS[self.default_hospital_status], detail, b",",
-                                     GROUP_PART)
+                                     GROUP_PART, cents)
             del texts
             results = []
             read = []
-            for (doc, lo, hi), spans, batch, _ in parts:
+            for (doc, lo, hi), spans, batch, _, _ in parts:
                 part = orjson.loads(b"[%b]" % doc[spans[0, 0]:spans[hi - lo - 1, 1]])
                 out = ed.run(batch, texts=lambda k, lo=lo: _dx_texts(claims[lo + k]))
                 for k in np.flatnonzero(batch.ok).tolist():
@@ -704,14 +756,15 @@ class Grouper:
             if rest:
                 batch = self.encode([claims[i] for i in rest])
                 out = ed.run(batch)
-                for k, (i, r) in enumerate(zip(rest, self.decode(batch, self.group_batch(batch), detail))):
+                for k, (i, r) in enumerate(zip(rest, self._decode(batch, self.group_batch(batch), detail, cents))):
                     results[i] = ed.add_to(r, batch, out, k) if batch.ok[k] else r
             return results
 
-    def _json_edited(self, claims: list, detail: bool, separator: bytes, is_claim: list) -> JsonResults:
+    def _json_edited(self, claims: list, detail: bool, separator: bytes, is_claim: list,
+                     cents: int | None = None) -> JsonResults:
         """JsonResults of :meth:`group` with edits (``is_claim[i]`` False: not a
         claim, its document is None)."""
-        results = self._group_edited(claims, detail) if claims else []
+        results = self._group_edited(claims, detail, cents) if claims else []
         docs, errors, counts, fired = [], [], {}, {}
         it = iter(results)
         for flag in is_claim:
@@ -732,5 +785,31 @@ class Grouper:
         out.edit_counts = fired  # edits fired, by name (the service's /metrics)
         return out
 
+    # ---- payment (engine.payment) ----------------------------------------------------
+    def weights_of(self, version) -> dict:
+        """The fiscal year of a version and whether its Table 5 is loaded (and from where)."""
+        v = self._version(version)
+        vi = self.version_numbers.index(v)
+        fy = self.payment.fiscal_years[vi]
+        t = self.payment.tables.get(fy)
+        return {"fiscal_year": fy, "weights": t is not None,
+                "weights_source": t.provenance.get("source") if t is not None else None}
 
-__all__ = ["Grouper", "GrouperError", "BatchResult", "JsonResults", "MED_SURG"]
+    def what_if(self, claim: dict, candidates: dict | None = None, *, add_sdx=(), add_procedures=(), remove=(),
+                base_rate=None) -> dict:
+        """What each single change does to the claim's DRG and weight:
+        ``candidates`` (or the keywords) ``{"add_sdx": [code or {code, poa}],
+        "add_procedures": [code], "remove": [code]}``.  The claim and every
+        variant are grouped in one batch (engine.payment.whatif).  Raises
+        WhatIfError (field, reason) for a claim or request that cannot be answered."""
+        cand = dict(candidates or {})
+        for key, items in (("add_sdx", add_sdx), ("add_procedures", add_procedures), ("remove", remove)):
+            if items:
+                cand[key] = list(items)
+        changes, claims = _whatif.variants(claim, cand)
+        cents = self._cents(base_rate, self._base_cents)
+        batch = self.encode(claims)
+        return _whatif.answer(changes, self._decode(batch, self.group_batch(batch), True, cents))
+
+
+__all__ = ["Grouper", "GrouperError", "BatchResult", "JsonResults", "MED_SURG", "WhatIfError"]

@@ -30,6 +30,7 @@ from .decode import (
 )
 from .encode import version_label
 from .tables import MAX_VERSIONS, RETURN_CODES
+from .payment import weights as PW
 
 # ---- the fragment pool: static fragments first (their indices are compile-time constants)
 
@@ -192,7 +193,7 @@ def _unknown_texts(ids: np.ndarray, valid: np.ndarray, start, texts: list):
 
 
 def render_results(batch, out, pool: FragmentPool, detail: bool = True, run_all=None,
-                   separator: bytes = b",", ranges=None):
+                   separator: bytes = b",", ranges=None, payment=None):
     """``(parts, spans)``: each part is ``(buffer, lo, hi)``, the JSON array of
     the results of claims ``lo:hi`` (``null`` for a claim the encoder rejected);
     claim ``i``'s document is ``buffer[spans[i, 0]:spans[i, 1]]`` of its part.
@@ -200,7 +201,9 @@ def render_results(batch, out, pool: FragmentPool, detail: bool = True, run_all=
     text: :func:`render_read`).  ``run_all(fn, items)``: runs ``fn`` over the parts (on
     threads, say); default: one after the other.  ``separator`` (one byte)
     stands between documents: ``b","`` for the JSON array, ``b"\\n"`` for NDJSON.
-    ``ranges``: the parts as (lo, hi); default: one part."""
+    ``ranges``: the parts as (lo, hi); default: one part.  ``payment``: the
+    batch's engine.payment.weights.PayColumns, whose fields close each result
+    (None: none)."""
     if len(separator) != 1:
         raise ValueError("the separator is one byte")
     sep = separator[0]
@@ -240,13 +243,14 @@ def render_results(batch, out, pool: FragmentPool, detail: bool = True, run_all=
         pdx = (nothing, np.zeros(n, np.int64), np.zeros(n, np.int64))
         sdx = (nothing, np.zeros(len(batch.sdx), np.int64), np.zeros(len(batch.sdx), np.int64))
         px = (nothing, np.zeros(len(batch.px), np.int64), np.zeros(len(batch.px), np.int64))
-    args = (sep, *pool.arrays, *_columns(batch, out), id_blob, id_lo, id_hi, has_id, *pdx, *sdx, *px, bool(detail))
+    args = (sep, *pool.arrays, *_columns(batch, out), id_blob, id_lo, id_hi, has_id, *pdx, *sdx, *px, bool(detail),
+            *_payment_args(payment, n))
     spans = np.zeros((n, 2), np.int64)
     sdx_off, px_off = batch.sdx_off, batch.px_off
 
     def render(part):
         lo, hi = part
-        size = (_room(pool, hi - lo, int(sdx_off[hi] - sdx_off[lo]), int(px_off[hi] - px_off[lo]))
+        size = (_room(pool, hi - lo, int(sdx_off[hi] - sdx_off[lo]), int(px_off[hi] - px_off[lo]), payment)
                 + int(np.sum(id_hi[lo:hi] - id_lo[lo:hi]))
                 + int(np.sum(pdx[2][lo:hi] - pdx[1][lo:hi]))
                 + int(np.sum(sdx[2][sdx_off[lo]:sdx_off[hi]] - sdx[1][sdx_off[lo]:sdx_off[hi]]))
@@ -259,7 +263,7 @@ def render_results(batch, out, pool: FragmentPool, detail: bool = True, run_all=
 
 
 def render_read(batch, out, pool: FragmentPool, buf, texts, text_bytes: int, detail: bool = True,
-                separator: bytes = b","):
+                separator: bytes = b",", payment=None):
     """``(buffer, spans)`` for claims read from JSON text by
     :func:`engine.parse.read_batch`: ids and unknown codes are echoed from the
     text ``buf`` (``texts``: their spans, as ``read_batch`` gives them; they add
@@ -270,9 +274,9 @@ def render_read(batch, out, pool: FragmentPool, buf, texts, text_bytes: int, det
     n = len(batch.ok)
     id_lo, id_hi, pdx_lo, pdx_hi, sdx_lo, sdx_hi, px_lo, px_hi = texts
     args = (separator[0], *pool.arrays, *_columns(batch, out), buf, id_lo, id_hi, id_lo >= 0,
-            buf, pdx_lo, pdx_hi, buf, sdx_lo, sdx_hi, buf, px_lo, px_hi, bool(detail))
+            buf, pdx_lo, pdx_hi, buf, sdx_lo, sdx_hi, buf, px_lo, px_hi, bool(detail), *_payment_args(payment, n))
     spans = np.zeros((n, 2), np.int64)
-    size = _room(pool, n, len(batch.sdx), len(batch.px)) + text_bytes
+    size = _room(pool, n, len(batch.sdx), len(batch.px), payment) + text_bytes
     return _write(spans, 0, n, size, args), spans
 
 
@@ -289,10 +293,24 @@ def _columns(batch, out) -> tuple:
     )
 
 
-def _room(pool: FragmentPool, n: int, n_sdx: int, n_px: int) -> int:
+def _room(pool: FragmentPool, n: int, n_sdx: int, n_px: int, payment=None) -> int:
     """Bytes for ``n`` results with these codes, but for ids, echoed code texts
     and long HAC lists (codes: 8 bytes at most each)."""
-    return 2 + n * (600 + 2 * pool.longest) + n_sdx * 300 + n_px * 150
+    extra = 0 if payment is None else n * (2 * payment.tables.longest + 400)
+    return 2 + n * (600 + 2 * pool.longest) + n_sdx * 300 + n_px * 150 + extra
+
+
+_NO_INT32 = np.zeros(0, np.int32)
+_NO_INT64 = np.zeros(0, np.int64)
+_NO_INT8 = np.zeros(0, np.int8)
+
+
+def _payment_args(payment, n: int) -> tuple:
+    """The writer's payment arguments (engine.payment): its fragment pool and the
+    batch's columns; empty arrays and ``False`` when the results carry none."""
+    if payment is None:
+        return (_NO_BYTES, _NO_INT64, _NO_INT32, _NO_INT32, _NO_INT8, _NO_INT64, _NO_INT64, np.int64(-1), False)
+    return (*payment.writer_args(), True)
 
 
 def _write(spans, lo: int, hi: int, size: int, args: tuple):
@@ -378,6 +396,45 @@ def _put_digits(buf, pos, value, width):
     return pos + nd
 
 
+@njit(cache=True, _nrt=False)
+def _put_decimal(buf, pos, value, decimals):
+    """``value / 10**decimals`` (value >= 0) as JSON writes that float: the
+    shortest digits, at least one decimal ("2.0", "1.25")."""
+    scale = np.int64(1)
+    for _ in range(decimals):
+        scale *= 10
+    pos = _put_digits(buf, pos, value // scale, np.int64(0))
+    frac = value % scale
+    width = decimals
+    while width > 1 and frac % 10 == 0:
+        frac //= 10
+        width -= 1
+    if pos < len(buf):
+        buf[pos] = 46  # '.'
+    pos += 1
+    return _put_digits(buf, pos, frac, width)
+
+
+@njit(cache=True, _nrt=False)
+def _put_payment(buf, pos, i, pool, off, final, init, transfer, adjusted, amount, base_cents):
+    """Claim ``i``'s payment fields (engine.payment.weights: the pool's static fragments first)."""
+    pos = _put(buf, pos, pool, off, np.int64(final[i]))
+    pos = _put(buf, pos, pool, off, np.int64(init[i]))
+    pos = _put(buf, pos, pool, off, np.int64(PW.P_TRANSFER + transfer[i]))
+    pos = _put(buf, pos, pool, off, np.int64(PW.P_ADJUSTED))
+    if adjusted[i] < 0:
+        pos = _put(buf, pos, pool, off, np.int64(PW.P_NULL))
+    else:
+        pos = _put_decimal(buf, pos, np.int64(adjusted[i]), np.int64(4))
+    if amount[i] < 0:
+        return _put(buf, pos, pool, off, np.int64(PW.P_PAY_NULL))
+    pos = _put(buf, pos, pool, off, np.int64(PW.P_PAY_OPEN))
+    pos = _put_decimal(buf, pos, np.int64(amount[i]), np.int64(2))
+    pos = _put(buf, pos, pool, off, np.int64(PW.P_PAY_BASE))
+    pos = _put_decimal(buf, pos, np.int64(base_cents), np.int64(2))
+    return _put(buf, pos, pool, off, np.int64(PW.P_PAY_CLOSE))
+
+
 # Fragment ids and widths go to the helpers as np.int64(...): a bare constant is a
 # numba literal type, and each literal would compile a helper of its own.
 @njit(cache=True, nogil=True, _nrt=False)
@@ -388,7 +445,8 @@ def _render(buf, spans, lo, hi, sep, pool, off, drg_desc, mdc_desc, dx_text, dx_
             sdx_aff, use_init, use_final, poa_err, hac_num, hac_st,
             px_aff, px_hac, px_is_or,
             id_blob, id_lo, id_hi, has_id, pdx_text, pdx_lo, pdx_hi, sdx_text, sdx_lo, sdx_hi,
-            px_text, px_lo, px_hi, detail):
+            px_text, px_lo, px_hi, detail,
+            pay_pool, pay_off, pay_final, pay_init, pay_transfer, pay_adjusted, pay_amount, base_cents, priced):
     if len(buf) > 0:
         buf[0] = 91  # '['
     pos = 1
@@ -467,6 +525,9 @@ def _render(buf, spans, lo, hi, sep, pool, off, drg_desc, mdc_desc, dx_text, dx_
                         first = False
                 pos = _put(buf, pos, pool, off, np.int64(F_CLOSE_LIST_OBJ))
             pos = _put(buf, pos, pool, off, np.int64(F_CLOSE_LIST))
+        if priced:  # engine.payment: the weights, transfer, adjusted weight and estimate
+            pos = _put_payment(buf, pos, i, pay_pool, pay_off, pay_final, pay_init, pay_transfer, pay_adjusted,
+                               pay_amount, base_cents)
         pos = _put(buf, pos, pool, off, np.int64(F_CLOSE_OBJ))
         spans[i, 1] = pos
     if pos < len(buf):

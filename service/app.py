@@ -34,7 +34,7 @@ from . import __version__
 from .metrics import Metrics, RequestMiddleware
 from .openapi import install_openapi
 from .problems import install_problem_handlers
-from .routes import editing, grouping, ops, reference
+from .routes import editing, grouping, ops, payment, reference
 from .runtime import Runtime
 from .settings import Settings
 
@@ -89,6 +89,7 @@ def create_app(
             {"name": "grouping", "description": "Assign MS-DRGs to claims."},
             {"name": "editing", "description": "The Medicare Code Editor: CMS's claim edits."},
             {"name": "reference", "description": "Versions, DRGs and codes as the grouper sees them."},
+            {"name": "payment", "description": "What a DRG pays: Table 5 weights, transfers, what-if."},
             {"name": "operations", "description": "Probes and metrics; no API key needed."},
         ],
     )
@@ -96,7 +97,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.runtime = runtime
     install_problem_handlers(app)
-    for module in (grouping, editing, reference, ops):
+    for module in (grouping, editing, reference, payment, ops):
         app.router.routes.extend(module.router.routes)
     install_openapi(app, settings.auth_required)
     app.add_middleware(RequestMiddleware, metrics=metrics, settings=settings, access_log=settings.access_log)

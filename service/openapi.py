@@ -50,8 +50,21 @@ EXAMPLE_RESULT: dict[str, Any] = {
     ],
     "procedures": [],
 }
+# engine.payment: the final DRG's Table 5 numbers (FY2026), transfer and estimate (no base rate given)
+EXAMPLE_RESULT.update({
+    "fiscal_year": 2026, "weights_missing": None, "weight": 1.2838, "weight_uncapped": 1.2838, "gmlos": 3.8,
+    "amlos": 5.0, "post_acute": True, "special_pay": False, "initial_weight": 1.2838, "transfer": "none",
+    "adjusted_weight": 1.2838, "payment_estimate": None,
+})
 
 EXAMPLE_ERROR_ENTRY = {"id": "enc-0002", "error": {"field": "pdx", "reason": "missing principal diagnosis"}}
+
+EXAMPLE_WHAT_IF = {
+    "claim": {"version": "43.1", "age": 70, "sex": "F", "discharge_status": 1, "pdx": "I5021", "sdx": ["E1122"]},
+    "add_sdx": ["N179", {"code": "J9601", "poa": "Y"}],
+    "add_procedures": [],
+    "remove": ["E1122"],
+}
 
 SCHEMAS: dict[str, Any] = {
     "Code": {
@@ -140,8 +153,42 @@ SCHEMAS: dict[str, Any] = {
             "pdx": {"type": "object"},
             "sdx": {"type": "array", "items": {"type": "object"}},
             "procedures": {"type": "array", "items": {"type": "object"}},
+            # engine.payment: CMS Table 5 of the version's fiscal year (docs/payment.md)
+            "fiscal_year": {"type": "integer", "description": "Fiscal year of the grouper version (vN.x: N + 1983)."},
+            "weights_missing": {"type": ["string", "null"], "description": "Which Table 5 is not loaded (then every weight field is null)."},
+            "weight": {"type": ["number", "null"], "description": "Relative weight of the final DRG (FY2026: '10% cap applied')."},
+            "weight_uncapped": {"type": ["number", "null"]},
+            "gmlos": {"type": ["number", "null"], "description": "Geometric mean length of stay."},
+            "amlos": {"type": ["number", "null"], "description": "Arithmetic mean length of stay."},
+            "post_acute": {"type": ["boolean", "null"]},
+            "special_pay": {"type": ["boolean", "null"]},
+            "initial_weight": {"type": ["number", "null"], "description": "Weight of the initial (pre-HAC) DRG."},
+            "transfer": {"type": ["string", "null"], "enum": ["none", "acute", "post_acute", None]},
+            "adjusted_weight": {"type": ["number", "null"], "description": "Transfer-adjusted weight (42 CFR 412.4); null when a transfer has no length of stay."},
+            "payment_estimate": {"type": ["object", "null"], "description": "amount = base_rate x adjusted_weight; an estimate without wage index, outliers, DSH or IME."},
         },
         "example": EXAMPLE_RESULT,
+    },
+    "WhatIfRequest": {
+        "type": "object",
+        "description": "A claim and the single changes to try, each on its own.",
+        "properties": {
+            "claim": ref("Claim"),
+            "add_sdx": {"type": "array", "items": ref("Code"), "description": "Secondary diagnoses to add."},
+            "add_procedures": {"type": "array", "items": ref("Code"), "description": "Procedures to add."},
+            "remove": {"type": "array", "items": _CODE, "description": "Codes to remove (secondary dx or procedures)."},
+        },
+        "required": ["claim"],
+        "additionalProperties": False,
+    },
+    "WhatIfResponse": {
+        "type": "object",
+        "description": (
+            "`claim`: the claim as it is (drg, weight, adjusted_weight, payment_estimate, severity, cc_mcc: the "
+            "secondary diagnoses counting as CC/MCC). `changes[i]`: the same for one change, with weight_delta, "
+            "drg_changes, counts_as (for an added dx: CC, MCC or null), or an error."
+        ),
+        "properties": {"claim": {"type": "object"}, "changes": {"type": "array", "items": {"type": "object"}}},
     },
     "BatchRequest": {
         "type": "object",

@@ -147,38 +147,44 @@ class Runtime:
         return g
 
     # -- calling -----------------------------------------------------------------------------
-    def group(self, grouper: Any, claims: list, edits: bool = False) -> JsonResults:
+    def _pricing(self, base_rate) -> dict:
+        """The engine's ``base_rate`` argument: the request's, else FASTDRG_BASE_RATE, else none."""
+        rate = base_rate if base_rate is not None else self.settings.base_rate
+        return {} if rate is None else {"base_rate": rate}
+
+    def group(self, grouper: Any, claims: list, edits: bool = False, base_rate=None) -> JsonResults:
         """Group claims into JSON documents (``engine.Grouper.group_json``), never raising
         (``edits``: with the Medicare Code Editor's edits, counted in the metrics)."""
         if not claims:
             return JsonResults([], [], {})
         try:
-            r = grouper.group_json(claims, edits=True) if edits else grouper.group_json(claims)
             if edits:
+                r = grouper.group_json(claims, edits=True, **self._pricing(base_rate))
                 self.metrics.count_edits(getattr(r, "edit_counts", {}))
+            else:
+                r = grouper.group_json(claims, **self._pricing(base_rate))
             if len(r) != len(claims):
                 raise RuntimeError("engine returned a result list of the wrong length")
             return r
         except Exception as exc:  # noqa: BLE001
             if len(claims) > 1:
                 log.error("engine failed on a batch; grouping claim by claim", extra={"error_type": type(exc).__name__})
-                return self._one_by_one(grouper, claims)
+                return self._one_by_one(grouper, claims, edits, base_rate)
             failure = self._failure(exc, claims[0])
             return JsonResults([orjson.dumps(failure)], [failure["error"]], {})
 
-    def group_texts(self, grouper: Any, texts: list, separator: bytes = b",", edits: bool = False) -> JsonResults:
+    def group_texts(self, grouper: Any, texts: list, separator: bytes = b",", edits: bool = False,
+                    base_rate=None) -> JsonResults:
         """Group claims given as JSON texts (``engine.Grouper.group_json_texts``),
         never raising; ``documents[i]`` is None for a text that is not a JSON object."""
         if not texts:
             return JsonResults([], [], {}, separator=separator)
         try:
+            r = grouper.group_json_texts(texts, default_hospital_status=self.settings.default_hospital_status,
+                                         separator=separator, **({"edits": True} if edits else {}),
+                                         **self._pricing(base_rate))
             if edits:
-                r = grouper.group_json_texts(texts, default_hospital_status=self.settings.default_hospital_status,
-                                             separator=separator, edits=True)
                 self.metrics.count_edits(getattr(r, "edit_counts", {}))
-            else:
-                r = grouper.group_json_texts(texts, default_hospital_status=self.settings.default_hospital_status,
-                                             separator=separator)
             if len(r) != len(texts):
                 raise RuntimeError("engine returned a result list of the wrong length")
             return r
@@ -197,13 +203,13 @@ class Runtime:
                     continue
                 if claim.get("hospital_status") is None and self.settings.default_hospital_status:
                     claim["hospital_status"] = self.settings.default_hospital_status
-                _append(out, self.group(grouper, [claim], edits))
+                _append(out, self.group(grouper, [claim], edits, base_rate))
             return out
 
-    def _one_by_one(self, grouper: Any, claims: list) -> JsonResults:
+    def _one_by_one(self, grouper: Any, claims: list, edits: bool = False, base_rate=None) -> JsonResults:
         out = JsonResults([], [], {})
         for claim in claims:
-            _append(out, self.group(grouper, [claim]))
+            _append(out, self.group(grouper, [claim], edits, base_rate))
         return out
 
     def _failure(self, exc: Exception, claim: Any) -> dict:

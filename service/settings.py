@@ -67,6 +67,23 @@ def _bool(env: Mapping[str, str], name: str, default: bool) -> bool:
     raise SettingsError(f"{name} must be true or false, got {raw!r}")
 
 
+def _base_rate(env: Mapping[str, str]) -> str | None:
+    """FASTDRG_BASE_RATE: a positive amount in dollars, at most two decimals (checked here, used by the engine)."""
+    raw = env.get("FASTDRG_BASE_RATE", "").strip()
+    if not raw:
+        return None
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        d = Decimal(raw)
+    except InvalidOperation:
+        d = None
+    if d is None or not d.is_finite() or d <= 0 or d > 10_000_000 or d * 100 != (d * 100).to_integral_value():
+        raise SettingsError(f"FASTDRG_BASE_RATE must be a positive amount in dollars (at most two decimals), "
+                            f"got {raw[:32]!r}")
+    return raw
+
+
 def hash_key(key: str) -> bytes:
     """Digest an API key; both configured and presented keys go through this."""
     return hashlib.sha256(key.encode("utf-8")).digest()
@@ -119,6 +136,9 @@ class Settings:
     gc_tuning: bool = True
     #: FastAPI's own OpenTelemetry hooks (traces, metrics, logs through an SDK you install).
     opentelemetry: bool = False
+    #: Base rate (dollars) for results' payment_estimate (engine.payment); None: no estimate
+    #: unless a request gives ?base_rate=.
+    base_rate: str | None = None
 
     @property
     def auth_required(self) -> bool:
@@ -154,6 +174,7 @@ class Settings:
             kernel_threads=_int(env, "FASTDRG_KERNEL_THREADS", cls.kernel_threads, 0, 1024),
             gc_tuning=_bool(env, "FASTDRG_GC_TUNING", cls.gc_tuning),
             opentelemetry=_bool(env, "FASTDRG_OPENTELEMETRY", cls.opentelemetry),
+            base_rate=_base_rate(env),
         )
 
     def with_overrides(self, **changes: object) -> "Settings":

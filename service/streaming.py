@@ -49,10 +49,11 @@ class _Disconnected(Exception):
 class NDJSONGroupingResponse(Response):
     media_type = NDJSON
 
-    def __init__(self, runtime, grouper: Any, edits: bool = False) -> None:
+    def __init__(self, runtime, grouper: Any, edits: bool = False, base_rate=None) -> None:
         self.runtime = runtime
         self.grouper = grouper
         self.edits = edits  # the Medicare Code Editor's edits in each result
+        self.base_rate = base_rate  # the request's ?base_rate= (engine.payment), else the setting
         self.status_code = 200
         self.background = None
         self.body = None  # no Content-Length: the answer is streamed (chunked)
@@ -63,7 +64,7 @@ class NDJSONGroupingResponse(Response):
     def _process(self, lines: list) -> bytes:
         rt = self.runtime
         texts = [line if type(line) is bytes else b"" for line in lines]  # b"": an over-long line
-        grouped = rt.group_texts(self.grouper, texts, b"\n", self.edits)
+        grouped = rt.group_texts(self.grouper, texts, b"\n", self.edits, base_rate=self.base_rate)
         extra, errors = text_errors(lines, grouped)
         rt.metrics.count_grouped(grouped.counts, errors)
         return grouped.join(extra, suffix=b"\n")

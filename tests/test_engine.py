@@ -118,7 +118,8 @@ def test_compiled_json_writer_equals_the_python_decoder(grouper):
     b = grouper.encode(claims)
     r = grouper.group_batch(b)
     for detail in (True, False):
-        assert grouper.decode(b, r, detail) == decode_results(b, r.columns, grouper.tables.meta, detail)
+        assert grouper.decode(b, r, detail) == decode_results(b, r.columns, grouper.tables.meta, detail,
+                                                              grouper.payment.columns(b, r.columns))
     assert [orjson.loads(d) for d in grouper.group_json(claims).documents] == grouper.group(claims)
 
 

@@ -78,6 +78,28 @@ def _is_json(text: bytes) -> bool:
 _ERROR_KINDS = {"version": "unknown-version", "discharge_date": "uncovered-discharge-date"}
 
 
+def base_rate_param(request: Request):
+    """The request's ``?base_rate=`` (dollars) for the payment estimate, checked; None when absent."""
+    raw = request.query_params.get("base_rate")
+    if raw is None or raw.strip() == "":
+        return None
+    from engine.payment.weights import base_rate_cents
+
+    try:
+        base_rate_cents(raw)
+    except ValueError as e:
+        raise Problem(422, "invalid-parameter", f"{e}.", [("base_rate", str(e))]) from None
+    return raw.strip()
+
+
+_BASE_RATE_PARAM = {
+    "name": "base_rate", "in": "query", "required": False,
+    "schema": {"type": "string", "example": "6500.00"},
+    "description": "Base rate in dollars for each result's payment_estimate (base rate x adjusted weight, an "
+                   "estimate without wage index, outliers, DSH or IME). Default: FASTDRG_BASE_RATE, else none.",
+}
+
+
 def _claim_problem(err) -> Problem:
     if isinstance(err, dict):
         field = str(err.get("field", ""))
@@ -97,7 +119,7 @@ def _claim_problem(err) -> Problem:
         "diagnosis, unknown version, discharge date outside every version, ...) is answered with a 422 "
         "problem naming the field."
     ),
-    openapi_extra={**oa.body("Claim", oa.EXAMPLE_CLAIM), "parameters": [_EDITS_PARAMETER]},
+    openapi_extra={**oa.body("Claim", oa.EXAMPLE_CLAIM), "parameters": [_EDITS_PARAMETER, _BASE_RATE_PARAM]},
     responses={
         200: oa.json_response("Result", "The grouping result.", oa.EXAMPLE_RESULT),
         **oa.problem_responses(400, 413, 422),
@@ -112,6 +134,7 @@ async def group_one(request: Request) -> Response:
         request, settings.max_claim_bytes, "one claim (FASTDRG_MAX_CLAIM_BYTES)",
         "A single claim is far smaller; check what is being sent.",
     )
+    rate = base_rate_param(request)
     if _edits(request):  # with the code editor: not through the micro-batcher
         claim = parse_json(body)
         if type(claim) is not dict:
@@ -120,14 +143,19 @@ async def group_one(request: Request) -> Response:
                 title="Unprocessable claim",
             )
         claims, _, _ = prepare_claims([claim], settings.default_hospital_status)
-        grouped = rt.group(grouper, claims, edits=True)
+        grouped = rt.group(grouper, claims, edits=True, base_rate=rate)
         rt.metrics.count_grouped(grouped.counts, grouped.errors)
         document, error = grouped.documents[0], grouped.errors[0]
         request.scope["fastdrg.claims"] = 1
         if error is not None:
             raise _claim_problem(error)
         return Response(document, media_type=_JSON)
-    document, error = await rt.batcher.submit(grouper, body)  # counted in the metrics by the batcher
+    if rate is None:
+        document, error = await rt.batcher.submit(grouper, body)  # counted in the metrics by the batcher
+    else:  # a base rate of its own: not merged with other requests' claims
+        grouped = rt.group_texts(grouper, [body], base_rate=rate)
+        rt.metrics.count_grouped(grouped.counts, grouped.errors)
+        document, error = grouped.documents[0], grouped.errors[0]
     if document is None:  # the engine found no JSON object: say what the body is
         claim = parse_json(body)  # raises the 400 for malformed JSON
         if type(claim) is not dict:
@@ -137,7 +165,7 @@ async def group_one(request: Request) -> Response:
             )
         # an object after all (never expected): the dict path, rather than an empty answer
         claims, _, _ = prepare_claims([claim], settings.default_hospital_status)
-        grouped = rt.group(grouper, claims)
+        grouped = rt.group(grouper, claims, rate)
         rt.metrics.count_grouped(grouped.counts, grouped.errors)
         document, error = grouped.documents[0], grouped.errors[0]
     request.scope["fastdrg.claims"] = 1
@@ -154,7 +182,8 @@ async def group_one(request: Request) -> Response:
         "`results[i]` answers `claims[i]`; a bad claim gets an error entry in its place and the others are "
         "grouped. Past the limits the answer is 413: use /v1/group/stream for larger sets."
     ),
-    openapi_extra={**oa.body("BatchRequest", oa.SCHEMAS["BatchRequest"]["example"]), "parameters": [_EDITS_PARAMETER]},
+    openapi_extra={**oa.body("BatchRequest", oa.SCHEMAS["BatchRequest"]["example"]),
+                   "parameters": [_EDITS_PARAMETER, _BASE_RATE_PARAM]},
     responses={
         200: oa.json_response("BatchResponse", "Results in request order."),
         **oa.problem_responses(400, 413, 422),
@@ -169,13 +198,14 @@ async def group_batch(request: Request) -> Response:
         request, settings.max_body_bytes, "a batch (FASTDRG_MAX_BODY_BYTES)",
         "Send larger sets to POST /v1/group/stream as NDJSON, which takes any number of claims.",
     )
+    rate = base_rate_param(request)
 
     edits = _edits(request)
 
     def work() -> tuple[bytes, int]:
         texts = json_array_items(body, "claims", settings.max_batch_claims)
         if texts is not None:
-            grouped = rt.group_texts(grouper, texts, b",", edits)
+            grouped = rt.group_texts(grouper, texts, b",", edits, base_rate=rate)
             if any(not _is_json(texts[k]) for k in grouped.missing()):
                 parse_batch(body, settings.max_batch_claims)  # an item is not JSON: the body's 400
             extra, errors = text_errors(texts, grouped)
@@ -184,7 +214,7 @@ async def group_batch(request: Request) -> Response:
         # another shape, or past the limit: parse it all, for the exact problem to answer
         items = parse_batch(body, settings.max_batch_claims)
         claims, positions, errors = prepare_claims(items, settings.default_hospital_status)
-        grouped = rt.group(grouper, claims, edits)
+        grouped = rt.group(grouper, claims, edits, base_rate=rate)
         rt.metrics.count_grouped(grouped.counts, rejected(grouped.errors, errors))
         documents = merge(len(items), grouped.documents, positions, errors)
         return b'{"results":[' + b",".join(documents) + b"]}", len(items)
@@ -203,13 +233,14 @@ async def group_batch(request: Request) -> Response:
         "line per input line in order, streamed while the body is still being read, in bounded memory. "
         "A line that is not a claim is answered by an error line in its place."
     ),
-    openapi_extra={**oa.STREAM_BODY, "parameters": [_EDITS_PARAMETER]},
+    openapi_extra={**oa.STREAM_BODY, "parameters": [_EDITS_PARAMETER, _BASE_RATE_PARAM]},
     responses={200: oa.STREAM_RESPONSE, **oa.problem_responses()},
     response_class=Response,
 )
 async def group_stream(request: Request) -> Response:
     rt = request.app.state.runtime
-    return NDJSONGroupingResponse(rt, rt.require(), _edits(request))
+    grouper = rt.require()
+    return NDJSONGroupingResponse(rt, grouper, _edits(request), base_rate_param(request))
 
 
 def _edits(request: Request) -> bool:

@@ -1,6 +1,7 @@
 """``fastdrg`` command line: group NDJSON files, build the table cache, run the service.
 
     fastdrg group [INPUT.jsonl] [-o OUTPUT.jsonl] [--hospital-status exempt]
+    fastdrg group INPUT.parquet -o OUTPUT.parquet [--detail]     (engine.io.parquet_cli)
     fastdrg tables build [--cache-dir DIR]
     fastdrg serve [--host H] [--port P] [--workers N] [--log-level info]
 
@@ -65,9 +66,17 @@ def _progress(args, in_size: int | None):
     return tqdm(unit=" claims", desc="grouping", file=sys.stderr)
 
 
+def _is_parquet(path: str | None) -> bool:
+    return bool(path) and path.lower().endswith((".parquet", ".pq"))
+
+
 def cmd_group(args) -> int:
     from engine import Grouper
 
+    if _is_parquet(args.input) or _is_parquet(args.output):  # chosen by extension; NDJSON stays the default
+        from engine.io.parquet_cli import cmd_group_parquet
+
+        return cmd_group_parquet(args)
     if args.input in (None, "-"):
         src, in_size = sys.stdin.buffer, None
     else:
@@ -193,14 +202,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fastdrg", description="Exact CMS MS-DRG grouping (v40.0 - v43.1).")
     sub = p.add_subparsers(dest="command", required=True)
 
-    g = sub.add_parser("group", help="group NDJSON claims (one JSON object per line)")
-    g.add_argument("input", nargs="?", help="input .jsonl (default: stdin)")
-    g.add_argument("-o", "--output", help="output .jsonl (default: stdout)")
+    g = sub.add_parser("group", help="group NDJSON claims (one JSON object per line) or a Parquet file")
+    g.add_argument("input", nargs="?", help="input .jsonl (default: stdin) or .parquet")
+    g.add_argument("-o", "--output", help="output .jsonl (default: stdout) or .parquet (for .parquet input)")
     g.add_argument("--hospital-status", type=_hospital_status, default="not_exempt",
                    help="POA reporting status for claims that do not carry one (default: not_exempt)")
     g.add_argument("--chunk", type=_positive, default=DEFAULT_CHUNK,
                    help=f"lines per batch (default: {DEFAULT_CHUNK})")
     g.add_argument("--no-detail", action="store_true", help="omit the per-code detail from results")
+    g.add_argument("--detail", action="store_true",
+                   help="per-code detail columns in Parquet output (NDJSON has it unless --no-detail)")
     g.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     g.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
     g.add_argument("--cache-dir", help="table/kernel cache directory (default: FASTDRG_CACHE_DIR or user cache)")

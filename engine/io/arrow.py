@@ -826,3 +826,55 @@ def group_parquet(grouper, source, destination, detail: bool = False, batch_rows
             if writer is not None:
                 writer.close()
     return done
+
+
+# ---- claim dicts as a table (a convenience for tests, benchmarks and examples) -------------------
+
+_DX = pa.struct([("code", pa.string()), ("poa", pa.string())])
+CLAIM_SCHEMA = pa.schema([
+    ("id", pa.string()), ("version", pa.string()), ("discharge_date", pa.string()), ("age", pa.int64()),
+    ("sex", pa.string()), ("discharge_status", pa.int64()), ("hospital_status", pa.string()), ("pdx", _DX),
+    ("admit_dx", _DX), ("sdx", pa.list_(_DX)), ("procedures", pa.list_(pa.string())),
+])
+
+
+def claims_table(claims) -> pa.Table:
+    """Claim dicts (as ``Grouper.group`` takes them) as a table of
+    :data:`CLAIM_SCHEMA`: codes as ``struct<code, poa>``, versions as text.
+    Python per claim: for tests and examples, not a fast path.  Claims must be
+    well-formed for their values to fit the columns' types."""
+    def dx(x):
+        if x is None:
+            return None
+        return {"code": x.get("code"), "poa": x.get("poa")} if isinstance(x, dict) else {"code": x, "poa": None}
+
+    cols = {name: [] for name in CLAIM_SCHEMA.names}
+    for c in claims:
+        cid = c.get("id")
+        cols["id"].append(None if cid is None else str(cid))
+        v = c.get("version")
+        cols["version"].append(None if v is None else str(v))
+        d = c.get("discharge_date")
+        cols["discharge_date"].append(None if d is None else str(d))
+        for name in ("age", "discharge_status", "hospital_status"):
+            cols[name].append(c.get(name))
+        sex = c.get("sex")
+        cols["sex"].append({0: "M", 1: "F", 2: "U"}.get(sex, sex) if type(sex) is int else sex)
+        cols["pdx"].append(dx(c.get("pdx")))
+        cols["admit_dx"].append(dx(c.get("admit_dx")))
+        cols["sdx"].append([dx(x) for x in c.get("sdx") or []])
+        cols["procedures"].append([x.get("code") if isinstance(x, dict) else x for x in c.get("procedures") or []])
+    fields = []
+    for field in CLAIM_SCHEMA:
+        values = cols[field.name]
+        if not all(_fits(v, field.type) for v in values):  # e.g. sex as 0/1/2, a status as "01"
+            cols[field.name] = values = [None if v is None else str(v) for v in values]
+            field = field.with_type(pa.string())
+        fields.append(field)
+    return pa.table(cols, schema=pa.schema(fields))
+
+
+def _fits(v, t) -> bool:
+    if v is None or not (pa.types.is_integer(t) or pa.types.is_string(t)):
+        return True
+    return type(v) is int if pa.types.is_integer(t) else type(v) is str

@@ -184,3 +184,11 @@ def test_empty_and_wrong_inputs(grouper, public, tmp_path):
     pq.write_table(table.slice(0, 10), src)
     assert main(["group", str(src), "-o", str(tmp_path / "r.jsonl"), "-q"]) == 2
     assert main(["group", str(tmp_path / "none.parquet"), "-o", str(tmp_path / "r.parquet"), "-q"]) == 2
+
+
+def test_result_schema_is_what_group_arrow_gives(grouper, public):
+    from engine.io.arrow import result_schema
+
+    table, _ = public
+    for detail in (False, True):
+        assert grouper.group_arrow(table.slice(0, 50), detail=detail).schema == result_schema(pa.string(), detail)

@@ -715,6 +715,30 @@ def result_batch(grouper, rb: pa.RecordBatch, ab: ArrowBatch, result, detail: bo
     return pa.RecordBatch.from_arrays(list(cols.values()), names=list(cols))
 
 
+_DICT = pa.dictionary(pa.int32(), pa.string())
+_DX_DETAIL = pa.struct([
+    ("code", pa.string()), ("poa", pa.string()), ("affects_drg", pa.string()),
+    ("severity_usage", pa.struct([("initial", pa.string()), ("final", pa.string())])),
+    ("poa_error", pa.string()), ("hacs", pa.list_(_HAC_ITEM)),
+])
+_PX_DETAIL = pa.struct([("code", pa.string()), ("affects_drg", pa.string()), ("is_or", pa.bool_()),
+                        ("hac_usage", pa.list_(pa.string()))])
+
+
+def result_schema(id_type: pa.DataType = pa.string(), detail: bool = False, plain: bool = False) -> pa.Schema:
+    """The columns of group_arrow's results (``plain``: the dictionary-encoded
+    ones as plain strings, as Spark takes them).  Providers in
+    :data:`RESULT_COLUMNS` append theirs after ``error``."""
+    d = pa.string() if plain else _DICT
+    fields = [("id", id_type), ("version", pa.string()), ("drg", pa.string()), ("mdc", pa.string()),
+              ("initial_drg", pa.string()), ("initial_mdc", pa.string()), ("return_code", d),
+              ("drg_description", d), ("mdc_description", d), ("severity_initial", d), ("severity_final", d),
+              ("med_surg", d), ("hac_status", d), ("error", _ERROR)]
+    if detail:
+        fields += [("pdx", _DX_DETAIL), ("sdx", pa.list_(_DX_DETAIL)), ("procedures", pa.list_(_PX_DETAIL))]
+    return pa.schema(fields)
+
+
 def _record_batches(data) -> list[pa.RecordBatch]:
     if isinstance(data, pa.RecordBatch):
         return [data] if data.num_rows <= ROWS else [data.slice(k, ROWS) for k in range(0, data.num_rows, ROWS)]

@@ -66,7 +66,8 @@ def _executor_grouper(alias: str):
     from engine import Grouper
     import engine.io.arrow as arrow
 
-    arrow._SPARK_GROUPER = Grouper()
+    # one thread: Spark runs a task per core, each in its own Python worker
+    arrow._SPARK_GROUPER = Grouper(threads=1)
     return arrow._SPARK_GROUPER
 
 

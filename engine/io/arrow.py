@@ -127,10 +127,22 @@ def _read_codes(row_off, row_valid, null_row_bad, code_off, code_data, code_vali
             if not ok:
                 fast[i] = False
             out_key[k] = np.int64(key)
-            out_id[k] = P._lookup(keys, ids, bits, key) if ok else -1
+            out_id[k] = 0 if ok else -1  # 0: to look up below
             out_poa[k] = poa
             k += 1
     out_off[len(row_valid)] = k
+    # The look-ups, in a loop of their own with the slots 8 codes ahead
+    # prefetched: each is a likely cache miss in a table of megabytes, and
+    # asked for early they overlap (inline amid the parsing, this reader
+    # spent most of its time waiting for them).
+    shift = np.uint64(64) - bits
+    for j in range(k):
+        if j + 8 < k and out_id[j + 8] == 0:
+            h = (np.uint64(out_key[j + 8]) * P._HASH_MUL) >> shift
+            K._prefetch(keys, (h,))
+            K._prefetch(ids, (h,))
+        if out_id[j] == 0:
+            out_id[j] = P._lookup(keys, ids, bits, np.uint64(out_key[j]))
 
 
 # ---- Arrow buffers as numpy ---------------------------------------------------------------------
@@ -757,20 +769,71 @@ def check_options(options: dict) -> None:
             raise GrouperError(f"{name}=True: this build of fastdrg has no {name} to add to the results")
 
 
+#: Rows per part a record batch is cut into for the kernel threads (each part is
+#: read, grouped and written on one thread).
+PART = 8192
+
+
+def _kernel_here(grouper, batch: Batch):
+    """``grouper.group_batch`` on the calling thread (a pool thread: it must not
+    wait for the pool)."""
+    from ..grouper import BatchResult
+
+    n = len(batch)
+    out = K.new_output(n, len(batch.sdx), len(batch.px))
+    if n:
+        kb = K.KernelBatch(*(getattr(batch, f) for f in K.BATCH_FIELDS))
+        sizes = grouper._sizes(max(1, int(np.max(batch.sdx_off[1:] - batch.sdx_off[:-1]))),
+                               max(1, int(np.max(batch.px_off[1:] - batch.px_off[:-1]))))
+        K.group_range(grouper._kt, kb, out, grouper._scratch(sizes), 0, n)
+    return BatchResult(out)
+
+
+def _count(grouper, ab: ArrowBatch, result, counts: dict) -> None:
+    for (_version, rc), c in grouper._tally(ab.batch, result).items():
+        counts[rc] = counts.get(rc, 0) + c
+    errors = ab.batch.errors
+    for i in np.flatnonzero(~ab.batch.ok).tolist():
+        key = "ERROR:" + str(errors[i].get("field"))
+        counts[key] = counts.get(key, 0) + 1
+
+
+def group_record_batches(grouper, rb: pa.RecordBatch, detail: bool = False, counts: dict | None = None,
+                         **options) -> list[pa.RecordBatch]:
+    """One record batch of claims -> record batches of results, in order: cut in
+    parts of :data:`PART` rows, each read, grouped and written on a kernel thread
+    (the reader and the writer run in parallel as the kernel does).  ``counts``,
+    when given, is added the grouped claims by return code and the rejected
+    ones by ``ERROR:<field>`` (the command line's summary)."""
+    n = rb.num_rows
+    threads = grouper.threads
+    if n < 2 * 256 or threads == 1:
+        parts = [(0, n)]
+    else:
+        size = max(256, min(PART, -(-n // threads)))
+        parts = [(lo, min(lo + size, n)) for lo in range(0, n, size)]
+
+    def run(part):
+        lo, hi = part
+        piece = rb.slice(lo, hi - lo) if (lo, hi) != (0, n) else rb
+        ab = read_batch(grouper, piece)
+        result = _kernel_here(grouper, ab.batch)
+        return result_batch(grouper, piece, ab, result, detail, options), ab, result
+
+    done = list(grouper._run_all(run, parts))
+    if counts is not None:
+        for _, ab, result in done:
+            _count(grouper, ab, result, counts)
+    return [d[0] for d in done]
+
+
 def group_record_batch(grouper, rb: pa.RecordBatch, detail: bool = False, counts: dict | None = None,
                        **options) -> pa.RecordBatch:
-    """One record batch of claims -> one of results.  ``counts``, when given, is
-    added the grouped claims by return code and the rejected ones by
-    ``ERROR:<field>`` (the command line's summary)."""
+    """One record batch of claims -> one of results, on the calling thread."""
     ab = read_batch(grouper, rb)
-    result = grouper.group_batch(ab.batch)
+    result = _kernel_here(grouper, ab.batch)
     if counts is not None:
-        for (_version, rc), c in grouper._tally(ab.batch, result).items():
-            counts[rc] = counts.get(rc, 0) + c
-        errors = ab.batch.errors
-        for i in np.flatnonzero(~ab.batch.ok).tolist():
-            key = "ERROR:" + str(errors[i].get("field"))
-            counts[key] = counts.get(key, 0) + 1
+        _count(grouper, ab, result, counts)
     return result_batch(grouper, rb, ab, result, detail, options)
 
 
@@ -778,7 +841,7 @@ def group_arrow(grouper, data, detail: bool = False, edits: bool = False) -> pa.
     """See :meth:`engine.Grouper.group_arrow`."""
     options = {"edits": edits}
     check_options(options)
-    batches = [group_record_batch(grouper, rb, detail, **options) for rb in _record_batches(data)]
+    batches = [out for rb in _record_batches(data) for out in group_record_batches(grouper, rb, detail, **options)]
     if not batches:
         schema = group_record_batch(grouper, _EMPTY_CLAIM, detail, **options).schema
         return schema.empty_table()
@@ -830,12 +893,12 @@ def group_parquet(grouper, source, destination, detail: bool = False, batch_rows
                 if rb is None:
                     break
                 nxt = io.submit(next, batches, None)  # read ahead (pyarrow releases the GIL)
-                out = group_record_batch(grouper, rb, detail, counts, **options)
+                out = pa.Table.from_batches(group_record_batches(grouper, rb, detail, counts, **options))
                 if written is not None:
                     written.result()
                 if writer is None:
                     writer = pq.ParquetWriter(destination, out.schema)
-                written = io.submit(writer.write_batch, out)
+                written = io.submit(writer.write_table, out, row_group_size=max(out.num_rows, 1))
                 done += rb.num_rows
                 if progress is not None:
                     progress(rb.num_rows)

@@ -798,29 +798,32 @@ def _count(grouper, ab: ArrowBatch, result, counts: dict) -> None:
         counts[key] = counts.get(key, 0) + 1
 
 
-def group_record_batches(grouper, rb: pa.RecordBatch, detail: bool = False, counts: dict | None = None,
+def group_record_batches(grouper, rb, detail: bool = False, counts: dict | None = None,
                          **options) -> list[pa.RecordBatch]:
-    """One record batch of claims -> record batches of results, in order: cut in
-    parts of :data:`PART` rows, each read, grouped and written on a kernel thread
-    (the reader and the writer run in parallel as the kernel does).  ``counts``,
-    when given, is added the grouped claims by return code and the rejected
-    ones by ``ERROR:<field>`` (the command line's summary)."""
-    n = rb.num_rows
+    """Record batch(es) of claims (one, or a list) -> record batches of results,
+    in order: cut in parts of :data:`PART` rows at most, each read, grouped and
+    written on a kernel thread (the reader and the writer run in parallel as
+    the kernel does).  ``counts``, when given, is added the grouped claims by
+    return code and the rejected ones by ``ERROR:<field>`` (the command line's
+    summary)."""
+    rbs = [rb] if isinstance(rb, pa.RecordBatch) else list(rb)
+    total = sum(b.num_rows for b in rbs)
     threads = grouper.threads
-    if n < 2 * 256 or threads == 1:
-        parts = [(0, n)]
-    else:
-        size = max(256, min(PART, -(-n // threads)))
-        parts = [(lo, min(lo + size, n)) for lo in range(0, n, size)]
+    size = PART if threads == 1 else max(256, min(PART, -(-total // threads)))
+    parts = []
+    for b in rbs:
+        n = b.num_rows
+        if n <= size:
+            parts.append(b)
+        else:
+            parts.extend(b.slice(lo, min(size, n - lo)) for lo in range(0, n, size))
 
-    def run(part):
-        lo, hi = part
-        piece = rb.slice(lo, hi - lo) if (lo, hi) != (0, n) else rb
+    def run(piece):
         ab = read_batch(grouper, piece)
         result = _kernel_here(grouper, ab.batch)
         return result_batch(grouper, piece, ab, result, detail, options), ab, result
 
-    done = list(grouper._run_all(run, parts))
+    done = list(grouper._run_all(run, parts)) if total >= 512 else [run(piece) for piece in parts]
     if counts is not None:
         for _, ab, result in done:
             _count(grouper, ab, result, counts)
@@ -841,7 +844,7 @@ def group_arrow(grouper, data, detail: bool = False, edits: bool = False) -> pa.
     """See :meth:`engine.Grouper.group_arrow`."""
     options = {"edits": edits}
     check_options(options)
-    batches = [out for rb in _record_batches(data) for out in group_record_batches(grouper, rb, detail, **options)]
+    batches = group_record_batches(grouper, _record_batches(data), detail, **options)
     if not batches:
         schema = group_record_batch(grouper, _EMPTY_CLAIM, detail, **options).schema
         return schema.empty_table()

@@ -22,6 +22,15 @@ _SEX = {"M": 0, "F": 1, "U": 2, 0: 0, 1: 1, 2: 2}
 _POA = {None: 32, "": 32, " ": 32, "Y": 89, "N": 78, "U": 85, "W": 87, "1": 49}
 _VERSION_TEXT = {f"{v // 10}.{v % 10}": v for v in VERSIONS}
 MAX_AGE = 124
+#: ``Batch.admit_dx`` sentinels: no admitting dx given; a code the grouper does not know
+#: (its text is in ``Batch.admit_text``).  A known code is its dx id (>= 0).
+ADMIT_ABSENT = -2
+ADMIT_UNKNOWN = -1
+#: ``Batch.los`` when the claim gives neither ``los`` nor both dates.
+LOS_ABSENT = -1
+#: Largest length of stay read (days); the compiled reader takes the same range.
+MAX_LOS = 99999
+_EPOCH = _dt.date(1970, 1, 1)
 
 
 class ClaimError(ValueError):
@@ -70,6 +79,47 @@ def version_for_date(value) -> int:
         "discharge_date",
         f"{d.isoformat()} is not covered by a bundled grouper version ({first} to {last})",
     )
+
+
+def date_days(value, field: str) -> int:
+    """A claim date (ISO ``YYYY-MM-DD``, a ``datetime.date``) as days since 1970-01-01."""
+    if isinstance(value, _dt.datetime):
+        value = value.date()
+    if isinstance(value, _dt.date):
+        return (value - _EPOCH).days
+    if isinstance(value, str):
+        try:
+            return (_dt.date.fromisoformat(value[:10]) - _EPOCH).days
+        except ValueError:
+            raise ClaimError(field, f"not an ISO date (YYYY-MM-DD): {value[:32]!r}") from None
+    raise ClaimError(field, "must be an ISO date string (YYYY-MM-DD)")
+
+
+def version_start_days(v: int) -> int:
+    """The first day of version ``v``'s period, in days since 1970-01-01 (the date
+    the MCE edits a claim as of when it gives no discharge date)."""
+    return (version_dates(v)[0] - _EPOCH).days
+
+
+def claim_dates(get) -> tuple[int, int]:
+    """``(los, discharge_days)`` of a claim (``get``: its dict's get): ``los`` as
+    given, else discharge_date - admission_date when both are given, else
+    LOS_ABSENT; the discharge date in days, None when not given.  ClaimError for a
+    malformed value or an admission after the discharge."""
+    x = get("discharge_date")
+    dis = None if x is None else date_days(x, "discharge_date")
+    x = get("admission_date")
+    adm = None if x is None else date_days(x, "admission_date")
+    x = get("los")
+    if x is not None:
+        return _int_field(x, "los", 0, MAX_LOS), dis
+    if adm is None or dis is None:
+        return LOS_ABSENT, dis
+    if adm > dis:
+        raise ClaimError("admission_date", "after discharge_date")
+    if dis - adm > MAX_LOS:
+        raise ClaimError("admission_date", f"length of stay above {MAX_LOS} days")
+    return dis - adm, dis
 
 
 def parse_version(value) -> int:
@@ -162,6 +212,33 @@ class Batch:
     pdx_text: list
     sdx_text: list
     px_text: list
+    # claim fields the Medicare Code Editor reads (engine.editing); defaults: not given
+    #: the claim's age in years, as given (int16; the grouper's own checks are above)
+    age: np.ndarray = None
+    #: length of stay, whole days >= 0 (int32); LOS_ABSENT (-1) when not given
+    los: np.ndarray = None
+    #: the date the MCE edits as of, days since 1970-01-01 (int32): discharge_date,
+    #: else the first day of the version's period (v43.1: 2026-04-01)
+    edit_date: np.ndarray = None
+    #: admitting dx id (int32); ADMIT_ABSENT (-2) when not given, ADMIT_UNKNOWN (-1)
+    #: for a code the grouper does not know
+    admit_dx: np.ndarray = None
+    #: admitting dx as given (normalised), None when absent
+    admit_text: list = None
+
+    def __post_init__(self):
+        n = len(self.ok)
+        if self.age is None:
+            self.age = np.full(n, -1, np.int16)
+        if self.los is None:
+            self.los = np.full(n, LOS_ABSENT, np.int32)
+        if self.edit_date is None:
+            starts = np.array([version_start_days(v) for v in VERSIONS], np.int32)
+            self.edit_date = starts[self.ver.astype(np.int64)] if n else np.zeros(0, np.int32)
+        if self.admit_dx is None:
+            self.admit_dx = np.full(n, ADMIT_ABSENT, np.int32)
+        if self.admit_text is None:
+            self.admit_text = [None] * n
 
     def __len__(self) -> int:
         return len(self.ok)
@@ -195,6 +272,12 @@ def encode_claims(claims, dx_index: dict, pr_index: dict, default_hospital: str 
     pdx_text: list = [None] * n
     sdx_text: list = [None] * n
     px_text: list = [None] * n
+    age = [-1] * n
+    los = [LOS_ABSENT] * n
+    edit_date = [0] * n
+    admit = [ADMIT_ABSENT] * n
+    admit_text: list = [None] * n
+    starts = [version_start_days(v) for v in VERSIONS]
     dx_get = dx_index.get
     pr_get = pr_index.get
     poa_get = _POA.get
@@ -226,7 +309,12 @@ def encode_claims(claims, dx_index: dict, pr_index: dict, default_hospital: str 
             if type(x) is not int or not 0 <= x <= MAX_AGE:
                 if "age" not in c:
                     raise ClaimError("age", "missing")
-                _int_field(x, "age", 0, MAX_AGE)
+                x = _int_field(x, "age", 0, MAX_AGE)
+            ag = x
+            if get("los") is None and get("discharge_date") is None and get("admission_date") is None:
+                ln, dd = LOS_ABSENT, None
+            else:
+                ln, dd = claim_dates(get)
             x = get("sex")
             sx = _SEX_EXACT.get(x) if type(x) is str else None
             if sx is None:
@@ -267,8 +355,15 @@ def encode_claims(claims, dx_index: dict, pr_index: dict, default_hospital: str 
             else:
                 code = raw
             x = get("admit_dx")
-            if x is not None and not (type(x) is str and x in dx_index):
-                _dx_item(x, "admit_dx")
+            if x is None:
+                ad, atext = ADMIT_ABSENT, None
+            else:
+                ad = dx_get(x) if type(x) is str else None
+                if ad is None:
+                    atext = _dx_item(x, "admit_dx")[0]
+                    ad = dx_get(atext, ADMIT_UNKNOWN)
+                else:
+                    atext = x
             sd = get("sdx") or []
             if not isinstance(sd, (list, tuple)):  # a tuple: as JSON writes it (see Grouper.group)
                 raise ClaimError("sdx", "must be a list")
@@ -317,6 +412,11 @@ def encode_claims(claims, dx_index: dict, pr_index: dict, default_hospital: str 
             pdx_text[i] = code
             sdx_text[i] = texts
             px_text[i] = ptexts
+            age[i] = ag
+            los[i] = ln
+            edit_date[i] = starts[vi] if dd is None else dd
+            admit[i] = ad
+            admit_text[i] = atext
         except ClaimError as e:
             ok[i] = False
             errors[i] = e.as_dict()
@@ -335,4 +435,6 @@ def encode_claims(claims, dx_index: dict, pr_index: dict, default_hospital: str 
         sdx_off=np.array(sdx_off, np.int64), sdx=np.array(sdx_ids, np.int32),
         sdx_poa=np.array(sdx_poa, np.uint8), px_off=np.array(px_off, np.int64), px=np.array(px_ids, np.int32),
         ids=ids, errors=errors, pdx_text=pdx_text, sdx_text=sdx_text, px_text=px_text,
+        age=np.array(age, np.int16), los=np.array(los, np.int32), edit_date=np.array(edit_date, np.int32),
+        admit_dx=np.array(admit, np.int32), admit_text=admit_text,
     )

@@ -269,7 +269,7 @@ class Grouper:
         # the compiled reader's tables (engine.parse.read_batch)
         dt, pt = P.CodeTable(meta["dx_codes"]), P.CodeTable(meta["pr_codes"])
         self._reader = (dt.keys, dt.ids, dt.bits, pt.keys, pt.ids, pt.bits, P.version_lookup(),
-                        *P.CLAIM_KEYS, *P.name_table(HOSPITAL_STATUS))
+                        *P.CLAIM_KEYS, *P.name_table(HOSPITAL_STATUS), P.version_starts())
         if warm:  # every compiled entry point, so that the first real call pays nothing
             claim = {"version": "43.1", "age": 60, "sex": "M", "discharge_status": 1,
                      "pdx": "I5021", "sdx": ["E1122"], "procedures": ["02703DZ"]}
@@ -345,7 +345,7 @@ class Grouper:
                 results[i] = _error_result(batch, i)
             return results
 
-    def group(self, claims, detail: bool = True) -> list[dict]:
+    def group(self, claims, detail: bool = True, edits: bool = False) -> list[dict]:
         """Group a list of claim dicts; one result dict per claim, same order.
         A malformed claim gets ``{"error": {"field", "reason"}}``; nothing raises.
 
@@ -353,7 +353,13 @@ class Grouper:
         compiled reader, as the service reads a request; a claim the reader does
         not take, or that JSON cannot carry plainly, goes through :meth:`encode`
         (the Python encoder), which normalises it or names the error.  Both give
-        the same answer for the same claim (tests hold them equal)."""
+        the same answer for the same claim (tests hold them equal).
+
+        ``edits=True``: each result also carries the Medicare Code Editor's
+        ``edit_type`` and ``edits`` (and ``edits`` in each code object), see
+        :meth:`edit`."""
+        if edits:
+            return self._group_edited(claims, detail)
         with _gc_paused():
             texts = _json_forms(claims)
             if not texts:
@@ -377,9 +383,11 @@ class Grouper:
                     results[i] = r
             return results
 
-    def group_json(self, claims, detail: bool = True, separator: bytes = b",") -> JsonResults:
+    def group_json(self, claims, detail: bool = True, separator: bytes = b",", edits: bool = False) -> JsonResults:
         """Like :meth:`group`, with each result serialised as JSON bytes
         (``separator``: what :meth:`JsonResults.join` puts between them)."""
+        if edits:
+            return self._json_edited(list(claims), detail, separator, [True] * len(claims))
         with _gc_paused():
             texts = _json_forms(claims)
         return self._answer_texts(texts, HOSPITAL_STATUS[self.default_hospital_status], detail, separator,
@@ -401,7 +409,7 @@ class Grouper:
                            replaced=rejected, separator=separator)
 
     def group_json_texts(self, texts: list, detail: bool = True, default_hospital_status: str | None = None,
-                         separator: bytes = b",") -> JsonResults:
+                         separator: bytes = b",", edits: bool = False) -> JsonResults:
         """Like :meth:`group_json`, from each claim's JSON text (an NDJSON line, say):
         a list of bytes, or the ``Texts`` that :func:`engine.json_array_items` cuts
         from a batch body (read in place).
@@ -426,6 +434,10 @@ class Grouper:
                 claim["hospital_status"] = status_name
             return claim
 
+        if edits:
+            claims = [claim_of(i) for i in range(len(texts))]
+            is_claim = [c is not _NOT_A_CLAIM for c in claims]
+            return self._json_edited([c for c in claims if c is not _NOT_A_CLAIM], detail, separator, is_claim)
         return self._answer_texts(texts, HOSPITAL_STATUS[status_name], detail, separator, claim_of)
 
     def _answer_texts(self, texts, hospital: int, detail: bool, separator: bytes, claim_of) -> JsonResults:
@@ -589,6 +601,90 @@ class Grouper:
         info.update(kind=kind, valid=False)
         return info
 
+    # ---- the Medicare Code Editor (engine.editing) -------------------------------------
+    @property
+    def editor(self):
+        """The MCE (engine.editing.Editor), built on first use (its tables are
+        cached beside the grouper's)."""
+        ed = self.__dict__.get("_editor")
+        if ed is None:
+            with _POOL_LOCK:
+                ed = self.__dict__.get("_editor")
+                if ed is None:
+                    from .editing import Editor
+
+                    from .encode import version_start_days
+
+                    first = version_start_days(tb.VERSIONS[0])
+                    meta = self.tables.meta
+                    ed = Editor(self.cache_dir, meta["dx_codes"], meta["pr_codes"], first)
+                    self.__dict__["_editor"] = ed
+        return ed
+
+    def edit_batch(self, batch):
+        """The MCE over an encoded batch (:meth:`encode`): engine.editing.EditOut
+        columns (``edit_type``, ``counts`` per edit, per-code bit masks)."""
+        n = len(batch.ok)
+        return self.editor.run(batch, self._parts(n) if n >= SMALL else None, self._run_all)
+
+    def edit(self, claims) -> list[dict]:
+        """The Medicare Code Editor's result for each claim dict: ``{"id",
+        "edit_type", "edits": {NAME: count}, "edit_date", "pdx": {"code", "edits"},
+        "sdx": [...], "procedures": [...]}`` (and ``"not_checked":
+        ["INCONSISTENT_WITH_LENGTH_OF_STAY"]`` for a claim without a length of
+        stay); ``{"id", "error"}`` for a claim it cannot read."""
+        batch = self.encode(claims)
+        out = self.edit_batch(batch)
+        with _gc_paused():
+            return self.editor.results(batch, out, lambda i: (batch.ids[i], batch.pdx_text[i], batch.sdx_text[i],
+                                                              batch.px_text[i]))
+
+    def _group_edited(self, claims, detail: bool) -> list[dict]:
+        """:meth:`group` with the MCE's edits added (one read, both kernels)."""
+        ed = self.editor
+        with _gc_paused():
+            texts = _json_forms(claims)
+            if not texts:
+                return []
+            parts = self._text_parts(texts, HOSPITAL_STATUS[self.default_hospital_status], detail, b",",
+                                     GROUP_PART)
+            del texts
+            results = []
+            read = []
+            for (doc, lo, hi), spans, batch, _ in parts:
+                part = orjson.loads(b"[%b]" % doc[spans[0, 0]:spans[hi - lo - 1, 1]])
+                out = ed.run(batch)
+                for k in np.flatnonzero(batch.ok).tolist():
+                    ed.add_to(part[k], batch, out, k)
+                results.extend(part)
+                read.append(batch.ok)
+            rest = np.flatnonzero(~np.concatenate(read)).tolist()
+            if rest:
+                batch = self.encode([claims[i] for i in rest])
+                out = ed.run(batch)
+                for k, (i, r) in enumerate(zip(rest, self.decode(batch, self.group_batch(batch), detail))):
+                    results[i] = ed.add_to(r, batch, out, k) if batch.ok[k] else r
+            return results
+
+    def _json_edited(self, claims: list, detail: bool, separator: bytes, is_claim: list) -> JsonResults:
+        """JsonResults of :meth:`group` with edits (``is_claim[i]`` False: not a
+        claim, its document is None)."""
+        results = self._group_edited(claims, detail) if claims else []
+        docs, errors, counts = [], [], {}
+        it = iter(results)
+        for flag in is_claim:
+            if not flag:
+                docs.append(None)
+                errors.append(None)
+                continue
+            r = next(it)
+            docs.append(_dumps(r))
+            err = r.get("error")
+            errors.append(err)
+            if err is None:
+                key = (r["version"], r["return_code"])
+                counts[key] = counts.get(key, 0) + 1
+        return JsonResults(docs, errors, counts, separator=separator)
     # ---- Arrow and DataFrames (engine.io.arrow; pyarrow needed) ----------------------
     def group_arrow(self, data, detail: bool = False, edits: bool = False):
         """Group a ``pyarrow.Table`` or ``RecordBatch`` of claims (one row each) into a

@@ -108,6 +108,8 @@ KernelTables = namedtuple("KernelTables", TABLE_FIELDS)
 BATCH_FIELDS = (
     "ok", "ver", "sex", "dstat", "hosp", "pdx", "pdx_ecode", "pdx_poa",
     "sdx_off", "sdx", "sdx_poa", "px_off", "px",
+    # read by the Medicare Code Editor (engine.editing), not by the grouping kernel
+    "age", "los", "edit_date", "admit_dx",
 )
 KernelBatch = namedtuple("KernelBatch", BATCH_FIELDS)
 

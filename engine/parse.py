@@ -33,8 +33,12 @@ from .tables import VERSIONS
 
 # claim keys (bit positions of the "seen" mask)
 _KEYS = ("id", "version", "discharge_date", "age", "sex", "discharge_status", "hospital_status",
-         "pdx", "admit_dx", "sdx", "procedures")
-(K_ID, K_VERSION, K_DATE, K_AGE, K_SEX, K_DSTAT, K_HOSP, K_PDX, K_ADMIT, K_SDX, K_PROCS) = range(len(_KEYS))
+         "pdx", "admit_dx", "sdx", "procedures", "los", "admission_date")
+(K_ID, K_VERSION, K_DATE, K_AGE, K_SEX, K_DSTAT, K_HOSP, K_PDX, K_ADMIT, K_SDX, K_PROCS, K_LOS,
+ K_ADMISSION) = range(len(_KEYS))
+#: as engine.encode.MAX_LOS, ADMIT_ABSENT
+_MAX_LOS = 99999
+_ADMIT_ABSENT = -2
 _HASH_MUL = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing
 NOT_READ, READ = 0, 1
 
@@ -72,6 +76,13 @@ def version_lookup() -> np.ndarray:
     for i, v in enumerate(VERSIONS):
         out[v] = i
     return out
+
+
+def version_starts() -> np.ndarray:
+    """Version index -> the first day of its period, days since 1970-01-01 (the
+    MCE's edit date for a claim without a discharge date)."""
+    from .encode import version_start_days
+    return np.array([version_start_days(v) for v in VERSIONS], np.int32)
 
 
 def name_table(names) -> tuple[np.ndarray, np.ndarray]:
@@ -147,6 +158,35 @@ def _integer(buf, p, end, out):
         return -1
     out[0] = v
     return p
+
+
+@njit(cache=True, _nrt=False)
+def _date(buf, p, end, out):
+    """A date string exactly ``"YYYY-MM-DD"`` (a real day, year 1970-2199): out[0] =
+    days since 1970-01-01; the next position, or -1 (the full path reads any other form)."""
+    if p + 12 > end or buf[p] != 34 or buf[p + 5] != 45 or buf[p + 8] != 45 or buf[p + 11] != 34:
+        return -1
+    for r in range(1, 11):
+        if r != 5 and r != 8 and not 48 <= buf[p + r] <= 57:
+            return -1
+    y = (buf[p + 1] - 48) * 1000 + (buf[p + 2] - 48) * 100 + (buf[p + 3] - 48) * 10 + (buf[p + 4] - 48)
+    m = (buf[p + 6] - 48) * 10 + (buf[p + 7] - 48)
+    d = (buf[p + 9] - 48) * 10 + (buf[p + 10] - 48)
+    if y < 1970 or y > 2199 or m < 1 or m > 12 or d < 1:
+        return -1
+    leap = (y % 4 == 0 and y % 100 != 0) or y % 400 == 0
+    mdays = 29 if (m == 2 and leap) else (28 if m == 2 else (30 if (m == 4 or m == 6 or m == 9 or m == 11) else 31))
+    if d > mdays:
+        return -1
+    # days from civil (proleptic Gregorian), March-based year
+    yy = y - 1 if m <= 2 else y
+    era = yy // 400
+    yoe = yy - era * 400
+    mp = m - 3 if m > 2 else m + 9
+    doy = (153 * mp + 2) // 5 + d - 1
+    doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    out[0] = era * 146097 + doe - 719468
+    return p + 12
 
 
 @njit(cache=True, _nrt=False)
@@ -319,7 +359,9 @@ def _dx(buf, p, end, out, want_poa):
 def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, ver_index, kblob, koff,
            hblob, hoff, default_h, i, head, tmp, sdx_key, sdx_chg, sdx_poa, sdx_text, ns, px_key, px_chg, px_text, npx):
     """One claim object in buf[p:end].  Writes head[i, :] = (ver, sex, dstat, hosp,
-    pdx, ecode, pdx_poa, id_lo, id_hi, pdx text lo, hi, pdx not in normal form)
+    pdx, ecode, pdx_poa, id_lo, id_hi, pdx text lo, hi, pdx not in normal form, age, los (-1: not
+    given), discharge date (days since 1970, -1: not given), admit dx (packed code, -2: not given),
+    admission date (as the discharge date))
     and appends its codes at sdx_*[ns:], px_*[npx:] (packed, not yet looked up:
     :func:`read_claims` does that; the text span of each at *_text[...]).
     Returns (read?, codes appended to sdx, to px)."""
@@ -331,6 +373,10 @@ def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, ver_index, kblob, koff,
     head[i, 3] = default_h
     head[i, 7] = -1
     head[i, 8] = -1
+    head[i, 13] = -1  # los: not given
+    head[i, 14] = -1  # discharge date: not given
+    head[i, 15] = _ADMIT_ABSENT  # admit dx (packed code until read_claims looks it up)
+    head[i, 16] = -1  # admission date: not given
     n_s = 0
     n_p = 0
     if p < end and buf[p] == 125:
@@ -346,7 +392,7 @@ def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, ver_index, kblob, koff,
         p = _ws(buf, p + 1, end)
         null = _is_null(buf, p, end)
         if null and (k == K_ID or k == K_VERSION or k == K_DATE or k == K_HOSP or k == K_ADMIT
-                     or k == K_SDX or k == K_PROCS):
+                     or k == K_SDX or k == K_PROCS or k == K_LOS or k == K_ADMISSION):
             p += 4
             if k == K_VERSION:
                 seen &= ~(1 << K_VERSION)
@@ -380,11 +426,16 @@ def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, ver_index, kblob, koff,
             if ver_index[v] < 0:
                 return False, 0, 0
             head[i, 0] = ver_index[v]
-        elif k == K_DATE:
-            q = _plain_string(buf, p, end)  # taken only when a version is given too
-            if q < 0:
+        elif k == K_DATE or k == K_ADMISSION:
+            p = _date(buf, p, end, tmp)  # discharge_date: taken only when a version is given too
+            if p < 0:
                 return False, 0, 0
-            p = q
+            head[i, 14 if k == K_DATE else 16] = tmp[0]
+        elif k == K_LOS:
+            p = _integer(buf, p, end, tmp)
+            if p < 0 or tmp[0] > _MAX_LOS:
+                return False, 0, 0
+            head[i, 13] = tmp[0]
         elif k == K_AGE or k == K_DSTAT:
             if p < end and buf[p] == 34:  # "01": a UB-04 code as text, read as its number
                 q = _plain_string(buf, p, end)
@@ -403,6 +454,8 @@ def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, ver_index, kblob, koff,
                 return False, 0, 0
             if k == K_DSTAT:
                 head[i, 2] = tmp[0]
+            else:
+                head[i, 12] = tmp[0]
         elif k == K_SEX:
             if not (p + 3 <= end and buf[p] == 34 and buf[p + 2] == 34):
                 return False, 0, 0
@@ -432,8 +485,8 @@ def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, ver_index, kblob, koff,
                 head[i, 9] = tmp[5]
                 head[i, 10] = tmp[6]
                 head[i, 11] = tmp[7]
-            elif tmp[7] and _lookup(dx_keys, dx_ids, dx_bits, tmp[0]) < 0:
-                return False, 0, 0  # an unknown admit_dx not in normal form: the full path names it
+            else:
+                head[i, 15] = tmp[0]  # looked up in read_claims: an unknown one goes the full path
         else:  # sdx, procedures: arrays
             if p >= end or buf[p] != 91:
                 return False, 0, 0
@@ -466,6 +519,11 @@ def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, ver_index, kblob, koff,
     need = (1 << K_AGE) | (1 << K_SEX) | (1 << K_DSTAT) | (1 << K_PDX) | (1 << K_VERSION)
     if seen & need != need:
         return False, 0, 0  # missing (or null) fields: the full path names them
+    if head[i, 13] < 0 and head[i, 16] >= 0 and head[i, 14] >= 0:  # los from the two dates
+        los = head[i, 14] - head[i, 16]
+        if los < 0 or los > _MAX_LOS:
+            return False, 0, 0  # the full path names the error
+        head[i, 13] = los
     return True, n_s, n_p
 
 
@@ -508,6 +566,10 @@ def read_claims(buf, spans, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, 
             d = _lookup(dx_keys, dx_ids, dx_bits, head[i, 4])
             bad = d < 0 and head[i, 11] != 0
             head[i, 4] = d
+            if head[i, 15] != _ADMIT_ABSENT:
+                d = _lookup(dx_keys, dx_ids, dx_bits, head[i, 15])
+                bad |= d < 0  # an unknown admit dx: the full path keeps its text
+                head[i, 15] = d
             for j in range(ns, ns + a):
                 d = _lookup(dx_keys, dx_ids, dx_bits, sdx_key[j])
                 bad |= d < 0 and sdx_chg[j] != 0
@@ -538,11 +600,11 @@ def read_batch(buf, spans, reader, hospital):
     ``buf``: each claim's id (``lo < 0``: none) and principal dx text, each
     secondary dx and procedure text; and, for the kernel's scratch, the most
     secondary dx and procedures on one claim (at least 1)."""
-    (dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_index, kblob, koff, hblob, hoff) = reader
+    (dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_index, kblob, koff, hblob, hoff, ver_start) = reader
     n = len(spans)
     cap = (spans[n - 1, 1] - spans[0, 0]) // 3 + 1 if n else 1  # a code takes 3 bytes at least ("A")
     status = np.zeros(n, np.int8)
-    head = np.zeros((n, 12), np.int64)  # columns: see _claim
+    head = np.zeros((n, 17), np.int64)  # columns: see _claim
     sdx_off = np.zeros(n + 1, np.int64)
     px_off = np.zeros(n + 1, np.int64)
     # bounds, not sizes: left unwritten (a page is only touched when a code lands on it)
@@ -560,10 +622,14 @@ def read_batch(buf, spans, reader, hospital):
                 px_text, np.zeros(8, np.int64))
     ns = sdx_off[n]
     npx = px_off[n]
+    edit_date = np.empty(n, np.int32)
+    for i in range(n):
+        edit_date[i] = head[i, 14] if head[i, 14] >= 0 else ver_start[head[i, 0]]
     batch = KernelBatch(
         status == READ, head[:, 0].astype(np.int8), head[:, 1].astype(np.int8), head[:, 2].astype(np.int16),
         head[:, 3].astype(np.int8), head[:, 4].astype(np.int32), head[:, 5] != 0, head[:, 6].astype(np.uint8),
         sdx_off, sdx[:ns].copy(), sdx_poa[:ns].copy(), px_off, px[:npx].copy(),
+        head[:, 12].astype(np.int16), head[:, 13].astype(np.int32), edit_date, head[:, 15].astype(np.int32),
     )
     # contiguous copies: the writer is compiled for contiguous spans (a strided
     # view would compile it a second time)

@@ -192,3 +192,46 @@ def test_result_schema_is_what_group_arrow_gives(grouper, public):
     table, _ = public
     for detail in (False, True):
         assert grouper.group_arrow(table.slice(0, 50), detail=detail).schema == result_schema(pa.string(), detail)
+
+
+def test_mce_claim_fields_equal_the_encoders(grouper):
+    """age, los, edit_date and admit_dx (the MCE's fields) as the Python encoder
+    reads the same claims, from each form the Arrow columns take."""
+    import numpy as np
+
+    from engine.io.arrow import read_batch
+
+    base = {"version": "43.1", "age": 70, "sex": "F", "discharge_status": 1, "pdx": "I5021"}
+    rows = [
+        {}, {"los": 5}, {"los": 0}, {"los": 100000}, {"discharge_date": "2026-05-01"},
+        {"discharge_date": "2026-13-01"}, {"discharge_date": "2026-05-01", "admission_date": "2026-04-20"},
+        {"discharge_date": "2026-05-01", "admission_date": "2026-05-03"}, {"admission_date": "2026-05-03"},
+        {"los": 3, "discharge_date": "2026-05-02"}, {"admit_dx": "R079"}, {"admit_dx": "r07.9"},
+        {"admit_dx": "ZZZ9"}, {"admit_dx": "zz.z9"}, {"admit_dx": "@@"}, {"version": None, "discharge_date": "2025-11-02"},
+    ]
+    claims = [{**base, "id": str(k), **r} for k, r in enumerate(rows)]
+    claims = [{k: v for k, v in c.items() if v is not None} for c in claims]
+    cols = {}
+    for name in ("id", "version", "age", "sex", "discharge_status", "pdx", "discharge_date", "admission_date",
+                 "los", "admit_dx"):
+        cols[name] = [c.get(name) for c in claims]
+    table = pa.table(cols)
+    want = grouper.encode(claims)
+    for form in ("text", "date"):
+        t = table
+        if form == "date":  # the valid dates as date32; the invalid one's row as text elsewhere
+            keep = [k for k, c in enumerate(claims) if c.get("discharge_date") != "2026-13-01"]
+            t = table.take(keep).set_column(table.schema.get_field_index("discharge_date"), "discharge_date",
+                                            table.take(keep).column("discharge_date").cast(pa.date32()))
+            w = grouper.encode([claims[k] for k in keep])
+        else:
+            w = want
+        got = read_batch(grouper, t.to_batches()[0]).batch
+        assert got.errors == w.errors
+        ok = w.ok
+        assert (got.ok == ok).all()
+        for name in ("age", "los", "edit_date", "admit_dx"):
+            assert np.array_equal(getattr(got, name)[ok], getattr(w, name)[ok]), name
+        assert [x for x, o in zip(got.admit_text, ok) if o] == [x for x, o in zip(w.admit_text, ok) if o]
+    assert grouper.group_arrow(table).column("error").to_pylist() == [
+        r.get("error") for r in grouper.group(claims, detail=False)]

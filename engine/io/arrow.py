@@ -48,8 +48,8 @@ from ..decode import (
     AFFECTS, CLAIM_SEVERITY, CODE_SEVERITY, HAC_STATUS, HAC_USAGE, MED_SURG, POA_ERROR, PROC_HAC,
 )
 from ..encode import (
-    _POA, _SEX, HOSPITAL_STATUS, MAX_AGE, Batch, ClaimError, encode_claims, parse_version, version_dates,
-    version_for_date, version_label,
+    _SEX, ADMIT_ABSENT, HOSPITAL_STATUS, LOS_ABSENT, MAX_AGE, MAX_LOS, Batch, ClaimError, date_days, encode_claims,
+    parse_version, version_dates, version_for_date, version_label, version_start_days,
 )
 from ..tables import RETURN_CODES, VERSIONS
 
@@ -345,17 +345,60 @@ def _versions(cols: dict, fast: np.ndarray, n: int) -> np.ndarray:
     return ver
 
 
+def _day_of(v):
+    try:
+        return date_days(v, "discharge_date")
+    except ClaimError:
+        return None
+
+
+def _dates(col: pa.Array, fast: np.ndarray, n: int):
+    """A date column as days since 1970-01-01 and where it is given; a row whose
+    date does not read is not fast."""
+    col = _plain(col)
+    given = _valid(col) != 0
+    if pa.types.is_timestamp(col.type):
+        col = col.cast(pa.date32())
+    if pa.types.is_date32(col.type) or pa.types.is_date64(col.type):
+        days = col.cast(pa.date32()).cast(pa.int32()).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+        return days, given
+    ok = np.ones(n, np.bool_)
+    days = _by_value(col, _day_of, np.int64, ok)
+    fast &= ok | ~given
+    return days, given
+
+
 def _scalars(cols: dict, fast: np.ndarray, n: int, default_h: int) -> dict:
     out = {"ver": _versions(cols, fast, n)}
-    for name, lo, hi, dtype in (("age", 0, MAX_AGE, np.int16), ("discharge_status", 0, 99, np.int16),
-                                ("los", 0, 2**31 - 1, np.int32)):
+    for name, lo, hi, dtype in (("age", 0, MAX_AGE, np.int16), ("discharge_status", 0, 99, np.int16)):
         col = cols.get(name)
         if col is None:
-            if name != "los":
-                fast[:] = False
+            fast[:] = False
             out[name] = np.zeros(n, dtype)
         else:
             out[name] = _ints(col, lo, hi, dtype, fast)
+    # the MCE's dates (engine.encode.claim_dates): los as given, else LOS_ABSENT; the
+    # discharge date as days (checked even when a version is given); a row with an
+    # admission_date goes the full way (the encoder derives its length of stay)
+    col = cols.get("admission_date")
+    if col is not None:
+        fast &= _valid(_plain(col)) == 0
+    col = cols.get("los")
+    los = np.full(n, LOS_ABSENT, np.int32)
+    if col is not None:
+        given = _valid(_plain(col)) != 0
+        ok = np.ones(n, np.bool_)
+        v = _ints(col, 0, MAX_LOS, np.int32, ok)
+        los = np.where(given, v, LOS_ABSENT).astype(np.int32)
+        fast &= ok | ~given
+    out["los"] = los
+    starts = np.array([version_start_days(v) for v in VERSIONS], np.int32)
+    edit = starts[out["ver"].astype(np.int64)]
+    col = cols.get("discharge_date")
+    if col is not None:
+        days, given = _dates(col, fast, n)
+        edit = np.where(given, days, edit).astype(np.int32)
+    out["edit_date"] = edit.astype(np.int32)
     col = cols.get("sex")
     if col is None:
         fast[:] = False
@@ -380,8 +423,8 @@ def _scalars(cols: dict, fast: np.ndarray, n: int, default_h: int) -> dict:
 
 # ---- the full way for the rows the reader does not take -----------------------------------------
 
-_CLAIM_COLUMNS = ("version", "discharge_date", "age", "sex", "discharge_status", "hospital_status", "pdx",
-                  "pdx_poa", "admit_dx", "sdx", "procedures", "los")
+_CLAIM_COLUMNS = ("version", "discharge_date", "admission_date", "age", "sex", "discharge_status",
+                  "hospital_status", "pdx", "pdx_poa", "admit_dx", "sdx", "procedures", "los")
 
 
 def _claim_dicts(rb: pa.RecordBatch, rows: np.ndarray) -> list[dict]:
@@ -485,7 +528,8 @@ def read_batch(grouper, rb: pa.RecordBatch) -> ArrowBatch:
     except _Unplain:
         fast[:] = False
         sc = {"ver": np.zeros(n, np.int8), "age": np.zeros(n, np.int16), "discharge_status": np.zeros(n, np.int16),
-              "los": np.zeros(n, np.int32), "sex": np.zeros(n, np.int8), "hosp": np.zeros(n, np.int8)}
+              "los": np.zeros(n, np.int32), "sex": np.zeros(n, np.int8), "hosp": np.zeros(n, np.int8),
+              "edit_date": np.zeros(n, np.int32)}
         pdx = admit = sdx = px = _read(None, False, dx_t, fast, n)
     # the principal dx: one per fast row (a null one made the row not fast)
     pdx_id = np.full(n, -1, np.int32)
@@ -495,9 +539,15 @@ def read_batch(grouper, rb: pa.RecordBatch) -> ArrowBatch:
     pdx_id[one] = pdx[1][pdx[0][:-1][one]]
     pdx_key[one] = pdx[2][pdx[0][:-1][one]]
     pdx_poa[one] = pdx[3][pdx[0][:-1][one]]
-    admit_id = np.full(n, -1, np.int32)
+    admit_id = np.full(n, ADMIT_ABSENT, np.int32)
     has_admit = (admit[0][1:] - admit[0][:-1]) == 1
     admit_id[has_admit] = admit[1][admit[0][:-1][has_admit]]
+    admit_text = [None] * n
+    given = np.flatnonzero(has_admit & fast)  # its normal form, as the encoder keeps it
+    if len(given):
+        keys = admit[2][admit[0][:-1][given]]
+        for r, t in zip(given.tolist(), _code_texts(keys, {}, "").to_pylist()):
+            admit_text[r] = t
 
     errors = [None] * n
     texts = {}
@@ -514,6 +564,12 @@ def read_batch(grouper, rb: pa.RecordBatch) -> ArrowBatch:
         sc["sex"][rows] = b.sex
         sc["discharge_status"][rows] = b.dstat
         sc["hosp"][rows] = b.hosp
+        sc["age"][rows] = b.age
+        sc["los"][rows] = b.los
+        sc["edit_date"][rows] = b.edit_date
+        admit_id[rows] = b.admit_dx
+        for r, t in zip(rows.tolist(), b.admit_text):
+            admit_text[r] = t
         pdx_id[rows] = b.pdx
         pdx_poa[rows] = b.pdx_poa
         good = b.ok
@@ -524,11 +580,6 @@ def read_batch(grouper, rb: pa.RecordBatch) -> ArrowBatch:
         for k, (r, c) in enumerate(zip(rows.tolist(), claims)):
             if not good[k]:
                 errors[r] = b.errors[k]
-            else:  # the values the encoder read, for the fields the batch does not carry
-                for name in ("age", "los"):
-                    v = c.get(name)
-                    if isinstance(v, int) and not isinstance(v, bool) and 0 <= v < 2**31:
-                        sc[name][r] = v
         s_texts = [x for lst in b.sdx_text for x in lst]
         p_texts = [x for lst in b.px_text for x in lst]
         s_key, s_plain = _pack_texts(s_texts)
@@ -551,12 +602,9 @@ def read_batch(grouper, rb: pa.RecordBatch) -> ArrowBatch:
         ok=ok, ver=sc["ver"], sex=sc["sex"], dstat=sc["discharge_status"], hosp=sc["hosp"], pdx=pdx_id,
         pdx_ecode=ecode, pdx_poa=pdx_poa, sdx_off=sdx_off, sdx=sdx_id, sdx_poa=sdx_poa, px_off=px_off, px=px_id,
         ids=[None] * n, errors=errors, pdx_text=None, sdx_text=None, px_text=None,
+        age=sc["age"], los=sc["los"], edit_date=sc["edit_date"], admit_dx=admit_id, admit_text=admit_text,
     )
-    extra = {"age": sc["age"], "los": sc["los"], "admit_dx": admit_id}
-    fields = getattr(Batch, "__dataclass_fields__", {})
-    for name, values in extra.items():  # the claim fields a later Batch carries (the MCE's)
-        if name in fields:
-            setattr(batch, name, values)
+    extra = {}
     return ArrowBatch(batch, {"pdx": pdx_key, "sdx": sdx_key, "px": px_key}, texts, extra)
 
 

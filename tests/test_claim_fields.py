@@ -1,0 +1,81 @@
+"""The claim fields the Medicare Code Editor reads (age, los, edit_date, admit_dx):
+the Python encoder and the compiled reader (engine.parse) give the same columns."""
+
+from __future__ import annotations
+
+import datetime
+
+import numpy as np
+import orjson
+import pytest
+
+from engine import parse as P
+from engine.encode import ADMIT_ABSENT, ADMIT_UNKNOWN, LOS_ABSENT
+
+BASE = {"version": "43.1", "age": 70, "sex": "F", "discharge_status": 1, "pdx": "I5021"}
+DAY = lambda s: (datetime.date.fromisoformat(s) - datetime.date(1970, 1, 1)).days  # noqa: E731
+
+CASES = [
+    ({}, dict(age=70, los=LOS_ABSENT, edit_date=DAY("2026-04-01"), admit_dx=ADMIT_ABSENT)),
+    ({"version": "40.0"}, dict(edit_date=DAY("2022-10-01"))),
+    ({"los": 0}, dict(los=0)),
+    ({"los": 12, "admission_date": "2026-01-01", "discharge_date": "2026-01-03"},
+     dict(los=12, edit_date=DAY("2026-01-03"))),
+    ({"admission_date": "2026-02-27", "discharge_date": "2026-03-02"}, dict(los=3, edit_date=DAY("2026-03-02"))),
+    ({"admission_date": "2024-02-28", "discharge_date": "2024-03-01"}, dict(los=2)),
+    ({"admission_date": "2026-02-27"}, dict(los=LOS_ABSENT)),
+    ({"discharge_date": "2026-12-31"}, dict(los=LOS_ABSENT, edit_date=DAY("2026-12-31"))),
+    ({"discharge_date": "1999-01-01"}, dict(edit_date=DAY("1999-01-01"))),
+    ({"discharge_date": "1969-12-31"}, dict(edit_date=-1)),
+    ({"discharge_date": "20260501"}, dict(edit_date=DAY("2026-05-01"))),
+    ({"los": "7"}, dict(los=7)),
+    ({"los": None, "admit_dx": None}, dict(los=LOS_ABSENT, admit_dx=ADMIT_ABSENT)),
+    ({"admit_dx": "R69"}, dict(admit_dx="R69")),
+    ({"admit_dx": "r6.9"}, dict(admit_dx="R69")),
+    ({"admit_dx": "Q9999"}, dict(admit_dx=ADMIT_UNKNOWN)),
+    ({"age": "7"}, dict(age=7)),
+]
+ERRORS = [
+    ({"los": -1}, "los"), ({"los": 100000}, "los"), ({"los": 1.5}, "los"),
+    ({"discharge_date": "2026-02-30"}, "discharge_date"), ({"discharge_date": 20260501}, "discharge_date"),
+    ({"admission_date": "2026-03-03", "discharge_date": "2026-03-02"}, "admission_date"),
+    ({"admission_date": "x", "los": 3}, "admission_date"),
+]
+
+
+def _compiled(grouper, claims):
+    texts = [orjson.dumps(c) for c in claims]
+    lengths = np.array([len(t) for t in texts], np.int64)
+    spans = np.zeros((len(texts), 2), np.int64)
+    spans[1:, 0] = np.cumsum(lengths)[:-1]
+    spans[:, 1] = spans[:, 0] + lengths
+    buf = np.frombuffer(b"".join(texts), np.uint8)
+    batch, *_ = P.read_batch(buf, spans, grouper._reader, 0)
+    return batch
+
+
+def test_claim_fields_both_paths(grouper):
+    claims = [{**BASE, **extra} for extra, _ in CASES]
+    enc = grouper.encode(claims)
+    comp = _compiled(grouper, claims)
+    dx = grouper.tables.dx_index
+    for i, (extra, want) in enumerate(CASES):
+        assert enc.ok[i], (extra, enc.errors[i])
+        for name, value in want.items():
+            if name == "admit_dx" and isinstance(value, str):
+                value = dx[value]
+            assert getattr(enc, name)[i] == value, (extra, name)
+        if comp.ok[i]:  # the compiled reader took it: the same columns
+            for name in ("age", "los", "edit_date", "admit_dx", "ver"):
+                assert getattr(comp, name)[i] == getattr(enc, name)[i], (extra, name)
+    assert enc.admit_text[CASES.index(CASES[-2])] == "Q9999"
+    assert enc.los.dtype == np.int32 and enc.age.dtype == np.int16
+    assert enc.edit_date.dtype == np.int32 and enc.admit_dx.dtype == np.int32
+    assert comp.los.dtype == np.int32 and comp.age.dtype == np.int16
+
+
+@pytest.mark.parametrize("extra,field", ERRORS)
+def test_claim_field_errors(grouper, extra, field):
+    batch = grouper.encode([{**BASE, **extra}])
+    assert not batch.ok[0] and batch.errors[0]["field"] == field
+    assert not _compiled(grouper, [{**BASE, **extra}]).ok[0]

@@ -8,8 +8,9 @@
 #   docker/build.sh check PREFIX CACHE   serve from PREFIX on a free loopback port: ready in seconds,
 #                                        groups a claim, drains on SIGTERM and exits 0
 #
-# FASTDRG_BUILD_OFFLINE=1 installs without any download: the venv sees the system's
-# site-packages and only this project is installed (no dependencies, no index, no
+# FASTDRG_BUILD_OFFLINE=1 installs without any download: the venv sees the site-packages
+# of the Python that runs the script (the system's, or the active virtual environment's
+# and its base's) and only this project is installed (no dependencies, no index, no
 # build isolation). The image build leaves it unset and installs from the index.
 set -euo pipefail
 
@@ -18,11 +19,26 @@ PYTHON="${PYTHON:-python3}"
 
 die() { echo "build.sh: $*" >&2; exit 2; }
 
+# When $PYTHON runs inside a virtual environment (a user's `python -m venv .venv`),
+# `venv --system-site-packages` gives the new venv the *base* interpreter's
+# site-packages, not the active venv's, where the dependencies are. A .pth file
+# in the new venv lists the running environment's site-packages directories
+# after its own (as plain paths: their .pth files, such as an editable install
+# of this project, are not run, so the new venv imports its own copy).
+see_running_env() {
+    local prefix="$1" dirs site
+    dirs="$("$PYTHON" -c 'import site, sys; print("\n".join(site.getsitepackages()) if sys.prefix != sys.base_prefix else "")')"
+    [ -n "$dirs" ] || return 0
+    site="$("$prefix/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
+    printf '%s\n' "$dirs" > "$site/_fastdrg_build_running_env.pth"
+}
+
 install() {
     local prefix="$1"
     [ -e "$prefix" ] && die "$prefix exists; give a new directory"
     if [ "${FASTDRG_BUILD_OFFLINE:-0}" = "1" ]; then
         "$PYTHON" -m venv --system-site-packages "$prefix"
+        see_running_env "$prefix"
         "$prefix/bin/python" -m pip install --quiet --no-deps --no-index --no-build-isolation "$SRC"
     else
         "$PYTHON" -m venv "$prefix"

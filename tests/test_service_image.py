@@ -108,14 +108,16 @@ def test_build_script_installs_into_a_fresh_venv(tmp_path):
     prefix = _install(tmp_path)
     assert (prefix / "bin" / "fastdrg").is_file()
     code = "import engine, service.app, service.server; print(engine.__file__); print(service.app.__file__)"
+    # the installed copy, not a source tree the caller's PYTHONPATH names
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     done = subprocess.run([str(prefix / "bin" / "python"), "-c", code], cwd="/", capture_output=True, text=True,
-                          timeout=120)
+                          timeout=120, env=env)
     assert done.returncode == 0, done.stderr
     for path in done.stdout.split():
         assert str(prefix) in path, f"imported from outside the venv: {path}"
     # The console script reaches service.server.serve; bad settings stop it before it binds anything.
     done = subprocess.run([str(prefix / "bin" / "fastdrg"), "serve", "--workers", "0"], cwd="/",
-                          capture_output=True, text=True, timeout=120)
+                          capture_output=True, text=True, timeout=120, env=env)
     assert done.returncode == 2 and "workers" in done.stderr
 
 

@@ -1,0 +1,8 @@
+"""Claims in and out of the data platform's formats: Apache Arrow (engine.io.arrow),
+and through it pandas, polars, Parquet files and Spark (engine.spark).
+
+Why a subpackage: the grouping core is columnar already; these modules only
+move columns between a format's buffers and the kernel's batch, without a
+Python object per claim.  Everything here is optional (pyarrow is imported
+when these modules are), so the service and the NDJSON path need none of it.
+"""

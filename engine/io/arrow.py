@@ -1,0 +1,1018 @@
+"""Arrow in, Arrow out: ``Grouper.group_arrow`` and ``Grouper.group_frame``.
+
+Why: payers and analytics teams hold claims as Arrow/Parquet/DataFrames.  Going
+through a dict or a JSON line per claim is the slowest road the engine has;
+here the columns' own buffers (string offsets and bytes, list offsets,
+validity bitmaps) are read by compiled code straight into the kernel's batch
+(:class:`engine.encode.Batch`), and the kernel's output columns become Arrow
+arrays with numpy operations: no Python object per claim.
+
+Reading, as the JSON reader (engine.parse) does it: the compiled code takes
+the plain forms (known version labels, integer fields, the exact sex letters,
+codes with or without a dot, any case, POA letters) and every row it cannot
+take plainly -- a null where a value is required, a value out of range, a code
+with spaces or non-ASCII characters, ... -- is cut out of the table, made into
+a claim dict and sent through the Python encoder (engine.encode), which
+normalises it or names the error.  So a row's answer, error message included,
+is the one ``Grouper.group`` gives for the same claim, and a bad row never
+spoils the rest.
+
+Input columns (missing optional ones are absent or null): ``id`` (any type;
+echoed as it is), ``version`` (``"43.1"`` or ``431``) or ``discharge_date``
+(date, timestamp or ISO text), ``age``, ``sex``, ``discharge_status``,
+``hospital_status``, ``pdx`` (a code string, then ``pdx_poa``, or
+``struct<code, poa>``), ``admit_dx`` (string or struct), ``sdx``
+(``list<string>`` or ``list<struct<code, poa>>``), ``procedures``
+(``list<string>`` or ``list<struct<code>>``), ``los``.  Integer fields may be
+any integer type, text of digits, or an integral float (how pandas holds an
+integer column with gaps).
+
+Output columns: see :func:`result_schema`.  Other modules add result columns
+(weights, edits) by registering a provider in :data:`RESULT_COLUMNS`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import math
+from typing import Callable
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numba import njit
+
+from .. import kernel as K
+from .. import parse as P
+from ..decode import (
+    AFFECTS, CLAIM_SEVERITY, CODE_SEVERITY, HAC_STATUS, HAC_USAGE, MED_SURG, POA_ERROR, PROC_HAC,
+)
+from ..encode import (
+    _SEX, ADMIT_ABSENT, HOSPITAL_STATUS, LOS_ABSENT, MAX_AGE, MAX_LOS, Batch, ClaimError, date_days, encode_claims,
+    parse_version, version_dates, version_for_date, version_label, version_start_days,
+)
+from ..tables import RETURN_CODES, VERSIONS
+
+#: Rows per batch handed to the kernel at most (a Table's chunks are cut to it).
+ROWS = 65536
+
+#: Extra result columns: name -> provider(grouper, batch, result, options) -> {column: pa.Array}.
+#: A provider is used when its option is asked for (``edits=True`` uses "edits");
+#: the payment and editing modules register theirs here.
+RESULT_COLUMNS: dict[str, Callable] = {}
+
+_VERSION_LABELS = [version_label(v) for v in VERSIONS]
+_POA_NAMES = ["Y", "N", "U", "W", "1"]
+_POA_BYTE = np.full(256, -1, np.int16)  # POA byte -> index into _POA_NAMES (-1: none)
+for _k, _c in enumerate(b"YNUW1"):
+    _POA_BYTE[_c] = _k
+
+
+# ---- the compiled reader ------------------------------------------------------------------------
+
+@njit(cache=True, nogil=True, _nrt=False)
+def _read_codes(row_off, row_valid, null_row_bad, code_off, code_data, code_valid, poa_off, poa_data,
+                poa_valid, has_poa, keys, ids, bits, fast, out_off, out_id, out_key, out_poa):
+    """One code column (a code per row, or a list of them) from Arrow buffers.
+
+    Row ``i``'s items are ``row_off[i]:row_off[i + 1]`` of the code (and POA)
+    string arrays (``code_off`` into ``code_data``; ``*_valid`` per item).  A
+    null row is an empty list, or (``null_row_bad``: the principal diagnosis)
+    not read.  Writes each item's dense id (-1: unknown to the grouper), its
+    code packed as :func:`engine.parse._code` packs it (its normal form, first
+    character lowest) and its POA byte, in row order (``out_off``: CSR); a row
+    with an item not in the plain form gets ``fast[i] = False`` (its items are
+    written anyway: the caller replaces them)."""
+    k = 0
+    for i in range(len(row_valid)):
+        out_off[i] = k
+        if not row_valid[i]:
+            if null_row_bad:
+                fast[i] = False
+            continue
+        for j in range(row_off[i], row_off[i + 1]):
+            key = np.uint64(0)
+            poa = 32
+            ok = code_valid[j] != 0
+            if ok:
+                n = 0
+                at_only = True
+                for r in range(code_off[j], code_off[j + 1]):
+                    c = code_data[r]
+                    if c == 46:  # '.'
+                        continue
+                    if 97 <= c <= 122:
+                        c -= 32
+                    if not ((48 <= c <= 57) or (65 <= c <= 90) or c == 64) or n == 8:
+                        ok = False
+                        break
+                    if c != 64:
+                        at_only = False
+                    key |= np.uint64(c) << np.uint64(8 * n)
+                    n += 1
+                if n == 0 or at_only:
+                    ok = False
+            if ok and has_poa and poa_valid[j]:
+                m = poa_off[j + 1] - poa_off[j]
+                if m == 1:
+                    c = poa_data[poa_off[j]]
+                    if 97 <= c <= 122:
+                        c -= 32
+                    if c == 32 or c == 89 or c == 78 or c == 85 or c == 87 or c == 49:
+                        poa = c
+                    else:
+                        ok = False
+                elif m != 0:
+                    ok = False
+            if not ok:
+                fast[i] = False
+            out_key[k] = np.int64(key)
+            out_id[k] = 0 if ok else -1  # 0: to look up below
+            out_poa[k] = poa
+            k += 1
+    out_off[len(row_valid)] = k
+    # The look-ups, in a loop of their own with the slots 8 codes ahead
+    # prefetched: each is a likely cache miss in a table of megabytes, and
+    # asked for early they overlap (inline amid the parsing, this reader
+    # spent most of its time waiting for them).
+    shift = np.uint64(64) - bits
+    for j in range(k):
+        if j + 8 < k and out_id[j + 8] == 0:
+            h = (np.uint64(out_key[j + 8]) * P._HASH_MUL) >> shift
+            K._prefetch(keys, (h,))
+            K._prefetch(ids, (h,))
+        if out_id[j] == 0:
+            out_id[j] = P._lookup(keys, ids, bits, np.uint64(out_key[j]))
+
+
+# ---- Arrow buffers as numpy ---------------------------------------------------------------------
+
+_EMPTY_U8 = np.zeros(0, np.uint8)
+
+
+def _valid(arr: pa.Array) -> np.ndarray:
+    """Validity per element as uint8 (1: a value)."""
+    n = len(arr)
+    if arr.null_count == 0:
+        return np.ones(n, np.uint8)
+    if arr.null_count == n:
+        return np.zeros(n, np.uint8)
+    buf = arr.buffers()[0]
+    bits = np.unpackbits(np.frombuffer(buf, np.uint8), bitorder="little")
+    return np.ascontiguousarray(bits[arr.offset:arr.offset + n])
+
+
+def _plain(arr: pa.Array) -> pa.Array:
+    """A dictionary or string-view array as its plain form."""
+    if pa.types.is_dictionary(arr.type):
+        arr = arr.dictionary_decode()
+    if hasattr(pa.types, "is_string_view") and (pa.types.is_string_view(arr.type)
+                                                or pa.types.is_binary_view(arr.type)):
+        arr = arr.cast(pa.large_string())
+    return arr
+
+
+def _strings(arr: pa.Array):
+    """(offsets int64[n + 1], bytes uint8, valid uint8[n]) of a string array."""
+    arr = _plain(arr)
+    n = len(arr)
+    t = arr.type
+    if not (pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_binary(t)
+            or pa.types.is_large_binary(t)):
+        raise TypeError(f"a string column expected, got {t}")
+    bufs = arr.buffers()
+    width = np.int64 if (pa.types.is_large_string(t) or pa.types.is_large_binary(t)) else np.int32
+    off = np.frombuffer(bufs[1], width)[arr.offset:arr.offset + n + 1] if bufs[1] is not None else np.zeros(n + 1, width)
+    off = off.astype(np.int64) if len(off) == n + 1 else np.zeros(n + 1, np.int64)
+    data = np.frombuffer(bufs[2], np.uint8) if bufs[2] is not None and bufs[2].size else _EMPTY_U8
+    return off, data, _valid(arr)
+
+
+def _list_offsets(arr: pa.Array) -> np.ndarray:
+    n = len(arr)
+    width = np.int64 if pa.types.is_large_list(arr.type) else np.int32
+    return np.frombuffer(arr.buffers()[1], width)[arr.offset:arr.offset + n + 1].astype(np.int64)
+
+
+class _Unplain(Exception):
+    """A column of a type the compiled reader does not take: every row goes the full way."""
+
+
+def _code_column(col: pa.Array | None, poa_col: pa.Array | None, is_list: bool, want_poa: bool, n: int):
+    """The arguments of :func:`_read_codes` for one code column (None: absent)."""
+    if col is None:
+        return None
+    col = _plain(col)
+    t = col.type
+    if is_list:
+        if not (pa.types.is_list(t) or pa.types.is_large_list(t)):
+            raise _Unplain
+        row_off = _list_offsets(col)
+        row_valid = _valid(col)
+        items = col.values
+    else:
+        row_off = np.arange(n + 1, dtype=np.int64)
+        row_valid = _valid(col)
+        items = col
+    items = _plain(items)
+    poa = None
+    if pa.types.is_struct(items.type):
+        names = [items.type.field(k).name for k in range(items.type.num_fields)]
+        if "code" not in names:
+            raise _Unplain
+        fields = dict(zip(names, items.flatten()))
+        code = fields["code"]
+        if want_poa and "poa" in fields:
+            poa = fields["poa"]
+        if not is_list:
+            row_valid = row_valid & _valid(code)
+    else:
+        code = items
+        poa = poa_col if (want_poa and not is_list) else None
+    if not (pa.types.is_string(_plain(code).type) or pa.types.is_large_string(_plain(code).type)):
+        raise _Unplain
+    c_off, c_data, c_valid = _strings(code)
+    if poa is not None:
+        if not (pa.types.is_string(_plain(poa).type) or pa.types.is_large_string(_plain(poa).type)):
+            raise _Unplain
+        p_off, p_data, p_valid = _strings(poa)
+    else:
+        p_off, p_data, p_valid = np.zeros(1, np.int64), _EMPTY_U8, np.zeros(1, np.uint8)
+    return row_off, row_valid, c_off, c_data, c_valid, p_off, p_data, p_valid, poa is not None
+
+
+def _read(args, null_row_bad: bool, table, fast: np.ndarray, n: int):
+    """:func:`_read_codes` over a column (or an empty column for None)."""
+    if args is None:
+        z = np.zeros(n + 1, np.int64)
+        return z, np.zeros(0, np.int32), np.zeros(0, np.int64), np.zeros(0, np.uint8)
+    row_off, row_valid, c_off, c_data, c_valid, p_off, p_data, p_valid, has_poa = args
+    total = int(np.sum((row_off[1:] - row_off[:-1])[row_valid != 0])) if n else 0
+    out_off = np.zeros(n + 1, np.int64)
+    out_id = np.empty(total, np.int32)
+    out_key = np.empty(total, np.int64)
+    out_poa = np.empty(total, np.uint8)
+    keys, ids, bits = table
+    _read_codes(row_off, row_valid, null_row_bad, c_off, c_data, c_valid, p_off, p_data, p_valid, has_poa,
+                keys, ids, bits, fast, out_off, out_id, out_key, out_poa)
+    return out_off, out_id, out_key, out_poa
+
+
+# ---- scalar columns -----------------------------------------------------------------------------
+
+def _by_value(col: pa.Array, fn, dtype, fast: np.ndarray) -> np.ndarray:
+    """``fn(value)`` for each row through the column's distinct values (a few:
+    versions, letters, status codes), not per row; a row whose value ``fn``
+    rejects (None) or that is null is not fast."""
+    col = _plain(col)
+    enc = col.dictionary_encode() if not pa.types.is_dictionary(col.type) else col
+    values = enc.dictionary.to_pylist()
+    mapped = [fn(v) for v in values]
+    table = np.array([0 if m is None else m for m in mapped] + [0], dtype)
+    good = np.array([m is not None for m in mapped] + [False], np.bool_)
+    idx = enc.indices.fill_null(len(values)).to_numpy(zero_copy_only=False).astype(np.int64)
+    fast &= good[idx]
+    return table[idx]
+
+
+def _int_value(lo: int, hi: int):
+    def fn(v):
+        if isinstance(v, bool):
+            return None
+        if isinstance(v, float) and math.isfinite(v) and v == int(v):
+            v = int(v)
+        if isinstance(v, str) and v.strip().isdigit():
+            v = int(v)
+        return v if isinstance(v, int) and lo <= v <= hi else None
+    return fn
+
+
+def _ints(col: pa.Array, lo: int, hi: int, dtype, fast: np.ndarray) -> np.ndarray:
+    """An integer field: integers in range (vectorised), else through its values."""
+    col = _plain(col)
+    if pa.types.is_integer(col.type):
+        v = col.fill_null(lo).to_numpy(zero_copy_only=False).astype(np.int64)
+        fast &= (_valid(col) != 0) & (v >= lo) & (v <= hi)
+        return np.clip(v, lo, hi).astype(dtype)
+    return _by_value(col, _int_value(lo, hi), dtype, fast)
+
+
+def _version_of(v):
+    try:
+        return VERSIONS.index(parse_version(v))
+    except ClaimError:
+        return None
+
+
+def _date_version(v):
+    try:
+        return VERSIONS.index(version_for_date(v))
+    except ClaimError:
+        return None
+
+
+def _versions(cols: dict, fast: np.ndarray, n: int) -> np.ndarray:
+    ver = np.zeros(n, np.int8)
+    have = np.zeros(n, np.bool_)
+    vcol = cols.get("version")
+    if vcol is not None:
+        ok = np.ones(n, np.bool_)
+        ver = _by_value(vcol, _version_of, np.int8, ok)
+        have = _valid(_plain(vcol)) != 0
+        fast &= ok | ~have
+    dcol = cols.get("discharge_date")
+    if dcol is not None:
+        dcol = _plain(dcol)
+        if pa.types.is_timestamp(dcol.type):
+            dcol = dcol.cast(pa.date32())
+        ok = np.ones(n, np.bool_)
+        if pa.types.is_date32(dcol.type) or pa.types.is_date64(dcol.type):
+            days = dcol.cast(pa.date32()).cast(pa.int32()).fill_null(0).to_numpy(zero_copy_only=False)
+            dv = np.full(n, -1, np.int64)
+            epoch = _dt.date(1970, 1, 1)
+            for k, v in enumerate(VERSIONS):
+                lo, hi = ((d - epoch).days for d in version_dates(v))
+                dv[(days >= lo) & (days <= hi)] = k
+            ok = dv >= 0
+            dver = np.maximum(dv, 0).astype(np.int8)
+        else:
+            dver = _by_value(dcol, _date_version, np.int8, ok)
+        use = ~have & (_valid(dcol) != 0)
+        ver = np.where(use, dver, ver)
+        fast &= ok | ~use
+        have |= use
+    fast &= have
+    return ver
+
+
+def _day_of(v):
+    try:
+        return date_days(v, "discharge_date")
+    except ClaimError:
+        return None
+
+
+def _dates(col: pa.Array, fast: np.ndarray, n: int):
+    """A date column as days since 1970-01-01 and where it is given; a row whose
+    date does not read is not fast."""
+    col = _plain(col)
+    given = _valid(col) != 0
+    if pa.types.is_timestamp(col.type):
+        col = col.cast(pa.date32())
+    if pa.types.is_date32(col.type) or pa.types.is_date64(col.type):
+        days = col.cast(pa.date32()).cast(pa.int32()).fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+        return days, given
+    ok = np.ones(n, np.bool_)
+    days = _by_value(col, _day_of, np.int64, ok)
+    fast &= ok | ~given
+    return days, given
+
+
+def _scalars(cols: dict, fast: np.ndarray, n: int, default_h: int) -> dict:
+    out = {"ver": _versions(cols, fast, n)}
+    for name, lo, hi, dtype in (("age", 0, MAX_AGE, np.int16), ("discharge_status", 0, 99, np.int16)):
+        col = cols.get(name)
+        if col is None:
+            fast[:] = False
+            out[name] = np.zeros(n, dtype)
+        else:
+            out[name] = _ints(col, lo, hi, dtype, fast)
+    # the MCE's dates (engine.encode.claim_dates): los as given, else LOS_ABSENT; the
+    # discharge date as days (checked even when a version is given); a row with an
+    # admission_date goes the full way (the encoder derives its length of stay)
+    col = cols.get("admission_date")
+    if col is not None:
+        fast &= _valid(_plain(col)) == 0
+    col = cols.get("los")
+    los = np.full(n, LOS_ABSENT, np.int32)
+    if col is not None:
+        given = _valid(_plain(col)) != 0
+        ok = np.ones(n, np.bool_)
+        v = _ints(col, 0, MAX_LOS, np.int32, ok)
+        los = np.where(given, v, LOS_ABSENT).astype(np.int32)
+        fast &= ok | ~given
+    out["los"] = los
+    starts = np.array([version_start_days(v) for v in VERSIONS], np.int32)
+    edit = starts[out["ver"].astype(np.int64)]
+    col = cols.get("discharge_date")
+    if col is not None:
+        days, given = _dates(col, fast, n)
+        edit = np.where(given, days, edit).astype(np.int32)
+    out["edit_date"] = edit.astype(np.int32)
+    col = cols.get("sex")
+    if col is None:
+        fast[:] = False
+        out["sex"] = np.zeros(n, np.int8)
+    elif pa.types.is_integer(_plain(col).type):
+        out["sex"] = _ints(col, 0, 2, np.int8, fast)
+    else:
+        out["sex"] = _by_value(col, lambda v: _SEX.get(v.strip().upper()) if isinstance(v, str) else None,
+                               np.int8, fast)
+    col = cols.get("hospital_status")
+    if col is None:
+        out["hosp"] = np.full(n, default_h, np.int8)
+    else:
+        ok = np.ones(n, np.bool_)
+        h = _by_value(col, lambda v: HOSPITAL_STATUS.get(v.strip().lower()) if isinstance(v, str) else None,
+                      np.int8, ok)
+        null = _valid(_plain(col)) == 0
+        out["hosp"] = np.where(null, default_h, h).astype(np.int8)
+        fast &= ok | null
+    return out
+
+
+# ---- the full way for the rows the reader does not take -----------------------------------------
+
+_CLAIM_COLUMNS = ("version", "discharge_date", "admission_date", "age", "sex", "discharge_status",
+                  "hospital_status", "pdx", "pdx_poa", "admit_dx", "sdx", "procedures", "los")
+
+
+def _claim_dicts(rb: pa.RecordBatch, rows: np.ndarray) -> list[dict]:
+    """The claim dicts of ``rows``, as ``Grouper.group`` would be given them."""
+    names = [c for c in _CLAIM_COLUMNS if c in rb.schema.names]
+    sub = pa.Table.from_batches([rb.select(names)]).take(pa.array(rows, pa.int64()))
+    claims = []
+    for row in sub.to_pylist():
+        poa = row.pop("pdx_poa", None)
+        if poa is not None and isinstance(row.get("pdx"), str):
+            row["pdx"] = {"code": row["pdx"], "poa": poa}
+        claim = {}
+        for key, value in row.items():
+            if value is None:
+                continue  # a null is a missing field
+            if key in ("age", "discharge_status", "los") and isinstance(value, float) \
+                    and math.isfinite(value) and value == int(value):
+                value = int(value)
+            if isinstance(value, dict):
+                value = {k: v for k, v in value.items() if v is not None or k == "code"}
+            elif isinstance(value, list):
+                value = [{k: v for k, v in x.items() if v is not None or k == "code"} if isinstance(x, dict) else x
+                         for x in value]
+            claim[key] = value
+        claims.append(claim)
+    return claims
+
+
+def _pack_texts(texts: list[str]) -> tuple[np.ndarray, bool]:
+    """Codes (normal form) packed as the reader packs them; False when one is not
+    ASCII of at most 8 characters (then the caller keeps the texts)."""
+    if not texts:
+        return np.zeros(0, np.int64), True
+    try:
+        return np.array(texts, dtype="S8").view("<i8").copy(), True
+    except (UnicodeEncodeError, ValueError):
+        return np.zeros(len(texts), np.int64), False
+
+
+def _merge_csr(off_a, arrays_a, rows, off_b, arrays_b, keep_a):
+    """Rows ``rows`` of a CSR (``off_a`` + ``arrays_a``) replaced by the rows of
+    another (``off_b`` + ``arrays_b``, in the order of ``rows``)."""
+    n = len(off_a) - 1
+    len_a = off_a[1:] - off_a[:-1]
+    lens = np.where(keep_a, len_a, 0)
+    lens[rows] = off_b[1:] - off_b[:-1]
+    off = np.zeros(n + 1, np.int64)
+    np.cumsum(lens, out=off[1:])
+    row_a = np.repeat(np.arange(n), len_a)
+    within_a = np.arange(len(row_a)) - np.repeat(off_a[:-1], len_a)
+    sel = keep_a[row_a]
+    pos_a = off[row_a[sel]] + within_a[sel]
+    len_b = off_b[1:] - off_b[:-1]
+    row_b = np.repeat(rows, len_b)
+    within_b = np.arange(len(row_b)) - np.repeat(off_b[:-1], len_b)
+    pos_b = off[row_b] + within_b
+    out = []
+    for a, b in zip(arrays_a, arrays_b):
+        m = np.empty(off[-1], a.dtype)
+        m[pos_a] = a[sel]
+        m[pos_b] = b
+        out.append(m)
+    return off, out
+
+
+# ---- one record batch -----------------------------------------------------------------------
+
+class ArrowBatch:
+    """The kernel's :class:`Batch` for a record batch, with what the output needs
+    beyond it: each code's normal form packed (``*_key``), and the texts of the
+    few codes that do not pack (``texts``: (kind, position) -> text)."""
+
+    def __init__(self, batch: Batch, keys: dict, texts: dict, extra: dict):
+        self.batch = batch
+        self.keys = keys
+        self.texts = texts
+        self.extra = extra
+
+
+def _reader_tables(grouper):
+    r = grouper._reader
+    return (r[0], r[1], r[2]), (r[3], r[4], r[5])
+
+
+def read_batch(grouper, rb: pa.RecordBatch) -> ArrowBatch:
+    """A record batch of claims -> the kernel's batch (see the module doc)."""
+    n = rb.num_rows
+    cols = {name: rb.column(k) for k, name in enumerate(rb.schema.names)}
+    fast = np.ones(n, np.bool_)
+    default_h = HOSPITAL_STATUS[grouper.default_hospital_status]
+    dx_t, pr_t = _reader_tables(grouper)
+    try:
+        sc = _scalars(cols, fast, n, default_h)
+        pdx_args = _code_column(cols.get("pdx"), cols.get("pdx_poa"), False, True, n)
+        if pdx_args is None:
+            fast[:] = False
+        pdx = _read(pdx_args, True, dx_t, fast, n)
+        admit = _read(_code_column(cols.get("admit_dx"), None, False, True, n), False, dx_t, fast, n)
+        sdx = _read(_code_column(cols.get("sdx"), None, True, True, n), False, dx_t, fast, n)
+        px = _read(_code_column(cols.get("procedures"), None, True, False, n), False, pr_t, fast, n)
+    except _Unplain:
+        fast[:] = False
+        sc = {"ver": np.zeros(n, np.int8), "age": np.zeros(n, np.int16), "discharge_status": np.zeros(n, np.int16),
+              "los": np.zeros(n, np.int32), "sex": np.zeros(n, np.int8), "hosp": np.zeros(n, np.int8),
+              "edit_date": np.zeros(n, np.int32)}
+        pdx = admit = sdx = px = _read(None, False, dx_t, fast, n)
+    # the principal dx: one per fast row (a null one made the row not fast)
+    pdx_id = np.full(n, -1, np.int32)
+    pdx_key = np.zeros(n, np.int64)
+    pdx_poa = np.full(n, 32, np.uint8)
+    one = (pdx[0][1:] - pdx[0][:-1]) == 1
+    pdx_id[one] = pdx[1][pdx[0][:-1][one]]
+    pdx_key[one] = pdx[2][pdx[0][:-1][one]]
+    pdx_poa[one] = pdx[3][pdx[0][:-1][one]]
+    admit_id = np.full(n, ADMIT_ABSENT, np.int32)
+    has_admit = (admit[0][1:] - admit[0][:-1]) == 1
+    admit_id[has_admit] = admit[1][admit[0][:-1][has_admit]]
+    admit_text = [None] * n
+    given = np.flatnonzero(has_admit & fast)  # its normal form, as the encoder keeps it
+    if len(given):
+        keys = admit[2][admit[0][:-1][given]]
+        for r, t in zip(given.tolist(), _code_texts(keys, {}, "").to_pylist()):
+            admit_text[r] = t
+
+    errors = [None] * n
+    texts = {}
+    ok = fast.copy()
+    sdx_off, (sdx_id, sdx_key, sdx_poa) = sdx[0], sdx[1:]
+    px_off, (px_id, px_key) = px[0], (px[1], px[2])
+    rows = np.flatnonzero(~fast)
+    if len(rows):
+        claims = _claim_dicts(rb, rows)
+        t = grouper.tables
+        b = encode_claims(claims, t.dx_index, t.pr_index, grouper.default_hospital_status)
+        ok[rows] = b.ok
+        sc["ver"][rows] = b.ver
+        sc["sex"][rows] = b.sex
+        sc["discharge_status"][rows] = b.dstat
+        sc["hosp"][rows] = b.hosp
+        sc["age"][rows] = b.age
+        sc["los"][rows] = b.los
+        sc["edit_date"][rows] = b.edit_date
+        admit_id[rows] = b.admit_dx
+        for r, t in zip(rows.tolist(), b.admit_text):
+            admit_text[r] = t
+        pdx_id[rows] = b.pdx
+        pdx_poa[rows] = b.pdx_poa
+        good = b.ok
+        pk, plain = _pack_texts([x if x is not None else "" for x in b.pdx_text])
+        pdx_key[rows] = pk
+        if not plain:
+            texts.update((("pdx", int(r)), x) for r, x in zip(rows, b.pdx_text))
+        for k, (r, c) in enumerate(zip(rows.tolist(), claims)):
+            if not good[k]:
+                errors[r] = b.errors[k]
+        s_texts = [x for lst in b.sdx_text for x in lst]
+        p_texts = [x for lst in b.px_text for x in lst]
+        s_key, s_plain = _pack_texts(s_texts)
+        p_key, p_plain = _pack_texts(p_texts)
+        keep = fast
+        new_sdx_off, (sdx_id, sdx_key, sdx_poa) = _merge_csr(sdx_off, (sdx_id, sdx_key, sdx_poa), rows, b.sdx_off,
+                                                              (b.sdx, s_key, b.sdx_poa), keep)
+        new_px_off, (px_id, px_key) = _merge_csr(px_off, (px_id, px_key), rows, b.px_off, (b.px, p_key), keep)
+        if not s_plain:
+            pos = np.concatenate([np.arange(new_sdx_off[r], new_sdx_off[r + 1]) for r in rows]).tolist()
+            texts.update((("sdx", p), x) for p, x in zip(pos, s_texts))
+        if not p_plain:
+            pos = np.concatenate([np.arange(new_px_off[r], new_px_off[r + 1]) for r in rows]).tolist()
+            texts.update((("px", p), x) for p, x in zip(pos, p_texts))
+        sdx_off, px_off = new_sdx_off, new_px_off
+    ecode = np.isin(pdx_key & 0xFF, np.array([86, 87, 88, 89], np.int64))
+    if len(rows):
+        ecode[rows] = b.pdx_ecode
+    batch = Batch(
+        ok=ok, ver=sc["ver"], sex=sc["sex"], dstat=sc["discharge_status"], hosp=sc["hosp"], pdx=pdx_id,
+        pdx_ecode=ecode, pdx_poa=pdx_poa, sdx_off=sdx_off, sdx=sdx_id, sdx_poa=sdx_poa, px_off=px_off, px=px_id,
+        ids=[None] * n, errors=errors, pdx_text=None, sdx_text=None, px_text=None,
+        age=sc["age"], los=sc["los"], edit_date=sc["edit_date"], admit_dx=admit_id, admit_text=admit_text,
+    )
+    extra = {}
+    return ArrowBatch(batch, {"pdx": pdx_key, "sdx": sdx_key, "px": px_key}, texts, extra)
+
+
+# ---- output -------------------------------------------------------------------------------------
+
+class _Titles:
+    """The DRG and MDC titles of every version, each once, with a table
+    (version, code) -> index (built once per Grouper)."""
+
+    def __init__(self, meta: dict):
+        names: dict[str, int] = {"": 0}
+        self.drg = np.zeros((len(VERSIONS), 1000), np.int32)
+        self.mdc = np.zeros((len(VERSIONS), 100), np.int32)
+        for table, index, width in ((meta["drg_descriptions"], self.drg, 1000),
+                                    (meta["mdc_descriptions"], self.mdc, 100)):
+            for key, text in table.items():
+                v, code = (int(x) for x in key.split(":"))
+                if v in VERSIONS and 0 <= code < width:
+                    index[VERSIONS.index(v), code] = names.setdefault(text, len(names))
+        self.names = pa.array(list(names), pa.string())
+
+
+def _titles(grouper) -> _Titles:
+    t = grouper.__dict__.get("_arrow_titles")
+    if t is None:
+        t = grouper.__dict__["_arrow_titles"] = _Titles(grouper.tables.meta)
+    return t
+
+
+_DRG_TEXT = pa.array([f"{d:03d}" for d in range(1000)], pa.string())
+_MDC_TEXT = pa.array([f"{m:02d}" for m in range(100)], pa.string())
+
+
+def _dict(indices: np.ndarray, names, mask: np.ndarray | None, plain: bool = False) -> pa.Array:
+    """Indices into ``names`` as a dictionary array (``plain``: as strings)."""
+    dictionary = names if isinstance(names, pa.Array) else pa.array(list(names), pa.string())
+    arr = pa.DictionaryArray.from_arrays(pa.array(indices.astype(np.int32), pa.int32(),
+                                                  mask=mask), dictionary)
+    return arr.cast(pa.string()) if plain else arr
+
+
+def _code_texts(keys: np.ndarray, texts: dict, kind: str) -> pa.Array:
+    """Packed codes as a string array (the few codes that do not pack from ``texts``)."""
+    raw = np.ascontiguousarray(keys, np.int64).view(np.uint8).reshape(-1, 8)
+    nz = raw != 0
+    lengths = nz.sum(axis=1)
+    off = np.zeros(len(keys) + 1, np.int32)
+    np.cumsum(lengths, out=off[1:])
+    data = raw[nz]
+    arr = pa.StringArray.from_buffers(len(keys), pa.py_buffer(off), pa.py_buffer(data.tobytes()))
+    mine = {p: x for (k, p), x in texts.items() if k == kind}
+    if mine:
+        values = arr.to_pylist()
+        for p, x in mine.items():
+            values[p] = x
+        arr = pa.array(values, pa.string())
+    return arr
+
+
+def _poa_text(poa: np.ndarray) -> pa.Array:
+    idx = _POA_BYTE[poa]
+    return _dict(np.maximum(idx, 0), _POA_NAMES, idx < 0, plain=True)
+
+
+def _list(off: np.ndarray, values: pa.Array, mask: np.ndarray | None = None) -> pa.Array:
+    offsets = pa.array(off.astype(np.int32), pa.int32())
+    return pa.ListArray.from_arrays(offsets, values, mask=pa.array(mask) if mask is not None and mask.any() else None)
+
+
+def _struct(arrays: dict, mask: np.ndarray | None = None) -> pa.Array:
+    return pa.StructArray.from_arrays(list(arrays.values()), names=list(arrays),
+                                      mask=pa.array(mask) if mask is not None and mask.any() else None)
+
+
+_HAC_ITEM = pa.struct([("number", pa.int16()), ("status", pa.string())])
+
+
+def _detail(ab: ArrowBatch, out: K.KernelOut, bad: np.ndarray) -> dict:
+    b = ab.batch
+    n = len(b)
+    ns, npx = len(b.sdx), len(b.px)
+    # the principal dx
+    sev0 = np.zeros(n, np.int32)
+    hac11 = out.pdx_hac11.astype(bool)
+    hacs = pa.array([{"number": 11, "status": "HAC_CRITERIA_MET"}], _HAC_ITEM)
+    h_off = np.zeros(n + 1, np.int64)
+    np.cumsum(hac11, out=h_off[1:])
+    pdx = _struct({
+        "code": _code_texts(ab.keys["pdx"], ab.texts, "pdx"),
+        "poa": _poa_text(b.pdx_poa),
+        "affects_drg": _dict(out.pdx_aff.astype(np.int32), AFFECTS, None, plain=True),
+        "severity_usage": _struct({"initial": _dict(sev0, CODE_SEVERITY, None, plain=True),
+                                   "final": _dict(sev0, CODE_SEVERITY, None, plain=True)}),
+        "poa_error": _dict(sev0, POA_ERROR, None, plain=True),
+        "hacs": _list(h_off, hacs.take(pa.array(np.zeros(int(h_off[-1]), np.int32)))),
+    }, bad)
+    # secondary dx: hacs are each row's entries before the first -1 status
+    st = out.sdx_hac_status
+    valid = st >= 0
+    valid &= np.cumprod(valid, axis=1).astype(bool)
+    h_off = np.zeros(ns + 1, np.int64)
+    np.cumsum(valid.sum(axis=1), out=h_off[1:])
+    hac_vals = _struct({"number": pa.array(out.sdx_hac_num[valid].astype(np.int16), pa.int16()),
+                        "status": _dict(st[valid].astype(np.int32), HAC_USAGE, None, plain=True)})
+    sdx_items = _struct({
+        "code": _code_texts(ab.keys["sdx"], ab.texts, "sdx"),
+        "poa": _poa_text(b.sdx_poa),
+        "affects_drg": _dict(out.sdx_aff.astype(np.int32), AFFECTS, None, plain=True),
+        "severity_usage": _struct({"initial": _dict(out.sdx_use_init.astype(np.int32), CODE_SEVERITY, None, True),
+                                   "final": _dict(out.sdx_use_final.astype(np.int32), CODE_SEVERITY, None, True)}),
+        "poa_error": _dict(out.sdx_poa_err.astype(np.int32), POA_ERROR, None, plain=True),
+        "hacs": _list(h_off, hac_vals),
+    })
+    # procedures: hac_usage names in PROC_HAC order
+    bits = np.array([bit for bit, _ in PROC_HAC], np.uint8)
+    has = (out.px_hac[:, None] & bits[None, :]) != 0
+    u_off = np.zeros(npx + 1, np.int64)
+    np.cumsum(has.sum(axis=1), out=u_off[1:])
+    which = np.broadcast_to(np.arange(len(PROC_HAC), dtype=np.int32), has.shape)[has]
+    px_items = _struct({
+        "code": _code_texts(ab.keys["px"], ab.texts, "px"),
+        "affects_drg": _dict(out.px_aff.astype(np.int32), AFFECTS, None, plain=True),
+        "is_or": pa.array(out.px_is_or.astype(bool), pa.bool_()),
+        "hac_usage": _list(u_off, _dict(which, [name for _, name in PROC_HAC], None, plain=True)),
+    })
+    return {"pdx": pdx, "sdx": _list(b.sdx_off, sdx_items, bad), "procedures": _list(b.px_off, px_items, bad)}
+
+
+_ERROR = pa.struct([("field", pa.string()), ("reason", pa.string())])
+
+
+def result_batch(grouper, rb: pa.RecordBatch, ab: ArrowBatch, result, detail: bool, options: dict) -> pa.RecordBatch:
+    """The results of one record batch as Arrow columns."""
+    b = ab.batch
+    out = result.columns
+    n = len(b)
+    bad = ~b.ok
+    ver = b.ver.astype(np.int64)
+    titles = _titles(grouper)
+    fd, fm = out.final_drg.astype(np.int64), out.final_mdc.astype(np.int64)
+    cols = {}
+    if "id" in rb.schema.names:
+        cols["id"] = rb.column(rb.schema.get_field_index("id"))
+    else:
+        cols["id"] = pa.nulls(n, pa.string())
+    cols["version"] = _dict(ver, _VERSION_LABELS, bad, plain=True)
+    cols["drg"] = _dict(fd, _DRG_TEXT, bad, plain=True)
+    cols["mdc"] = _dict(fm, _MDC_TEXT, bad, plain=True)
+    cols["initial_drg"] = _dict(out.init_drg.astype(np.int64), _DRG_TEXT, bad, plain=True)
+    cols["initial_mdc"] = _dict(out.init_mdc.astype(np.int64), _MDC_TEXT, bad, plain=True)
+    cols["return_code"] = _dict(out.rc.astype(np.int64), RETURN_CODES, bad)
+    cols["drg_description"] = _dict(titles.drg[ver, fd], titles.names, bad)
+    cols["mdc_description"] = _dict(titles.mdc[ver, fm], titles.names, bad)
+    cols["severity_initial"] = _dict(out.init_sev.astype(np.int64), CLAIM_SEVERITY, bad)
+    cols["severity_final"] = _dict(out.final_sev.astype(np.int64), CLAIM_SEVERITY, bad)
+    cols["med_surg"] = _dict(out.med_surg.astype(np.int64), MED_SURG, bad)
+    cols["hac_status"] = _dict(out.hac_status.astype(np.int64), HAC_STATUS, bad)
+    if bad.any():
+        errs = [e if e is not None else None for e in b.errors]
+        cols["error"] = pa.array(errs, _ERROR)
+    else:
+        cols["error"] = pa.nulls(n, _ERROR)
+    for name, provider in RESULT_COLUMNS.items():
+        if options.get(name):
+            cols.update(provider(grouper, b, result, options))
+    if detail:
+        cols.update(_detail(ab, out, bad))
+    return pa.RecordBatch.from_arrays(list(cols.values()), names=list(cols))
+
+
+_DICT = pa.dictionary(pa.int32(), pa.string())
+_DX_DETAIL = pa.struct([
+    ("code", pa.string()), ("poa", pa.string()), ("affects_drg", pa.string()),
+    ("severity_usage", pa.struct([("initial", pa.string()), ("final", pa.string())])),
+    ("poa_error", pa.string()), ("hacs", pa.list_(_HAC_ITEM)),
+])
+_PX_DETAIL = pa.struct([("code", pa.string()), ("affects_drg", pa.string()), ("is_or", pa.bool_()),
+                        ("hac_usage", pa.list_(pa.string()))])
+
+
+def result_schema(id_type: pa.DataType = pa.string(), detail: bool = False, plain: bool = False) -> pa.Schema:
+    """The columns of group_arrow's results (``plain``: the dictionary-encoded
+    ones as plain strings, as Spark takes them).  Providers in
+    :data:`RESULT_COLUMNS` append theirs after ``error``."""
+    d = pa.string() if plain else _DICT
+    fields = [("id", id_type), ("version", pa.string()), ("drg", pa.string()), ("mdc", pa.string()),
+              ("initial_drg", pa.string()), ("initial_mdc", pa.string()), ("return_code", d),
+              ("drg_description", d), ("mdc_description", d), ("severity_initial", d), ("severity_final", d),
+              ("med_surg", d), ("hac_status", d), ("error", _ERROR)]
+    if detail:
+        fields += [("pdx", _DX_DETAIL), ("sdx", pa.list_(_DX_DETAIL)), ("procedures", pa.list_(_PX_DETAIL))]
+    return pa.schema(fields)
+
+
+def _record_batches(data) -> list[pa.RecordBatch]:
+    if isinstance(data, pa.RecordBatch):
+        return [data] if data.num_rows <= ROWS else [data.slice(k, ROWS) for k in range(0, data.num_rows, ROWS)]
+    if isinstance(data, pa.Table):
+        if data.num_rows and data.column(0).num_chunks > max(1, data.num_rows // 8192):
+            data = data.combine_chunks()  # many small chunks: one kernel call for many
+        return data.to_batches(max_chunksize=ROWS)
+    raise TypeError(f"group_arrow takes a pyarrow Table or RecordBatch, not {type(data).__name__}")
+
+
+def check_options(options: dict) -> None:
+    for name, wanted in options.items():
+        if wanted and name not in RESULT_COLUMNS:
+            from ..grouper import GrouperError
+
+            raise GrouperError(f"{name}=True: this build of fastdrg has no {name} to add to the results")
+
+
+#: Rows per part a record batch is cut into for the kernel threads (each part is
+#: read, grouped and written on one thread).
+PART = 8192
+
+
+def _kernel_here(grouper, batch: Batch):
+    """``grouper.group_batch`` on the calling thread (a pool thread: it must not
+    wait for the pool)."""
+    from ..grouper import BatchResult
+
+    n = len(batch)
+    out = K.new_output(n, len(batch.sdx), len(batch.px))
+    if n:
+        kb = K.KernelBatch(*(getattr(batch, f) for f in K.BATCH_FIELDS))
+        sizes = grouper._sizes(max(1, int(np.max(batch.sdx_off[1:] - batch.sdx_off[:-1]))),
+                               max(1, int(np.max(batch.px_off[1:] - batch.px_off[:-1]))))
+        K.group_range(grouper._kt, kb, out, grouper._scratch(sizes), 0, n)
+    return BatchResult(out)
+
+
+def _count(grouper, ab: ArrowBatch, result, counts: dict) -> None:
+    for (_version, rc), c in grouper._tally(ab.batch, result).items():
+        counts[rc] = counts.get(rc, 0) + c
+    errors = ab.batch.errors
+    for i in np.flatnonzero(~ab.batch.ok).tolist():
+        key = "ERROR:" + str(errors[i].get("field"))
+        counts[key] = counts.get(key, 0) + 1
+
+
+def group_record_batches(grouper, rb, detail: bool = False, counts: dict | None = None,
+                         **options) -> list[pa.RecordBatch]:
+    """Record batch(es) of claims (one, or a list) -> record batches of results,
+    in order: cut in parts of :data:`PART` rows at most, each read, grouped and
+    written on a kernel thread (the reader and the writer run in parallel as
+    the kernel does).  ``counts``, when given, is added the grouped claims by
+    return code and the rejected ones by ``ERROR:<field>`` (the command line's
+    summary)."""
+    rbs = [rb] if isinstance(rb, pa.RecordBatch) else list(rb)
+    total = sum(b.num_rows for b in rbs)
+    threads = grouper.threads
+    size = PART if threads == 1 else max(256, min(PART, -(-total // threads)))
+    parts = []
+    for b in rbs:
+        n = b.num_rows
+        if n <= size:
+            parts.append(b)
+        else:
+            parts.extend(b.slice(lo, min(size, n - lo)) for lo in range(0, n, size))
+
+    def run(piece):
+        ab = read_batch(grouper, piece)
+        result = _kernel_here(grouper, ab.batch)
+        return result_batch(grouper, piece, ab, result, detail, options), ab, result
+
+    done = list(grouper._run_all(run, parts)) if total >= 512 else [run(piece) for piece in parts]
+    if counts is not None:
+        for _, ab, result in done:
+            _count(grouper, ab, result, counts)
+    return [d[0] for d in done]
+
+
+def group_record_batch(grouper, rb: pa.RecordBatch, detail: bool = False, counts: dict | None = None,
+                       **options) -> pa.RecordBatch:
+    """One record batch of claims -> one of results, on the calling thread."""
+    ab = read_batch(grouper, rb)
+    result = _kernel_here(grouper, ab.batch)
+    if counts is not None:
+        _count(grouper, ab, result, counts)
+    return result_batch(grouper, rb, ab, result, detail, options)
+
+
+def group_arrow(grouper, data, detail: bool = False, edits: bool = False) -> pa.Table:
+    """See :meth:`engine.Grouper.group_arrow`."""
+    options = {"edits": edits}
+    check_options(options)
+    batches = group_record_batches(grouper, _record_batches(data), detail, **options)
+    if not batches:
+        schema = group_record_batch(grouper, _EMPTY_CLAIM, detail, **options).schema
+        return schema.empty_table()
+    return pa.Table.from_batches(batches)
+
+
+_EMPTY_CLAIM = pa.RecordBatch.from_pydict({"id": pa.array([], pa.string())})
+
+
+# ---- DataFrames ---------------------------------------------------------------------------------
+
+def group_frame(grouper, df, detail: bool = False, edits: bool = False):
+    """A pandas or polars DataFrame of claims -> a DataFrame of results of the same library."""
+    module = type(df).__module__.split(".")[0]
+    if module == "polars":
+        import polars as pl
+
+        table = df.to_arrow()  # zero-copy for numeric and string columns
+        return pl.from_arrow(group_arrow(grouper, table, detail, edits))
+    if module == "pandas":
+        table = pa.Table.from_pandas(df, preserve_index=False)
+        return group_arrow(grouper, table, detail, edits).to_pandas()
+    raise TypeError(f"group_frame takes a pandas or polars DataFrame, not {type(df).__name__}")
+
+
+# ---- Parquet files ------------------------------------------------------------------------------
+
+def group_parquet(grouper, source, destination, detail: bool = False, batch_rows: int = ROWS,
+                  progress=None, counts: dict | None = None, **options) -> int:
+    """Group a Parquet file of claims into a Parquet file of results, a record
+    batch at a time (memory bounded by ``batch_rows``, whatever the file's
+    size): the next batch is read and the last one written on other threads
+    while the kernel groups this one.  Returns the rows written;
+    ``progress(rows)`` is called after each batch."""
+    import pyarrow.parquet as pq
+    from concurrent.futures import ThreadPoolExecutor
+
+    check_options(options)
+    pf = pq.ParquetFile(source)
+    batches = pf.iter_batches(batch_size=batch_rows)
+    writer = None
+    done = 0
+    with ThreadPoolExecutor(2, thread_name_prefix="fastdrg-parquet") as io:
+        nxt = io.submit(next, batches, None)
+        written = None
+        try:
+            while True:
+                rb = nxt.result()
+                if rb is None:
+                    break
+                nxt = io.submit(next, batches, None)  # read ahead (pyarrow releases the GIL)
+                out = pa.Table.from_batches(group_record_batches(grouper, rb, detail, counts, **options))
+                if written is not None:
+                    written.result()
+                if writer is None:
+                    writer = pq.ParquetWriter(destination, out.schema)
+                written = io.submit(writer.write_table, out, row_group_size=max(out.num_rows, 1))
+                done += rb.num_rows
+                if progress is not None:
+                    progress(rb.num_rows)
+            if written is not None:
+                written.result()
+            if writer is None:  # no rows: an empty file with the results' columns
+                empty = pa.RecordBatch.from_pylist([], schema=pf.schema_arrow)
+                out = group_record_batch(grouper, empty, detail, None, **options)
+                writer = pq.ParquetWriter(destination, out.schema)
+                writer.write_batch(out)
+        finally:
+            if writer is not None:
+                writer.close()
+    return done
+
+
+# ---- claim dicts as a table (a convenience for tests, benchmarks and examples) -------------------
+
+_DX = pa.struct([("code", pa.string()), ("poa", pa.string())])
+CLAIM_SCHEMA = pa.schema([
+    ("id", pa.string()), ("version", pa.string()), ("discharge_date", pa.string()), ("age", pa.int64()),
+    ("sex", pa.string()), ("discharge_status", pa.int64()), ("hospital_status", pa.string()), ("pdx", _DX),
+    ("admit_dx", _DX), ("sdx", pa.list_(_DX)), ("procedures", pa.list_(pa.string())),
+])
+
+
+def claims_table(claims) -> pa.Table:
+    """Claim dicts (as ``Grouper.group`` takes them) as a table of
+    :data:`CLAIM_SCHEMA`: codes as ``struct<code, poa>``, versions as text.
+    Python per claim: for tests and examples, not a fast path.  Claims must be
+    well-formed for their values to fit the columns' types."""
+    def dx(x):
+        if x is None:
+            return None
+        return {"code": x.get("code"), "poa": x.get("poa")} if isinstance(x, dict) else {"code": x, "poa": None}
+
+    cols = {name: [] for name in CLAIM_SCHEMA.names}
+    for c in claims:
+        cid = c.get("id")
+        cols["id"].append(None if cid is None else str(cid))
+        v = c.get("version")
+        cols["version"].append(None if v is None else str(v))
+        d = c.get("discharge_date")
+        cols["discharge_date"].append(None if d is None else str(d))
+        for name in ("age", "discharge_status", "hospital_status"):
+            cols[name].append(c.get(name))
+        sex = c.get("sex")
+        cols["sex"].append({0: "M", 1: "F", 2: "U"}.get(sex, sex) if type(sex) is int else sex)
+        cols["pdx"].append(dx(c.get("pdx")))
+        cols["admit_dx"].append(dx(c.get("admit_dx")))
+        cols["sdx"].append([dx(x) for x in c.get("sdx") or []])
+        cols["procedures"].append([x.get("code") if isinstance(x, dict) else x for x in c.get("procedures") or []])
+    fields = []
+    for field in CLAIM_SCHEMA:
+        values = cols[field.name]
+        if not all(_fits(v, field.type) for v in values):  # e.g. sex as 0/1/2, a status as "01"
+            cols[field.name] = values = [None if v is None else str(v) for v in values]
+            field = field.with_type(pa.string())
+        fields.append(field)
+    return pa.table(cols, schema=pa.schema(fields))
+
+
+def _fits(v, t) -> bool:
+    if v is None or not (pa.types.is_integer(t) or pa.types.is_string(t)):
+        return True
+    return type(v) is int if pa.types.is_integer(t) else type(v) is str

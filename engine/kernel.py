@@ -356,22 +356,27 @@ def _clusters(T, B, W, v, p0, np_):
         W.cl_sat[nsat] = c
         bit = np.uint64(1) << np.uint64(nsat)
         nsat += 1
-        # every procedure whose code is among the chosen ones (duplicates included)
+        # every procedure whose code is among the chosen ones takes the cluster's MDC
+        # suppression (duplicates included); the cluster is made of (marks) the first
+        # occurrence of each, not the duplicates (CMS: [D, D, W] names D once, and W)
         for j in range(np_):
             code = B.px[p0 + j]
             if code < 0:
                 continue
             chosen = False
+            first = True
             for jj in range(sat_at + 1):
                 if B.px[p0 + jj] == code:
                     for q in range(T.cl_mem_off[c], T.cl_mem_off[c + 1]):
                         if T.cl_mem[q] == code:
                             chosen = True
                             break
+                    first = jj == j
                     break
             if chosen:
                 W.p_supp[j] |= T.cl_supp[c]
-                W.p_clmask[j] |= bit
+                if first:
+                    W.p_clmask[j] |= bit
     return nsat
 
 
@@ -1337,13 +1342,17 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
     wsupp = T.f_supp[win]
     nk = _collect(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, T.key_sev, W.stamp, W.supp, W.val, W.coll, W.keys, win, np.int64(res_mdc), np.int64(sev), gen)
     incident = T.builtin_attr[_B_INCIDENT]
+    born_here_794 = T.f_drg[win] == 794 and _dx_has(T.sch_ops_off, T.sch_ops, T.sch_cat_off, T.sch_cat, pdx_scheme, incident, False)
     for q in range(nk):
         key = W.keys[q]
         kind = T.key_kind[key]
         at = T.key_attr[key]
         if (kind == KEY_BARE or kind == KEY_ANY) and at >= 0 and _dx_has(T.sch_ops_off, T.sch_ops, T.sch_cat_off, T.sch_cat, pdx_scheme, at, False):
             W.keys[q] = -1  # the principal dx already gives this operand: no secondary dx made it
-        elif kind == KEY_SDX and at == incident:
+        elif kind == KEY_SDX and (at == incident or born_here_794):
+            # (a newborn born here in DRG 794: no secondary dx is named for the formula's
+            # SDX: operand either -- the significant problem is named below, CMS: P0821
+            # with P28.39 (mdc15fallthrough) and S14.131A (MCC) names S14.131A)
             # DRG 794's ``PDX:mdc15fallthrough & SDX:incident``: the principal dx is the
             # newborn's problem; CMS names no secondary dx for the birth-status one
             W.keys[q] = -1
@@ -1418,10 +1427,11 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
         if T.key_kind[key] == KEY_BARE:
             W.keys[npk] = key
             npk += 1
-    # Fusion counters (SGLANTCTR: two single anterior fusions, ...): CMS walks the
-    # first two procedures in marking order and names those that carry the counted
-    # attribute (a first-listed unrelated procedure leaves one named);
-    # SINGLEFUSIONCTR names every procedure it counted.
+    # Fusion counters (SGLANTCTR: two single anterior fusions, ...): CMS names the
+    # first procedure in marking order that carries the counted attribute and, when
+    # that is the principal (first-listed) procedure, the next one too (a first-listed
+    # unrelated procedure leaves one named); SINGLEFUSIONCTR names every procedure it
+    # counted.
     np2 = 0
     for q in range(npk):
         key = W.keys[q]
@@ -1445,22 +1455,34 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
             W.keys[np2] = key
             np2 += 1
             continue
-        for a in range(min(first_n, np_)):
+        n_mark = first_n
+        cnt = 0
+        for a in range(np_):
+            if cnt >= n_mark:
+                break
             j = W.p_order[a]
             pat = W.p_pattern[j]
-            if pat < 0:
-                continue
-            for r in range(T.pat_off[pat], T.pat_off[pat + 1]):
-                if T.attr_special[T.pat_attrs[r]] & want:
-                    O.px_aff[p0 + j] |= stage
-                    break
+            has = False
+            if pat >= 0:
+                for r in range(T.pat_off[pat], T.pat_off[pat + 1]):
+                    if T.attr_special[T.pat_attrs[r]] & want:
+                        has = True
+                        break
+            if has:
+                O.px_aff[p0 + j] |= stage
+                cnt += 1
+            elif a == 0 and first_n == 2:
+                n_mark = 1  # the principal procedure does not carry it: one named
     npk = np2
     # BILATERAL: the procedures on two different joints make it
     bil_key = T.attr_key[T.builtin_attr[_B_BILATERAL], 0]
     for q in range(npk):
         if W.keys[q] == bil_key:
+            # (until two joints are named: CMS names no third one)
             seen_sites = 0
             for a in range(np_):
+                if _two_sites(seen_sites):
+                    break
                 j = W.p_order[a]
                 pat = W.p_pattern[j]
                 if pat < 0 or _px_suppressed(W.p_supp, j, mdc):
@@ -1472,6 +1494,26 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
                         sites |= 1 << b
                 if sites & ~seen_sites:
                     O.px_aff[p0 + j] |= stage
+                    seen_sites |= sites
+            # then the satisfied clusters (a knee revision: removal + replacement), in the
+            # order of their names (CMS: right hip 0SR904A with the left knee revision
+            # cluster 0SPD0LZ + 0SRD0J9 names all three)
+            prev = -1
+            for _r in range(nsat):
+                if _two_sites(seen_sites):
+                    break
+                r = _next_cluster(W.cl_sat, nsat, prev)
+                prev = W.cl_sat[r]
+                pat = T.cl_pattern[v, prev]
+                if pat < 0:
+                    continue
+                sites = 0
+                for rr in range(T.pat_off[pat], T.pat_off[pat + 1]):
+                    b = T.attr_bilateral_bit[T.pat_attrs[rr]]
+                    if b >= 0:
+                        sites |= 1 << b
+                if sites & ~seen_sites:
+                    _mark_cluster(O, W, p0, np_, r, stage)
                     seen_sites |= sites
     if npk > 0:
         done = False
@@ -1590,6 +1632,12 @@ def _dx_sites(T, scheme):
             if b >= 0:
                 m |= 1 << b
     return m
+
+
+@njit(cache=True, _nrt=False)
+def _two_sites(sites):
+    """Two or more bilateral-site bits set."""
+    return (sites & (sites - 1)) != 0
 
 
 @njit(cache=True, _nrt=False)

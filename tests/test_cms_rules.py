@@ -177,9 +177,10 @@ def _px_aff(r):
     return [p["affects_drg"] for p in r["procedures"]]
 
 
-def test_fusion_counter_names_the_first_two_procedures_in_marking_order(grouper):
-    """SGLANTCTR (two single anterior fusions, DRGs 447/448): CMS names those of the first
-    two procedures in marking order (first-listed, then by code) that carry the attribute."""
+def test_fusion_counter_names_the_principal_procedure_and_the_next(grouper):
+    """SGLANTCTR (two single anterior fusions, DRGs 447/448) and its kin: CMS names the first
+    procedure in marking order (first-listed, then by code) that carries the attribute and,
+    when that is the first-listed procedure, the next one too."""
     mcc = [{"code": "L89114", "poa": "Y"}]
     cases = [
         (["0RG6070", "0RG607J"], mcc, "447", ["BOTH", "BOTH"]),
@@ -223,3 +224,47 @@ def test_singlefusionctr_needs_an_anterior_and_a_posterior_fusion(grouper):
                     (["0RG6070"] * 3, "447")):
         (r,) = group3(grouper, [claim(pdx="S52209A", sdx=mcc, procedures=px)])
         assert r["drg"] == drg, px
+
+
+def test_a_cluster_is_made_of_the_first_occurrence_of_each_code(grouper):
+    """Knee revision cluster (0SPD4JC + 0SRW0JA) with duplicates: CMS names the first
+    occurrence of each code; the duplicates are neither named nor marked on their own."""
+    for px, aff in ((["0SPD4JC", "0SRW0JA", "0SPD4JC"], ["BOTH", "BOTH", "NONE"]),
+                    (["0SPD4JC", "0SPD4JC", "0SRW0JA"], ["BOTH", "NONE", "BOTH"]),
+                    (["0SPD4JC", "0SPD4JC", "0SRW0JA", "0SRW0JA"], ["BOTH", "NONE", "BOTH", "NONE"]),
+                    (["0UF68ZZ", "0SPD4JC", "0SPD4JC", "0SRW0JA", "0SPD4JC"], ["BOTH", "NONE", "NONE", "NONE", "NONE"])):
+        (r,) = group3(grouper, [claim(version="41.0", age=0, pdx="H65411", sdx=[{"code": "S52509M", "poa": "Y"}],
+                                      procedures=px)])
+        assert (r["drg"], r["mdc"], _px_aff(r)) == ("982", "03", aff), px
+
+
+def test_drg794_newborn_born_here_names_the_first_secondary_dx_in_marking_order(grouper):
+    """DRG 794 for a newborn born here (P08.21): CMS names the first secondary dx in marking
+    order (the MCC S14.131A), not the one that gave the formula's SDX: operand (P28.39)."""
+    for s14 in ("U", "Y"):
+        (r,) = group3(grouper, [claim(age=1, pdx="P0821", sdx=[{"code": "S14131A", "poa": s14},
+                                                                {"code": "S52552K", "poa": "Y"},
+                                                                {"code": "P2839", "poa": " "}])])
+        assert (r["drg"], r["mdc"]) == ("794", "15")
+        assert [s["affects_drg"] for s in r["sdx"]] == ["BOTH", "NONE", "NONE"]
+
+
+def test_bilateral_marking_takes_satisfied_clusters_too(grouper):
+    """DRG 461 (bilateral or multiple major joints): a right hip replacement and a left knee
+    revision cluster (0SPD0LZ + 0SRD0J9, pattern "leftknee"): CMS names all three."""
+    sdx = [{"code": "T800XXA", "poa": "W"}]
+    (r,) = group3(grouper, [claim(version="42.0", sex="F", pdx="T84613A", sdx=sdx, hospital_status="exempt",
+                                  procedures=["0SR904A", "05UN0KZ", "0SPD0LZ", "0SRD0J9"])])
+    assert r["initial_drg"] == "461"
+    assert _px_aff(r) == ["BOTH", "NONE", "BOTH", "BOTH"]
+
+
+def test_bilateral_marking_stops_at_two_joints(grouper):
+    """DRG 462 (BILATERAL) with three joint procedures (here cluster codes given as such):
+    CMS names the first two joints in marking order and no third."""
+    sdx = [{"code": "M84461S", "poa": "Y"}, {"code": "L89219", "poa": "W"}]
+    (r,) = group3(grouper, [claim(version="40.1", sex="U", age=81, pdx="M50320", sdx=sdx,
+                                  procedures=["0SJH0ZZ", "Z@6640", "0JR10KZ", "Z@1977", "0PS43ZZ",
+                                              "0QHC05Z", "Z@6906", "Z@0474", "0JHG0VZ"])])
+    assert r["drg"] == "462"
+    assert _px_aff(r) == ["NONE", "BOTH", "NONE", "BOTH", "NONE", "NONE", "NONE", "NONE", "NONE"]

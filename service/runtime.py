@@ -120,6 +120,13 @@ class Runtime:
         self.metrics.engine_load_seconds.set(seconds)
         if seconds:
             log.info("engine ready", extra={"load_seconds": round(seconds, 3), "version_count": len(versions)})
+        sources = getattr(grouper, "version_source", None)
+        if sources is not None:  # which versions are served from which source (engine.data)
+            by_source: dict[str, list[str]] = {}
+            for v in versions:
+                by_source.setdefault(str(sources(v).get("source")), []).append(v)
+            for source, vs in by_source.items():
+                log.info("serving versions", extra={"source": source, "versions": ", ".join(vs)})
 
     def wait_ready(self, timeout: float | None = None) -> bool:
         if self._thread is not None:

@@ -51,13 +51,11 @@ def fiscal_year_of(version: int) -> int:
 
 
 def data_dir() -> Path:
-    """Where imported tables live: ``$FASTDRG_DATA_DIR``, else the user data directory."""
-    env = os.environ.get("FASTDRG_DATA_DIR", "").strip()
-    if env:
-        return Path(env)
-    import platformdirs
+    """Where imported tables live: ``$FASTDRG_DATA_DIR``, else the user data directory
+    (engine.data.store, where imported CMS releases live too)."""
+    from ..data.store import data_dir as _data_dir
 
-    return Path(platformdirs.user_data_dir("fastdrg"))
+    return _data_dir()
 
 
 def _weights_dir(root=None) -> Path:

@@ -8,6 +8,8 @@ Measures, and prints next to the goals:
   msdrg's per-claim ``MceEditor.edit`` on a subset (goal: >= 10x);
 * ``group_batch`` + ``edit_batch`` on a pre-encoded batch against
   ``group_batch`` alone (goal: >= 70 % of the claims/s without edits);
+* ``group_json_texts`` with and without ``edits=True`` (the service's batch
+  route's engine call: JSON texts in, JSON out; goal >= 80 %);
 * ``Grouper.edit`` from claim dicts, and ``group(edits=True)`` against
   ``group()`` from dicts, for context.
 
@@ -69,6 +71,16 @@ def main() -> int:
     t_group_dicts = _best(lambda: g.group(some), 1)
     t_group_edits_dicts = _best(lambda: g.group(some, edits=True), 1)
 
+    # the service's path: JSON texts in, JSON documents out (what /v1/group/batch runs)
+    import orjson
+
+    from engine import json_array_items
+
+    texts = json_array_items(orjson.dumps({"claims": some}), "claims", len(some))
+    g.group_json_texts(texts, edits=True).join()  # warm
+    t_texts = _best(lambda: g.group_json_texts(texts).join(), args.repeat)
+    t_texts_edits = _best(lambda: g.group_json_texts(texts, edits=True).join(), args.repeat)
+
     rows = [
         ("edit_batch (pre-encoded, MCE kernel)", n / t_edit),
         ("group_batch alone (pre-encoded)", n / t_group),
@@ -76,6 +88,8 @@ def main() -> int:
         ("Grouper.edit (claim dicts)", len(some) / t_edit_dicts),
         ("group() from dicts", len(some) / t_group_dicts),
         ("group(edits=True) from dicts", len(some) / t_group_edits_dicts),
+        ("group_json_texts (the service's batch path)", len(some) / t_texts),
+        ("group_json_texts(edits=True)", len(some) / t_texts_edits),
     ]
     ms_rate = None
     try:
@@ -102,6 +116,7 @@ def main() -> int:
     ratio_both = (n / t_both) / (n / t_group)
     print(f"  group_batch with edits / alone              {ratio_both:14.0%}   goal >= {GOALS['with_edits']:.0%}")
     print(f"  group(edits=True) / group() from dicts      {t_group_dicts / t_group_edits_dicts:14.0%}")
+    print(f"  group_json_texts with edits / without       {t_texts / t_texts_edits:14.0%}   goal >= 80%")
     if ms_rate:
         ratio = (n / t_edit) / ms_rate
         print(f"  edit_batch / msdrg per claim                {ratio:14.1f}x   goal >= {GOALS['edit_ratio']:.0f}x")

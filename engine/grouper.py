@@ -424,8 +424,11 @@ class Grouper:
         """Like :meth:`group`, with each result serialised as JSON bytes
         (``separator``: what :meth:`JsonResults.join` puts between them)."""
         if edits:
-            return self._json_edited(list(claims), detail, separator, [True] * len(claims),
-                                     self._cents(base_rate, self._base_cents))
+            with _gc_paused():
+                texts = _json_forms(claims)
+            return self._answer_texts_edited(texts, HOSPITAL_STATUS[self.default_hospital_status], detail,
+                                             separator, claims.__getitem__,
+                                             self._cents(base_rate, self._base_cents))
         with _gc_paused():
             texts = _json_forms(claims)
         return self._answer_texts(texts, HOSPITAL_STATUS[self.default_hospital_status], detail, separator,
@@ -478,10 +481,7 @@ class Grouper:
 
         cents = self._cents(base_rate, self._base_cents)
         if edits:
-            claims = [claim_of(i) for i in range(len(texts))]
-            is_claim = [c is not _NOT_A_CLAIM for c in claims]
-            return self._json_edited([c for c in claims if c is not _NOT_A_CLAIM], detail, separator, is_claim,
-                                     cents)
+            return self._answer_texts_edited(texts, HOSPITAL_STATUS[status_name], detail, separator, claim_of, cents)
         return self._answer_texts(texts, HOSPITAL_STATUS[status_name], detail, separator, claim_of, cents)
 
     def _answer_texts(self, texts, hospital: int, detail: bool, separator: bytes, claim_of,
@@ -694,6 +694,13 @@ class Grouper:
                     self.__dict__["_editor"] = ed
         return ed
 
+    def warm_editor(self) -> None:
+        """Build the MCE's tables and compile its kernel now (else the first edit pays)."""
+        claim = {"version": "43.1", "age": 60, "sex": "M", "discharge_status": 1, "los": 3,
+                 "pdx": "I5021", "sdx": ["E1122"], "procedures": ["02703DZ"]}
+        self.edit([claim])
+        self.group([claim], edits=True)
+
     def edit_batch(self, batch):
         """The MCE over an encoded batch (:meth:`encode`): engine.editing.EditOut
         columns (``edit_type``, ``counts`` per edit, per-code bit masks)."""
@@ -769,6 +776,79 @@ class Grouper:
                 for k, (i, r) in enumerate(zip(rest, self._decode(batch, self.group_batch(batch), detail, cents))):
                     results[i] = ed.add_to(r, batch, out, k) if batch.ok[k] else r
             return results
+
+    def _answer_texts_edited(self, texts, hospital: int, detail: bool, separator: bytes, claim_of,
+                             cents: int | None = None) -> JsonResults:
+        """:meth:`_answer_texts` with the MCE's edits: each part grouped and edited,
+        the edits written into its rendered documents in compiled code
+        (engine.editing.splice); claims the reader does not take, and claims
+        edited as of a date outside the MCE's range, through the dict path."""
+        from .editing.splice import fragments, splice_part
+
+        n = len(texts)
+        if not n:
+            out = JsonResults([], [], {}, separator=separator)
+            out.edit_counts = {}
+            return out
+        ed = self.editor
+        frags = self.__dict__.get("_mce_fragments")
+        if frags is None:
+            frags = self.__dict__["_mce_fragments"] = fragments()
+        parts, spans_all, reads, counts, fired, late = [], [], [], {}, {}, []
+
+        def dx_texts(i):
+            claim = claim_of(i)
+            return _dx_texts(claim) if type(claim) is dict else ("", [])
+
+        case_mix = (0, 0)
+        for (doc, lo, hi), doc_spans, batch, kout, pay in self._text_parts(texts, hospital, detail, separator,
+                                                                           PART, cents):
+            case_mix = (case_mix[0] + pay.case_mix[0], case_mix[1] + pay.case_mix[1])
+            eout = ed.run(batch, texts=lambda k, lo=lo: dx_texts(lo + k))
+            inr = ed.in_range(batch)
+            edited = batch.ok & inr
+            buf, new_spans = splice_part(doc, doc_spans, edited, batch, eout, frags, separator)
+            parts.append((buf, lo, hi))
+            spans_all.append(new_spans)
+            reads.append(batch.ok)
+            late.extend((lo + np.flatnonzero(batch.ok & ~inr)).tolist())
+            for key, c in self._tally(batch, BatchResult(kout)).items():
+                counts[key] = counts.get(key, 0) + c
+            for name, c in ed.tally(batch, eout).items():
+                fired[name] = fired.get(name, 0) + c
+        spans = spans_all[0] if len(spans_all) == 1 else np.concatenate(spans_all)
+        read = reads[0] if len(reads) == 1 else np.concatenate(reads)
+        errors = [None] * n
+        replaced = {}
+        rest = np.flatnonzero(~read).tolist() + late
+        if rest:
+            with _gc_paused():
+                claims, where = [], []
+                for i in rest:
+                    replaced[i] = None
+                    claim = claim_of(i)
+                    if claim is not _NOT_A_CLAIM:
+                        claims.append(claim)
+                        where.append(i)
+                more = self._json_edited(claims, detail, separator, [True] * len(claims), cents)
+                for i, doc, err in zip(where, more.documents, more.errors):
+                    replaced[i] = doc
+                    errors[i] = err
+                for key, c in more.counts.items():  # the late ones: once more, taken off below
+                    counts[key] = counts.get(key, 0) + c
+                for name, c in more.edit_counts.items():
+                    fired[name] = fired.get(name, 0) + c
+        if late:  # grouped above and again in the dict path: count them once
+            late_results = [orjson.loads(replaced[i]) for i in late if replaced.get(i) is not None]
+            for r in late_results:
+                if "error" not in r:
+                    key = (r["version"], r["return_code"])
+                    counts[key] -= 1
+        out = JsonResults(errors=errors, counts=counts, parts=parts, spans=spans, replaced=replaced,
+                          separator=separator)
+        out.edit_counts = fired
+        out.case_mix = case_mix
+        return out
 
     def _json_edited(self, claims: list, detail: bool, separator: bytes, is_claim: list,
                      cents: int | None = None) -> JsonResults:

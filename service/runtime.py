@@ -101,6 +101,7 @@ class Runtime:
                 from engine import Grouper
 
                 grouper = Grouper(threads=self.settings.kernel_threads or None)
+                grouper.warm_editor()  # the Medicare Code Editor's tables and kernel, before /readyz
         except BaseException as exc:  # noqa: BLE001 - report any failure through /readyz
             self.load_error = type(exc).__name__
             log.error("engine failed to load", extra={"error_type": type(exc).__name__})

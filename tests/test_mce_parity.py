@@ -110,3 +110,36 @@ def test_edit_date_outside_the_mce_is_an_error(grouper):
     assert ok["edit_date"] == "2026-04-01"
     g = grouper.group([{**base, "discharge_date": "2027-04-01"}], edits=True)[0]
     assert g["edit_error"]["field"] == "discharge_date" and g["drg"]
+
+
+def test_json_paths_equal_the_dict_path(grouper, edit_records):
+    """group_json / group_json_texts with edits (the edits written into the rendered
+    JSON in compiled code) answer as group(edits=True) does, on every kind of claim."""
+    import orjson
+
+    claims = [eval_claim(r) for r in edit_records[:1500] if r["age"] <= 124]
+    base = {"version": "43.1", "age": 50, "sex": "M", "discharge_status": 1, "pdx": "J9600", "los": 3}
+    claims += [
+        {**base, "id": '"pdx":{"code":', "sdx": ["ZZZ99", "J9600"], "procedures": ["5A1955Z", "0Z"]},
+        {**base, "id": "unknown-pdx", "pdx": "QQ999", "sdx": ["QQ999", "q.q999", "A00"]},
+        {**base, "id": "late", "discharge_date": "2027-05-01"},
+        {**base, "id": "no-los", "los": None, "procedures": ["5A1955Z"]},
+        {**base, "id": "bad", "pdx": None},
+        {**base, "id": "dict-path", "pdx": "j96.00", "sex": "m"},
+    ]
+    for detail in (True, False):
+        want = grouper.group(claims, detail=detail, edits=True)
+        texts = [orjson.dumps(c) for c in claims] + [b"not json"]
+        got = grouper.group_json_texts(texts, detail=detail, edits=True)
+        assert [orjson.loads(d) for d in got.documents[:-1]] == want
+        assert got.documents[-1] is None
+        assert orjson.loads(b"[" + got.join({len(claims): b"0"}) + b"]")[:-1] == want
+        gj = grouper.group_json(claims, detail=detail, edits=True)
+        assert [orjson.loads(d) for d in gj.documents] == want
+        fired = {}
+        for r in want:
+            for k, v in (r.get("edits") or {}).items():
+                fired[k] = fired.get(k, 0) + v
+        assert gj.edit_counts == fired
+        plain = grouper.group_json(claims, detail=detail)
+        assert gj.counts == plain.counts

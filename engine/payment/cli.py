@@ -13,13 +13,14 @@ from .table5 import Table5Error, fiscal_year_of, import_table5, list_tables
 
 
 def grouper_drgs(fiscal_year: int, cache_dir=None):
-    """The DRGs of every bundled grouper version of ``fiscal_year`` (None: no version is of that year)."""
+    """The DRGs of every grouper version of ``fiscal_year``, bundled or imported
+    (engine.data); None when no version is of that year."""
     from .. import tables as tb
 
-    versions = [v for v in tb.VERSIONS if fiscal_year_of(v) == fiscal_year]
+    tables, _ = tb.load_or_build(cache_dir)
+    versions = [int(v) for v in tables.meta["versions"] if fiscal_year_of(int(v)) == fiscal_year]
     if not versions:
         return None
-    tables, _ = tb.load_or_build(cache_dir)
     drgs = set()
     for key in tables.meta["drg_descriptions"]:
         v, d = (int(x) for x in key.split(":"))

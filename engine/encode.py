@@ -85,6 +85,8 @@ def parse_version(value) -> int:
         if value.strip().isdigit() and int(value) in VERSIONS:
             return int(value)
     elif isinstance(value, float):
+        if value.is_integer() and int(value) in VERSIONS:  # 431.0: the integer 431
+            return int(value)
         v = int(round(value * 10))
         if v in VERSIONS:
             return v
@@ -98,7 +100,7 @@ def normalize_code(value, field: str) -> str:
     code = value.replace(".", "").strip().upper()
     if not code:
         raise ClaimError(field, "code is empty")
-    if len(code) > 8 or not code.replace("@", "").isalnum():
+    if len(code) > 8 or not code.isascii() or not code.replace("@", "").isalnum():  # ICD-10 codes are ASCII
         raise ClaimError(field, f"not an ICD-10 code: {value[:16]!r}")
     return code
 
@@ -130,6 +132,8 @@ def _int_field(value, field: str, lo: int, hi: int) -> int:
     if isinstance(value, bool):
         raise ClaimError(field, "must be an integer")
     if isinstance(value, str) and value.strip().isdigit():
+        value = int(value)
+    elif isinstance(value, float) and value.is_integer():  # JSON's 57.0 is the integer 57 (as JSON Schema reads it)
         value = int(value)
     if not isinstance(value, int):
         raise ClaimError(field, "must be an integer")
@@ -232,6 +236,8 @@ def encode_claims(claims, dx_index: dict, pr_index: dict, default_hospital: str 
             if sx is None:
                 if isinstance(x, str):
                     x = x.strip().upper()
+                elif isinstance(x, float) and x.is_integer():  # 1.0: the integer 1
+                    x = int(x)
                 if isinstance(x, bool) or not isinstance(x, (str, int)) or x not in _SEX:
                     raise ClaimError("sex", "must be 'M', 'F' or 'U'")
                 sx = _SEX[x]

@@ -35,6 +35,7 @@ from .metrics import Metrics, RequestMiddleware
 from .openapi import install_openapi
 from .problems import install_problem_handlers
 from .routes import grouping, ops, reference
+from . import ui
 from .runtime import Runtime
 from .settings import Settings
 
@@ -84,6 +85,8 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc: service.ui serves them from local files (no CDN)
+        redoc_url=None,
         openapi_tags=[
             {"name": "grouping", "description": "Assign MS-DRGs to claims."},
             {"name": "reference", "description": "Versions, DRGs and codes as the grouper sees them."},
@@ -94,7 +97,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.runtime = runtime
     install_problem_handlers(app)
-    for module in (grouping, reference, ops):
+    for module in (grouping, reference, ops, ui):
         app.router.routes.extend(module.router.routes)
     install_openapi(app, settings.auth_required)
     app.add_middleware(RequestMiddleware, metrics=metrics, settings=settings, access_log=settings.access_log)

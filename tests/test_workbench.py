@@ -135,6 +135,12 @@ async def test_vendor_assets_from_the_pinned_package(client):
         assert r.headers["content-encoding"] == "gzip" and int(r.headers["content-length"]) < len(r.content)
 
 
+async def test_vendor_bundles_fetch_nothing_outside(client):
+    """ReDoc's bundle would load Redocly's logo from a CDN: served without that address."""
+    js = (await client.get("/ui/vendor/redoc.standalone.js")).text
+    assert "cdn.redoc.ly" not in js and "fonts.googleapis" not in js
+
+
 async def test_docs_have_examples_for_every_route(client):
     doc = (await client.get("/openapi.json")).json()
     missing = []

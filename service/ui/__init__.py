@@ -42,6 +42,9 @@ DOCS_CSP = ("default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 's
             "img-src 'self' data:; font-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; "
             "base-uri 'none'; frame-ancestors 'none'")
 _VENDOR_FILES = ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js", "favicon.png")
+#: ReDoc's sidebar footer shows Redocly's logo from their CDN (unconditionally, hidden when it
+#: fails to load): served as an empty data: image instead, so the page fetches nothing outside.
+_VENDOR_PATCHES = {"redoc.standalone.js": [(b'"https://cdn.redoc.ly/redoc/logo-mini.svg"', b'"data:,"')]}
 _PAGE_FILES = ("app.js", "app.css")
 
 
@@ -64,6 +67,8 @@ class _Files:
         hit = self._cache.get(path)
         if hit is None:
             raw = path.read_bytes()
+            for old, new in _VENDOR_PATCHES.get(path.name, ()):
+                raw = raw.replace(old, new)
             hit = self._cache[path] = (raw, gzip.compress(raw, 6, mtime=0))
         return hit
 

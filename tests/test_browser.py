@@ -351,3 +351,69 @@ def test_server_log_names_no_code(server, browser):
     text = Path(server["log"]).read_text()
     for code in ("K709", "S82423C", "I5021", "N170", "02703DZ", "Q9999", "I50.21"):
         assert code not in text, code
+
+
+def test_fields_of_the_parallel_branches_light_up(tab, server, tmp_path):
+    """When the service has the code editor (``?edits=true``, branch mce), reimbursement
+    (``weight``..., branch payment) and ``POST /v1/what-if``, the page shows them. Here the
+    browser is handed those answers (in the shapes those branches give today) by intercepting
+    its requests, so the rendering is tested before they are merged."""
+    import json
+
+    base = server["base"]
+    page = tab.page
+    doc = httpx.get(base + "/openapi.json").json()
+    op = doc["paths"]["/v1/group"]["post"]
+    op.setdefault("parameters", []).append({"name": "edits", "in": "query", "schema": {"type": "boolean"}})
+    doc["paths"]["/v1/what-if"] = {"post": {"responses": {}}}
+    doc["components"]["schemas"]["Claim"]["properties"]["los"] = {"type": "integer"}
+    claim = {"version": "43.1", "age": 70, "sex": "F", "discharge_status": "02", "los": 1,
+             "pdx": {"code": "I5021", "poa": "Y"}, "sdx": [{"code": "N170", "poa": "Y"}, {"code": "Z370", "poa": "Y"}],
+             "procedures": []}
+    real = api_group(server, claim).json()
+    answer = json.loads(json.dumps(real))
+    answer.update({"edit_type": "PRE_PAYMENT", "edits": {"QUESTIONABLE_OBSTETRIC_ADMISSION": 1},
+                   "edit_date": "2026-05-14", "fiscal_year": 2026, "weights_missing": None, "weight": 1.2838,
+                   "initial_weight": 1.2838, "gmlos": 3.8, "amlos": 5.0, "transfer": "acute", "adjusted_weight": 0.6757,
+                   "payment_estimate": {"amount": 4054.2, "base_rate": 6000.0, "note": "estimate"}})
+    for d in [answer["pdx"], *answer["sdx"]]:
+        d["edits"] = ["QUESTIONABLE_OBSTETRIC_ADMISSION"] if d["code"] == "Z370" else []
+    what_if = {"claim": {"drg": real["drg"], "weight": 1.2838},
+               "changes": [{"drg": "292", "drg_description": "Heart Failure and Shock with CC", "weight_delta": -0.4,
+                            "drg_changes": True, "counts_as": None},
+                           {"drg": real["drg"], "weight_delta": 0.0, "drg_changes": False, "counts_as": None}]}
+    seen = {}
+
+    def fake(route):
+        url = route.request.url
+        if url.endswith("/openapi.json"):
+            return route.fulfill(status=200, content_type="application/json", body=json.dumps(doc))
+        if "/v1/group?edits=true" in url:
+            seen["group"] = json.loads(route.request.post_data)
+            return route.fulfill(status=200, content_type="application/json", body=json.dumps(answer))
+        if url.endswith("/v1/what-if"):
+            seen["what_if"] = json.loads(route.request.post_data)
+            return route.fulfill(status=200, content_type="application/json", body=json.dumps(what_if))
+        return route.fallback()
+
+    page.route("**/openapi.json", fake)
+    page.route("**/v1/group?edits=true", fake)
+    page.route("**/v1/what-if", fake)
+    tab.ready()
+    page.wait_for_selector("#status:has-text('code editor')")
+    page.fill("#paste", json.dumps(claim))
+    page.focus("#paste")
+    page.keyboard.press("Enter")
+    page.wait_for_selector("[data-test=edits]")
+    assert seen["group"]["los"] == 1  # the length of stay is sent once the API reads it
+    assert "Questionable obstetric admission" in page.locator('.codes-table tr[data-code="Z370"] .edits').inner_text()
+    assert page.locator('.codes-table tr[data-code="N170"] .edits').inner_text() == ""
+    assert "Questionable obstetric admission" in page.locator("[data-test=edits]").inner_text()
+    assert page.locator("[data-test=adjusted_weight]").inner_text() == "0.6757"
+    assert page.locator("[data-test=weight]").inner_text() == "1.2838"
+    assert "$4054.20" in page.locator("[data-test=payment_estimate]").inner_text()
+    page.wait_for_selector("[data-test=what-if]")
+    assert seen["what_if"]["remove"] == ["N170", "Z370"] and seen["what_if"]["claim"]["pdx"]["code"] == "I5021"
+    first = page.locator("[data-test=what-if] tbody tr").first.inner_text()
+    assert "292" in first and "-0.4" in first and "DRG changes" in first
+    page.screenshot(path=str(tmp_path / "edits-weights-what-if.png"), full_page=True)

@@ -470,7 +470,7 @@ const HAC_STATUS = {
   FINAL_DRG_CHANGES: "HAC criteria met: the final DRG differs from the initial DRG",
   FINAL_DRG_UNGROUPABLE: "HAC criteria met: the final DRG is ungroupable",
 };
-const PAYMENT_KEYS = ["weight", "adjusted_weight", "relative_weight", "gmlos", "amlos", "estimate", "payment", "reimbursement", "price"];
+const PAYMENT_KEYS = ["weight", "initial_weight", "adjusted_weight", "transfer", "gmlos", "amlos", "fiscal_year", "payment_estimate"];
 
 function badge(cls, text, title) {
   return text ? el("span", { class: "badge " + cls, title: title || null, text }) : "";
@@ -505,24 +505,26 @@ async function titlesFor(version, items) {
 }
 
 function editsByCode(result) {
-  // The code editor's answer (when the service has one): a list of edits, each perhaps naming a code.
-  const out = { all: [], byCode: new Map() };
-  const raw = result.edits;
-  if (!raw) return out;
-  const list = Array.isArray(raw) ? raw : Object.values(raw).flat();
-  for (const e of list) {
-    if (e === null || e === undefined) continue;
-    const text = typeof e === "string" ? e
-      : [e.edit ?? e.name ?? e.type ?? e.id, e.message ?? e.description ?? e.reason ?? e.text].filter((x) => x !== undefined && x !== null).join(": ") || JSON.stringify(e);
-    const codes = typeof e === "object" ? [e.code, ...(Array.isArray(e.codes) ? e.codes : [])].filter(Boolean).map(normalize) : [];
-    out.all.push({ text, codes, raw: e });
-    for (const c of codes) {
-      if (!out.byCode.has(c)) out.byCode.set(c, []);
-      out.byCode.get(c).push(text);
+  // The code editor's answer (when the service has one): per code an "edits" list of edit
+  // names; at the top "edits" {name: count}, "edit_type", "not_checked", or "edit_error".
+  const out = { all: [], byCode: new Map(), type: result.edit_type || null, notChecked: result.not_checked || [], error: result.edit_error || null };
+  const codes = [result.pdx, ...(result.sdx || []), ...(result.procedures || [])].filter(Boolean);
+  for (const c of codes) {
+    if (Array.isArray(c.edits) && c.edits.length) out.byCode.set(c.code, c.edits.map(editName));
+  }
+  const top = result.edits;
+  if (top && typeof top === "object" && !Array.isArray(top)) {
+    for (const [name, count] of Object.entries(top)) {
+      const on = Array.from(out.byCode.entries()).filter(([, list]) => list.includes(editName(name))).map(([code]) => code);
+      out.all.push({ text: editName(name) + (count > 1 ? " ×" + count : ""), codes: on });
     }
+  } else if (Array.isArray(top)) {
+    for (const e of top) out.all.push({ text: typeof e === "string" ? editName(e) : JSON.stringify(e), codes: [] });
   }
   return out;
 }
+
+const editName = (name) => String(name).replace(/_/g, " ").toLowerCase().replace(/^./, (c) => c.toUpperCase());
 
 async function render(res, claim) {
   const version = res.version;
@@ -553,13 +555,22 @@ async function render(res, claim) {
   if (res.return_code !== "OK") notes.push(el("p", { class: "warn", "data-test": "return-code" }, el("strong", { text: res.return_code }), " — " + (RETURN_TEXT[res.return_code] || "")));
   if (HAC_STATUS[res.hac_status]) notes.push(el("p", { class: "warn", "data-test": "hac-status" }, el("strong", { text: "HAC" }), " — " + HAC_STATUS[res.hac_status]));
 
-  const payment = PAYMENT_KEYS.filter((k) => res[k] !== undefined && res[k] !== null);
-  const payBox = payment.length ? el("dl", { class: "payment", "aria-label": "Weight and estimate" },
-    payment.flatMap((k) => {
-      const v = res[k];
-      if (typeof v === "object") return Object.entries(v).flatMap(([kk, vv]) => [el("dt", { text: k + " " + kk }), el("dd", { text: fmt(vv) })]);
-      return [el("dt", { text: k.replace(/_/g, " ") }), el("dd", { "data-test": k, text: fmt(v) })];
-    })) : "";
+  // Weights and estimate (when the service has reimbursement): only what the answer carries.
+  const payment = PAYMENT_KEYS.filter((k) => res[k] !== undefined && res[k] !== null && !(k === "initial_weight" && !changed));
+  let payBox = "";
+  if (res.weights_missing) payBox = el("p", { class: "warn", text: "Weights: " + res.weights_missing });
+  else if (payment.length) {
+    payBox = el("dl", { class: "payment", "aria-label": "Weight and estimate" },
+      payment.flatMap((k) => {
+        const v = res[k];
+        if (k === "payment_estimate") {
+          return [el("dt", { text: "estimate" }), el("dd", { "data-test": k, title: v.note || "", text: "$" + Number(v.amount).toFixed(2) + " at base rate $" + Number(v.base_rate).toFixed(2) })];
+        }
+        return [el("dt", { text: k.replace(/_/g, " ") }), el("dd", { "data-test": k, text: fmt(v) })];
+      }),
+      changed && typeof res.initial_weight === "number" && typeof res.weight === "number"
+        ? [el("dt", { text: "HAC cost (weight)" }), el("dd", { text: fmt(Math.round((res.initial_weight - res.weight) * 1e4) / 1e4) })] : []);
+  }
 
   const rows = [];
   const dxRow = (role, d) => rows.push(el("tr", { "data-code": d.code },
@@ -594,9 +605,11 @@ async function render(res, claim) {
     el("thead", {}, el("tr", {}, ["", "Code", "Title", "POA", "CC/MCC", "Affects DRG", "POA check", "HAC", "Edits"].map((h) => el("th", { scope: "col", text: h })))),
     el("tbody", {}, rows));
 
-  const editPanel = edits.all.length ? el("section", { class: "panel", "aria-label": "Code editor" },
-    el("h2", { text: "Code editor (" + edits.all.length + ")" }),
-    el("ul", { "data-test": "edits" }, edits.all.map((e) => el("li", {}, e.codes.length ? el("code", { text: e.codes.join(", ") }) : "", e.codes.length ? " — " : "", e.text)))) : "";
+  const editPanel = (edits.all.length || edits.type || edits.error) ? el("section", { class: "panel", "aria-label": "Code editor" },
+    el("h2", { text: "Code editor" + (edits.type ? " — " + edits.type.replace(/_/g, " ").toLowerCase() : "") + " (" + edits.all.length + " edit" + (edits.all.length === 1 ? "" : "s") + ")" }),
+    edits.error ? el("p", { class: "warn", text: edits.error.reason || JSON.stringify(edits.error) }) : "",
+    el("ul", { "data-test": "edits" }, edits.all.map((e) => el("li", {}, e.text, e.codes.length ? " — " : "", e.codes.length ? el("code", { text: e.codes.join(", ") }) : ""))),
+    edits.notChecked.length ? el("p", { class: "hint", text: "Not checked: " + edits.notChecked.map(editName).join(", ") }) : "") : "";
 
   $("#answer").replaceChildren(
     head,
@@ -626,17 +639,38 @@ function fmt(v) {
 }
 
 async function whatIf(claim, result) {
-  const r = await api("/v1/what-if", { method: "POST", json: claim });
+  // POST /v1/what-if (when the service has it): each secondary dx and procedure removed, and
+  // the codes typed in "try adding", each on its own; the panel lists what changes the DRG.
   const box = $("#whatif");
-  if (!box || r.status !== 200 || !r.body) return; // 404 until the route exists: no panel
-  const list = Array.isArray(r.body) ? r.body : Object.values(r.body).find((v) => Array.isArray(v)) || [];
-  if (!list.length) return;
-  const keys = Array.from(new Set(list.flatMap((x) => (x && typeof x === "object" ? Object.keys(x) : [])))).slice(0, 8);
+  if (!box) return;
+  const remove = [...(result.sdx || []), ...(result.procedures || [])].map((c) => c.code);
+  const adds = normalize($("#whatif-add") ? $("#whatif-add").value : "").length ? $("#whatif-add").value.split(/[\s,;]+/).filter(Boolean) : [];
+  const addSdx = [];
+  const addPx = [];
+  for (const code of adds) ((await classify(normalize(code))) === "procedure" ? addPx : addSdx).push(normalize(code));
+  const r = await api("/v1/what-if", { method: "POST", json: { claim, add_sdx: addSdx, add_procedures: addPx, remove } });
+  if (r.status !== 200 || !r.body) return; // 404 until the route exists: no panel
+  const changes = Array.isArray(r.body.changes) ? r.body.changes : [];
+  const labels = [...addSdx.map((c) => "add " + c), ...addPx.map((c) => "add " + c), ...remove.map((c) => "remove " + c)];
+  const rows = changes.map((x, i) => {
+    const change = x.change || labels[i] || "";
+    if (x.error) return el("tr", {}, el("td", { text: change }), el("td", { colspan: "4", text: x.error.reason || "cannot be tried" }));
+    const delta = typeof x.weight_delta === "number" ? (x.weight_delta > 0 ? "+" : "") + fmt(x.weight_delta) : "";
+    return el("tr", { class: x.drg_changes ? "changes" : "" },
+      el("td", {}, el("code", { text: change })),
+      el("td", { text: x.drg + (x.drg_description ? " " + x.drg_description : "") }),
+      el("td", { text: x.counts_as || "" }),
+      el("td", { text: delta }),
+      el("td", { text: x.drg_changes ? "DRG changes" : "" }));
+  });
+  rows.sort((a, b) => (b.className === "changes") - (a.className === "changes"));
   box.replaceChildren(
-    el("h2", { text: "What if — candidates that would change the DRG (" + list.length + ")" }),
+    el("h2", { text: "What if — one change at a time" }),
+    el("label", {}, "Try adding ", el("input", { id: "whatif-add", size: "30", spellcheck: "false", placeholder: "codes, e.g. J96.01 N17.9", value: adds.join(" ") }), " ",
+      el("button", { type: "button", id: "whatif-run", text: "Try" })),
     el("table", { class: "codes-table", "data-test": "what-if" },
-      el("thead", {}, el("tr", {}, keys.map((k) => el("th", { scope: "col", text: k.replace(/_/g, " ") })))),
-      el("tbody", {}, list.slice(0, 50).map((x) => el("tr", {}, keys.map((k) => el("td", { text: fmt(x[k]) })))))));
+      el("thead", {}, el("tr", {}, ["Change", "DRG", "Counts as", "Weight Δ", ""].map((h) => el("th", { scope: "col", text: h })))),
+      el("tbody", {}, rows)));
   box.hidden = false;
 }
 
@@ -718,6 +752,7 @@ function init() {
   $("#answer").addEventListener("click", (ev) => {
     if (ev.target.id === "copy-json") copy(JSON.stringify(state.lastResult, null, 2));
     if (ev.target.id === "copy-curl") copy(curlLine());
+    if (ev.target.id === "whatif-run" && state.lastResult) whatIf(state.lastClaim, state.lastResult);
   });
   detectFeatures().then(loadVersions);
   $("#age").focus();

@@ -150,7 +150,8 @@ async def codes(
     grouper = rt.require()
     v = resolve_version(rt, version)
     text = prefix.replace(".", "").strip().upper()
-    if not text or len(text) > 8 or not text.isascii() or not text.isalnum():
+    # the engine's rule for a code (ASCII letters and digits, "@" as a placeholder, 1-8 long)
+    if not text or len(text) > 8 or not text.isascii() or not text.replace("@", "").isalnum():
         raise Problem(422, "invalid-parameter", "A prefix is 1-8 letters and digits (dots allowed).",
                       [("prefix", "expected 1-8 letters and digits")])
     if kind not in (None, "diagnosis", "procedure"):

@@ -443,11 +443,15 @@ STREAM_BODY = {
         "required": False,
         "description": "One claim per line (NDJSON). Any number of lines, none included (an empty or absent body "
                        "is answered by an empty stream); blank lines are skipped.",
-        "content": {"application/x-ndjson": {
-            "schema": {"description": "NDJSON text. Any bytes are read: each line that is not a claim is answered "
-                                      "by a ClaimError line in its place."},
-            "example": _NDJSON_IN,
-        }},
+        "content": {
+            "application/x-ndjson": {
+                "schema": {"description": "NDJSON text. Any bytes are read: each line that is not a claim is "
+                                          "answered by a ClaimError line in its place."},
+            },
+            # the body is read as NDJSON whatever its declared type (curl -T sends none); the
+            # example sits here, where generic clients and test tools can send it as text
+            "text/plain": {"schema": {"description": "The same NDJSON text."}, "example": _NDJSON_IN},
+        },
     }
 }
 STREAM_RESPONSE = {

@@ -351,10 +351,10 @@ function buildClaim() {
   if (version) claim.version = version;
   else if (date) claim.discharge_date = date;
   const age = $("#age").value.trim();
-  claim.age = /^\d+$/.test(age) ? Number(age) : age;
+  if (age) claim.age = /^\d+$/.test(age) ? Number(age) : age;  // empty: left out (the service says "missing")
   claim.sex = $("#sex").value;
   const ds = $("#discharge_status").value.trim();
-  claim.discharge_status = /^\d+$/.test(ds) ? ds.padStart(2, "0") : ds;
+  if (ds) claim.discharge_status = /^\d+$/.test(ds) ? ds.padStart(2, "0") : ds;
   const hs = $("#hospital_status").value;
   if (hs) claim.hospital_status = hs;
   const los = $("#los").value.trim();

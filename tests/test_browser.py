@@ -346,7 +346,7 @@ def test_first_paint_and_layout(tab, server):
     assert page.locator("#claim").bounding_box()["height"] <= 768
 
 
-def test_server_log_names_no_code(server, browser):
+def test_server_log_names_no_code(browser, server):
     """After the cases above: the server's log holds no code that was typed (nor the pasted line)."""
     text = Path(server["log"]).read_text()
     for code in ("K709", "S82423C", "I5021", "N170", "02703DZ", "Q9999", "I50.21"):

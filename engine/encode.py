@@ -25,7 +25,7 @@ _VERSION_TEXT = {f"{v // 10}.{v % 10}": v for v in range(390, 1000) if v % 10 in
 # The CMS grouper takes any whole number of years (its code editor flags an age
 # outside 0-124; the grouper still groups the claim): a Java int's range.
 MIN_AGE = -(2**31)
-_INT_TEXT = re.compile(r"-?[0-9]+")
+_INT_TEXT = re.compile(r"-?0*[0-9]{1,9}")  # digits in a string: at most 9 significant (service.openapi)
 MAX_AGE = 2**31 - 1
 #: ``Batch.admit_dx`` sentinels: no admitting dx given; a code the grouper does not know
 #: (its text is in ``Batch.admit_text``).  A known code is its dx id (>= 0).
@@ -142,6 +142,8 @@ def parse_version(value, versions=VERSIONS) -> int:
         if value.strip().isdigit() and int(value) in versions:
             return int(value)
     elif isinstance(value, float):
+        if value.is_integer() and int(value) in VERSIONS:  # 431.0: the integer 431
+            return int(value)
         v = int(round(value * 10))
         if v in versions:
             return v
@@ -155,7 +157,7 @@ def normalize_code(value, field: str) -> str:
     code = value.replace(".", "").strip().upper()
     if not code:
         raise ClaimError(field, "code is empty")
-    if len(code) > 8 or not code.replace("@", "").isalnum():
+    if len(code) > 8 or not code.isascii() or not code.replace("@", "").isalnum():  # ICD-10 codes are ASCII
         raise ClaimError(field, f"not an ICD-10 code: {value[:16]!r}")
     return code
 
@@ -189,6 +191,8 @@ def _int_field(value, field: str, lo: int, hi: int) -> int:
     if isinstance(value, bool):
         raise ClaimError(field, "must be an integer")
     if isinstance(value, str) and _INT_TEXT.fullmatch(value.strip()):
+        value = int(value)
+    elif isinstance(value, float) and value.is_integer():  # JSON's 57.0 is the integer 57 (as JSON Schema reads it)
         value = int(value)
     if not isinstance(value, int):
         raise ClaimError(field, "must be an integer")
@@ -336,6 +340,8 @@ def encode_claims(claims, dx_index: dict, pr_index: dict, default_hospital: str 
             if sx is None:
                 if isinstance(x, str):
                     x = x.strip().upper()
+                elif isinstance(x, float) and x.is_integer():  # 1.0: the integer 1
+                    x = int(x)
                 if isinstance(x, bool) or not isinstance(x, (str, int)) or x not in _SEX:
                     raise ClaimError("sex", "must be 'M', 'F' or 'U'")
                 sx = _SEX[x]

@@ -674,6 +674,19 @@ class Grouper:
         info.update(kind=kind, valid=False)
         return info
 
+    def valid_codes(self, version) -> tuple[list[str], list[str]]:
+        """The diagnosis and procedure codes valid in ``version``, each sorted (for look-ups
+        by prefix, e.g. the service's ``GET /v1/codes``); built once per version."""
+        v = self._version(version)
+        cache = self.__dict__.setdefault("_valid_codes", {})
+        if v not in cache:
+            vi = self.version_numbers.index(v)
+            a, meta = self.tables.arrays, self.tables.meta
+            dx = sorted(c for c, s in zip(meta["dx_codes"], a["dx_scheme"][vi].tolist()) if s >= 0)
+            pr = sorted(c for c, s in zip(meta["pr_codes"], a["pr_pattern"][vi].tolist()) if s >= 0)
+            cache[v] = (dx, pr)
+        return cache[v]
+
     # ---- the Medicare Code Editor (engine.editing) -------------------------------------
     @property
     def editor(self):

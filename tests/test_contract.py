@@ -1,0 +1,180 @@
+"""The published contract: ``/openapi.json`` says exactly what the service does.
+
+Client generators (what EHR integrators use) trust the document, so schemathesis
+checks it both ways on every operation: everything the schema allows is accepted
+(a claim that fits the Claim schema is grouped, never refused), everything it
+forbids is refused with a 4xx problem, and every answer fits the schema of its
+status and media type, with no 5xx. Requests go to the app in process (ASGI)
+with the real engine.
+
+The default run makes a few hundred cases per operation (a fixed seed:
+derandomized, so a failure reproduces); ``-m slow`` makes thousands.
+
+Rules the first run found, each now in the schema or the behaviour:
+``rule_kind_null`` (an unknown code's ``kind`` is null), ``rule_claim_needs_version_or_date``,
+``rule_procedure_members_ignored``, ``rule_drg_parameter_pattern``,
+``rule_batch_entries_match_one_branch``, ``rule_stream_body_optional``,
+``rule_integral_float_is_integer`` (JSON's 57.0 is the integer 57); each has a test below.
+"""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import orjson
+import pytest
+
+schemathesis = pytest.importorskip("schemathesis", reason="schemathesis is not installed (pip install -e '.[dev]')")
+from hypothesis import HealthCheck, settings  # noqa: E402
+from schemathesis import checks as st_checks  # noqa: E402
+
+from service.app import create_app  # noqa: E402
+from service.settings import Settings  # noqa: E402
+
+DEFAULT_CASES = 300
+SLOW_CASES = 3000
+
+#: ``schemathesis run --checks all``, minus the checks that need stateful links or
+#: authentication (none apply: the app under test has no API keys).
+CHECKS = [
+    st_checks.not_a_server_error,
+    st_checks.status_code_conformance,
+    st_checks.content_type_conformance,
+    st_checks.response_headers_conformance,
+    st_checks.response_schema_conformance,
+    st_checks.negative_data_rejection,
+    st_checks.positive_data_acceptance,
+    st_checks.missing_required_header,
+    st_checks.unsupported_method,
+]
+
+
+@schemathesis.serializer("application/x-ndjson")
+def _ndjson(ctx, value):
+    """The stream's body: NDJSON text (the schema says a string); other values as JSON."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value.encode("utf-8", "surrogatepass")
+    return json.dumps(value).encode()
+
+
+@pytest.fixture(scope="session")
+def contract_app(grouper):
+    return create_app(grouper=grouper, settings=Settings())
+
+
+@pytest.fixture(scope="session")
+def api_schema(contract_app):
+    return schemathesis.openapi.from_asgi("/openapi.json", contract_app)
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+_SETTINGS = dict(deadline=None, derandomize=True, suppress_health_check=list(HealthCheck), database=None)
+
+
+@schema.parametrize()
+@settings(max_examples=DEFAULT_CASES, **_SETTINGS)
+def test_contract(case):
+    case.call_and_validate(checks=CHECKS)
+
+
+@pytest.mark.slow
+@schema.parametrize()
+@settings(max_examples=SLOW_CASES, **{**_SETTINGS, "derandomize": False})
+def test_contract_long(case):
+    case.call_and_validate(checks=CHECKS)
+
+
+# ---- the rules the first run found ------------------------------------------------------------
+
+pytestmark_anyio = pytest.mark.anyio
+
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+def client_for(app) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc")
+
+
+def _doc(app) -> dict:
+    return app.openapi()
+
+
+CLAIM = {"version": "43.1", "age": 70, "sex": "F", "discharge_status": 1, "pdx": "I5021"}
+
+
+@pytest.mark.anyio
+async def test_rule_kind_null(contract_app):
+    kind = _doc(contract_app)["components"]["schemas"]["CodeInfo"]["properties"]["kind"]
+    async with client_for(contract_app) as c:
+        r = await c.get("/v1/codes/Q999999")
+    assert r.json()["kind"] is None and None in kind["enum"]
+
+
+@pytest.mark.anyio
+async def test_rule_claim_needs_version_or_date(contract_app):
+    claim = _doc(contract_app)["components"]["schemas"]["Claim"]
+    assert claim["then"]["required"] == ["discharge_date"]
+    async with client_for(contract_app) as c:
+        no_version = {k: v for k, v in CLAIM.items() if k != "version"}
+        r = await c.post("/v1/group", json=no_version)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "version"
+        r = await c.post("/v1/group", json={**no_version, "discharge_date": "2026-05-14"})
+        assert r.status_code == 200 and r.json()["version"] == "43.1"
+
+
+@pytest.mark.anyio
+async def test_rule_procedure_members_ignored(contract_app):
+    proc = _doc(contract_app)["components"]["schemas"]["Procedure"]
+    assert "poa" not in proc["anyOf"][1]["properties"] and "ignored" in proc["description"]
+    async with client_for(contract_app) as c:
+        r = await c.post("/v1/group", json={**CLAIM, "procedures": [{"code": "02703DZ", "poa": "Q", "x": 1}]})
+    assert r.status_code == 200 and r.json()["procedures"][0]["code"] == "02703DZ"
+
+
+@pytest.mark.anyio
+async def test_rule_drg_parameter_pattern(contract_app):
+    params = _doc(contract_app)["paths"]["/v1/drgs/{drg}"]["get"]["parameters"]
+    drg = next(p for p in params if p["name"] == "drg")
+    assert drg["schema"]["pattern"] == "^[0-9]{1,3}$"
+    version = next(p for p in params if p["name"] == "version")
+    assert "43\\.1" in version["schema"]["pattern"]
+
+
+@pytest.mark.anyio
+async def test_rule_batch_entries_match_one_branch(contract_app):
+    jsonschema = pytest.importorskip("jsonschema")
+    doc = _doc(contract_app)
+    async with client_for(contract_app) as c:
+        r = await c.post("/v1/group/batch", json={"claims": [CLAIM, {"id": "x", "age": 1}]})
+    results = r.json()["results"]
+    schemas = doc["components"]["schemas"]
+    resolver = {"components": doc["components"]}
+    for entry, want in zip(results, ("Result", "ClaimError")):
+        for name in ("Result", "ClaimError"):
+            valid = jsonschema.Draft202012Validator({**schemas[name], **resolver}).is_valid(entry)
+            assert valid == (name == want), (name, entry)
+
+
+@pytest.mark.anyio
+async def test_rule_stream_body_optional(contract_app):
+    body = _doc(contract_app)["paths"]["/v1/group/stream"]["post"]["requestBody"]
+    assert body["required"] is False
+    async with client_for(contract_app) as c:
+        r = await c.post("/v1/group/stream")
+    assert r.status_code == 200 and r.content == b""
+
+
+@pytest.mark.parametrize("field,value", [("age", 70.0), ("discharge_status", 1.0), ("sex", 1.0), ("version", 431.0)])
+def test_rule_integral_float_is_integer(grouper, field, value):
+    """JSON Schema reads 70.0 as an integer, so the engine does too."""
+    want = grouper.group([CLAIM])[0]
+    assert grouper.group([{**CLAIM, field: value}])[0] == want
+    text = orjson.dumps({**CLAIM, field: value})
+    assert orjson.loads(grouper.group_json_texts([text]).documents[0]) == want

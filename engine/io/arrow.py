@@ -922,47 +922,62 @@ def group_frame(grouper, df, detail: bool = False, edits: bool = False):
 
 def group_parquet(grouper, source, destination, detail: bool = False, batch_rows: int = ROWS,
                   progress=None, counts: dict | None = None, **options) -> int:
-    """Group a Parquet file of claims into a Parquet file of results, a record
-    batch at a time (memory bounded by ``batch_rows``, whatever the file's
-    size): the next batch is read and the last one written on other threads
-    while the kernel groups this one.  Returns the rows written;
-    ``progress(rows)`` is called after each batch."""
+    """Group a Parquet file of claims into a Parquet file of results, streaming:
+    record batches of ``batch_rows`` are read, cut into parts of :data:`PART`
+    rows, and each part is read, grouped and written (to Arrow) on a kernel
+    thread, a few parts in flight at most, while this thread reads the next
+    record batch and writes finished parts to the file (pyarrow releases the
+    GIL for both).  Memory stays bounded whatever the file's size.  Returns the
+    rows written; ``progress(rows)`` is called as parts are written."""
     import pyarrow.parquet as pq
-    from concurrent.futures import ThreadPoolExecutor
+    from collections import deque
+
+    from ..grouper import _pool
 
     check_options(options)
     pf = pq.ParquetFile(source)
-    batches = pf.iter_batches(batch_size=batch_rows)
     writer = None
     done = 0
-    with ThreadPoolExecutor(2, thread_name_prefix="fastdrg-parquet") as io:
-        nxt = io.submit(next, batches, None)
-        written = None
-        try:
-            while True:
-                rb = nxt.result()
-                if rb is None:
-                    break
-                nxt = io.submit(next, batches, None)  # read ahead (pyarrow releases the GIL)
-                out = pa.Table.from_batches(group_record_batches(grouper, rb, detail, counts, **options))
-                if written is not None:
-                    written.result()
-                if writer is None:
-                    writer = pq.ParquetWriter(destination, out.schema)
-                written = io.submit(writer.write_table, out, row_group_size=max(out.num_rows, 1))
-                done += rb.num_rows
-                if progress is not None:
-                    progress(rb.num_rows)
-            if written is not None:
-                written.result()
-            if writer is None:  # no rows: an empty file with the results' columns
-                empty = pa.RecordBatch.from_pylist([], schema=pf.schema_arrow)
-                out = group_record_batch(grouper, empty, detail, None, **options)
-                writer = pq.ParquetWriter(destination, out.schema)
-                writer.write_batch(out)
-        finally:
-            if writer is not None:
-                writer.close()
+    window = max(2, 2 * grouper.threads)
+
+    def run(piece):
+        ab = read_batch(grouper, piece)
+        result = _kernel_here(grouper, ab.batch)
+        return result_batch(grouper, piece, ab, result, detail, options), ab, result
+
+    def finish(out):
+        nonlocal writer, done
+        rb, ab, result = out
+        if counts is not None:
+            _count(grouper, ab, result, counts)
+        if writer is None:
+            writer = pq.ParquetWriter(destination, rb.schema)
+        writer.write_batch(rb)
+        done += rb.num_rows
+        if progress is not None:
+            progress(rb.num_rows)
+
+    pending: deque = deque()
+    try:
+        for rb in pf.iter_batches(batch_size=batch_rows):
+            for lo in range(0, rb.num_rows, PART):
+                piece = rb.slice(lo, min(PART, rb.num_rows - lo))
+                if grouper.threads == 1:
+                    finish(run(piece))
+                    continue
+                pending.append(_pool().submit(run, piece))
+                while len(pending) >= window:
+                    finish(pending.popleft().result())
+        while pending:
+            finish(pending.popleft().result())
+        if writer is None:  # no rows: an empty file with the results' columns
+            empty = pa.RecordBatch.from_pylist([], schema=pf.schema_arrow)
+            writer = pq.ParquetWriter(destination, group_record_batch(grouper, empty, detail, None, **options).schema)
+    finally:
+        for f in pending:
+            f.cancel()
+        if writer is not None:
+            writer.close()
     return done
 
 

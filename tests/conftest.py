@@ -7,9 +7,15 @@ kernels, which is the expensive part of the suite: do it once.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from pathlib import Path
 
 import pytest
+
+# The suite never reads a developer's own imports (CMS releases, Table 5 years) from the
+# user data directory: it gets one of its own unless one is named.
+os.environ.setdefault("FASTDRG_DATA_DIR", tempfile.mkdtemp(prefix="fastdrg-test-data-"))
 
 #: shared/ is a sibling of the repository (locally /work/shared, in CI next to the clone).
 SHARED = Path(__file__).resolve().parents[2] / "shared"

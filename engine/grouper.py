@@ -620,6 +620,16 @@ class Grouper:
         prov = self.tables.meta.get("provenance", {}).get(str(v))
         return dict(prov) if prov else {"source": None, "file": None, "sha256": None, "built": None}
 
+    def version_for_date(self, date) -> str:
+        """The version of these tables covering a discharge date (ISO string or date);
+        GrouperError when none does (never a fallback to another version)."""
+        from .encode import version_for_date
+
+        try:
+            return version_label(version_for_date(date, self.version_numbers))
+        except ClaimError as e:
+            raise GrouperError(e.reason) from None
+
     def _version(self, version) -> int:
         try:
             return parse_version(version, self.version_numbers)

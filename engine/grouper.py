@@ -498,10 +498,11 @@ class Grouper:
                     counts[key] = counts.get(key, 0) + c
         return parts, doc_spans, read, counts
 
-    def _text_parts(self, texts: list, hospital: int, detail: bool, separator: bytes, part: int = PART):
+    def _text_parts(self, texts: list, hospital: int, detail: bool, separator: bytes, part: int = PART, post=None):
         """Each part's ``((document, lo, hi), spans, batch, output)``, in order, as
         the kernel threads finish it (the caller may use one part while the
-        threads work on the next)."""
+        threads work on the next); with ``post``, ``post(*that)`` is appended,
+        computed on the kernel thread too."""
         n = len(texts)
         if isinstance(texts, P.Texts):  # spans of one buffer already (engine.json_array_items)
             buf, spans = np.frombuffer(texts.buffer, np.uint8), texts.spans
@@ -520,6 +521,8 @@ class Grouper:
             K.group_range(self._kt, batch, out, self._scratch(self._sizes(max_sdx, max_px)), 0, hi - lo)
             text_bytes = int(spans[hi - 1, 1] - spans[lo, 0])
             doc, doc_spans = render_read(batch, out, self._fragments, buf, text_spans, text_bytes, detail, separator)
+            if post is not None:
+                return (doc, lo, hi), doc_spans, batch, out, post((doc, lo, hi), doc_spans, batch, out)
             return (doc, lo, hi), doc_spans, batch, out
 
         return self._run_all(run, self._parts(n, part))
@@ -735,11 +738,14 @@ class Grouper:
             claim = claim_of(i)
             return _dx_texts(claim) if type(claim) is dict else ("", [])
 
-        for (doc, lo, hi), doc_spans, batch, kout in self._text_parts(texts, hospital, detail, separator):
-            eout = ed.run(batch, texts=lambda k, lo=lo: dx_texts(lo + k))
+        def post(where, doc_spans, batch, kout):  # on the kernel thread
+            doc, lo, _ = where
+            eout = ed.run(batch, texts=lambda k: dx_texts(lo + k))
             inr = ed.in_range(batch)
-            edited = batch.ok & inr
-            buf, new_spans = splice_part(doc, doc_spans, edited, batch, eout, frags, separator)
+            return eout, inr, splice_part(doc, doc_spans, batch.ok & inr, batch, eout, frags, separator)
+
+        for (_, lo, hi), _, batch, kout, (eout, inr, (buf, new_spans)) in self._text_parts(
+                texts, hospital, detail, separator, post=post):
             parts.append((buf, lo, hi))
             spans_all.append(new_spans)
             reads.append(batch.ok)

@@ -115,7 +115,8 @@ def compile_mce(src: MceSource, dx_codes: list, pr_codes: list) -> MceTables:
         ds_status=np.array([r[0] for r in ds], np.int32), ds_from=np.array([ymd_days(r[1]) for r in ds], np.int32),
         ds_to=np.array([ymd_days(r[2]) for r in ds], np.int32),
     )
-    meta = {"dropped_dx": dropped_dx, "dropped_pr": dropped_pr, "first_day": ymd_days(first), "last_day": ymd_days(last),
+    meta = {"dropped_dx": dropped_dx, "dropped_pr": dropped_pr,
+            "first_day": ymd_days(first), "last_day": ymd_days(last),
             "first_date": days_iso(ymd_days(first)), "last_date": days_iso(ymd_days(last))}
     return MceTables(arrays, meta)
 

@@ -539,10 +539,11 @@ class Grouper:
         return parts, doc_spans, read, counts, case_mix
 
     def _text_parts(self, texts: list, hospital: int, detail: bool, separator: bytes, part: int = PART,
-                    cents: int | None = None):
+                    cents: int | None = None, post=None):
         """Each part's ``((document, lo, hi), spans, batch, output, payment)``, in order, as
         the kernel threads finish it (the caller may use one part while the
-        threads work on the next)."""
+        threads work on the next); with ``post``, ``post(*that)`` is appended,
+        computed on the kernel thread too."""
         n = len(texts)
         if isinstance(texts, P.Texts):  # spans of one buffer already (engine.json_array_items)
             buf, spans = np.frombuffer(texts.buffer, np.uint8), texts.spans
@@ -563,6 +564,8 @@ class Grouper:
             pay = self.payment.columns(batch, out, cents)
             doc, doc_spans = render_read(batch, out, self._fragments, buf, text_spans, text_bytes, detail, separator,
                                          payment=pay)
+            if post is not None:
+                return (doc, lo, hi), doc_spans, batch, out, pay, post((doc, lo, hi), doc_spans, batch, out)
             return (doc, lo, hi), doc_spans, batch, out, pay
 
         return self._run_all(run, self._parts(n, part))
@@ -824,13 +827,16 @@ class Grouper:
             return _dx_texts(claim) if type(claim) is dict else ("", [])
 
         case_mix = (0, 0)
-        for (doc, lo, hi), doc_spans, batch, kout, pay in self._text_parts(texts, hospital, detail, separator,
-                                                                           PART, cents):
-            case_mix = (case_mix[0] + pay.case_mix[0], case_mix[1] + pay.case_mix[1])
-            eout = ed.run(batch, texts=lambda k, lo=lo: dx_texts(lo + k))
+
+        def post(where, doc_spans, batch, kout):  # on the kernel thread
+            doc, lo, _ = where
+            eout = ed.run(batch, texts=lambda k: dx_texts(lo + k))
             inr = ed.in_range(batch)
-            edited = batch.ok & inr
-            buf, new_spans = splice_part(doc, doc_spans, edited, batch, eout, frags, separator)
+            return eout, inr, splice_part(doc, doc_spans, batch.ok & inr, batch, eout, frags, separator)
+
+        for (_, lo, hi), _, batch, kout, pay, (eout, inr, (buf, new_spans)) in self._text_parts(
+                texts, hospital, detail, separator, PART, cents, post=post):
+            case_mix = (case_mix[0] + pay.case_mix[0], case_mix[1] + pay.case_mix[1])
             parts.append((buf, lo, hi))
             spans_all.append(new_spans)
             reads.append(batch.ok)

@@ -74,7 +74,8 @@ def generate(n: int, seed: int = 0, dates: dict | None = None, pools: McePools |
         if sdx and rng.random() < 0.1:
             sdx[rng.randrange(len(sdx))] = pdx
         pxs = [px() for _ in range(rng.choice([0, 1, 1, 2, 3, 5]))]
-        c = {"id": f"gen-{seed}-{k}", "version": v, "age": rng.choice(AGES) if rng.random() < 0.6 else rng.randint(0, 124),
+        age = rng.choice(AGES) if rng.random() < 0.6 else rng.randint(0, 124)
+        c = {"id": f"gen-{seed}-{k}", "version": v, "age": age,
              "sex": rng.choice("MFU"), "dstat": rng.choice([1, 1, 1, 2, 3, 6, 20, 30, 62, 65]) if rng.random() < 0.5
              else rng.randint(0, 99),
              "pdx": pdx, "pdx_poa": "Y", "sdx": [[c_, "Y"] for c_ in sdx], "px": pxs,

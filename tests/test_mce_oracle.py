@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import SHARED
-from mce_claims import generate
+from mce_claims import McePools, generate
 from test_mce_parity import as_expect, eval_claim
 
 ORACLE = SHARED / "cms-oracle"
@@ -52,8 +52,8 @@ def _differences(grouper, editor_fn, claims):
     return [(c, e, as_expect(r)) for c, r in zip(claims, got) for e in [editor_fn(c)] if as_expect(r) != e]
 
 
-def _run(grouper, cms_editor, n, seed):
-    claims = generate(n, seed)
+def _run(grouper, cms_editor, n, seed, pools=None):
+    claims = generate(n, seed, pools=pools)
     wrong = _differences(grouper, cms_editor.edit, claims)
     assert not wrong, f"{len(wrong)} of {n} differ from CMS's MCE; first: {wrong[:2]}"
 
@@ -74,8 +74,9 @@ def test_mce_against_cms_with_discharge_dates(grouper, cms_editor):
 
 @pytest.mark.slow
 def test_mce_against_cms_million(grouper, cms_editor):
+    pools = McePools()
     for part in range(50):
-        _run(grouper, cms_editor, 20000, seed=1000 + part)
+        _run(grouper, cms_editor, 20000, seed=1000 + part, pools=pools)
 
 
 class _Msdrg:

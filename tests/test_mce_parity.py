@@ -143,3 +143,17 @@ def test_json_paths_equal_the_dict_path(grouper, edit_records):
         assert gj.edit_counts == fired
         plain = grouper.group_json(claims, detail=detail)
         assert gj.counts == plain.counts
+
+
+def test_editor_stops_where_the_grouper_lacks_a_code(grouper):
+    """A grouper code list without a code the MCE has: the editor's range ends the day
+    before that code is valid (a clear error there, never a false INVALID_CODE)."""
+    from engine.editing.source import load_mce_source
+    from engine.editing.tables import compile_mce
+
+    src = load_mce_source()
+    meta = grouper.tables.meta
+    full = compile_mce(src, meta["dx_codes"], meta["pr_codes"]).meta
+    assert full["last_date"] == "2027-03-31"
+    lacking = compile_mce(src, [c for c in meta["dx_codes"] if c != "A000"], meta["pr_codes"]).meta
+    assert lacking["last_date"] == "2022-09-30"

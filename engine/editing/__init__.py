@@ -29,16 +29,26 @@ from .tables import days_iso, load_or_build_mce
 LOS_NOT_CHECKED = ["INCONSISTENT_WITH_LENGTH_OF_STAY"]
 
 _MASK_NAMES: dict = {}
+_ISO: dict = {}
+
+
+def _iso_cache() -> dict:
+    """days -> ISO date, shared (a few dates per batch)."""
+    if len(_ISO) > 4096:
+        _ISO.clear()
+    return _ISO
 
 
 def mask_names(mask: int) -> list:
     """Edit names of a per-code bit mask, in alphabetical order (as CMS lists them)."""
+    if not mask:
+        return []
     names = _MASK_NAMES.get(mask)
     if names is None:
         names = [EDIT_NAMES[e] for e in range(N_EDITS) if mask >> e & 1]
         if len(_MASK_NAMES) < 4096:
             _MASK_NAMES[mask] = names
-    return list(names)
+    return names.copy()
 
 
 class Editor:
@@ -112,22 +122,33 @@ class Editor:
     def results(self, batch, out: EditOut, texts) -> list:
         """One result dict per claim (``texts(i)`` -> (id, pdx text, sdx texts, px texts))."""
         results = []
-        ok = batch.ok
+        ok = batch.ok.tolist()
         pm, sm, xm = out.pdx_mask.tolist(), out.sdx_mask.tolist(), out.px_mask.tolist()
         so, po = batch.sdx_off.tolist(), batch.px_off.tolist()
+        counts, types = out.counts.tolist(), out.edit_type.tolist()
+        dates, los = batch.edit_date.tolist(), batch.los.tolist()
+        first, last = self.first_day, self.last_day
+        names = EDIT_NAMES
+        iso = _iso_cache()
         for i in range(len(ok)):
             cid, pdx, sdx, px = texts(i)
-            if not ok[i]:
-                err = batch.errors[i] if hasattr(batch, "errors") else {"field": "$", "reason": "not read"}
-                results.append({"error": err} if cid is None else {"id": cid, "error": err})
-                continue
-            head = self.claim_fields(batch, out, i)
-            if head is None:
-                err = self.range_error(batch, i)
+            if not ok[i] or not first <= dates[i] <= last:
+                if ok[i]:
+                    err = self.range_error(batch, i)
+                else:
+                    err = batch.errors[i] if hasattr(batch, "errors") else {"field": "$", "reason": "not read"}
                 results.append({"error": err} if cid is None else {"id": cid, "error": err})
                 continue
             r = {"id": cid} if cid is not None else {}
-            r.update(head)
+            d = dates[i]
+            day = iso.get(d)
+            if day is None:
+                day = iso[d] = days_iso(d)
+            r["edit_type"] = EDIT_TYPES[types[i]]
+            r["edits"] = {names[e]: c for e, c in enumerate(counts[i]) if c}
+            r["edit_date"] = day
+            if los[i] < 0:
+                r["not_checked"] = list(LOS_NOT_CHECKED)
             r["pdx"] = {"code": pdx, "edits": mask_names(pm[i])}
             r["sdx"] = [{"code": c, "edits": mask_names(sm[j])} for c, j in zip(sdx, range(so[i], so[i + 1]))]
             r["procedures"] = [{"code": c, "edits": mask_names(xm[j])} for c, j in zip(px, range(po[i], po[i + 1]))]

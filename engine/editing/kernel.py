@@ -29,6 +29,11 @@ own MCE on the public claims and on generated ones):
   2024-10-01; from then on CMS takes U), INVALID_DISCHARGE_STATUS (not valid at
   the edit date).
 
+Flags with no edit of their own here: ``lcov_artheartxpa``/``xpb`` (artificial
+heart; their codes left the data on 2022-03-31, before the editor's first edit
+date) and ``clintrial`` (Z00.6; CMS's MCE raises nothing more or less with it
+on the generated claims).
+
 Counts: each firing counts once (procedure edits count per procedure).  The
 edit type: every edit the current MCE raises is a prepayment edit.
 """

@@ -5,9 +5,9 @@ JSON (engine.render); reading each document back into a dict to add the
 edits and writing it again cost ten times grouping it.  This copies each
 document once, inserting the editor's fields: ``"edit_type"``, ``"edits"``,
 ``"edit_date"`` (and ``"not_checked"``) first, ``"edits": [...]`` first in each
-code object (found by the byte patterns ``"pdx":{`` and ``{"code":`` inside
-``"sdx":[`` / ``"procedures":[``, which can only be structure: a quote inside
-a JSON string is escaped).  Documents of claims not edited are copied as they
+code object: the pdx, each sdx and each procedure, in the document's order,
+each the next ``{"code":`` (which can only be structure: a quote inside a JSON
+string is escaped).  Documents of claims not edited are copied as they
 are.
 """
 
@@ -31,11 +31,6 @@ _F_CLOSE_DATE = _F_DATE + 1
 _F_NOT_CHECKED = _F_DATE + 2
 _F_EDITS_OPEN = _F_DATE + 3
 _F_EDITS_CLOSE = _F_DATE + 4
-#: pattern bytes
-_P_PDX = np.frombuffer(b'"pdx":{', np.uint8)
-_P_SDX = np.frombuffer(b'"sdx":[', np.uint8)
-_P_PX = np.frombuffer(b'"procedures":[', np.uint8)
-_P_CODE = np.frombuffer(b'{"code":', np.uint8)
 
 
 def fragments() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -101,18 +96,12 @@ def _date(dst, at, days):
 
 
 @njit(cache=True, nogil=True)
-def _find(buf, a, b, pat):
-    """First position of ``pat`` in buf[a:b], or -1."""
-    n = len(pat)
-    for p in range(a, b - n + 1):
-        if buf[p] == pat[0]:
-            same = True
-            for k in range(1, n):
-                if buf[p + k] != pat[k]:
-                    same = False
-                    break
-            if same:
-                return p
+def _find_code(buf, a, b):
+    """The next '{"code":' in buf[a:b], or -1 ('{' is rare in a result: a tight scan)."""
+    for p in range(a, b - 7):
+        if buf[p] == 123 and buf[p + 1] == 34 and buf[p + 2] == 99 and buf[p + 3] == 111 and buf[p + 4] == 100 \
+                and buf[p + 5] == 101 and buf[p + 6] == 34 and buf[p + 7] == 58:
+            return p
     return -1
 
 
@@ -127,24 +116,6 @@ def _names(dst, at, fblob, foff, nblob, noff, mask):
             first = False
             at = _put(dst, at, nblob, noff[e], noff[e + 1])
     return _put(dst, at, fblob, foff[_F_EDITS_CLOSE], foff[_F_EDITS_CLOSE + 1])
-
-
-@njit(cache=True, nogil=True)
-def _codes(buf, p, b, dst, at, pat, masks, lo, hi, fblob, foff, nblob, noff):
-    """Copy from ``p`` through each of the ``hi - lo`` code objects after ``pat``,
-    inserting their edits; (next read position, write position)."""
-    q = _find(buf, p, b, pat)
-    if q < 0:
-        return p, at
-    for j in range(lo, hi):
-        r = _find(buf, q, b, _P_CODE)
-        if r < 0:
-            break
-        at = _put(dst, at, buf, p, r + 1)
-        at = _names(dst, at, fblob, foff, nblob, noff, masks[j])
-        p = r + 1
-        q = r + 1
-    return p, at
 
 
 @njit(cache=True, nogil=True)
@@ -181,16 +152,26 @@ def splice(buf, spans, edited, counts, edit_type, pdx_mask, sdx_off, sdx_mask, p
         at = _put(dst, at, fblob, foff[_F_CLOSE_DATE], foff[_F_CLOSE_DATE + 1])
         if los[i] < 0:
             at = _put(dst, at, fblob, foff[_F_NOT_CHECKED], foff[_F_NOT_CHECKED + 1])
+        # the code objects, in order: the pdx, each sdx, each procedure (each is
+        # the next '{"code":' of the document; none without per-code detail)
         p = a + 1
-        q = _find(buf, p, b, _P_PDX)
-        if q >= 0:
-            at = _put(dst, at, buf, p, q + len(_P_PDX))
-            at = _names(dst, at, fblob, foff, nblob, noff, pdx_mask[i])
-            p = q + len(_P_PDX)
-            p, at = _codes(buf, p, b, dst, at, _P_SDX, sdx_mask, sdx_off[i], sdx_off[i + 1], fblob, foff, nblob,
-                           noff)
-            p, at = _codes(buf, p, b, dst, at, _P_PX, px_mask, px_off[i], px_off[i + 1], fblob, foff, nblob,
-                           noff)
+        s_lo = sdx_off[i]
+        n_s = sdx_off[i + 1] - s_lo
+        x_lo = px_off[i]
+        total = 1 + n_s + px_off[i + 1] - x_lo
+        for k in range(total):
+            r = _find_code(buf, p, b)
+            if r < 0:
+                break
+            at = _put(dst, at, buf, p, r + 1)
+            if k == 0:
+                m = pdx_mask[i]
+            elif k <= n_s:
+                m = sdx_mask[s_lo + k - 1]
+            else:
+                m = px_mask[x_lo + k - 1 - n_s]
+            at = _names(dst, at, fblob, foff, nblob, noff, m)
+            p = r + 1
         at = _put(dst, at, buf, p, b)
         out_spans[i, 1] = at
     return _byte(dst, at, 93)

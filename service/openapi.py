@@ -327,7 +327,7 @@ SCHEMAS: dict[str, Any] = {
     },
     "WhatIfRequest": {
         "type": "object",
-        "description": "A claim and the single changes to try, each on its own (at most 500 changes in all). "
+        "description": "A claim and the single changes to try, each on its own (at most 500 of each kind). "
                        "A change that cannot be made (a code not on the claim, a value that is not a code) gets "
                        "an error in its place; a claim that cannot be grouped is a 422.",
         "properties": {
@@ -684,11 +684,11 @@ def problem(description: str) -> dict:
 
 def problem_responses(*statuses: int, auth: bool = True) -> dict[int | str, dict]:
     texts = {
-        400: "Malformed JSON.",
+        400: "Malformed JSON, or a query parameter not in its published form (?edits=).",
         401: "Missing or wrong API key (when FASTDRG_API_KEYS is set).",
         404: "Not found.",
         413: "Body or batch larger than the configured limits.",
-        422: "Schema violation, unknown version or uncovered discharge date.",
+        422: "Schema violation, unknown version, uncovered discharge date, or a parameter not in its published form (?base_rate=).",
         503: "The engine is still loading.",
     }
     out: dict[int | str, dict] = {s: problem(texts[s]) for s in statuses}

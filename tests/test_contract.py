@@ -20,7 +20,8 @@ The merge of the code editor, payment and release branches added: ``rule_date_is
 (the one rule the schema states in words: the run leaves those claims out),
 ``rule_edit_date_within_editor_dates`` (/v1/edit's own claim schema), ``rule_base_rate_form`` and
 ``rule_edits_parameter_form`` (the published forms of ?base_rate= and ?edits=),
-``rule_results_are_exact`` (every member of a result, with edits and payment, is in its schema).
+``rule_results_are_exact`` (every member of a result, with edits and payment, is in its schema),
+``rule_what_if_limit_per_list``, ``rule_stream_parameter_problems_documented``.
 """
 
 from __future__ import annotations
@@ -312,3 +313,26 @@ async def test_rule_results_are_exact(contract_app):
             "claim": stay, "add_sdx": ["J96.01", 5], "add_procedures": ["0270"], "remove": ["N179", "Q000"]})).json())
         check("Versions", (await c.get("/v1/versions")).json())
         check("DrgInfo", (await c.get("/v1/drgs/291")).json())
+
+
+@pytest.mark.anyio
+async def test_rule_what_if_limit_per_list(contract_app):
+    """At most 500 changes of each kind: the schema's maxItems (a total could not be stated)."""
+    schema = _doc(contract_app)["components"]["schemas"]["WhatIfRequest"]["properties"]
+    assert all(schema[k]["anyOf"][0]["maxItems"] == 500 for k in ("add_sdx", "add_procedures", "remove"))
+    body = {"claim": {**CLAIM, "sdx": ["E1122"]}, "add_sdx": ["N179", "J9601"], "remove": ["E1122"] * 500}
+    async with client_for(contract_app) as c:
+        r = await c.post("/v1/what-if", json=body)
+        assert r.status_code == 200 and len(r.json()["changes"]) == 502
+        r = await c.post("/v1/what-if", json={**body, "remove": ["E1122"] * 501})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "remove"
+
+
+@pytest.mark.anyio
+async def test_rule_stream_parameter_problems_documented(contract_app):
+    responses = _doc(contract_app)["paths"]["/v1/group/stream"]["post"]["responses"]
+    async with client_for(contract_app) as c:
+        r = await c.post("/v1/group/stream?edits=maybe", content=b"")
+        assert r.status_code == 400 and "400" in responses
+        r = await c.post("/v1/group/stream?base_rate=-1", content=b"")
+        assert r.status_code == 422 and "422" in responses

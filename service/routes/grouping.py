@@ -240,7 +240,7 @@ async def group_batch(request: Request) -> Response:
         "A line that is not a claim is answered by an error line in its place."
     ),
     openapi_extra={**oa.STREAM_BODY, "parameters": [_EDITS_PARAMETER, _BASE_RATE_PARAM]},
-    responses={200: oa.STREAM_RESPONSE, **oa.problem_responses()},
+    responses={200: oa.STREAM_RESPONSE, **oa.problem_responses(400, 422)},
     response_class=Response,
 )
 async def group_stream(request: Request) -> Response:

@@ -154,6 +154,17 @@ def tab(browser, server):
     t.close()
 
 
+def copied(page, start: str, timeout: float = 10.0) -> None:
+    """Wait until the page has copied a text starting with ``start`` (copy() sets it once the
+    clipboard write settles; polled from here: the page's CSP forbids wait_for_function's eval)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if str(page.evaluate("window.fastdrgWorkbench.state.copied")).startswith(start):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"nothing starting with {start!r} was copied")
+
+
 def api_group(server, claim: dict) -> httpx.Response:
     """The API's answer to the request the page makes: ``?edits=true`` (the service has the code editor)."""
     return httpx.post(server["base"] + "/v1/group?edits=true", json=claim, timeout=30)
@@ -266,10 +277,10 @@ def test_pasted_line_and_copy(tab, server, tmp_path):
     # titles come from /v1/codes
     assert "Acute systolic" in page.locator('.codes-table tr[data-code="I5021"]').inner_text()
     page.click("#copy-json")  # copy() sets state.copied once the clipboard write settles
-    page.wait_for_function("String(window.fastdrgWorkbench.state.copied).startsWith('{')")
+    copied(page, "{")
     assert page.evaluate("JSON.parse(window.fastdrgWorkbench.state.copied)") == want
     page.click("#copy-curl")
-    page.wait_for_function("String(window.fastdrgWorkbench.state.copied).startsWith('curl')")
+    copied(page, "curl")
     curl = page.evaluate("window.fastdrgWorkbench.state.copied")
     assert curl.startswith("curl -sS -X POST '" + server["base"] + "/v1/group?edits=true'") and '"I5021"' in curl
     page.screenshot(path=str(tmp_path / "pasted.png"), full_page=True)

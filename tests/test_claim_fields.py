@@ -27,7 +27,6 @@ CASES = [
     ({"discharge_date": "2026-12-31"}, dict(los=LOS_ABSENT, edit_date=DAY("2026-12-31"))),
     ({"discharge_date": "1999-01-01"}, dict(edit_date=DAY("1999-01-01"))),
     ({"discharge_date": "1969-12-31"}, dict(edit_date=-1)),
-    ({"discharge_date": "20260501"}, dict(edit_date=DAY("2026-05-01"))),
     ({"los": "7"}, dict(los=7)),
     ({"los": None, "admit_dx": None}, dict(los=LOS_ABSENT, admit_dx=ADMIT_ABSENT)),
     ({"admit_dx": "R69"}, dict(admit_dx="R69")),
@@ -38,6 +37,8 @@ CASES = [
 ERRORS = [
     ({"los": -1}, "los"), ({"los": 100000}, "los"), ({"los": 1.5}, "los"),
     ({"discharge_date": "2026-02-30"}, "discharge_date"), ({"discharge_date": 20260501}, "discharge_date"),
+    # exactly YYYY-MM-DD, as the contract says (tests/test_contract.py: rule_date_is_exactly_iso)
+    ({"discharge_date": "20260501"}, "discharge_date"), ({"discharge_date": "2026-05-01T10:00"}, "discharge_date"),
     ({"admission_date": "2026-03-03", "discharge_date": "2026-03-02"}, "admission_date"),
     ({"admission_date": "x", "los": 3}, "admission_date"),
 ]

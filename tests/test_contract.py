@@ -15,6 +15,14 @@ Rules the first run found, each now in the schema or the behaviour:
 ``rule_procedure_members_ignored``, ``rule_drg_parameter_pattern``,
 ``rule_batch_entries_match_one_branch``, ``rule_stream_body_optional``,
 ``rule_integral_float_is_integer`` (JSON's 57.0 is the integer 57); each has a test below.
+The merge of the code editor, payment and release branches added: ``rule_date_is_exactly_iso``
+(2026-05-14 only, no time or basic form, in every path), ``rule_admission_not_after_discharge``
+(the one rule the schema states in words: the run leaves those claims out),
+``rule_edit_date_within_editor_dates`` (/v1/edit's own claim schema), ``rule_base_rate_form`` and
+``rule_edits_parameter_form`` (the published forms of ?base_rate= and ?edits=),
+``rule_results_are_exact`` (every member of a result, with edits and payment, is in its schema),
+``rule_what_if_limit_per_list``, ``rule_stream_parameter_problems_documented``,
+``rule_contract_names_the_served_versions`` (an imported release adds a version).
 """
 
 from __future__ import annotations
@@ -58,6 +66,29 @@ def _ndjson(ctx, value):
     if isinstance(value, str):
         return value.encode("utf-8", "surrogatepass")
     return json.dumps(value).encode()
+
+
+def _stay_refused(claim) -> bool:
+    """The one rule a JSON Schema cannot state (two dates compared): with no ``los``, an admission
+    after the discharge (or a stay above 99999 days) is refused (rule_admission_not_after_discharge)."""
+    import datetime as dt
+
+    if not isinstance(claim, dict) or claim.get("los") is not None:
+        return False
+    try:
+        adm = dt.date.fromisoformat(claim["admission_date"])
+        dis = dt.date.fromisoformat(claim["discharge_date"])
+    except (KeyError, TypeError, ValueError):
+        return False
+    return adm > dis or (dis - adm).days > 99999
+
+
+@schemathesis.hook
+def filter_body(ctx, body):
+    """Leave out the claims only that rule refuses (a claim, or a what-if's claim)."""
+    if isinstance(body, dict):
+        return not (_stay_refused(body) or _stay_refused(body.get("claim")))
+    return True
 
 
 @pytest.fixture(scope="session")
@@ -178,3 +209,153 @@ def test_rule_integral_float_is_integer(grouper, field, value):
     assert grouper.group([{**CLAIM, field: value}])[0] == want
     text = orjson.dumps({**CLAIM, field: value})
     assert orjson.loads(grouper.group_json_texts([text]).documents[0]) == want
+
+
+# ---- the merged routes: code editor, payment, releases ----------------------------------------
+
+
+@pytest.mark.parametrize("text", ["2026-05-14T00:00:00", "20260514", "2026-05-14x", " 2026-05-14", "2026-W20-4"])
+def test_rule_date_is_exactly_iso(grouper, text):
+    """A date is exactly YYYY-MM-DD, in the schema and in both of the engine's paths."""
+    import re
+
+    from service.openapi import ISO_DATE_PATTERN
+
+    assert not re.search(ISO_DATE_PATTERN, text)
+    for claim in ({**CLAIM, "discharge_date": text}, {**CLAIM, "admission_date": text, "discharge_date": "2026-05-14"},
+                  {k: v for k, v in {**CLAIM, "discharge_date": text}.items() if k != "version"}):
+        assert "error" in grouper.group([claim])[0]
+        doc = orjson.loads(grouper.group_json_texts([orjson.dumps(claim)]).documents[0])
+        assert "error" in doc
+    assert "error" not in grouper.group([{**CLAIM, "discharge_date": "2026-05-14"}])[0]
+
+
+@pytest.mark.anyio
+async def test_rule_admission_not_after_discharge(contract_app):
+    desc = _doc(contract_app)["components"]["schemas"]["Claim"]["properties"]["admission_date"]["description"]
+    assert "after the discharge is refused" in desc
+    stay = {**CLAIM, "admission_date": "2026-05-15", "discharge_date": "2026-05-14"}
+    async with client_for(contract_app) as c:
+        r = await c.post("/v1/group", json=stay)
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "admission_date"
+        r = await c.post("/v1/group", json={**stay, "los": 3})  # los wins: the dates are not compared
+        assert r.status_code == 200
+
+
+@pytest.mark.anyio
+async def test_rule_edit_date_within_editor_dates(contract_app, grouper):
+    import re
+
+    schemas = _doc(contract_app)["components"]["schemas"]
+    body = _doc(contract_app)["paths"]["/v1/edit"]["post"]["requestBody"]["content"]["application/json"]
+    assert body["schema"]["$ref"].endswith("/EditClaim")
+    pattern = schemas["EditClaim"]["allOf"][1]["properties"]["discharge_date"]["anyOf"][0]["pattern"]
+    first, last = grouper.version_ranges()[-1]["first_discharge_date"], grouper.version_ranges()[0]["last_discharge_date"]
+    assert re.search(pattern, first) and re.search(pattern, last)
+    async with client_for(contract_app) as c:
+        r = await c.post("/v1/edit", json={**CLAIM, "discharge_date": "2019-01-01"})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "discharge_date"
+        r = await c.post("/v1/edit", json={**CLAIM, "discharge_date": last})
+        assert r.status_code == 200
+        r = await c.post("/v1/group?edits=true", json={**CLAIM, "discharge_date": "2019-01-01"})
+        assert r.status_code == 200 and r.json()["edit_error"]["field"] == "discharge_date"
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("raw,ok", [("6000", True), ("6000.5", True), ("0.01", True), ("10000000", True),
+                                    ("", True), (" 6000", False), ("1e3", False), ("6_000", False),
+                                    ("6000.001", False), ("0", False), ("10000000.01", False), ("+5", False)])
+async def test_rule_base_rate_form(contract_app, raw, ok):
+    import re
+
+    params = _doc(contract_app)["paths"]["/v1/group"]["post"]["parameters"]
+    pattern = next(p for p in params if p["name"] == "base_rate")["schema"]["pattern"]
+    assert bool(re.search(pattern, raw)) == ok
+    async with client_for(contract_app) as c:
+        for path, body in (("/v1/group", CLAIM), ("/v1/what-if", {"claim": CLAIM})):
+            r = await c.post(path, params={"base_rate": raw}, json=body)
+            assert (r.status_code == 200) == ok, (path, raw, r.text)
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("raw,ok", [("true", True), ("False", True), ("1", True), ("no", True), ("", True),
+                                    (" true", False), ("on", False), ("2", False)])
+async def test_rule_edits_parameter_form(contract_app, raw, ok):
+    import re
+
+    params = _doc(contract_app)["paths"]["/v1/group/batch"]["post"]["parameters"]
+    pattern = next(p for p in params if p["name"] == "edits")["schema"]["pattern"]
+    assert bool(re.search(pattern, raw)) == ok
+    async with client_for(contract_app) as c:
+        r = await c.post("/v1/group/batch", params={"edits": raw}, json={"claims": [CLAIM]})
+    assert (r.status_code == 200) == ok
+
+
+@pytest.mark.anyio
+async def test_rule_results_are_exact(contract_app):
+    """Results with edits and a payment estimate, the editor's, the what-if's, /v1/versions' and
+    /v1/drgs' answers fit their schemas, which admit no member they do not list."""
+    jsonschema = pytest.importorskip("jsonschema")
+    doc = _doc(contract_app)
+    schemas = doc["components"]["schemas"]
+
+    def check(name, value):
+        assert schemas[name].get("additionalProperties") is False
+        jsonschema.Draft202012Validator({**schemas[name], "components": doc["components"]}).validate(value)
+
+    stay = {**CLAIM, "sdx": [{"code": "N17.9", "poa": "Y"}], "procedures": ["5A1955Z"], "los": 2,
+            "discharge_status": 2}
+    async with client_for(contract_app) as c:
+        r = await c.post("/v1/group?edits=true&base_rate=6000", json=stay)
+        check("Result", r.json())
+        assert r.json()["payment_estimate"]["amount"] > 0 and "edits" in r.json()["pdx"]
+        check("EditResult", (await c.post("/v1/edit", json=stay)).json())
+        check("WhatIfResponse", (await c.post("/v1/what-if?base_rate=6000", json={
+            "claim": stay, "add_sdx": ["J96.01", 5], "add_procedures": ["0270"], "remove": ["N179", "Q000"]})).json())
+        check("Versions", (await c.get("/v1/versions")).json())
+        check("DrgInfo", (await c.get("/v1/drgs/291")).json())
+
+
+@pytest.mark.anyio
+async def test_rule_what_if_limit_per_list(contract_app):
+    """At most 500 changes of each kind: the schema's maxItems (a total could not be stated)."""
+    schema = _doc(contract_app)["components"]["schemas"]["WhatIfRequest"]["properties"]
+    assert all(schema[k]["anyOf"][0]["maxItems"] == 500 for k in ("add_sdx", "add_procedures", "remove"))
+    body = {"claim": {**CLAIM, "sdx": ["E1122"]}, "add_sdx": ["N179", "J9601"], "remove": ["E1122"] * 500}
+    async with client_for(contract_app) as c:
+        r = await c.post("/v1/what-if", json=body)
+        assert r.status_code == 200 and len(r.json()["changes"]) == 502
+        r = await c.post("/v1/what-if", json={**body, "remove": ["E1122"] * 501})
+        assert r.status_code == 422 and r.json()["errors"][0]["field"] == "remove"
+
+
+@pytest.mark.anyio
+async def test_rule_stream_parameter_problems_documented(contract_app):
+    responses = _doc(contract_app)["paths"]["/v1/group/stream"]["post"]["responses"]
+    async with client_for(contract_app) as c:
+        r = await c.post("/v1/group/stream?edits=maybe", content=b"")
+        assert r.status_code == 400 and "400" in responses
+        r = await c.post("/v1/group/stream?base_rate=-1", content=b"")
+        assert r.status_code == 422 and "422" in responses
+
+
+def test_rule_contract_names_the_served_versions():
+    """An imported CMS release can add a version (docs/releases.md): the document states the
+    versions the service serves, not only the bundled ones."""
+    import re
+
+    from service import openapi as oa
+
+    doc = {"components": {"schemas": oa.SCHEMAS}, "paths": {"/v1/drgs/{drg}": {"get": {"parameters": [
+        {"name": "version", "in": "query", "schema": dict(oa._VERSION_PARAM)}]}}}}
+    assert oa.for_versions(doc, oa.VERSION_NUMBERS) is doc
+    more = oa.for_versions(doc, [*oa.VERSION_NUMBERS, 450])
+    schemas = more["components"]["schemas"]
+    assert schemas["Result"]["properties"]["version"]["enum"][0] == "45.0"
+    assert 450 in schemas["Claim"]["properties"]["version"]["anyOf"][1]["enum"]
+    assert re.search(schemas["Claim"]["properties"]["version"]["anyOf"][0]["pattern"], "45.0")
+    dates = schemas["Claim"]["then"]["properties"]["discharge_date"]["pattern"]
+    assert re.search(dates, "2028-03-31") and not re.search(dates, "2028-04-01")
+    param = more["paths"]["/v1/drgs/{drg}"]["get"]["parameters"][0]["schema"]["pattern"]
+    assert re.search(param, "450") and re.search(param, "45.0")
+    assert oa.SCHEMAS["Result"]["properties"]["version"]["enum"][0] == "44.0"  # the module's own: untouched

@@ -160,7 +160,7 @@ async def test_docs_have_examples_for_every_route(client):
                 missing.append(f"{method.upper()} {path}")
             if "requestBody" in op:
                 body = op["requestBody"]["content"]
-                assert any("example" in m for m in body.values()), path
+                assert any("example" in m or "examples" in m for m in body.values()), path
     assert missing == []
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 from ..encode import ClaimError, normalize_code
 from .table5 import SCALE
 
-#: Changes per request, at most (each is a claim to group).
+#: Changes of each kind (add_sdx, add_procedures, remove) per request, at most (each is a claim to group).
 MAX_CHANGES = 500
 _KINDS = ("add_sdx", "add_procedures", "remove")
 
@@ -51,14 +51,12 @@ def variants(claim: dict, candidates: dict) -> tuple[list, list]:
     unknown = sorted(set(candidates) - set(_KINDS))
     if unknown:
         raise WhatIfError(unknown[0], f"unknown field; expected {', '.join(_KINDS)}")
-    total = 0
     for kind in _KINDS:
         items = candidates.get(kind) or []
         if not isinstance(items, (list, tuple)):
             raise WhatIfError(kind, "must be a list")
-        total += len(items)
-    if total > MAX_CHANGES:
-        raise WhatIfError("candidates", f"at most {MAX_CHANGES} changes per request, got {total}")
+        if len(items) > MAX_CHANGES:  # per list: a limit a JSON Schema states (maxItems)
+            raise WhatIfError(kind, f"at most {MAX_CHANGES} changes of one kind per request, got {len(items)}")
     sdx = claim.get("sdx") or []
     px = claim.get("procedures") or []
     if not isinstance(sdx, (list, tuple)):

@@ -70,32 +70,7 @@ EDIT_EXAMPLES: dict[str, tuple[dict, dict]] = {
          "procedures": []}),
 }
 
-_NAMES = {"type": "array", "items": {"type": "string"}, "description": "Edit names (CMS's), in alphabetical order."}
-oa.SCHEMAS.setdefault("EditResult", {
-    "type": "object",
-    "description": "The Medicare Code Editor's result for one claim (see docs/code-editor.md).",
-    "properties": {
-        "id": {"description": "The claim's id, echoed."},
-        "edit_type": {"type": "string", "enum": ["NONE", "PREPAYMENT", "POSTPAYMENT", "BOTH"]},
-        "edits": {"type": "object", "additionalProperties": {"type": "integer"},
-                  "description": "Edits that fired, by CMS name, with their counts over the claim."},
-        "edit_date": {"type": "string", "format": "date",
-                      "description": "The date edited as of: discharge_date, else the version's first day."},
-        "not_checked": {**_NAMES, "description": "Edits not run: INCONSISTENT_WITH_LENGTH_OF_STAY when the "
-                                                 "claim gives no length of stay."},
-        "pdx": {"type": "object", "properties": {"code": {"type": "string"}, "edits": _NAMES}},
-        "sdx": {"type": "array", "items": {"type": "object", "properties": {"code": {"type": "string"},
-                                                                              "edits": _NAMES}}},
-        "procedures": {"type": "array", "items": {"type": "object", "properties": {
-            "code": {"type": "string"},
-            "edits": {**_NAMES, "description": "The procedure edits its own flags raised (CMS counts these at "
-                                               "the claim level only)."}}}},
-    },
-})
-oa.SCHEMAS.setdefault("EditBatchResponse", {
-    "type": "object", "properties": {"results": {"type": "array", "items": {"oneOf": [
-        oa.ref("EditResult"), oa.ref("ClaimError")]}}},
-})
+# the result schemas (EditResult, EditBatchResponse, EditClaim) are in service.openapi
 
 _EXAMPLES = {name: {"summary": name.replace("_", " "), "value": claim} for name, (claim, _) in EDIT_EXAMPLES.items()}
 _RESULT_EXAMPLES = {name: {"summary": name.replace("_", " "), "value": res}
@@ -134,7 +109,7 @@ def _edit(rt, grouper: Any, claims: list) -> list:
         "its version's period. A claim the editor cannot read is answered with a 422 problem."
     ),
     openapi_extra={"requestBody": {"required": True, "content": {_JSON: {
-        "schema": oa.ref("Claim"), "examples": _EXAMPLES}}}},
+        "schema": oa.ref("EditClaim"), "examples": _EXAMPLES}}}},
     responses={
         200: {"description": "The editor's result.", "content": {_JSON: {
             "schema": oa.ref("EditResult"), "examples": _RESULT_EXAMPLES}}},

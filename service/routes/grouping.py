@@ -14,6 +14,8 @@ answered while a large batch is grouped.
 
 from __future__ import annotations
 
+import re
+
 import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
@@ -29,7 +31,8 @@ router = APIRouter(prefix="/v1", tags=["grouping"])
 
 #: ``?edits=true`` (the Medicare Code Editor, service.routes.editing)
 _EDITS_PARAMETER = {
-    "name": "edits", "in": "query", "required": False, "schema": {"type": "boolean", "default": False},
+    "name": "edits", "in": "query", "required": False,
+    "schema": {"type": "string", "pattern": oa.EDITS_PATTERN, "default": "false", "example": "true"},
     "description": "Add the Medicare Code Editor's edits: `edit_type` and `edits` on each result, `edits` in "
                    "each code object (see POST /v1/edit).",
 }
@@ -81,20 +84,23 @@ _ERROR_KINDS = {"version": "unknown-version", "discharge_date": "uncovered-disch
 def base_rate_param(request: Request):
     """The request's ``?base_rate=`` (dollars) for the payment estimate, checked; None when absent."""
     raw = request.query_params.get("base_rate")
-    if raw is None or raw.strip() == "":
+    if raw is None or raw == "":
         return None
+    if not re.fullmatch(oa.BASE_RATE_PATTERN, raw):  # the published form: digits, at most two decimals
+        raise Problem(422, "invalid-parameter", "base_rate must be a positive amount in dollars, at most "
+                      "10,000,000, with at most two decimals (e.g. 6500.00).", [("base_rate", "expected e.g. 6500.00")])
     from engine.payment.weights import base_rate_cents
 
     try:
         base_rate_cents(raw)
     except ValueError as e:
         raise Problem(422, "invalid-parameter", f"{e}.", [("base_rate", str(e))]) from None
-    return raw.strip()
+    return raw
 
 
 _BASE_RATE_PARAM = {
     "name": "base_rate", "in": "query", "required": False,
-    "schema": {"type": "string", "example": "6500.00"},
+    "schema": {"type": "string", "pattern": oa.BASE_RATE_PATTERN, "example": "6500.00"},
     "description": "Base rate in dollars for each result's payment_estimate (base rate x adjusted weight, an "
                    "estimate without wage index, outliers, DSH or IME). Default: FASTDRG_BASE_RATE, else none.",
 }
@@ -234,7 +240,7 @@ async def group_batch(request: Request) -> Response:
         "A line that is not a claim is answered by an error line in its place."
     ),
     openapi_extra={**oa.STREAM_BODY, "parameters": [_EDITS_PARAMETER, _BASE_RATE_PARAM]},
-    responses={200: oa.STREAM_RESPONSE, **oa.problem_responses()},
+    responses={200: oa.STREAM_RESPONSE, **oa.problem_responses(400, 422)},
     response_class=Response,
 )
 async def group_stream(request: Request) -> Response:
@@ -248,10 +254,7 @@ def _edits(request: Request) -> bool:
     raw = request.query_params.get("edits")
     if raw is None:
         return False
-    v = raw.strip().lower()
-    if v in ("true", "1", "yes"):
-        return True
-    if v in ("false", "0", "no", ""):
-        return False
+    if re.fullmatch(oa.EDITS_PATTERN, raw):  # the published form (no blanks around it)
+        return raw.lower() in ("true", "1", "yes")
     raise Problem(400, "malformed-request", "The query parameter 'edits' must be true or false.",
                   [("edits", "expected true or false")])

@@ -653,7 +653,8 @@ async function whatIf(claim, result) {
   const changes = Array.isArray(r.body.changes) ? r.body.changes : [];
   const labels = [...addSdx.map((c) => "add " + c), ...addPx.map((c) => "add " + c), ...remove.map((c) => "remove " + c)];
   const rows = changes.map((x, i) => {
-    const change = x.change || labels[i] || "";
+    // the answer's changes are in request order (add_sdx, add_procedures, remove): "remove N170"
+    const change = labels[i] || [x.change, typeof x.code === "string" ? x.code : ""].join(" ").trim();
     if (x.error) return el("tr", {}, el("td", { text: change }), el("td", { colspan: "4", text: x.error.reason || "cannot be tried" }));
     const delta = typeof x.weight_delta === "number" ? (x.weight_delta > 0 ? "+" : "") + fmt(x.weight_delta) : "";
     return el("tr", { class: x.drg_changes ? "changes" : "" },

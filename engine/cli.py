@@ -310,6 +310,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--no-progress", action="store_true", help="never show a progress bar")
     e.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
     e.add_argument("--cache-dir", help="table/kernel cache directory (default: FASTDRG_CACHE_DIR or user cache)")
+    e.add_argument("--data-dir", help="imported CMS releases (default: FASTDRG_DATA_DIR or the user data dir)")
     e.set_defaults(func=cmd_group, edit_only=True, no_detail=False, edits=False)
 
     t = sub.add_parser("tables", help="manage the tables: build the cache, import CMS releases, list versions")

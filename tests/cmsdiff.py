@@ -334,7 +334,7 @@ def generate(n: int, seed: int) -> list[dict]:
     """``n`` claims aimed at the rules above (deterministic for ``seed``)."""
     from engine.synthetic import generate_claims
 
-    claims = generate_claims(n, seed=seed)
+    claims = generate_claims(n, seed=seed, versions=VERSIONS)  # the CMS software here: v40.0-v43.1
     rng = np.random.default_rng(seed + 7_000_003)
     P = _pools()
     for k, c in enumerate(claims):

@@ -43,7 +43,10 @@ def cmd_group_parquet(args) -> int:
     from engine.io.arrow import ROWS, group_parquet
 
     t0 = time.perf_counter()
-    grouper = Grouper(cache_dir=args.cache_dir, default_hospital_status=args.hospital_status)
+    grouper = Grouper(cache_dir=args.cache_dir, default_hospital_status=args.hospital_status,
+                      data_dir=getattr(args, "data_dir", None))
+    if getattr(args, "edits", False):
+        grouper.warm_editor()  # the editor's tables, before the clock and the bar start
     t_ready = time.perf_counter()
     bar = None
     if not args.no_progress and (sys.stderr.isatty() or rows >= 1_000_000):
@@ -53,7 +56,8 @@ def cmd_group_parquet(args) -> int:
     counts: dict = {}
     try:
         n = group_parquet(grouper, args.input, args.output, detail=args.detail, batch_rows=ROWS if args.chunk == DEFAULT_CHUNK else args.chunk,
-                          progress=bar.update if bar is not None else None, counts=counts)
+                          progress=bar.update if bar is not None else None, counts=counts,
+                          edits=getattr(args, "edits", False))
     finally:
         if bar is not None:
             bar.close()

@@ -203,6 +203,22 @@ def test_parquet_command_with_edits(grouper, public, tmp_path):
     _check(pq.read_table(dst).to_pylist(), grouper.group(claims[:3000], detail=True, edits=True), True)
 
 
+def test_parquet_summary_prints_the_case_mix_index(grouper, public, tmp_path, capsys):
+    """As the NDJSON summary: the mean final-DRG weight of the claims that have one."""
+    from engine.cli import main
+
+    table, claims = public
+    src, dst = tmp_path / "claims.parquet", tmp_path / "results.parquet"
+    pq.write_table(table.slice(0, 500), src)
+    capsys.readouterr()
+    assert main(["group", str(src), "-o", str(dst), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    weights = [r["weight"] for r in grouper.group(claims[:500], detail=False) if r.get("weight") is not None]
+    assert weights
+    assert (f"case-mix index (mean weight of {len(weights)} claims with a weight): "
+            f"{round(sum(w * 10_000 for w in weights)) / len(weights) / 10_000:.4f}") in err
+
+
 # ages and discharge statuses: any whole number a Java int holds (engine.encode MIN_AGE/MAX_AGE);
 # a status outside 0-99 is grouped as an invalid one (-1), as encode_claims reads them
 _AGES = [0, 70, 124, 125, -1, -5, 200, 32767, 32768, 40000, 2**31 - 1, -(2**31), 2**31, -(2**31) - 1, 2**40, None]
@@ -291,6 +307,30 @@ def test_v44_by_version_and_by_discharge_date(grouper, public):
     late = d.set_column(d.schema.get_field_index("discharge_date"), "discharge_date",
                         pa.array(["2027-04-01"] * 200))
     assert grouper.group_arrow(late).column("error").to_pylist()[0]["field"] == "discharge_date"
+
+
+def test_version_parsing_takes_the_loaded_versions():
+    """An imported version (450) by label, number, integral float and text, in
+    the Arrow reader's version parsing and engine.encode.parse_version alike."""
+    import numpy as np
+
+    from engine.encode import parse_version
+    from engine.io.arrow import _versions
+
+    versions = (431, 440, 450)
+    for v in ("45.0", 450, 450.0, "450", 45.0):
+        assert parse_version(v, versions) == 450, v
+    col = pa.array(["45.0", "44.0", "46.0", None])
+    fast = np.ones(4, np.bool_)
+    assert _versions({"version": col}, fast, 4, versions).tolist()[:2] == [2, 1]
+    assert fast.tolist() == [True, True, False, False]
+    fast = np.ones(3, np.bool_)
+    dates = pa.array([dt.date(2027, 10, 1), dt.date(2026, 10, 1), dt.date(2027, 4, 1)])
+    assert _versions({"discharge_date": dates}, fast, 3, versions).tolist()[:2] == [2, 1]
+    assert fast.tolist() == [True, True, False]
+    fast = np.ones(2, np.bool_)
+    assert _versions({"discharge_date": pa.array(["2028-03-31", "2027-04-01"])}, fast, 2, versions).tolist()[0] == 2
+    assert fast.tolist() == [True, False]
 
 
 def test_engine_io_has_no_static_version_list():

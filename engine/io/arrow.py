@@ -1131,14 +1131,16 @@ def group_frame(grouper, df, detail: bool = False, edits: bool = False, base_rat
 # ---- Parquet files ------------------------------------------------------------------------------
 
 def group_parquet(grouper, source, destination, detail: bool = False, batch_rows: int = ROWS,
-                  progress=None, counts: dict | None = None, **options) -> int:
+                  progress=None, counts: dict | None = None, case_mix: list | None = None, **options) -> int:
     """Group a Parquet file of claims into a Parquet file of results, streaming:
     record batches of ``batch_rows`` are read, cut into parts of :data:`PART`
     rows, and each part is read, grouped and written (to Arrow) on a kernel
     thread, a few parts in flight at most, while this thread reads the next
     record batch and writes finished parts to the file (pyarrow releases the
     GIL for both).  Memory stays bounded whatever the file's size.  Returns the
-    rows written; ``progress(rows)`` is called as parts are written."""
+    rows written; ``progress(rows)`` is called as parts are written; ``case_mix``,
+    when given (``[0, 0]``), is added the sum of the final DRGs' weights
+    (1/10,000) and the claims with a weight (the command line's case-mix index)."""
     import pyarrow.parquet as pq
     from collections import deque
 
@@ -1160,6 +1162,12 @@ def group_parquet(grouper, source, destination, detail: bool = False, batch_rows
         rb, ab, result = out
         if counts is not None:
             _count(grouper, ab, result, counts)
+        if case_mix is not None:
+            b, d = ab.batch, result.columns.final_drg.astype(np.int64)
+            w = grouper.payment.weight[b.ver.astype(np.int64), np.clip(d, 0, 999)]
+            w = w[b.ok & (d >= 0) & (d < 1000) & (w > 0)]
+            case_mix[0] += int(w.sum())
+            case_mix[1] += len(w)
         if writer is None:
             writer = pq.ParquetWriter(destination, rb.schema)
         writer.write_batch(rb)

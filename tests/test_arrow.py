@@ -66,6 +66,15 @@ def test_public_claims_through_pandas_and_polars(grouper, public, expected):
     out = grouper.group_frame(pl.from_arrow(table), detail=True)
     assert isinstance(out, pl.DataFrame)
     _check(out.to_dicts(), expected[True], True)
+    # edits=True: the edits map as polars and pandas give it back
+    _, claims = public
+    want = grouper.group(claims[:2000], detail=True, edits=True)
+    _check(grouper.group_frame(pl.from_arrow(table.slice(0, 2000)), detail=True, edits=True).to_dicts(), want, True)
+    out = grouper.group_frame(table.slice(0, 2000).to_pandas(), edits=True)
+    from arrow_helpers import _as_dict
+
+    assert [(r["edit_type"], _as_dict(r["edits"]), r["edit_date"].isoformat()) for r in out.to_dict("records")] == [
+        (w["edit_type"], w["edits"], w["edit_date"]) for w in want]
 
 
 def test_chunked_sliced_and_other_column_types(grouper, public, expected):

@@ -147,7 +147,7 @@ def parse_version(value, versions=VERSIONS) -> int:
         if value.strip().isdigit() and int(value) in versions:
             return int(value)
     elif isinstance(value, float):
-        if value.is_integer() and int(value) in VERSIONS:  # 431.0: the integer 431
+        if value.is_integer() and int(value) in versions:  # 431.0: the integer 431
             return int(value)
         v = int(round(value * 10))
         if v in versions:

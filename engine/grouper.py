@@ -931,19 +931,21 @@ class Grouper:
         return _whatif.answer(changes, self._decode(batch, self.group_batch(batch), True, cents))
 
     # ---- Arrow and DataFrames (engine.io.arrow; pyarrow needed) ----------------------
-    def group_arrow(self, data, detail: bool = False, edits: bool = False):
+    def group_arrow(self, data, detail: bool = False, edits: bool = False, base_rate=None):
         """Group a ``pyarrow.Table`` or ``RecordBatch`` of claims (one row each) into a
         ``pyarrow.Table`` of results, same order; columns as engine.io.arrow says.
-        A bad row gets its ``error`` (null when the row grouped) and spoils nothing."""
+        A bad row gets its ``error`` (null when the row grouped) and spoils nothing.
+        ``edits``, ``base_rate``: as :meth:`group`'s (the editor's and the payment
+        columns)."""
         from .io.arrow import group_arrow
 
-        return group_arrow(self, data, detail=detail, edits=edits)
+        return group_arrow(self, data, detail=detail, edits=edits, base_rate=base_rate)
 
-    def group_frame(self, df, detail: bool = False, edits: bool = False):
+    def group_frame(self, df, detail: bool = False, edits: bool = False, base_rate=None):
         """:meth:`group_arrow` for a pandas or polars DataFrame; a DataFrame of the same library back."""
         from .io.arrow import group_frame
 
-        return group_frame(self, df, detail=detail, edits=edits)
+        return group_frame(self, df, detail=detail, edits=edits, base_rate=base_rate)
 
 
 __all__ = ["Grouper", "GrouperError", "BatchResult", "JsonResults", "MED_SURG", "WhatIfError"]

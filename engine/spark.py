@@ -71,7 +71,7 @@ def _executor_grouper(alias: str):
     return arrow._SPARK_GROUPER
 
 
-def _group_batches(batches, detail: bool, alias: str, schema_bytes: bytes):
+def _group_batches(batches, detail: bool, alias: str, schema_bytes: bytes, options: dict | None = None):
     """mapInArrow's function: record batches of claims -> record batches of results."""
     import pyarrow as pa
 
@@ -81,16 +81,17 @@ def _group_batches(batches, detail: bool, alias: str, schema_bytes: bytes):
         if grouper is None:
             grouper = _executor_grouper(alias)
             from engine.io.arrow import group_record_batch
-        out = group_record_batch(grouper, rb, detail)
+        out = group_record_batch(grouper, rb, detail, **(options or {}))
         yield pa.RecordBatch.from_arrays([out.column(k).cast(f.type) for k, f in enumerate(schema)], schema=schema)
 
 
 # ---- on the driver ------------------------------------------------------------------------------
 
-def group(df, detail: bool = False, archive_alias: str = ARCHIVE_ALIAS):
+def group(df, detail: bool = False, archive_alias: str = ARCHIVE_ALIAS, edits: bool = False, base_rate=None):
     """A ``pyspark.sql.DataFrame`` of claims (the columns ``Grouper.group_arrow``
     reads) -> a DataFrame of results, one row per claim (columns as
-    group_arrow's, titles and enumerations as plain strings)."""
+    group_arrow's, titles and enumerations as plain strings; ``edits``,
+    ``base_rate`` as group_arrow's: the base rate is checked here, on the driver)."""
     import pyarrow as pa
     from pyspark import cloudpickle
     from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_type
@@ -100,13 +101,23 @@ def group(df, detail: bool = False, archive_alias: str = ARCHIVE_ALIAS):
     id_type = pa.string()
     if "id" in df.columns:
         id_type = to_arrow_type(df.schema["id"].dataType)
-    schema = result_schema(id_type, detail, plain=True)
+    schema = result_schema(id_type, detail, plain=True, edits=edits)
+    options = {"edits": bool(edits)}
+    if base_rate is not None:
+        from engine.payment.weights import base_rate_cents
+
+        try:
+            options["cents"] = base_rate_cents(base_rate)
+        except ValueError as e:
+            from engine.grouper import GrouperError
+
+            raise GrouperError(str(e)) from None
     # shipped by value: the executors run it before they import the engine
     cloudpickle.register_pickle_by_value(sys.modules[__name__])
     schema_bytes = schema.serialize().to_pybytes()
 
     def run(batches):
-        return _group_batches(batches, detail, archive_alias, schema_bytes)
+        return _group_batches(batches, detail, archive_alias, schema_bytes, options)
 
     return df.mapInArrow(run, from_arrow_schema(schema))
 

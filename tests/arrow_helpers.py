@@ -49,7 +49,44 @@ def as_result(row: dict, detail: bool) -> dict:
     out["severity"] = {"initial": row["severity_initial"], "final": row["severity_final"]}
     out["med_surg"] = row["med_surg"]
     out["hac_status"] = row["hac_status"]
+    for name in WEIGHTS:
+        out[name] = row[name]
+    edited = False
+    if "edit_type" in row:  # edits=True: the code editor's columns
+        if row["edit_error"] is not None:
+            out["edit_error"] = row["edit_error"]
+        else:
+            edited = True
+            out["edit_type"] = row["edit_type"]
+            out["edits"] = _as_dict(row["edits"])
+            d = row["edit_date"]
+            out["edit_date"] = d.isoformat() if hasattr(d, "isoformat") else d
+            if row["not_checked"] is not None:
+                out["not_checked"] = list(row["not_checked"])
     if detail:
         for name in ("pdx", "sdx", "procedures"):
-            out[name] = row[name]
+            value = row[name]
+            if "edit_type" in row and not edited:  # group() adds no per-code edits then
+                value = _without_edits(value)
+            out[name] = value
     return out
+
+
+#: the payment fields (engine.payment) of every grouped result
+WEIGHTS = ("fiscal_year", "weights_missing", "weight", "weight_uncapped", "gmlos", "amlos", "post_acute",
+           "special_pay", "initial_weight", "transfer", "adjusted_weight", "payment_estimate")
+
+
+def _as_dict(m) -> dict:
+    """A map column's value (pyarrow: (key, value) pairs; polars: {key, value} structs) as a dict."""
+    if isinstance(m, dict):
+        return m
+    return dict((x["key"], x["value"]) if isinstance(x, dict) else tuple(x) for x in m)
+
+
+def _without_edits(value):
+    if isinstance(value, list):
+        return [_without_edits(x) for x in value]
+    if isinstance(value, dict):
+        return {k: v for k, v in value.items() if k != "edits"}
+    return value

@@ -66,6 +66,15 @@ def test_public_claims_through_pandas_and_polars(grouper, public, expected):
     out = grouper.group_frame(pl.from_arrow(table), detail=True)
     assert isinstance(out, pl.DataFrame)
     _check(out.to_dicts(), expected[True], True)
+    # edits=True: the edits map as polars and pandas give it back
+    _, claims = public
+    want = grouper.group(claims[:2000], detail=True, edits=True)
+    _check(grouper.group_frame(pl.from_arrow(table.slice(0, 2000)), detail=True, edits=True).to_dicts(), want, True)
+    out = grouper.group_frame(table.slice(0, 2000).to_pandas(), edits=True)
+    from arrow_helpers import _as_dict
+
+    assert [(r["edit_type"], _as_dict(r["edits"]), r["edit_date"].isoformat()) for r in out.to_dict("records")] == [
+        (w["edit_type"], w["edits"], w["edit_date"]) for w in want]
 
 
 def test_chunked_sliced_and_other_column_types(grouper, public, expected):
@@ -165,12 +174,183 @@ def test_bad_rows_get_group_answers_and_spoil_nothing(grouper):
             assert g == e, c
 
 
-def test_edits_without_an_editor_is_a_clear_error(grouper, public):
+@pytest.mark.parametrize("detail", [False, True])
+def test_public_claims_with_edits_equal_group_with_edits(grouper, public, detail):
+    """edits=True: the code editor's edit_type, edits (a map name -> count),
+    edit_date, not_checked and per-code edits equal group(edits=True)'s."""
+    table, claims = public
+    rows = slice(0, 6000)
+    want = grouper.group(claims[rows], detail=detail, edits=True)
+    out = grouper.group_arrow(table.slice(0, 6000), detail=detail, edits=True)
+    assert out.schema == __import__("engine.io.arrow", fromlist=["x"]).result_schema(pa.string(), detail, edits=True)
+    assert any(w.get("edits") for w in want)
+    _check(out.to_pylist(), want, detail)
+
+
+def test_weights_with_a_base_rate_equal_group(grouper, public):
+    """base_rate= as group()'s: payment_estimate {amount, base_rate, note}; a bad one is a GrouperError."""
     from engine import GrouperError
 
-    table, _ = public
-    with pytest.raises(GrouperError, match="edits"):
-        grouper.group_arrow(table.slice(0, 3), edits=True)
+    table, claims = public
+    want = grouper.group(claims[:3000], detail=False, base_rate=6000.5)
+    out = grouper.group_arrow(table.slice(0, 3000), base_rate=6000.5)
+    assert out.column("payment_estimate").null_count < out.num_rows
+    _check(out.to_pylist(), want, False)
+    pl = pytest.importorskip("polars")
+    _check(grouper.group_frame(pl.from_arrow(table.slice(0, 3000)), base_rate=6000.5).to_dicts(), want, False)
+    with pytest.raises(GrouperError, match="base_rate"):
+        grouper.group_arrow(table.slice(0, 3), base_rate=-1)
+
+
+def test_parquet_command_with_edits(grouper, public, tmp_path):
+    from engine.cli import main
+
+    table, claims = public
+    src, dst = tmp_path / "claims.parquet", tmp_path / "results.parquet"
+    pq.write_table(table.slice(0, 3000), src)
+    assert main(["group", str(src), "-o", str(dst), "--detail", "--edits", "-q"]) == 0
+    _check(pq.read_table(dst).to_pylist(), grouper.group(claims[:3000], detail=True, edits=True), True)
+
+
+def test_parquet_summary_prints_the_case_mix_index(grouper, public, tmp_path, capsys):
+    """As the NDJSON summary: the mean final-DRG weight of the claims that have one."""
+    from engine.cli import main
+
+    table, claims = public
+    src, dst = tmp_path / "claims.parquet", tmp_path / "results.parquet"
+    pq.write_table(table.slice(0, 500), src)
+    capsys.readouterr()
+    assert main(["group", str(src), "-o", str(dst), "--no-progress"]) == 0
+    err = capsys.readouterr().err
+    weights = [r["weight"] for r in grouper.group(claims[:500], detail=False) if r.get("weight") is not None]
+    assert weights
+    assert (f"case-mix index (mean weight of {len(weights)} claims with a weight): "
+            f"{round(sum(w * 10_000 for w in weights)) / len(weights) / 10_000:.4f}") in err
+
+
+# ages and discharge statuses: any whole number a Java int holds (engine.encode MIN_AGE/MAX_AGE);
+# a status outside 0-99 is grouped as an invalid one (-1), as encode_claims reads them
+_AGES = [0, 70, 124, 125, -1, -5, 200, 32767, 32768, 40000, 2**31 - 1, -(2**31), 2**31, -(2**31) - 1, 2**40, None]
+_DSTATS = [1, 0, 99, 100, -1, -3, 150, 32767, 40000, 2**31 - 1, -(2**31), 2**31, 2**40, None]
+
+
+def _age_rows():
+    rows = [(a, 1) for a in _AGES] + [(70, d) for d in _DSTATS] + [(a, d) for a, d in zip(_AGES, _DSTATS)]
+    claims = []
+    for k, (age, dstat) in enumerate(rows):
+        c = {"id": f"a{k}", "version": "43.1", "sex": "M", "pdx": "I5021", "sdx": ["N179"], "los": 3,
+             "procedures": ["02703DZ"]}
+        if age is not None:
+            c["age"] = age
+        if dstat is not None:
+            c["discharge_status"] = dstat
+        claims.append(c)
+    return rows, claims
+
+
+@pytest.mark.parametrize("form", ["int64", "text", "float", "uint64"])
+def test_any_whole_number_age_and_discharge_status_as_group(grouper, form):
+    """Rule: CMS groups any whole-number age and discharge status (a Java int);
+    the Arrow reader reads each form as encode_claims does, so group_arrow
+    equals group() on every field, the editor's too (INVALID_AGE,
+    INVALID_DISCHARGE_STATUS), for negative, >124, >32767, too large and null."""
+    rows, claims = _age_rows()
+    ages = [r[0] for r in rows]
+    dstats = [r[1] for r in rows]
+    if form == "int64":
+        age_col, ds_col = pa.array(ages, pa.int64()), pa.array(dstats, pa.int64())
+    elif form == "text":  # digits as text; also ten significant digits and a sign, which encode reads its way
+        ages = [None if a is None else str(a) for a in ages]
+        dstats = [None if d is None else f"{d:03d}" if d is not None and 0 <= d < 100 else str(d) for d in dstats]
+        age_col, ds_col = pa.array(ages, pa.string()), pa.array(dstats, pa.string())
+        claims = [{**c, **({"age": a} if a is not None else {}), **({"discharge_status": d} if d is not None else {})}
+                  for c, a, d in zip(claims, ages, dstats)]
+    elif form == "float":  # pandas' integers with gaps
+        age_col, ds_col = pa.array(ages, pa.float64()), pa.array(dstats, pa.float64())
+        claims = [{**c, **({"age": float(a)} if a is not None else {}),
+                   **({"discharge_status": float(d)} if d is not None else {})}
+                  for c, a, d in zip(claims, ages, dstats)]
+    else:  # unsigned: the negative ones left out, 2**64 - 1 added (it would wrap in int64)
+        keep = [k for k, (a, d) in enumerate(rows) if (a is None or a >= 0) and (d is None or d >= 0)]
+        claims = [claims[k] for k in keep] + [{**claims[0], "id": "u", "age": 2**64 - 1}]
+        ages = [ages[k] for k in keep] + [2**64 - 1]
+        dstats = [dstats[k] for k in keep] + [1]
+        age_col, ds_col = pa.array(ages, pa.uint64()), pa.array(dstats, pa.uint64())
+    table = pa.table({
+        "id": [c["id"] for c in claims], "version": ["43.1"] * len(claims), "age": age_col, "sex": ["M"] * len(claims),
+        "discharge_status": ds_col, "pdx": ["I5021"] * len(claims), "los": pa.array([3] * len(claims), pa.int32()),
+        "sdx": pa.array([["N179"]] * len(claims), pa.list_(pa.string())),
+        "procedures": pa.array([["02703DZ"]] * len(claims), pa.list_(pa.string())),
+    })
+    want = grouper.group(claims, detail=True, edits=True)
+    assert any("error" in w for w in want) and sum("error" not in w for w in want) > len(want) // 2
+    _check(grouper.group_arrow(table, detail=True, edits=True).to_pylist(), want, True)
+    _check(grouper.group_arrow(table).to_pylist(), grouper.group(claims, detail=False), False)
+    # the batch: age int32, statuses outside 0-99 as -1, as the Python encoder's
+    from engine.io.arrow import read_batch
+
+    import numpy as np
+
+    got, enc = read_batch(grouper, table.to_batches()[0]).batch, grouper.encode(claims)
+    assert got.age.dtype == np.int32 and (got.ok == enc.ok).all() and got.errors == enc.errors
+    for name in ("age", "dstat"):
+        assert np.array_equal(getattr(got, name)[enc.ok], getattr(enc, name)[enc.ok]), name
+
+
+def test_v44_by_version_and_by_discharge_date(grouper, public):
+    """Versions are the loaded tables' (Grouper.version_numbers), v44.0 among them:
+    by label, by number and routed from a discharge date."""
+    import datetime as dt
+
+    table, claims = public
+    part = table.slice(0, 200)
+    c44 = [{**c, "version": "44.0"} for c in claims[:200]]
+    want = grouper.group(c44, detail=False)
+    assert {w["version"] for w in want if "error" not in w} == {"44.0"}
+    v = part.set_column(part.schema.get_field_index("version"), "version", pa.array(["44.0"] * 200))
+    _check(grouper.group_arrow(v).to_pylist(), want, False)
+    v = part.set_column(part.schema.get_field_index("version"), "version", pa.array([440] * 200, pa.int32()))
+    _check(grouper.group_arrow(v).to_pylist(), want, False)
+    d = part.drop_columns(["version"]).append_column("discharge_date", pa.array([dt.date(2026, 12, 1)] * 200))
+    _check(grouper.group_arrow(d).to_pylist(), want, False)
+    late = d.set_column(d.schema.get_field_index("discharge_date"), "discharge_date",
+                        pa.array(["2027-04-01"] * 200))
+    assert grouper.group_arrow(late).column("error").to_pylist()[0]["field"] == "discharge_date"
+
+
+def test_version_parsing_takes_the_loaded_versions():
+    """An imported version (450) by label, number, integral float and text, in
+    the Arrow reader's version parsing and engine.encode.parse_version alike."""
+    import numpy as np
+
+    from engine.encode import parse_version
+    from engine.io.arrow import _versions
+
+    versions = (431, 440, 450)
+    for v in ("45.0", 450, 450.0, "450", 45.0):
+        assert parse_version(v, versions) == 450, v
+    col = pa.array(["45.0", "44.0", "46.0", None])
+    fast = np.ones(4, np.bool_)
+    assert _versions({"version": col}, fast, 4, versions).tolist()[:2] == [2, 1]
+    assert fast.tolist() == [True, True, False, False]
+    fast = np.ones(3, np.bool_)
+    dates = pa.array([dt.date(2027, 10, 1), dt.date(2026, 10, 1), dt.date(2027, 4, 1)])
+    assert _versions({"discharge_date": dates}, fast, 3, versions).tolist()[:2] == [2, 1]
+    assert fast.tolist() == [True, True, False]
+    fast = np.ones(2, np.bool_)
+    assert _versions({"discharge_date": pa.array(["2028-03-31", "2027-04-01"])}, fast, 2, versions).tolist()[0] == 2
+    assert fast.tolist() == [True, False]
+
+
+def test_engine_io_has_no_static_version_list():
+    """engine/io reads the versions of the loaded tables, never engine.tables.VERSIONS."""
+    import pathlib
+
+    import engine.io
+
+    for path in pathlib.Path(engine.io.__file__).parent.glob("*.py"):
+        text = path.read_text()
+        assert "VERSIONS" not in text.replace("_VERSIONS", ""), path.name
 
 
 def test_empty_and_wrong_inputs(grouper, public, tmp_path):
@@ -192,6 +372,8 @@ def test_result_schema_is_what_group_arrow_gives(grouper, public):
     table, _ = public
     for detail in (False, True):
         assert grouper.group_arrow(table.slice(0, 50), detail=detail).schema == result_schema(pa.string(), detail)
+        assert grouper.group_arrow(table.slice(0, 50), detail=detail, edits=True).schema == result_schema(
+            pa.string(), detail, edits=True)
 
 
 def test_mce_claim_fields_equal_the_encoders(grouper):

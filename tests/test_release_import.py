@@ -144,6 +144,53 @@ def test_future_release_engine(grouper, future, future_zip):
     assert g.drg_info("45.0", 291) == {**grouper.drg_info("43.1", 291), "version": "45.0"}
 
 
+def test_future_release_through_arrow(grouper, future, tmp_path):
+    """An imported version (v45.0) through Arrow and Parquet as through group():
+    by label, by number, routed from a discharge date (date32 and text), its
+    title and edit date; v44.1's period is an error, not a fallback."""
+    pa = pytest.importorskip("pyarrow")
+    import datetime as dt
+
+    from arrow_helpers import as_result
+
+    data_dir, g = future
+    claims = [public_to_claim(r) for r in _records(PUBLIC_CLAIMS) if r["version"] == 431][:300]
+    claims = [{k: v for k, v in c.items() if k != "version"} for c in claims]
+    by_date = [{**c, "discharge_date": "2027-10-01"} for c in claims] + [{**claims[0], "discharge_date": "2027-04-01"}]
+    want = g.group(by_date, detail=False, edits=True)
+    assert {w["version"] for w in want[:-1]} == {"45.0"} and want[-1]["error"]["field"] == "discharge_date"
+    table = pa.table({
+        "id": [c["id"] for c in by_date], "age": [c["age"] for c in by_date], "sex": [c["sex"] for c in by_date],
+        "discharge_status": [c["discharge_status"] for c in by_date],
+        "hospital_status": [c["hospital_status"] for c in by_date],
+        "pdx": [c["pdx"] if isinstance(c["pdx"], str) else c["pdx"]["code"] for c in by_date],
+        "pdx_poa": [None if isinstance(c["pdx"], str) else c["pdx"].get("poa") for c in by_date],
+        "sdx": pa.array([[x if isinstance(x, dict) else {"code": x, "poa": None} for x in c["sdx"]] for c in by_date],
+                        pa.list_(pa.struct([("code", pa.string()), ("poa", pa.string())]))),
+        "procedures": pa.array([c["procedures"] for c in by_date], pa.list_(pa.string())),
+        "discharge_date": [c["discharge_date"] for c in by_date],
+    })
+    for t in (table, table.set_column(table.schema.get_field_index("discharge_date"), "discharge_date",
+                                      pa.array([dt.date.fromisoformat(c["discharge_date"]) for c in by_date]))):
+        got = [as_result(r, False) for r in g.group_arrow(t, edits=True).to_pylist()]
+        assert got == want
+    by_version = table.drop_columns(["discharge_date"]).append_column("version", pa.array(["45.0"] * len(by_date)))
+    want = g.group([{**c, "version": "45.0"} for c in claims], detail=False)
+    assert [as_result(r, False) for r in g.group_arrow(by_version.slice(0, 300)).to_pylist()] == want
+    by_number = by_version.set_column(by_version.schema.get_field_index("version"), "version",
+                                      pa.array([450] * len(by_date), pa.int16()))
+    assert [as_result(r, False) for r in g.group_arrow(by_number.slice(0, 300)).to_pylist()] == want
+    # the command line loads the data directory's versions too
+    import pyarrow.parquet as pq
+
+    from engine.cli import main
+
+    pq.write_table(by_version, tmp_path / "c.parquet")
+    assert main(["group", str(tmp_path / "c.parquet"), "-o", str(tmp_path / "r.parquet"), "-q",
+                 "--data-dir", str(data_dir)]) == 0
+    assert set(pq.read_table(tmp_path / "r.parquet").column("version").to_pylist()) == {"45.0"}
+
+
 def test_future_release_cli(future, tmp_path, capsys):
     from engine.cli import main
 

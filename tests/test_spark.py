@@ -62,6 +62,18 @@ def test_public_claims_through_spark_equal_group(spark, grouper, public_records)
     _check(out.toArrow().to_pylist(), claims, grouper.group(claims, detail=True), True)
 
 
+@pytest.mark.timeout(900)
+def test_edits_and_base_rate_through_spark_equal_group(spark, grouper, public_records):
+    """edits=True and base_rate= through Spark: the editor's columns (its map of
+    edits) and the payment estimate as group(edits=True, base_rate=...)."""
+    import engine.spark as es
+
+    table, claims = public_table(public_records[:3000])
+    df = spark.createDataFrame(table).repartition(2)
+    out = es.group(df, detail=True, edits=True, base_rate=6000)
+    _check(out.toArrow().to_pylist(), claims, grouper.group(claims, detail=True, edits=True, base_rate=6000), True)
+
+
 def _archive(tmp_path, cache_dir) -> str:
     path = str(tmp_path / "fastdrg-cache.tar.gz")
     from engine.spark import build_archive

@@ -48,10 +48,10 @@ from ..decode import (
     AFFECTS, CLAIM_SEVERITY, CODE_SEVERITY, HAC_STATUS, HAC_USAGE, MED_SURG, POA_ERROR, PROC_HAC,
 )
 from ..encode import (
-    _SEX, ADMIT_ABSENT, HOSPITAL_STATUS, LOS_ABSENT, MAX_AGE, MAX_LOS, Batch, ClaimError, date_days, encode_claims,
-    parse_version, version_dates, version_for_date, version_label, version_start_days,
+    _SEX, ADMIT_ABSENT, HOSPITAL_STATUS, LOS_ABSENT, MAX_AGE, MAX_LOS, MIN_AGE, Batch, ClaimError, _int_field,
+    date_days, encode_claims, parse_version, version_dates, version_for_date, version_start_days,
 )
-from ..tables import RETURN_CODES, VERSIONS
+from ..tables import RETURN_CODES
 
 #: Rows per batch handed to the kernel at most (a Table's chunks are cut to it).
 ROWS = 65536
@@ -61,11 +61,6 @@ ROWS = 65536
 #: the payment and editing modules register theirs here.
 RESULT_COLUMNS: dict[str, Callable] = {}
 
-_VERSION_LABELS = [version_label(v) for v in VERSIONS]
-_POA_NAMES = ["Y", "N", "U", "W", "1"]
-_POA_BYTE = np.full(256, -1, np.int16)  # POA byte -> index into _POA_NAMES (-1: none)
-for _k, _c in enumerate(b"YNUW1"):
-    _POA_BYTE[_c] = _k
 
 
 # ---- the compiled reader ------------------------------------------------------------------------
@@ -276,14 +271,15 @@ def _by_value(col: pa.Array, fn, dtype, fast: np.ndarray) -> np.ndarray:
 
 
 def _int_value(lo: int, hi: int):
+    """A value as the Python encoder reads an integer field (engine.encode._int_field:
+    a whole number, its digit text, an integral float), None where it does not."""
     def fn(v):
-        if isinstance(v, bool):
+        if v is None or (isinstance(v, float) and not math.isfinite(v)):
             return None
-        if isinstance(v, float) and math.isfinite(v) and v == int(v):
-            v = int(v)
-        if isinstance(v, str) and v.strip().isdigit():
-            v = int(v)
-        return v if isinstance(v, int) and lo <= v <= hi else None
+        try:
+            return _int_field(v, "", lo, hi)
+        except ClaimError:
+            return None
     return fn
 
 
@@ -291,33 +287,54 @@ def _ints(col: pa.Array, lo: int, hi: int, dtype, fast: np.ndarray) -> np.ndarra
     """An integer field: integers in range (vectorised), else through its values."""
     col = _plain(col)
     if pa.types.is_integer(col.type):
-        v = col.fill_null(lo).to_numpy(zero_copy_only=False).astype(np.int64)
-        fast &= (_valid(col) != 0) & (v >= lo) & (v <= hi)
+        valid = _valid(col) != 0
+        if pa.types.is_unsigned_integer(col.type):  # above 2**63 would wrap in int64
+            u = col.fill_null(0).to_numpy(zero_copy_only=False).astype(np.uint64)
+            big = u > np.uint64(hi)
+            v = np.where(big, 0, u).astype(np.int64)
+            fast &= valid & ~big & (v >= lo)
+        else:
+            v = col.fill_null(0).to_numpy(zero_copy_only=False).astype(np.int64)
+            fast &= valid & (v >= lo) & (v <= hi)
         return np.clip(v, lo, hi).astype(dtype)
     return _by_value(col, _int_value(lo, hi), dtype, fast)
 
 
-def _version_of(v):
-    try:
-        return VERSIONS.index(parse_version(v))
-    except ClaimError:
-        return None
+def _dstats(col: pa.Array, fast: np.ndarray) -> np.ndarray:
+    """Discharge statuses as encode_claims reads them: any whole number a Java
+    int holds; one outside 0-99 (no UB-04 code) is -1, which CMS groups as an
+    invalid discharge status."""
+    v = _ints(col, MIN_AGE, MAX_AGE, np.int64, fast)
+    return np.where((v >= 0) & (v <= 99), v, -1).astype(np.int16)
 
 
-def _date_version(v):
-    try:
-        return VERSIONS.index(version_for_date(v))
-    except ClaimError:
-        return None
+def _version_of(versions):
+    def fn(v):
+        try:
+            return versions.index(parse_version(v, versions))
+        except ClaimError:
+            return None
+    return fn
 
 
-def _versions(cols: dict, fast: np.ndarray, n: int) -> np.ndarray:
+def _date_version(versions):
+    def fn(v):
+        try:
+            return versions.index(version_for_date(v, versions))
+        except ClaimError:
+            return None
+    return fn
+
+
+def _versions(cols: dict, fast: np.ndarray, n: int, versions: tuple) -> np.ndarray:
+    """Each row's index into ``versions`` (the Grouper's ``version_numbers``: the
+    loaded tables' versions, imported ones included)."""
     ver = np.zeros(n, np.int8)
     have = np.zeros(n, np.bool_)
     vcol = cols.get("version")
     if vcol is not None:
         ok = np.ones(n, np.bool_)
-        ver = _by_value(vcol, _version_of, np.int8, ok)
+        ver = _by_value(vcol, _version_of(versions), np.int8, ok)
         have = _valid(_plain(vcol)) != 0
         fast &= ok | ~have
     dcol = cols.get("discharge_date")
@@ -330,13 +347,13 @@ def _versions(cols: dict, fast: np.ndarray, n: int) -> np.ndarray:
             days = dcol.cast(pa.date32()).cast(pa.int32()).fill_null(0).to_numpy(zero_copy_only=False)
             dv = np.full(n, -1, np.int64)
             epoch = _dt.date(1970, 1, 1)
-            for k, v in enumerate(VERSIONS):
+            for k, v in enumerate(versions):
                 lo, hi = ((d - epoch).days for d in version_dates(v))
                 dv[(days >= lo) & (days <= hi)] = k
             ok = dv >= 0
             dver = np.maximum(dv, 0).astype(np.int8)
         else:
-            dver = _by_value(dcol, _date_version, np.int8, ok)
+            dver = _by_value(dcol, _date_version(versions), np.int8, ok)
         use = ~have & (_valid(dcol) != 0)
         ver = np.where(use, dver, ver)
         fast &= ok | ~use
@@ -368,15 +385,17 @@ def _dates(col: pa.Array, fast: np.ndarray, n: int):
     return days, given
 
 
-def _scalars(cols: dict, fast: np.ndarray, n: int, default_h: int) -> dict:
-    out = {"ver": _versions(cols, fast, n)}
-    for name, lo, hi, dtype in (("age", 0, MAX_AGE, np.int16), ("discharge_status", 0, 99, np.int16)):
+def _scalars(cols: dict, fast: np.ndarray, n: int, default_h: int, versions: tuple) -> dict:
+    out = {"ver": _versions(cols, fast, n, versions)}
+    # age: any whole number (a Java int's range), as encode_claims takes it
+    for name, read, dtype in (("age", lambda c: _ints(c, MIN_AGE, MAX_AGE, np.int32, fast), np.int32),
+                              ("discharge_status", lambda c: _dstats(c, fast), np.int16)):
         col = cols.get(name)
         if col is None:
             fast[:] = False
             out[name] = np.zeros(n, dtype)
         else:
-            out[name] = _ints(col, lo, hi, dtype, fast)
+            out[name] = read(col)
     # the MCE's dates (engine.encode.claim_dates): los as given, else LOS_ABSENT; the
     # discharge date as days (checked even when a version is given); a row with an
     # admission_date goes the full way (the encoder derives its length of stay)
@@ -392,7 +411,7 @@ def _scalars(cols: dict, fast: np.ndarray, n: int, default_h: int) -> dict:
         los = np.where(given, v, LOS_ABSENT).astype(np.int32)
         fast &= ok | ~given
     out["los"] = los
-    starts = np.array([version_start_days(v) for v in VERSIONS], np.int32)
+    starts = np.array([version_start_days(v) for v in versions], np.int32)
     edit = starts[out["ver"].astype(np.int64)]
     col = cols.get("discharge_date")
     if col is not None:
@@ -517,7 +536,7 @@ def read_batch(grouper, rb: pa.RecordBatch) -> ArrowBatch:
     default_h = HOSPITAL_STATUS[grouper.default_hospital_status]
     dx_t, pr_t = _reader_tables(grouper)
     try:
-        sc = _scalars(cols, fast, n, default_h)
+        sc = _scalars(cols, fast, n, default_h, grouper.version_numbers)
         pdx_args = _code_column(cols.get("pdx"), cols.get("pdx_poa"), False, True, n)
         if pdx_args is None:
             fast[:] = False
@@ -527,7 +546,7 @@ def read_batch(grouper, rb: pa.RecordBatch) -> ArrowBatch:
         px = _read(_code_column(cols.get("procedures"), None, True, False, n), False, pr_t, fast, n)
     except _Unplain:
         fast[:] = False
-        sc = {"ver": np.zeros(n, np.int8), "age": np.zeros(n, np.int16), "discharge_status": np.zeros(n, np.int16),
+        sc = {"ver": np.zeros(n, np.int8), "age": np.zeros(n, np.int32), "discharge_status": np.zeros(n, np.int16),
               "los": np.zeros(n, np.int32), "sex": np.zeros(n, np.int8), "hosp": np.zeros(n, np.int8),
               "edit_date": np.zeros(n, np.int32)}
         pdx = admit = sdx = px = _read(None, False, dx_t, fast, n)
@@ -558,7 +577,8 @@ def read_batch(grouper, rb: pa.RecordBatch) -> ArrowBatch:
     if len(rows):
         claims = _claim_dicts(rb, rows)
         t = grouper.tables
-        b = encode_claims(claims, t.dx_index, t.pr_index, grouper.default_hospital_status)
+        b = encode_claims(claims, t.dx_index, t.pr_index, grouper.default_hospital_status,
+                          grouper.version_numbers)
         ok[rows] = b.ok
         sc["ver"][rows] = b.ver
         sc["sex"][rows] = b.sex
@@ -614,23 +634,23 @@ class _Titles:
     """The DRG and MDC titles of every version, each once, with a table
     (version, code) -> index (built once per Grouper)."""
 
-    def __init__(self, meta: dict):
+    def __init__(self, meta: dict, versions: tuple):
         names: dict[str, int] = {"": 0}
-        self.drg = np.zeros((len(VERSIONS), 1000), np.int32)
-        self.mdc = np.zeros((len(VERSIONS), 100), np.int32)
+        self.drg = np.zeros((len(versions), 1000), np.int32)
+        self.mdc = np.zeros((len(versions), 100), np.int32)
         for table, index, width in ((meta["drg_descriptions"], self.drg, 1000),
                                     (meta["mdc_descriptions"], self.mdc, 100)):
             for key, text in table.items():
                 v, code = (int(x) for x in key.split(":"))
-                if v in VERSIONS and 0 <= code < width:
-                    index[VERSIONS.index(v), code] = names.setdefault(text, len(names))
+                if v in versions and 0 <= code < width:
+                    index[versions.index(v), code] = names.setdefault(text, len(names))
         self.names = pa.array(list(names), pa.string())
 
 
 def _titles(grouper) -> _Titles:
     t = grouper.__dict__.get("_arrow_titles")
     if t is None:
-        t = grouper.__dict__["_arrow_titles"] = _Titles(grouper.tables.meta)
+        t = grouper.__dict__["_arrow_titles"] = _Titles(grouper.tables.meta, grouper.version_numbers)
     return t
 
 
@@ -664,9 +684,13 @@ def _code_texts(keys: np.ndarray, texts: dict, kind: str) -> pa.Array:
     return arr
 
 
+#: a POA byte's text, as group() echoes it (engine.decode): any printable character; blank: null
+_POA_CHARS = [chr(c) if 33 <= c <= 126 else "" for c in range(256)]
+
+
 def _poa_text(poa: np.ndarray) -> pa.Array:
-    idx = _POA_BYTE[poa]
-    return _dict(np.maximum(idx, 0), _POA_NAMES, idx < 0, plain=True)
+    p = poa.astype(np.int32)
+    return _dict(p, _POA_CHARS, (p < 33) | (p > 126), plain=True)
 
 
 def _list(off: np.ndarray, values: pa.Array, mask: np.ndarray | None = None) -> pa.Array:
@@ -674,9 +698,9 @@ def _list(off: np.ndarray, values: pa.Array, mask: np.ndarray | None = None) -> 
     return pa.ListArray.from_arrays(offsets, values, mask=pa.array(mask) if mask is not None and mask.any() else None)
 
 
-def _struct(arrays: dict, mask: np.ndarray | None = None) -> pa.Array:
+def _struct(arrays: dict, mask: np.ndarray | None = None, always: bool = False) -> pa.Array:
     return pa.StructArray.from_arrays(list(arrays.values()), names=list(arrays),
-                                      mask=pa.array(mask) if mask is not None and mask.any() else None)
+                                      mask=pa.array(mask) if mask is not None and (always or mask.any()) else None)
 
 
 _HAC_ITEM = pa.struct([("number", pa.int16()), ("status", pa.string())])
@@ -734,6 +758,162 @@ def _detail(ab: ArrowBatch, out: K.KernelOut, bad: np.ndarray) -> dict:
 
 
 _ERROR = pa.struct([("field", pa.string()), ("reason", pa.string())])
+_ESTIMATE = pa.struct([("amount", pa.float64()), ("base_rate", pa.float64()), ("note", pa.string())])
+#: the payment columns (engine.payment), after ``error``: as group()'s result fields
+_WEIGHT_FIELDS = [
+    ("fiscal_year", pa.int32()), ("weights_missing", pa.string()), ("weight", pa.float64()),
+    ("weight_uncapped", pa.float64()), ("gmlos", pa.float64()), ("amlos", pa.float64()),
+    ("post_acute", pa.bool_()), ("special_pay", pa.bool_()), ("initial_weight", pa.float64()),
+    ("transfer", None), ("adjusted_weight", pa.float64()), ("payment_estimate", _ESTIMATE),
+]
+_EDITS_MAP = pa.map_(pa.string(), pa.int32())
+#: the code editor's columns (engine.editing), after the weights, with ``edits=True``
+_EDIT_FIELDS = [("edit_type", None), ("edits", _EDITS_MAP), ("edit_date", pa.date32()),
+                ("not_checked", pa.list_(pa.string())), ("edit_error", _ERROR)]
+
+
+def _weight_columns(grouper, b: Batch, out, cents) -> dict:
+    """group()'s payment fields as columns, from the pricing pass
+    (``grouper.payment.columns``) and Table 5's arrays: numpy over the batch, no
+    Python per row.  Numbers are float64: Table 5's ten-thousandths (and the
+    estimate's cents) divided once, the same float group()'s JSON carries; null
+    where group() has null (and on a rejected row)."""
+    from ..payment.table5 import SCALE
+    from ..payment.weights import ESTIMATE_NOTE, TRANSFER, _FLAG_POST, _FLAG_SPECIAL
+
+    pt = grouper.payment
+    pay = pt.columns(b, out, cents)
+    n = len(b)
+    bad = ~b.ok
+    vi = b.ver.astype(np.int64)
+    loaded = pt.loaded[vi]
+    fy = np.array(pt.fiscal_years, np.int32)[vi] if n else np.zeros(0, np.int32)
+    cols = {"fiscal_year": pa.array(fy, pa.int32(), mask=bad)}
+    missing = [f"Table 5 FY{y} is not loaded" for y in pt.fiscal_years]
+    cols["weights_missing"] = _dict(vi, missing, bad | loaded, plain=True)
+
+    def at(drg):
+        d = drg.astype(np.int64)
+        inside = (d >= 0) & (d < 1000)
+        dc = np.clip(d, 0, 999)
+        has = ~bad & loaded & inside & (pt.weight[vi, dc] > 0)
+        return dc, has
+
+    def num(table, dc, has):
+        return pa.array(table[vi, dc].astype(np.float64) / SCALE, pa.float64(), mask=~has)
+
+    dc, has = at(out.final_drg)
+    cols["weight"] = num(pt.weight, dc, has)
+    cols["weight_uncapped"] = num(pt.weight_uncapped, dc, has)
+    cols["gmlos"] = num(pt.gmlos, dc, has)
+    cols["amlos"] = num(pt.amlos, dc, has)
+    flags = pt.flags[vi, dc]
+    cols["post_acute"] = pa.array((flags & _FLAG_POST) != 0, pa.bool_(), mask=~has)
+    cols["special_pay"] = pa.array((flags & _FLAG_SPECIAL) != 0, pa.bool_(), mask=~has)
+    idc, ihas = at(out.init_drg)
+    cols["initial_weight"] = num(pt.weight, idc, ihas)
+    tr = pay.transfer.astype(np.int64)
+    cols["transfer"] = _dict(np.minimum(tr, 2), TRANSFER, bad | (tr > 2))
+    cols["adjusted_weight"] = pa.array(pay.adjusted.astype(np.float64) / SCALE, pa.float64(),
+                                       mask=bad | (pay.adjusted < 0))
+    no_pay = bad | (pay.payment < 0)
+    cols["payment_estimate"] = _struct({
+        "amount": pa.array(pay.payment.astype(np.float64) / 100, pa.float64()),
+        "base_rate": pa.array(np.full(n, pay.base_cents / 100, np.float64), pa.float64()),
+        "note": pa.DictionaryArray.from_arrays(pa.array(np.zeros(n, np.int32)),
+                                               pa.array([ESTIMATE_NOTE])).cast(pa.string()),
+    }, no_pay, always=True)
+    return cols, pay
+
+
+def _code_text_of(ab: "ArrowBatch", kind: str, pos: int) -> str:
+    """One code's normal form (the editor's duplicate check of an unknown pdx)."""
+    t = ab.texts.get((kind, pos))
+    if t is not None:
+        return t
+    return int(ab.keys[kind][pos]).to_bytes(8, "little").rstrip(b"\0").decode("ascii", "replace")
+
+
+def _edit_columns(grouper, ab: "ArrowBatch") -> tuple[dict, object, np.ndarray]:
+    """The code editor (``grouper.editor.run``) over the batch, as columns: its
+    ``edit_type``, ``edits`` (map name -> count, in CMS's alphabetical order, as
+    group(edits=True)'s dict), ``edit_date``, ``not_checked`` and, for a row
+    edited as of a date outside the editor's range, ``edit_error``.  Returns the
+    columns, the editor's output and which rows were edited."""
+    from ..editing import EDIT_NAMES, EDIT_TYPES, LOS_NOT_CHECKED
+
+    ed = grouper.editor
+    b = ab.batch
+    n = len(b)
+    so = b.sdx_off
+
+    def texts(i):
+        return (_code_text_of(ab, "pdx", i), [_code_text_of(ab, "sdx", j) for j in range(int(so[i]), int(so[i + 1]))])
+
+    eout = ed.run(b, texts=texts)
+    inr = ed.in_range(b)
+    edited = b.ok & inr
+    off_rows = np.flatnonzero(b.ok & ~inr).tolist()
+    cols = {"edit_type": _dict(eout.edit_type.astype(np.int64), EDIT_TYPES, ~edited)}
+    counts = eout.counts
+    fired = counts > 0
+    fired &= edited[:, None]
+    m_off = np.zeros(n + 1, np.int32)
+    np.cumsum(fired.sum(axis=1), out=m_off[1:])
+    which = np.broadcast_to(np.arange(len(EDIT_NAMES), dtype=np.int32), fired.shape)[fired]
+    keys = _dict(which, EDIT_NAMES, None, plain=True)
+    items = pa.array(counts[fired].astype(np.int32), pa.int32())
+    cols["edits"] = pa.MapArray.from_arrays(pa.array(m_off, pa.int32()), keys, items, mask=pa.array(~edited))
+    cols["edit_date"] = pa.array(b.edit_date.astype(np.int32), pa.int32(), mask=~edited).cast(pa.date32())
+    nc = edited & (b.los < 0)
+    nc_off = np.zeros(n + 1, np.int32)
+    np.cumsum(nc, out=nc_off[1:])
+    nc_vals = _dict(np.zeros(int(nc_off[-1]), np.int32), LOS_NOT_CHECKED, None, plain=True)
+    cols["not_checked"] = _list(nc_off, nc_vals, ~nc)
+    errs = [None] * n
+    for i in off_rows:
+        errs[i] = ed.range_error(b, i)
+    cols["edit_error"] = pa.array(errs, _ERROR) if off_rows else pa.nulls(n, _ERROR)
+    return cols, eout, edited
+
+
+def _mask_lists(masks: np.ndarray, rows_edited: np.ndarray) -> pa.Array:
+    """Per-code edit bit masks as lists of edit names (alphabetical, as
+    engine.editing.mask_names gives them); null where the claim was not edited."""
+    from ..editing import EDIT_NAMES
+
+    bits = ((masks.astype(np.uint64)[:, None] >> np.arange(len(EDIT_NAMES), dtype=np.uint64)[None, :])
+            & np.uint64(1)).astype(bool)
+    bits &= rows_edited[:, None]
+    off = np.zeros(len(masks) + 1, np.int64)
+    np.cumsum(bits.sum(axis=1), out=off[1:])
+    which = np.broadcast_to(np.arange(len(EDIT_NAMES), dtype=np.int32), bits.shape)[bits]
+    return _list(off, _dict(which, EDIT_NAMES, None, plain=True), ~rows_edited)
+
+
+def _with_field(arr: pa.Array, name: str, values: pa.Array) -> pa.Array:
+    """A struct array with one more field (its validity kept)."""
+    fields = [arr.field(k) for k in range(arr.type.num_fields)] + [values]
+    names = [arr.type.field(k).name for k in range(arr.type.num_fields)] + [name]
+    mask = None
+    if arr.null_count:
+        mask = pa.array(_valid(arr) == 0)
+    return pa.StructArray.from_arrays(fields, names=names, mask=mask)
+
+
+def _add_code_edits(det: dict, b: Batch, eout, edited: np.ndarray) -> dict:
+    """The detail columns with each code's ``edits`` (null on a claim not edited)."""
+    pdx = _with_field(det["pdx"], "edits", _mask_lists(eout.pdx_mask, edited))
+    lens_s = b.sdx_off[1:] - b.sdx_off[:-1]
+    lens_p = b.px_off[1:] - b.px_off[:-1]
+    out = {"pdx": pdx}
+    for name, masks, lens in (("sdx", eout.sdx_mask, lens_s), ("procedures", eout.px_mask, lens_p)):
+        lst = det[name]
+        items = _with_field(lst.values, "edits", _mask_lists(masks, np.repeat(edited, lens)))
+        offs = np.frombuffer(lst.buffers()[1], np.int32)[lst.offset:lst.offset + len(lst) + 1]
+        bad = _valid(lst) == 0
+        out[name] = _list(offs.astype(np.int64), items, bad)
+    return out
 
 
 def result_batch(grouper, rb: pa.RecordBatch, ab: ArrowBatch, result, detail: bool, options: dict) -> pa.RecordBatch:
@@ -750,7 +930,7 @@ def result_batch(grouper, rb: pa.RecordBatch, ab: ArrowBatch, result, detail: bo
         cols["id"] = rb.column(rb.schema.get_field_index("id"))
     else:
         cols["id"] = pa.nulls(n, pa.string())
-    cols["version"] = _dict(ver, _VERSION_LABELS, bad, plain=True)
+    cols["version"] = _dict(ver, grouper.versions, bad, plain=True)
     cols["drg"] = _dict(fd, _DRG_TEXT, bad, plain=True)
     cols["mdc"] = _dict(fm, _MDC_TEXT, bad, plain=True)
     cols["initial_drg"] = _dict(out.init_drg.astype(np.int64), _DRG_TEXT, bad, plain=True)
@@ -767,11 +947,20 @@ def result_batch(grouper, rb: pa.RecordBatch, ab: ArrowBatch, result, detail: bo
         cols["error"] = pa.array(errs, _ERROR)
     else:
         cols["error"] = pa.nulls(n, _ERROR)
+    cents = options.get("cents", grouper._base_cents)
+    cols.update(_weight_columns(grouper, b, out, cents)[0])
+    eout = None
+    if options.get("edits"):
+        ecols, eout, edited = _edit_columns(grouper, ab)
+        cols.update(ecols)
     for name, provider in RESULT_COLUMNS.items():
         if options.get(name):
             cols.update(provider(grouper, b, result, options))
     if detail:
-        cols.update(_detail(ab, out, bad))
+        det = _detail(ab, out, bad)
+        if eout is not None:
+            det = _add_code_edits(det, b, eout, edited)
+        cols.update(det)
     return pa.RecordBatch.from_arrays(list(cols.values()), names=list(cols))
 
 
@@ -785,17 +974,28 @@ _PX_DETAIL = pa.struct([("code", pa.string()), ("affects_drg", pa.string()), ("i
                         ("hac_usage", pa.list_(pa.string()))])
 
 
-def result_schema(id_type: pa.DataType = pa.string(), detail: bool = False, plain: bool = False) -> pa.Schema:
+def result_schema(id_type: pa.DataType = pa.string(), detail: bool = False, plain: bool = False,
+                  edits: bool = False) -> pa.Schema:
     """The columns of group_arrow's results (``plain``: the dictionary-encoded
-    ones as plain strings, as Spark takes them).  Providers in
-    :data:`RESULT_COLUMNS` append theirs after ``error``."""
+    ones as plain strings, as Spark takes them): the grouping's, ``error``, the
+    payment columns, with ``edits`` the code editor's, and with ``detail`` the
+    per-code columns (each code with its ``edits`` too).  Providers in
+    :data:`RESULT_COLUMNS` append theirs before the detail."""
     d = pa.string() if plain else _DICT
     fields = [("id", id_type), ("version", pa.string()), ("drg", pa.string()), ("mdc", pa.string()),
               ("initial_drg", pa.string()), ("initial_mdc", pa.string()), ("return_code", d),
               ("drg_description", d), ("mdc_description", d), ("severity_initial", d), ("severity_final", d),
               ("med_surg", d), ("hac_status", d), ("error", _ERROR)]
+    fields += [(name, t or d) for name, t in _WEIGHT_FIELDS]
+    if edits:
+        fields += [(name, t or d) for name, t in _EDIT_FIELDS]
     if detail:
-        fields += [("pdx", _DX_DETAIL), ("sdx", pa.list_(_DX_DETAIL)), ("procedures", pa.list_(_PX_DETAIL))]
+        dx, px = _DX_DETAIL, _PX_DETAIL
+        if edits:
+            names = pa.list_(pa.string())
+            dx = pa.struct(list(dx) + [pa.field("edits", names)])
+            px = pa.struct(list(px) + [pa.field("edits", names)])
+        fields += [("pdx", dx), ("sdx", pa.list_(dx)), ("procedures", pa.list_(px))]
     return pa.schema(fields)
 
 
@@ -809,9 +1009,13 @@ def _record_batches(data) -> list[pa.RecordBatch]:
     raise TypeError(f"group_arrow takes a pyarrow Table or RecordBatch, not {type(data).__name__}")
 
 
+#: options result_batch itself answers: the code editor's columns, the base rate in cents
+_BUILT_IN = ("edits", "cents")
+
+
 def check_options(options: dict) -> None:
     for name, wanted in options.items():
-        if wanted and name not in RESULT_COLUMNS:
+        if wanted and name not in RESULT_COLUMNS and name not in _BUILT_IN:
             from ..grouper import GrouperError
 
             raise GrouperError(f"{name}=True: this build of fastdrg has no {name} to add to the results")
@@ -888,9 +1092,15 @@ def group_record_batch(grouper, rb: pa.RecordBatch, detail: bool = False, counts
     return result_batch(grouper, rb, ab, result, detail, options)
 
 
-def group_arrow(grouper, data, detail: bool = False, edits: bool = False) -> pa.Table:
+def _options(grouper, edits: bool, base_rate) -> dict:
+    """group_arrow's options: the editor, and the base rate as group() takes it
+    (dollars; default the Grouper's; GrouperError when it is not one)."""
+    return {"edits": bool(edits), "cents": grouper._cents(base_rate, grouper._base_cents)}
+
+
+def group_arrow(grouper, data, detail: bool = False, edits: bool = False, base_rate=None) -> pa.Table:
     """See :meth:`engine.Grouper.group_arrow`."""
-    options = {"edits": edits}
+    options = _options(grouper, edits, base_rate)
     check_options(options)
     batches = group_record_batches(grouper, _record_batches(data), detail, **options)
     if not batches:
@@ -904,31 +1114,33 @@ _EMPTY_CLAIM = pa.RecordBatch.from_pydict({"id": pa.array([], pa.string())})
 
 # ---- DataFrames ---------------------------------------------------------------------------------
 
-def group_frame(grouper, df, detail: bool = False, edits: bool = False):
+def group_frame(grouper, df, detail: bool = False, edits: bool = False, base_rate=None):
     """A pandas or polars DataFrame of claims -> a DataFrame of results of the same library."""
     module = type(df).__module__.split(".")[0]
     if module == "polars":
         import polars as pl
 
         table = df.to_arrow()  # zero-copy for numeric and string columns
-        return pl.from_arrow(group_arrow(grouper, table, detail, edits))
+        return pl.from_arrow(group_arrow(grouper, table, detail, edits, base_rate))
     if module == "pandas":
         table = pa.Table.from_pandas(df, preserve_index=False)
-        return group_arrow(grouper, table, detail, edits).to_pandas()
+        return group_arrow(grouper, table, detail, edits, base_rate).to_pandas()
     raise TypeError(f"group_frame takes a pandas or polars DataFrame, not {type(df).__name__}")
 
 
 # ---- Parquet files ------------------------------------------------------------------------------
 
 def group_parquet(grouper, source, destination, detail: bool = False, batch_rows: int = ROWS,
-                  progress=None, counts: dict | None = None, **options) -> int:
+                  progress=None, counts: dict | None = None, case_mix: list | None = None, **options) -> int:
     """Group a Parquet file of claims into a Parquet file of results, streaming:
     record batches of ``batch_rows`` are read, cut into parts of :data:`PART`
     rows, and each part is read, grouped and written (to Arrow) on a kernel
     thread, a few parts in flight at most, while this thread reads the next
     record batch and writes finished parts to the file (pyarrow releases the
     GIL for both).  Memory stays bounded whatever the file's size.  Returns the
-    rows written; ``progress(rows)`` is called as parts are written."""
+    rows written; ``progress(rows)`` is called as parts are written; ``case_mix``,
+    when given (``[0, 0]``), is added the sum of the final DRGs' weights
+    (1/10,000) and the claims with a weight (the command line's case-mix index)."""
     import pyarrow.parquet as pq
     from collections import deque
 
@@ -950,6 +1162,12 @@ def group_parquet(grouper, source, destination, detail: bool = False, batch_rows
         rb, ab, result = out
         if counts is not None:
             _count(grouper, ab, result, counts)
+        if case_mix is not None:
+            b, d = ab.batch, result.columns.final_drg.astype(np.int64)
+            w = grouper.payment.weight[b.ver.astype(np.int64), np.clip(d, 0, 999)]
+            w = w[b.ok & (d >= 0) & (d < 1000) & (w > 0)]
+            case_mix[0] += int(w.sum())
+            case_mix[1] += len(w)
         if writer is None:
             writer = pq.ParquetWriter(destination, rb.schema)
         writer.write_batch(rb)

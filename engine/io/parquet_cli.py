@@ -43,7 +43,10 @@ def cmd_group_parquet(args) -> int:
     from engine.io.arrow import ROWS, group_parquet
 
     t0 = time.perf_counter()
-    grouper = Grouper(cache_dir=args.cache_dir, default_hospital_status=args.hospital_status)
+    grouper = Grouper(cache_dir=args.cache_dir, default_hospital_status=args.hospital_status,
+                      data_dir=getattr(args, "data_dir", None))
+    if getattr(args, "edits", False):
+        grouper.warm_editor()  # the editor's tables, before the clock and the bar start
     t_ready = time.perf_counter()
     bar = None
     if not args.no_progress and (sys.stderr.isatty() or rows >= 1_000_000):
@@ -51,9 +54,11 @@ def cmd_group_parquet(args) -> int:
 
         bar = tqdm(total=rows, unit=" claims", desc="grouping", file=sys.stderr)
     counts: dict = {}
+    case_mix = [0, 0]  # as the NDJSON summary: sum of the final DRGs' weights (1/10,000), claims weighted
     try:
         n = group_parquet(grouper, args.input, args.output, detail=args.detail, batch_rows=ROWS if args.chunk == DEFAULT_CHUNK else args.chunk,
-                          progress=bar.update if bar is not None else None, counts=counts)
+                          progress=bar.update if bar is not None else None, counts=counts, case_mix=case_mix,
+                          edits=getattr(args, "edits", False))
     finally:
         if bar is not None:
             bar.close()
@@ -64,4 +69,7 @@ def cmd_group_parquet(args) -> int:
               file=sys.stderr)
         for name, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
             print(f"  {name:44} {c:10d}", file=sys.stderr)
+        if case_mix[1]:
+            print(f"  case-mix index (mean weight of {case_mix[1]} claims with a weight): "
+                  f"{case_mix[0] / case_mix[1] / 10_000:.4f}", file=sys.stderr)
     return 0

@@ -141,7 +141,8 @@ def test_future_release_engine(grouper, future, future_zip):
     # the compiled reader takes "45.0" like any version
     doc = orjson.loads(g.group_json_texts([orjson.dumps({**claims[0], "version": "45.0"})]).documents[0])
     assert doc["version"] == "45.0" and doc["drg"] == want[0]["drg"]
-    assert g.drg_info("45.0", 291) == {**grouper.drg_info("43.1", 291), "version": "45.0"}
+    info = {k: v for k, v in g.drg_info("45.0", 291).items() if k not in pay}
+    assert info == {**{k: v for k, v in grouper.drg_info("43.1", 291).items() if k not in pay}, "version": "45.0"}
 
 
 def test_future_release_through_arrow(grouper, future, tmp_path):

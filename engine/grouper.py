@@ -722,8 +722,8 @@ class Grouper:
 
     def warm_editor(self) -> None:
         """Build the MCE's tables and compile its kernel now (else the first edit pays)."""
-        claim = {"version": "43.1", "age": 60, "sex": "M", "discharge_status": 1, "los": 3,
-                 "pdx": "I5021", "sdx": ["E1122"], "procedures": ["02703DZ"]}
+        claim = {"version": self.versions[0], "age": 60, "sex": "M", "discharge_status": 1, "los": 3,
+                 "pdx": "I5021", "sdx": ["E1122"], "procedures": ["02703DZ"]}  # any version: only compiles
         self.edit([claim])
         self.group([claim], edits=True)
 

@@ -102,7 +102,7 @@ TABLE_FIELDS = (
     "cl_mem_off", "cl_mem", "cl_mem_choice", "pr_cl_off", "pr_cl",
     "vm_off", "vm_formulas", "vh_off", "vh_formulas",
     "n_op", "n_a", "n_b", "f_lo", "f_hi", "f_req", "f_drg", "f_reroute", "f_surg", "f_rc", "f_supp",
-    "valid_dstat", "ver_drg_logic",
+    "valid_dstat", "ver_drg_logic", "ver_nonor_principal_last",
 )
 KernelTables = namedtuple("KernelTables", TABLE_FIELDS)
 
@@ -132,11 +132,12 @@ SCRATCH_FIELDS = (
 Scratch = namedtuple("Scratch", SCRATCH_FIELDS)
 
 # What marking reads.  _mark stays a call (see the module docstring), and a call
-# copies every array it is handed: these views hand it 43 arrays instead of 116.
+# copies every array it is handed: these views hand it 44 arrays instead of 117.
 MarkTables = namedtuple("MarkTables", (
     "attr_bilateral_bit", "attr_key", "attr_sigtrauma_bit", "attr_special", "attr_stent", "builtin_attr",
     "cl_pattern", "f_drg", "f_hi", "f_lo", "f_reroute", "f_supp", "key_attr", "key_kind", "key_sev", "n_a", "n_b",
     "n_op", "pat_attrs", "pat_off", "sch_cat", "sch_cat_off", "sch_ops", "sch_ops_off",
+    "ver_nonor_principal_last",
 ))
 MarkBatch = namedtuple("MarkBatch", ("sdx", "px"))
 MarkOut = namedtuple("MarkOut", ("sdx_aff", "px_aff"))
@@ -1518,6 +1519,14 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
                     _mark_cluster(O, W, p0, np_, r, stage)
                     seen_sites |= sites
     if npk > 0:
+        # From v41.0 on a non-O.R. principal procedure is looked at last here (CMS v42.1:
+        # 02HK3JZ (non-O.R.) listed first with 0RSK0ZZ, both oth22, names 0RSK0ZZ;
+        # listed second it still comes in code order: 02134AW 02HK3JZ 0RSK0ZZ names it)
+        if np_ > 1 and T.ver_nonor_principal_last[v] and W.p_order[0] == 0 \
+                and not _px_has(T.pat_off, T.pat_attrs, W.p_pattern, 0, T.builtin_attr[_B_ORPROC]):
+            for a in range(np_ - 1):
+                W.p_order[a] = W.p_order[a + 1]
+            W.p_order[np_ - 1] = 0
         done = False
         for a in range(np_):
             j = W.p_order[a]
@@ -1771,7 +1780,7 @@ def _mark_views(T, B, O, W):
         MarkTables(T.attr_bilateral_bit, T.attr_key, T.attr_sigtrauma_bit, T.attr_special, T.attr_stent,
                    T.builtin_attr, T.cl_pattern, T.f_drg, T.f_hi, T.f_lo, T.f_reroute, T.f_supp, T.key_attr,
                    T.key_kind, T.key_sev, T.n_a, T.n_b, T.n_op, T.pat_attrs, T.pat_off, T.sch_cat, T.sch_cat_off,
-                   T.sch_ops, T.sch_ops_off),
+                   T.sch_ops, T.sch_ops_off, T.ver_nonor_principal_last),
         MarkBatch(B.sdx, B.px),
         MarkOut(O.sdx_aff, O.px_aff),
         MarkScratch(W.cl_sat, W.coll, W.keys, W.p_clmask, W.p_order, W.p_pattern, W.p_supp, W.s_flags, W.s_order,

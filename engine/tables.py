@@ -526,6 +526,9 @@ def compile_tables(source, versions=None) -> Tables:
     # CMS reports a CC/MCC suppressed by a DRG formula as "..._EXCLUDED_BY_DRG_LOGIC"
     # from v41.1 on; earlier groupers report the code's own level.
     a["ver_drg_logic"] = np.array([v >= 411 for v in versions], dtype=np.bool_)
+    # From v41.0 on CMS looks at a non-O.R. principal (first-listed) procedure last when
+    # it names the procedure that made a formula's operand; v40.x looks at it first.
+    a["ver_nonor_principal_last"] = np.array([v >= 410 for v in versions], dtype=np.bool_)
 
     # ---- descriptions and reference data (Python side) ------------------------------
     def versioned(rows) -> dict:

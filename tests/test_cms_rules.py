@@ -280,3 +280,37 @@ def test_a_cc_excluded_hac_code_makes_no_other_code_a_hac(grouper):
     # the UNKNOWN-status return code still reads the formula over every code
     assert (r["drg"], r["initial_drg"], r["return_code"], r["hac_status"]) == (
         "999", "699", "HAC_STATUS_INVALID_MULT_HACS_POA_NOT_Y_W", "NOT_APPLICABLE")
+
+
+def test_a_non_or_principal_procedure_is_named_last_from_v41(grouper):
+    """DRG 909 (``oth22``: other O.R. procedures for injuries), all answers from CMS.
+    From v41.0 a non-O.R. principal (first-listed) procedure (02HK3JZ, pacemaker lead) is
+    looked at after every other procedure when naming the one that made an operand; v40.x
+    looks at it first.  Listed second it keeps its place in code order, and alone (or
+    only duplicates of it behind) it is still the one named."""
+    base = dict(age=26, sex="F", pdx={"code": "T384X5S", "poa": "Y"}, hospital_status="exempt")
+    cases = (
+        ("42.1", ["02HK3JZ", "0RSK0ZZ"], ["NONE", "BOTH"]),
+        ("41.0", ["02HK3JZ", "0SRR03A", "0RSK0ZZ", "02134AW"], ["NONE", "NONE", "BOTH", "NONE"]),
+        ("42.1", ["02HK3JZ", "0SRR03A"], ["NONE", "BOTH"]),
+        ("42.1", ["02HK3JZ", "02HK3JZ", "0RSK0ZZ"], ["NONE", "BOTH", "NONE"]),
+        ("42.1", ["02HK3JZ"], ["BOTH"]),
+        ("42.1", ["02134AW", "02HK3JZ", "0RSK0ZZ"], ["NONE", "BOTH", "NONE"]),
+        ("42.1", ["02134AW", "0RSK0ZZ", "02HK3JZ"], ["NONE", "NONE", "BOTH"]),
+        ("42.1", ["0SRR03A", "02HK3JZ", "0RSK0ZZ"], ["BOTH", "NONE", "NONE"]),
+        ("42.1", ["0SRR03A", "0RSK0ZZ"], ["BOTH", "NONE"]),
+        ("40.0", ["02HK3JZ", "0RSK0ZZ"], ["BOTH", "NONE"]),
+        ("40.1", ["02HK3JZ", "0RSK0ZZ"], ["BOTH", "NONE"]),
+        ("40.0", ["02134AW", "02HK3JZ", "0RSK0ZZ"], ["NONE", "BOTH", "NONE"]),
+    )
+    rs = group3(grouper, [claim(version=v, procedures=px, **base) for v, px, _ in cases])
+    for (v, px, aff), r in zip(cases, rs):
+        assert (r["drg"], r["mdc"], _px_aff(r)) == ("909", "21", aff), (v, px)
+    # the differential run's claim (cms-500003-6800): DRG 907, 0RSK0ZZ named
+    sdx = [{"code": "O9202", "poa": "Y"}, {"code": "S61322A", "poa": "W"}, "J9851",
+           {"code": "T3370XS", "poa": "Y"}, {"code": "S59031P", "poa": "Y"}, {"code": "S82464C", "poa": "Y"},
+           {"code": "S45099A", "poa": "W"}, {"code": "T76A1XS", "poa": "Y"}, {"code": "K6811", "poa": ""},
+           {"code": "O2240", "poa": "Y"}]
+    (r,) = group3(grouper, [claim(version="42.1", discharge_status="83", sdx=sdx,
+                                  procedures=["02HK3JZ", "0SRR03A", "0RSK0ZZ", "02134AW"], **base)])
+    assert (r["drg"], r["mdc"], _px_aff(r)) == ("907", "21", ["NONE", "NONE", "BOTH", "NONE"])

@@ -1385,18 +1385,29 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
             O.sdx_aff[s0 + j] |= stage
 
     # -- DRG 794 (neonate, other significant problems) for a newborn born here: the
-    # secondary dx that comes first in marking order is the significant problem
+    # secondary dx that comes first in marking order and is not itself a birth-status
+    # (incident) code is the significant problem (CMS: P92.4 with P02.60 (incident) and
+    # W22.042A names W22.042A); failing one, the first in marking order
     if T.f_drg[win] == 794 and _dx_has(T.sch_ops_off, T.sch_ops, T.sch_cat_off, T.sch_cat, pdx_scheme, T.builtin_attr[_B_INCIDENT], False):
         any_marked = False
         for j in range(ns):
             if O.sdx_aff[s0 + j] & stage:
                 any_marked = True
         if not any_marked:
+            pick = -1
             for a in range(ns):
                 j = W.s_order[a]
-                if W.s_scheme[j] >= 0:
-                    O.sdx_aff[s0 + j] |= stage
+                if W.s_scheme[j] >= 0 and not _dx_has(T.sch_ops_off, T.sch_ops, T.sch_cat_off, T.sch_cat, W.s_scheme[j], T.builtin_attr[_B_INCIDENT], False):
+                    pick = j
                     break
+            if pick < 0:
+                for a in range(ns):
+                    j = W.s_order[a]
+                    if W.s_scheme[j] >= 0:
+                        pick = j
+                        break
+            if pick >= 0:
+                O.sdx_aff[s0 + pick] |= stage
 
     # -- multiple significant trauma: the pre-MDC formula's MULTST is made by the
     # principal dx and secondary dxs of other body sites (in marking order)

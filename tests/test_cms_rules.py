@@ -249,6 +249,29 @@ def test_drg794_newborn_born_here_names_the_first_secondary_dx_in_marking_order(
         assert [s["affects_drg"] for s in r["sdx"]] == ["BOTH", "NONE", "NONE"]
 
 
+def test_drg794_newborn_born_here_skips_birth_status_secondary_dx(grouper):
+    """DRG 794 for a newborn born here (P92.4, P08.21, Z38.00): the secondary dx named is the
+    first in marking order that is not itself a birth-status (incident) code -- P02.60 is
+    skipped for W22.042A, R50.9 or P28.39 (CMS, cms-500013-8504)."""
+    cases = [  # (pdx, sdx, CMS affects_drg per sdx)
+        ("P924", ["W22042A", "P0260"], ["BOTH", "NONE"]),
+        ("P924", ["P0260", "W22042A"], ["NONE", "BOTH"]),
+        ("P924", ["R509", "P0260"], ["BOTH", "NONE"]),
+        ("P924", ["P0260", "P2839"], ["NONE", "BOTH"]),
+        ("P924", ["W22042A", "P0260", "Z3800"], ["BOTH", "NONE", "NONE"]),
+        ("P924", ["P0260", "S14131A", "W22042A"], ["NONE", "BOTH", "NONE"]),
+        ("P0821", ["P0260", "W22042A"], ["NONE", "BOTH"]),
+        ("Z3800", ["P0260", "W22042A"], ["NONE", "BOTH"]),
+    ]
+    claims = [claim(age=0, sex=0, discharge_status="51", pdx={"code": p, "poa": "Y"},
+                    sdx=[{"code": c, "poa": "Y"} for c in sdx], procedures=["0UCG7ZZ"])
+              for p, sdx, _ in cases]
+    rs = group3(grouper, claims)
+    for r, (_, _, aff) in zip(rs, cases):
+        assert five(r)[:4] == ("794", "15", "794", "15")
+        assert [s["affects_drg"] for s in r["sdx"]] == aff
+
+
 def test_bilateral_marking_takes_satisfied_clusters_too(grouper):
     """DRG 461 (bilateral or multiple major joints): a right hip replacement and a left knee
     revision cluster (0SPD0LZ + 0SRD0J9, pattern "leftknee"): CMS names all three."""

@@ -28,37 +28,19 @@ class MceFormatError(ValueError):
     """The data is not a Medicare Code Editor release's ``Root`` message."""
 
 
-def _fields(data, span, spec):
-    out = {name: ([] if kind == "strs" else None) for name, kind in spec.values()}
-    for n, wt, val in w.fields(data, *span):
-        s = spec.get(n)
-        if s is None:
-            continue
-        name, kind = s
-        if kind == "int":
-            out[name] = w.scalar(wt, val)
-        elif kind == "str":
-            out[name] = w.text(data, wt, val)
-        elif kind == "strs":
-            out[name].append(w.text(data, wt, val))
-        else:
-            out[name] = w.message(wt, val)
-    return out
-
-
 def _entries(data, span, spec):
     if span is None:
         return []
-    return [_fields(data, w.message(wt, val), spec) for n, wt, val in w.fields(data, *span) if n == 1]
+    return [w.decode(data, w.message(wt, val), spec, proto2=True) for n, wt, val in w.fields(data, *span) if n == 1]
 
 
 def decode_mce(data: bytes) -> dict:
     """The records of an ``mce.bin`` (MceFormatError if it is not one)."""
     mv = memoryview(data)
     try:
-        root = _fields(mv, (0, len(mv)), {1: ("ages", "msg"), 2: ("dstat", "msg"), 3: ("dx", "msg"),
-                                          4: ("pcs", "msg"), 7: ("date_format", "str"), 8: ("version", "int"),
-                                          9: ("termination_date", "str")})
+        root = w.decode(mv, (0, len(mv)), {1: ("ages", "msg"), 2: ("dstat", "msg"), 3: ("dx", "msg"),
+                                           4: ("pcs", "msg"), 7: ("date_format", "str"), 8: ("version", "int"),
+                                           9: ("termination_date", "str")}, proto2=True)
         if root["dx"] is None or root["pcs"] is None:
             raise MceFormatError("no ICD-10 code masters")
         code = {1: ("code", "str"), 2: ("start", "str"), 3: ("end", "str"), 4: ("flags", "strs")}

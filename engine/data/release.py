@@ -106,31 +106,6 @@ def _items(data, span, number: int = 1):
             yield w.message(wt, val)
 
 
-def _decode(data, span, spec: dict) -> dict:
-    """One message's fields by ``spec``: number -> (name, kind), kind one of
-    int, str, ints, strs, msg, msgs.  Absent fields take proto3 defaults."""
-    out = {name: ([] if kind in ("ints", "strs", "msgs") else ("" if kind == "str" else (None if kind == "msg" else 0)))
-           for name, kind in spec.values()}
-    for n, wt, val in w.fields(data, *span):
-        s = spec.get(n)
-        if s is None:
-            continue
-        name, kind = s
-        if kind == "int":
-            out[name] = w.scalar(wt, val)
-        elif kind == "str":
-            out[name] = w.text(data, wt, val)
-        elif kind == "ints":
-            out[name].extend(w.ints(data, wt, val))
-        elif kind == "strs":
-            out[name].append(w.text(data, wt, val))
-        elif kind == "msg":
-            out[name] = w.message(wt, val)
-        else:
-            out[name].append(w.message(wt, val))
-    return out
-
-
 def decode_release(data: bytes) -> Source:
     """The ``Root`` message in ``data`` as a :class:`Source` (ReleaseFormatError if it is not one)."""
     try:
@@ -140,7 +115,7 @@ def decode_release(data: bytes) -> Source:
 
 
 def _decode_root(data) -> Source:
-    root = _decode(data, (0, len(data)), {
+    root = w.decode(data, (0, len(data)), {
         1: ("diagnoses", "msg"), 2: ("procedures", "msg"), 3: ("cluster_ids", "msg"), 4: ("excl_groups", "msg"),
         5: ("pdx_excl", "msg"), 6: ("clusters", "msg"), 7: ("gender", "msg"), 8: ("formulas", "msg"),
         9: ("hac_formulas", "msg"), 11: ("dx_patterns", "msg"), 12: ("pr_patterns", "msg"),
@@ -159,7 +134,7 @@ def _decode_root(data) -> Source:
     diagnosis = []
     for code, value in _map(data, span("diagnoses"), "str"):
         for item in _items(data, value):
-            d = _decode(data, item, {1: ("mdc", "int"), 2: ("sev", "int"), 3: ("ops", "int"), 4: ("hac", "int"),
+            d = w.decode(data, item, {1: ("mdc", "int"), 2: ("sev", "int"), 3: ("ops", "int"), 4: ("hac", "int"),
                                      5: ("cat", "int"), 6: ("versions", "ints")})
             if d["sev"] not in _SEVERITY:
                 raise ReleaseFormatError(f"diagnosis {code}: severity {d['sev']}")
@@ -174,24 +149,24 @@ def _decode_root(data) -> Source:
     procedures = []
     for code, value in _map(data, span("procedures"), "str"):
         for item in _items(data, value):
-            d = _decode(data, item, {1: ("pat", "int"), 2: ("versions", "ints")})
+            d = w.decode(data, item, {1: ("pat", "int"), 2: ("versions", "ints")})
             procedures.extend((code, lo, hi, d["pat"]) for lo, hi in runs(d["versions"]))
 
     cluster_map = []
     for code, value in _map(data, span("cluster_ids"), "str"):
         for item in _items(data, value):
-            d = _decode(data, item, {1: ("ids", "strs"), 2: ("versions", "ints")})
+            d = w.decode(data, item, {1: ("ids", "strs"), 2: ("versions", "ints")})
             names = list(dict.fromkeys(d["ids"]))
             cluster_map.extend((code, lo, hi, names) for lo, hi in runs(d["versions"]))
 
     exclusion_groups = {}
     for gid, value in _map(data, span("excl_groups"), "int"):
-        exclusion_groups[gid] = _decode(data, value, {1: ("codes", "strs")})["codes"]
+        exclusion_groups[gid] = w.decode(data, value, {1: ("codes", "strs")})["codes"]
 
     exclusion_ids = []
     for code, value in _map(data, span("pdx_excl"), "str"):
         for item in _items(data, value):
-            d = _decode(data, item, {1: ("gid", "int"), 2: ("versions", "ints")})
+            d = w.decode(data, item, {1: ("gid", "int"), 2: ("versions", "ints")})
             exclusion_ids.extend((code, lo, hi, d["gid"]) for lo, hi in runs(d["versions"]))
 
     clusters = []
@@ -200,10 +175,10 @@ def _decode_root(data) -> Source:
         # one for 42.1-43.1 ...): a version takes the first item that lists it
         taken: set[int] = set()
         for item in _items(data, value):
-            d = _decode(data, item, {1: ("supp", "ints"), 3: ("choices", "msgs"), 4: ("versions", "ints")})
+            d = w.decode(data, item, {1: ("supp", "ints"), 3: ("choices", "msgs"), 4: ("versions", "ints")})
             choices, choice_ids = [], []
             for ch in d["choices"]:
-                c = _decode(data, ch, {1: ("choice", "int"), 2: ("codes", "strs")})
+                c = w.decode(data, ch, {1: ("choice", "int"), 2: ("codes", "strs")})
                 choice_ids.append(c["choice"])
                 choices.append(c["codes"])
             own = [v for v in d["versions"] if v not in taken]
@@ -215,10 +190,10 @@ def _decode_root(data) -> Source:
     gender = []
     for code, value in _map(data, span("gender"), "str"):
         for item in _items(data, value):
-            d = _decode(data, item, {1: ("map", "msgs"), 2: ("versions", "ints")})
+            d = w.decode(data, item, {1: ("map", "msgs"), 2: ("versions", "ints")})
             mdcs = {}
             for entry in d["map"]:
-                e = _decode(data, entry, {1: ("key", "int"), 2: ("value", "int")})
+                e = w.decode(data, entry, {1: ("key", "int"), 2: ("value", "int")})
                 mdcs[e["key"]] = e["value"]
             female = mdcs.get(_FEMALE, -1)
             male = mdcs.get(_MALE, -1)
@@ -228,12 +203,12 @@ def _decode_root(data) -> Source:
     drg_formulas = []
     for mdc, value in _map(data, span("formulas"), "int"):
         for item in _items(data, value):
-            f = _decode(data, item, {1: ("drg", "int"), 2: ("mdc", "int"), 6: ("base", "int"), 7: ("surgical", "str"),
+            f = w.decode(data, item, {1: ("drg", "int"), 2: ("mdc", "int"), 6: ("base", "int"), 7: ("surgical", "str"),
                                      8: ("reroute", "int"), 9: ("formula", "str"), 10: ("supp", "strs"),
                                      11: ("sev", "int"), 12: ("rc", "int"), 13: ("ranks", "msgs")})
             by_rank: dict[int, list[int]] = {}
             for r in f["ranks"]:
-                vr = _decode(data, r, {1: ("rank", "int"), 2: ("version", "int")})
+                vr = w.decode(data, r, {1: ("rank", "int"), 2: ("version", "int")})
                 by_rank.setdefault(vr["rank"], []).append(vr["version"])
             for rank, vs in by_rank.items():
                 for lo, hi in runs(vs):
@@ -245,20 +220,20 @@ def _decode_root(data) -> Source:
     hac_formulas = []
     for hac, value in _map(data, span("hac_formulas"), "int"):
         for item in _items(data, value):
-            d = _decode(data, item, {1: ("hac", "int"), 3: ("formula", "str"), 4: ("versions", "ints")})
+            d = w.decode(data, item, {1: ("hac", "int"), 3: ("formula", "str"), 4: ("versions", "ints")})
             for lo, hi in runs(d["versions"]):
                 hac_formulas.append({"hac": hac, "lo": lo, "hi": hi, "formulas": [d["formula"]],
                                      "operands": _formula_operands([d["formula"]])})
 
     def patterns(name: str, number: int) -> dict[int, list[str]]:
-        return {key: _decode(data, value, {number: ("ops", "strs")})["ops"]
+        return {key: w.decode(data, value, {number: ("ops", "strs")})["ops"]
                 for key, value in _map(data, span(name), "int")}
 
     def descriptions(name: str) -> list[tuple[int, int, int, str]]:
         out = []
         for key, value in _map(data, span(name), "int"):
             for item in _items(data, value):
-                d = _decode(data, item, {1: ("text", "str"), 7: ("versions", "ints")})
+                d = w.decode(data, item, {1: ("text", "str"), 7: ("versions", "ints")})
                 out.extend((key, lo, hi, d["text"]) for lo, hi in runs(d["versions"]))
         return out
 

@@ -116,6 +116,38 @@ def scalar(wtype: int, value) -> int:
     return int32(value)
 
 
+
+_LISTS = ("ints", "strs", "msgs")
+
+
+def decode(data, span, spec: dict, proto2: bool = False) -> dict:
+    """One message's fields by ``spec``: number -> (name, kind), kind one of
+    int, str, ints, strs, msg, msgs.  An absent field takes its proto3 default
+    (0, "", None for a message, [] for a repeated one); with ``proto2`` a
+    scalar or message left out is None (the file said nothing), a repeated one []."""
+    out = {name: ([] if kind in _LISTS else (None if proto2 or kind == "msg" else ("" if kind == "str" else 0)))
+           for name, kind in spec.values()}
+    for n, wt, val in fields(data, *span):
+        s = spec.get(n)
+        if s is None:
+            continue
+        name, kind = s
+        if kind == "int":
+            out[name] = scalar(wt, val)
+        elif kind == "str":
+            out[name] = text(data, wt, val)
+        elif kind == "ints":
+            out[name].extend(ints(data, wt, val))
+        elif kind == "strs":
+            out[name].append(text(data, wt, val))
+        elif kind == "msg":
+            out[name] = message(wt, val)
+        elif kind == "msgs":
+            out[name].append(message(wt, val))
+        else:
+            raise ValueError(f"unknown field kind {kind!r}")
+    return out
+
 # ---- writing (what tests need to build a release of their own) ----------------------------------
 
 def put_varint(out: bytearray, value: int) -> None:

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import collections
 import importlib.util
+import os
 import re
 import shutil
 import sys
@@ -34,7 +35,7 @@ import numpy as np
 
 from oracle import GRADED_FIELDS, expect_fields, fmt_drg, fmt_mdc, normalise_code  # noqa: F401
 
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+SHARED = Path(os.environ.get("FASTDRG_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared")
 ORACLE_DIR = SHARED / "cms-oracle"
 
 #: Named, documented rules explaining a difference between our engine and CMS.

@@ -17,8 +17,9 @@ import pytest
 # user data directory: it gets one of its own unless one is named.
 os.environ.setdefault("FASTDRG_DATA_DIR", tempfile.mkdtemp(prefix="fastdrg-test-data-"))
 
-#: shared/ is a sibling of the repository (locally /work/shared, in CI next to the clone).
-SHARED = Path(__file__).resolve().parents[2] / "shared"
+#: shared/ is a sibling of the repository (locally /work/shared, in CI next to the clone);
+#: FASTDRG_SHARED_DIR names it for a checkout elsewhere (a git worktree, say).
+SHARED = Path(os.environ.get("FASTDRG_SHARED_DIR") or Path(__file__).resolve().parents[2] / "shared")
 PUBLIC_CLAIMS = SHARED / "eval" / "public_claims.jsonl"
 
 

@@ -30,7 +30,7 @@ if str(REPO) not in sys.path:  # allow plain `pytest` without installing the pac
 
 from engine.source import Source, default_source_path, load_source, source_hash  # noqa: E402
 
-SHARED = Path(__file__).parents[2] / "shared"
+from conftest import SHARED  # noqa: E402
 CMS_DIR = SHARED / "cms-msdrg"
 VERSIONS = (400, 401, 410, 411, 420, 421, 430, 431)
 

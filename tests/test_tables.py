@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,11 +16,13 @@ import pytest
 from engine import formulas as fm
 from engine.tables import SEV_CC, SEV_MCC, SEV_NONE
 
+from conftest import SHARED
+
 #: The versions the CMS reference tables cover (the first eight of the compiled
 #: tables: v44.0 has no CMS reference here, see test_public_v44.py).
 VERSIONS = (400, 401, 410, 411, 420, 421, 430, 431)
 
-CMS = Path(__file__).resolve().parents[2] / "shared" / "cms-msdrg"
+CMS = SHARED / "cms-msdrg"
 SEVERITY = {"NCC": SEV_NONE, "CC": SEV_CC, "MCC": SEV_MCC}
 
 

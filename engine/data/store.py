@@ -7,6 +7,9 @@ Layout of ``$FASTDRG_DATA_DIR`` (default: the platform's user data dir for
     releases/<id>/provenance.json      file name, sha256, the release's build
                                        metadata, its versions
     mce/<id>/mce.bin, records.json, provenance.json   a code editor release
+                                       (its provenance's ``last_date``: the
+                                       termination date, the last edit date
+                                       it serves)
     index.json                         {"releases": [id, ...], "mce": [id, ...]}:
                                        the imports in force, oldest first
 
@@ -253,11 +256,13 @@ def import_files(paths, root=None) -> list[dict]:
             else:
                 try:
                     records = mce_mod.decode_mce(pay.data)
+                    last = mce_mod.last_date(records)  # the last edit date it serves (engine.editing.tables)
                 except mce_mod.MceFormatError as e:
                     raise ImportFailed(path, f"not a Medicare Code Editor release's data: {e}") from None
                 prov = {"kind": "mce", "source": SOURCE_RELEASE, "file": pay.file, "sha256": pay.sha256,
                         "data_sha256": _sha256(pay.data), "built": pay.metadata.get("Generated time"),
                         "metadata": pay.metadata, "mce_version": records.get("version"),
+                        "last_date": f"{last // 10000:04d}-{last // 100 % 100:02d}-{last % 100:02d}",
                         "imported": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
                 staged.append(("mce", prov["data_sha256"][:16], pay, prov,
                                {"records.json": json.dumps(records, separators=(",", ":")).encode()}))
@@ -289,7 +294,7 @@ def import_files(paths, root=None) -> list[dict]:
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return [{"kind": kind, "id": sid, "file": prov["file"], "sha256": prov["sha256"],
-             "versions": prov.get("versions"), "built": prov.get("built")}
+             "versions": prov.get("versions"), "built": prov.get("built"), "last_date": prov.get("last_date")}
             for kind, sid, pay, prov, extra in staged]
 
 

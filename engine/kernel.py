@@ -98,7 +98,7 @@ TABLE_FIELDS = (
     "key_kind", "key_attr", "key_sev",
     "dx_scheme", "sch_mdc", "sch_sev", "sch_ops_off", "sch_ops", "sch_cat_off", "sch_cat",
     "sch_hac_off", "sch_hac", "dx_excl", "excl_off", "excl_codes", "dx_gender",
-    "pat_off", "pat_attrs", "pr_pattern", "cl_pattern", "cl_active", "cl_supp", "cl_nchoice",
+    "pat_off", "pat_attrs", "pr_pattern", "pr_cluster_name", "cl_pattern", "cl_active", "cl_supp", "cl_nchoice",
     "cl_mem_off", "cl_mem", "cl_mem_choice", "pr_cl_off", "pr_cl",
     "vm_off", "vm_formulas", "vh_off", "vh_formulas",
     "n_op", "n_a", "n_b", "f_lo", "f_hi", "f_req", "f_drg", "f_reroute", "f_surg", "f_rc", "f_supp",
@@ -136,7 +136,7 @@ Scratch = namedtuple("Scratch", SCRATCH_FIELDS)
 MarkTables = namedtuple("MarkTables", (
     "attr_bilateral_bit", "attr_key", "attr_sigtrauma_bit", "attr_special", "attr_stent", "attr_vessel",
     "builtin_attr", "cl_pattern", "f_drg", "f_hi", "f_lo", "f_reroute", "f_supp", "key_attr", "key_kind", "key_sev", "n_a", "n_b",
-    "n_op", "pat_attrs", "pat_off", "sch_cat", "sch_cat_off", "sch_ops", "sch_ops_off",
+    "n_op", "pat_attrs", "pat_off", "pr_cluster_name", "sch_cat", "sch_cat_off", "sch_ops", "sch_ops_off",
     "ver_nonor_principal_last",
 ))
 MarkBatch = namedtuple("MarkBatch", ("sdx", "px"))
@@ -1363,6 +1363,27 @@ def _mark_code(B, O, p0, np_, j, bit, k):
 
 
 @njit(cache=True, _nrt=False)
+def _principal_rank(W, B, p0, np_):
+    """Where the principal procedure stands in plain code order (W.p_order holds
+    it first, then the others by code): how many others come before it."""
+    k = 0
+    for a in range(1, np_):
+        if _px_before(B.px, p0, W.p_order[a], 0):
+            k += 1
+    return k
+
+
+@njit(cache=True, _nrt=False)
+def _in_code_order(W, a, k0):
+    """The ``a``-th procedure in plain code order, the principal among the others."""
+    if a < k0:
+        return W.p_order[a + 1]
+    if a == k0:
+        return 0
+    return W.p_order[a]
+
+
+@njit(cache=True, _nrt=False)
 def _mark_vessels(T, B, O, W, p0, np_, stage):
     """FOUR_VESSELS: CMS counts vessels over the procedures in code order (the
     principal among them) until four are reached and names each counted one's
@@ -1380,18 +1401,11 @@ def _mark_vessels(T, B, O, W, p0, np_, stage):
             break
         k = 1 if bit == AFF_INITIAL else 2
         total = 0
-        done0 = False
-        r = 1
-        while total < 4:
-            # code order: W.p_order holds the principal first, then the rest by code
-            if not done0 and (r >= np_ or not _px_before(B.px, p0, W.p_order[r], 0)):
-                j = 0
-                done0 = True
-            elif r < np_:
-                j = W.p_order[r]
-                r += 1
-            else:
+        k0 = _principal_rank(W, B, p0, np_)
+        for a in range(np_):
+            if total >= 4:
                 break
+            j = _in_code_order(W, a, k0)
             pat = W.p_pattern[j]
             if pat < 0:
                 continue
@@ -1589,12 +1603,15 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
     bil_key = T.attr_key[T.builtin_attr[_B_BILATERAL], 0]
     for q in range(npk):
         if W.keys[q] == bil_key:
-            # (until two joints are named: CMS names no third one)
+            # (until two joints are named: CMS names no third one), in plain code
+            # order, the principal procedure among the others (CMS v40.1 and v43.1:
+            # 0SRU0JZ 0SRR03Z 0SRC0JZ names 0SRC0JZ and 0SRR03Z)
             seen_sites = 0
+            k0 = _principal_rank(W, B, p0, np_)
             for a in range(np_):
                 if _two_sites(seen_sites):
                     break
-                j = W.p_order[a]
+                j = _in_code_order(W, a, k0)
                 pat = W.p_pattern[j]
                 if pat < 0 or _px_suppressed(W.p_supp, j, mdc):
                     continue
@@ -1630,7 +1647,10 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
         # From v41.0 on a non-O.R. principal procedure is looked at last here (CMS v42.1:
         # 02HK3JZ (non-O.R.) listed first with 0RSK0ZZ, both oth22, names 0RSK0ZZ;
         # listed second it still comes in code order: 02134AW 02HK3JZ 0RSK0ZZ names it)
-        if np_ > 1 and T.ver_nonor_principal_last[v] and W.p_order[0] == 0 \
+        last = T.ver_nonor_principal_last[v]
+        if last == 1 and B.px[p0] >= 0 and T.pr_cluster_name[B.px[p0]]:
+            last = 0  # (v41.x: a cluster's name coded as the principal keeps its place)
+        if np_ > 1 and last > 0 and W.p_order[0] == 0 \
                 and not _px_has(T.pat_off, T.pat_attrs, W.p_pattern, 0, T.builtin_attr[_B_ORPROC]):
             for a in range(np_ - 1):
                 W.p_order[a] = W.p_order[a + 1]
@@ -1887,7 +1907,8 @@ def _mark_views(T, B, O, W):
     return (
         MarkTables(T.attr_bilateral_bit, T.attr_key, T.attr_sigtrauma_bit, T.attr_special, T.attr_stent,
                    T.attr_vessel, T.builtin_attr, T.cl_pattern, T.f_drg, T.f_hi, T.f_lo, T.f_reroute, T.f_supp, T.key_attr,
-                   T.key_kind, T.key_sev, T.n_a, T.n_b, T.n_op, T.pat_attrs, T.pat_off, T.sch_cat, T.sch_cat_off,
+                   T.key_kind, T.key_sev, T.n_a, T.n_b, T.n_op, T.pat_attrs, T.pat_off, T.pr_cluster_name,
+                   T.sch_cat, T.sch_cat_off,
                    T.sch_ops, T.sch_ops_off, T.ver_nonor_principal_last),
         MarkBatch(B.sdx, B.px),
         MarkOut(O.sdx_aff, O.px_aff),

@@ -382,3 +382,42 @@ def test_four_stents_names_every_stent_procedure_and_an_mcc_names_no_counter(gro
                              ("Xfzb", "321", "-B-B")])
     _counter_cases(grouper, [("Xbb", "321", "-B-"), ("Xzzzb", "321", "----B"), ("Xaaaaz", "321", "-B----")],
                    sdx=[{"code": "J9601", "poa": "Y"}])
+
+
+def test_bilateral_marking_reads_the_procedures_in_code_order(grouper):
+    """BILATERAL (DRG 461, MCC & BILATERAL): the two joints are named in plain code order,
+    the principal (first-listed) procedure among the others, not ahead of them; a
+    cluster's name coded directly is a procedure like any other.  Answers of the CMS
+    grouper (v40.1 and v43.1 alike; cms-500031-3650)."""
+    lknee, rhip, rknee, lhip = "0SRU0JZ", "0SRR03Z", "0SRC0JZ", "0SRE0JZ"
+    mcc = [{"code": "J9601", "poa": "Y"}]
+    cases = (
+        ([lknee, rhip, rknee], ["NONE", "BOTH", "BOTH"]),
+        ([lknee, rknee, rhip], ["NONE", "BOTH", "BOTH"]),
+        ([rhip, lknee, rknee], ["BOTH", "NONE", "BOTH"]),
+        ([lknee, rhip, rknee, lhip], ["NONE", "NONE", "BOTH", "BOTH"]),
+        (["Z@7238", "Z@1683", "Z@6981"], ["NONE", "BOTH", "BOTH"]),
+        (["Z@7238", rhip, rknee], ["NONE", "BOTH", "BOTH"]),
+    )
+    for version in ("40.1", "43.1"):
+        for px, aff in cases:
+            if version == "43.1" and px[0].startswith("Z@"):
+                continue  # (v43.1 groups those to DRG 466)
+            (r,) = group3(grouper, [claim(version=version, age=60, pdx="M1610", sdx=mcc, procedures=px)])
+            assert (r["drg"], _px_aff(r)) == ("461", aff), (version, px)
+
+
+def test_a_cluster_name_coded_as_principal_keeps_its_place_in_v41(grouper):
+    """The non-O.R. principal procedure looked at last (from v41.0): in v41.x a cluster's
+    name coded directly as the principal procedure (Z@1027, Z@1028: bladur, no O.R.
+    attribute) is not moved; from v42.0 it is.  DRG 664, answers of the CMS grouper
+    (cms-500003-1263)."""
+    for version, px, aff in (
+        ("41.0", ["Z@1027", "0TWB47Z"], ["BOTH", "NONE"]),
+        ("41.1", ["Z@1028", "0CRV8JZ", "0TWB47Z"], ["BOTH", "NONE", "NONE"]),
+        ("42.0", ["Z@1027", "0TWB47Z"], ["NONE", "BOTH"]),
+        ("42.1", ["Z@1028", "0THD3LZ"], ["NONE", "BOTH"]),
+        ("40.1", ["Z@1028", "0TWB47Z"], ["BOTH", "NONE"]),
+    ):
+        (r,) = group3(grouper, [claim(version=version, age=0, sex="F", pdx="Q600", procedures=px)])
+        assert (r["drg"], _px_aff(r)) == ("664", aff), (version, px)

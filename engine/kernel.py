@@ -1607,7 +1607,12 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
             # order, the principal procedure among the others (CMS v40.1 and v43.1:
             # 0SRU0JZ 0SRR03Z 0SRC0JZ names 0SRC0JZ and 0SRR03Z)
             seen_sites = 0
+            # (a joint the principal procedure is on names the principal: CMS v41.0,
+            # 0SRR039 0SR9039 0SRC0JZ, both hips right, names 0SRR039 and 0SRC0JZ)
             k0 = _principal_rank(W, B, p0, np_)
+            sites0 = -1
+            if W.p_pattern[0] >= 0 and not _px_suppressed(W.p_supp, 0, mdc):
+                sites0 = _px_sites(T, W.p_pattern[0])
             for a in range(np_):
                 if _two_sites(seen_sites):
                     break
@@ -1615,13 +1620,9 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
                 pat = W.p_pattern[j]
                 if pat < 0 or _px_suppressed(W.p_supp, j, mdc):
                     continue
-                sites = 0
-                for r in range(T.pat_off[pat], T.pat_off[pat + 1]):
-                    b = T.attr_bilateral_bit[T.pat_attrs[r]]
-                    if b >= 0:
-                        sites |= 1 << b
+                sites = _px_sites(T, pat)
                 if sites & ~seen_sites:
-                    O.px_aff[p0 + j] |= stage
+                    O.px_aff[p0 + (0 if sites == sites0 else j)] |= stage
                     seen_sites |= sites
             # then the satisfied clusters (a knee revision: removal + replacement), in the
             # order of their names (CMS: right hip 0SR904A with the left knee revision
@@ -1635,11 +1636,7 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
                 pat = T.cl_pattern[v, prev]
                 if pat < 0:
                     continue
-                sites = 0
-                for rr in range(T.pat_off[pat], T.pat_off[pat + 1]):
-                    b = T.attr_bilateral_bit[T.pat_attrs[rr]]
-                    if b >= 0:
-                        sites |= 1 << b
+                sites = _px_sites(T, pat)
                 if sites & ~seen_sites:
                     _mark_cluster(O, W, p0, np_, r, stage)
                     seen_sites |= sites
@@ -1771,6 +1768,17 @@ def _dx_sites(T, scheme):
             if b >= 0:
                 m |= 1 << b
     return m
+
+
+@njit(cache=True, _nrt=False)
+def _px_sites(T, pat):
+    """The joints (bilateral bits) of a procedure pattern."""
+    sites = 0
+    for r in range(T.pat_off[pat], T.pat_off[pat + 1]):
+        b = T.attr_bilateral_bit[T.pat_attrs[r]]
+        if b >= 0:
+            sites |= 1 << b
+    return sites
 
 
 @njit(cache=True, _nrt=False)

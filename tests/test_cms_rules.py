@@ -421,3 +421,16 @@ def test_a_cluster_name_coded_as_principal_keeps_its_place_in_v41(grouper):
     ):
         (r,) = group3(grouper, [claim(version=version, age=0, sex="F", pdx="Q600", procedures=px)])
         assert (r["drg"], _px_aff(r)) == ("664", aff), (version, px)
+
+
+def test_bilateral_marking_names_the_principal_for_its_own_joint(grouper):
+    """BILATERAL: the joints come in code order, but a joint the principal (first-listed)
+    procedure is on names the principal, not an earlier code on the same joint
+    (0SRR039 and 0SR9039 are both right hip).  CMS v41.0 (hac-4242-1906)."""
+    mcc = [{"code": "J9601", "poa": "Y"}]
+    for px, aff in ((["0SRR039", "0SR9039", "0SRC0JZ"], ["BOTH", "NONE", "BOTH"]),
+                    (["0VLF0CZ", "0SRR039", "0SR9039", "0SRC0JZ"], ["NONE", "NONE", "BOTH", "BOTH"]),
+                    (["0SRR039", "0SRC0JZ", "0SR9039", "0SRU0JZ"], ["BOTH", "BOTH", "NONE", "NONE"]),
+                    (["0SRR039", "0SR9039", "0SRU0JZ"], ["BOTH", "NONE", "BOTH"])):
+        (r,) = group3(grouper, [claim(version="41.0", age=60, pdx="M1610", sdx=mcc, procedures=px)])
+        assert (r["drg"], _px_aff(r)) == ("461", aff), px

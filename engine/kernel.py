@@ -98,7 +98,7 @@ TABLE_FIELDS = (
     "key_kind", "key_attr", "key_sev",
     "dx_scheme", "sch_mdc", "sch_sev", "sch_ops_off", "sch_ops", "sch_cat_off", "sch_cat",
     "sch_hac_off", "sch_hac", "dx_excl", "excl_off", "excl_codes", "dx_gender",
-    "pat_off", "pat_attrs", "pr_pattern", "cl_pattern", "cl_active", "cl_supp", "cl_nchoice",
+    "pat_off", "pat_attrs", "pr_pattern", "pr_cluster_name", "cl_pattern", "cl_active", "cl_supp", "cl_nchoice",
     "cl_mem_off", "cl_mem", "cl_mem_choice", "pr_cl_off", "pr_cl",
     "vm_off", "vm_formulas", "vh_off", "vh_formulas",
     "n_op", "n_a", "n_b", "f_lo", "f_hi", "f_req", "f_drg", "f_reroute", "f_surg", "f_rc", "f_supp",
@@ -134,9 +134,9 @@ Scratch = namedtuple("Scratch", SCRATCH_FIELDS)
 # What marking reads.  _mark stays a call (see the module docstring), and a call
 # copies every array it is handed: these views hand it 44 arrays instead of 117.
 MarkTables = namedtuple("MarkTables", (
-    "attr_bilateral_bit", "attr_key", "attr_sigtrauma_bit", "attr_special", "attr_stent", "builtin_attr",
-    "cl_pattern", "f_drg", "f_hi", "f_lo", "f_reroute", "f_supp", "key_attr", "key_kind", "key_sev", "n_a", "n_b",
-    "n_op", "pat_attrs", "pat_off", "sch_cat", "sch_cat_off", "sch_ops", "sch_ops_off",
+    "attr_bilateral_bit", "attr_key", "attr_sigtrauma_bit", "attr_special", "attr_stent", "attr_vessel",
+    "builtin_attr", "cl_pattern", "f_drg", "f_hi", "f_lo", "f_reroute", "f_supp", "key_attr", "key_kind", "key_sev", "n_a", "n_b",
+    "n_op", "pat_attrs", "pat_off", "pr_cluster_name", "sch_cat", "sch_cat_off", "sch_ops", "sch_ops_off",
     "ver_nonor_principal_last",
 ))
 MarkBatch = namedtuple("MarkBatch", ("sdx", "px"))
@@ -1080,6 +1080,8 @@ def _group_claim(T, B, O, W, M, i):
     # HAC criterion, and those whose HAC codes did not change them)
     remark = hac_met and (st_f[1] != st_i[1] or st_f[2] != st_i[2] or st_f[4] != st_i[4] or st_f[7] != st_i[7])
     if remark:
+        for j in range(np_):  # (the initial stage wrote the counters' final names)
+            O.px_aff[p0 + j] &= ~AFF_FINAL
         _mark(M[0], M[1], M[2], M[3], i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st_f, np.int64(AFF_FINAL), gen)
     else:
         for j in range(ns):
@@ -1321,6 +1323,101 @@ def _px_suppressed(p_supp, j, mdc):
 
 
 @njit(cache=True, _nrt=False)
+def _mark_stents(T, O, W, p0, np_, stage, want):
+    """FOUR_STENTS (and v40's FOUR_DRUG / FOUR_NON_DRUG_ELUTING_STENTS): CMS names
+    every procedure that carries a stent count of the counted kind, duplicates
+    included, in both stages (CMS v42.0: 02703GZ 02H03YZ names both although the
+    first alone has four stents)."""
+    for j in range(np_):
+        pat = W.p_pattern[j]
+        if pat < 0:
+            continue
+        n = 0
+        kind = 0
+        for q in range(T.pat_off[pat], T.pat_off[pat + 1]):
+            at = T.pat_attrs[q]
+            n += T.attr_stent[at]
+            kind |= T.attr_special[at]
+        if n > 0 and kind & want:
+            O.px_aff[p0 + j] |= stage
+
+
+@njit(cache=True, _nrt=False)
+def _mark_code(B, O, p0, np_, j, bit, k):
+    """Name procedure ``j``'s code as CMS does when a counter names it: the
+    principal procedure when it has that code and is not yet named, else the
+    first of its first ``k`` later occurrences not yet named (none past the k-th)."""
+    c = B.px[p0 + j]
+    if B.px[p0] == c and not O.px_aff[p0] & bit:
+        O.px_aff[p0] |= bit
+        return
+    seen = 0
+    for q in range(1, np_):
+        if B.px[p0 + q] == c:
+            if not O.px_aff[p0 + q] & bit:
+                O.px_aff[p0 + q] |= bit
+                return
+            seen += 1
+            if seen >= k:
+                return
+
+
+@njit(cache=True, _nrt=False)
+def _principal_rank(W, B, p0, np_):
+    """Where the principal procedure stands in plain code order (W.p_order holds
+    it first, then the others by code): how many others come before it."""
+    k = 0
+    for a in range(1, np_):
+        if _px_before(B.px, p0, W.p_order[a], 0):
+            k += 1
+    return k
+
+
+@njit(cache=True, _nrt=False)
+def _in_code_order(W, a, k0):
+    """The ``a``-th procedure in plain code order, the principal among the others."""
+    if a < k0:
+        return W.p_order[a + 1]
+    if a == k0:
+        return 0
+    return W.p_order[a]
+
+
+@njit(cache=True, _nrt=False)
+def _mark_vessels(T, B, O, W, p0, np_, stage):
+    """FOUR_VESSELS: CMS counts vessels over the procedures in code order (the
+    principal among them) until four are reached and names each counted one's
+    code: in the initial stage the principal or the code's first later
+    occurrence, in the final stage also its second (never a third).  CMS v42.0,
+    X 02H13YZ 02H13YZ: BOTH, FINAL; 02C03ZZ x3 then 02H03YZ, 02H03YZ listed
+    first: 02H03YZ and the first two 02C03ZZ only.  The initial stage writes
+    the final stage's names too (copied over unless HAC re-marks the claim)."""
+    for rnd in range(2):
+        if stage == AFF_INITIAL:
+            bit = AFF_INITIAL if rnd == 0 else AFF_FINAL
+        elif rnd == 0:
+            bit = AFF_FINAL
+        else:
+            break
+        k = 1 if bit == AFF_INITIAL else 2
+        total = 0
+        k0 = _principal_rank(W, B, p0, np_)
+        for a in range(np_):
+            if total >= 4:
+                break
+            j = _in_code_order(W, a, k0)
+            pat = W.p_pattern[j]
+            if pat < 0:
+                continue
+            n = 0
+            for q in range(T.pat_off[pat], T.pat_off[pat + 1]):
+                n += T.attr_vessel[T.pat_attrs[q]]
+            if n > 0:
+                total += n
+                _mark_code(B, O, p0, np_, j, bit, k)
+
+
+@njit(cache=True, _nrt=False)
 def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stage, gen):
     """Diagnosis and procedure marking of one stage (initial or final)."""
     win = st[7]
@@ -1465,6 +1562,20 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
         elif at == T.builtin_attr[_B_SINGLEFUSIONCTR]:
             want = _SP_SNGLFUSIONCTR
             first_n = np_
+        elif at == T.builtin_attr[_B_FOUR_VESSELS]:
+            # (the claim's count, not a procedure's attribute: the other operands
+            # name the first procedure that has them all)
+            _mark_vessels(T, B, O, W, p0, np_, stage)
+            continue
+        elif at == T.builtin_attr[_B_FOUR_STENTS]:
+            _mark_stents(T, O, W, p0, np_, stage, _SP_NORDRUGSTENT | _SP_NORSTENT)
+            continue
+        elif at == T.builtin_attr[_B_FOUR_DRUG]:
+            _mark_stents(T, O, W, p0, np_, stage, _SP_NORDRUGSTENT)
+            continue
+        elif at == T.builtin_attr[_B_FOUR_NON_DRUG]:
+            _mark_stents(T, O, W, p0, np_, stage, _SP_NORSTENT)
+            continue
         if want == 0:
             W.keys[np2] = key
             np2 += 1
@@ -1492,22 +1603,26 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
     bil_key = T.attr_key[T.builtin_attr[_B_BILATERAL], 0]
     for q in range(npk):
         if W.keys[q] == bil_key:
-            # (until two joints are named: CMS names no third one)
+            # (until two joints are named: CMS names no third one), in plain code
+            # order, the principal procedure among the others (CMS v40.1 and v43.1:
+            # 0SRU0JZ 0SRR03Z 0SRC0JZ names 0SRC0JZ and 0SRR03Z)
             seen_sites = 0
+            # (a joint the principal procedure is on names the principal: CMS v41.0,
+            # 0SRR039 0SR9039 0SRC0JZ, both hips right, names 0SRR039 and 0SRC0JZ)
+            k0 = _principal_rank(W, B, p0, np_)
+            sites0 = -1
+            if W.p_pattern[0] >= 0 and not _px_suppressed(W.p_supp, 0, mdc):
+                sites0 = _px_sites(T, W.p_pattern[0])
             for a in range(np_):
                 if _two_sites(seen_sites):
                     break
-                j = W.p_order[a]
+                j = _in_code_order(W, a, k0)
                 pat = W.p_pattern[j]
                 if pat < 0 or _px_suppressed(W.p_supp, j, mdc):
                     continue
-                sites = 0
-                for r in range(T.pat_off[pat], T.pat_off[pat + 1]):
-                    b = T.attr_bilateral_bit[T.pat_attrs[r]]
-                    if b >= 0:
-                        sites |= 1 << b
+                sites = _px_sites(T, pat)
                 if sites & ~seen_sites:
-                    O.px_aff[p0 + j] |= stage
+                    O.px_aff[p0 + (0 if sites == sites0 else j)] |= stage
                     seen_sites |= sites
             # then the satisfied clusters (a knee revision: removal + replacement), in the
             # order of their names (CMS: right hip 0SR904A with the left knee revision
@@ -1521,11 +1636,7 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
                 pat = T.cl_pattern[v, prev]
                 if pat < 0:
                     continue
-                sites = 0
-                for rr in range(T.pat_off[pat], T.pat_off[pat + 1]):
-                    b = T.attr_bilateral_bit[T.pat_attrs[rr]]
-                    if b >= 0:
-                        sites |= 1 << b
+                sites = _px_sites(T, pat)
                 if sites & ~seen_sites:
                     _mark_cluster(O, W, p0, np_, r, stage)
                     seen_sites |= sites
@@ -1533,7 +1644,10 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
         # From v41.0 on a non-O.R. principal procedure is looked at last here (CMS v42.1:
         # 02HK3JZ (non-O.R.) listed first with 0RSK0ZZ, both oth22, names 0RSK0ZZ;
         # listed second it still comes in code order: 02134AW 02HK3JZ 0RSK0ZZ names it)
-        if np_ > 1 and T.ver_nonor_principal_last[v] and W.p_order[0] == 0 \
+        last = T.ver_nonor_principal_last[v]
+        if last == 1 and B.px[p0] >= 0 and T.pr_cluster_name[B.px[p0]]:
+            last = 0  # (v41.x: a cluster's name coded as the principal keeps its place)
+        if np_ > 1 and last > 0 and W.p_order[0] == 0 \
                 and not _px_has(T.pat_off, T.pat_attrs, W.p_pattern, 0, T.builtin_attr[_B_ORPROC]):
             for a in range(np_ - 1):
                 W.p_order[a] = W.p_order[a + 1]
@@ -1654,6 +1768,17 @@ def _dx_sites(T, scheme):
             if b >= 0:
                 m |= 1 << b
     return m
+
+
+@njit(cache=True, _nrt=False)
+def _px_sites(T, pat):
+    """The joints (bilateral bits) of a procedure pattern."""
+    sites = 0
+    for r in range(T.pat_off[pat], T.pat_off[pat + 1]):
+        b = T.attr_bilateral_bit[T.pat_attrs[r]]
+        if b >= 0:
+            sites |= 1 << b
+    return sites
 
 
 @njit(cache=True, _nrt=False)
@@ -1789,8 +1914,9 @@ def _mark_views(T, B, O, W):
     once per call of :func:`group_range`."""
     return (
         MarkTables(T.attr_bilateral_bit, T.attr_key, T.attr_sigtrauma_bit, T.attr_special, T.attr_stent,
-                   T.builtin_attr, T.cl_pattern, T.f_drg, T.f_hi, T.f_lo, T.f_reroute, T.f_supp, T.key_attr,
-                   T.key_kind, T.key_sev, T.n_a, T.n_b, T.n_op, T.pat_attrs, T.pat_off, T.sch_cat, T.sch_cat_off,
+                   T.attr_vessel, T.builtin_attr, T.cl_pattern, T.f_drg, T.f_hi, T.f_lo, T.f_reroute, T.f_supp, T.key_attr,
+                   T.key_kind, T.key_sev, T.n_a, T.n_b, T.n_op, T.pat_attrs, T.pat_off, T.pr_cluster_name,
+                   T.sch_cat, T.sch_cat_off,
                    T.sch_ops, T.sch_ops_off, T.ver_nonor_principal_last),
         MarkBatch(B.sdx, B.px),
         MarkOut(O.sdx_aff, O.px_aff),

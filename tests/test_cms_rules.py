@@ -337,3 +337,100 @@ def test_a_non_or_principal_procedure_is_named_last_from_v41(grouper):
     (r,) = group3(grouper, [claim(version="42.1", discharge_status="83", sdx=sdx,
                                   procedures=["02HK3JZ", "0SRR03A", "0RSK0ZZ", "02134AW"], **base)])
     assert (r["drg"], r["mdc"], _px_aff(r)) == ("907", "21", ["NONE", "NONE", "BOTH", "NONE"])
+
+
+# codes for the stent and vessel counters (v42.0 attributes): stent1 with 1/2/3/4 vessels,
+# a vessel count without a stent (1/2 vessels), four stents, and one that counts nothing
+_CTR = dict(X="0Q9100Z", a="02H03YZ", b="02H13YZ", c="02723DZ", d="02733DZ", z="02C03ZZ", y="02C14ZZ",
+            f="02703GZ")
+_AFF = {"B": "BOTH", "F": "FINAL", "-": "NONE"}
+
+
+def _counter_cases(grouper, cases, version="42.0", sdx=()):
+    for combo, drg, marks in cases:
+        c = claim(version=version, age=60, sex="M", pdx="I2510", sdx=list(sdx),
+                  procedures=[_CTR[ch] for ch in combo])
+        (r,) = group3(grouper, [c])
+        assert (r["drg"], _px_aff(r)) == (drg, [_AFF[m] for m in marks]), combo
+
+
+@pytest.mark.parametrize("version", ["40.0", "41.1", "42.0", "43.1"])
+def test_four_vessels_counter_names_the_codes_counted_in_code_order(grouper, version):
+    """FOUR_VESSELS (DRG 321 from v41.0; DRGs 246/248 in v40): CMS counts vessels over the
+    procedures in code order, the principal among them, until four, and names each counted
+    one's code: the principal or the code's first later occurrence in the initial stage,
+    its second too in the final stage, never a third.  Answers of the CMS grouper."""
+    cases = [
+        ("Xbb", "-BF"), ("Xbbb", "-BF-"), ("Xabc", "-B-B"), ("Xbd", "--B"), ("Xcac", "-B-F"),
+        ("Xyby", "-BBF"), ("bbyy", "B-BF"), ("byyy", "BBF-"), ("yby", "BBB"), ("zzzzb", "BBF-B"),
+        ("Xaazzz", "-B-BF-"), ("Xazzzz", "-BBF--"),
+    ]
+    if version == "43.1":  # (there 02C03ZZ and 02C14ZZ lead elsewhere: DRG 360)
+        cases = cases[:5]
+    for combo, marks in cases:
+        c = claim(version=version, age=60, sex="M", pdx="I2510", procedures=[_CTR[ch] for ch in combo])
+        (r,) = group3(grouper, [c])
+        # (v40: DRG 246/248, "(NORstent & FOUR_VESSELS)"; from v41.0: DRG 321)
+        assert r["drg"] in ("246", "248", "321") and _px_aff(r) == [_AFF[m] for m in marks], combo
+
+
+def test_four_stents_names_every_stent_procedure_and_an_mcc_names_no_counter(grouper):
+    """FOUR_STENTS, met before FOUR_VESSELS in ``MCC | FOUR_STENTS | FOUR_VESSELS``: CMS names
+    every procedure with a stent count, duplicates too; with an MCC neither counter names
+    any (the first procedure that is arterial or percutaneous and has a stent is named)."""
+    _counter_cases(grouper, [("Xfa", "321", "-BB"), ("Xfff", "321", "-BBB"), ("Xaaaaz", "321", "-BBBB-"),
+                             ("Xfzb", "321", "-B-B")])
+    _counter_cases(grouper, [("Xbb", "321", "-B-"), ("Xzzzb", "321", "----B"), ("Xaaaaz", "321", "-B----")],
+                   sdx=[{"code": "J9601", "poa": "Y"}])
+
+
+def test_bilateral_marking_reads_the_procedures_in_code_order(grouper):
+    """BILATERAL (DRG 461, MCC & BILATERAL): the two joints are named in plain code order,
+    the principal (first-listed) procedure among the others, not ahead of them; a
+    cluster's name coded directly is a procedure like any other.  Answers of the CMS
+    grouper (v40.1 and v43.1 alike; cms-500031-3650)."""
+    lknee, rhip, rknee, lhip = "0SRU0JZ", "0SRR03Z", "0SRC0JZ", "0SRE0JZ"
+    mcc = [{"code": "J9601", "poa": "Y"}]
+    cases = (
+        ([lknee, rhip, rknee], ["NONE", "BOTH", "BOTH"]),
+        ([lknee, rknee, rhip], ["NONE", "BOTH", "BOTH"]),
+        ([rhip, lknee, rknee], ["BOTH", "NONE", "BOTH"]),
+        ([lknee, rhip, rknee, lhip], ["NONE", "NONE", "BOTH", "BOTH"]),
+        (["Z@7238", "Z@1683", "Z@6981"], ["NONE", "BOTH", "BOTH"]),
+        (["Z@7238", rhip, rknee], ["NONE", "BOTH", "BOTH"]),
+    )
+    for version in ("40.1", "43.1"):
+        for px, aff in cases:
+            if version == "43.1" and px[0].startswith("Z@"):
+                continue  # (v43.1 groups those to DRG 466)
+            (r,) = group3(grouper, [claim(version=version, age=60, pdx="M1610", sdx=mcc, procedures=px)])
+            assert (r["drg"], _px_aff(r)) == ("461", aff), (version, px)
+
+
+def test_a_cluster_name_coded_as_principal_keeps_its_place_in_v41(grouper):
+    """The non-O.R. principal procedure looked at last (from v41.0): in v41.x a cluster's
+    name coded directly as the principal procedure (Z@1027, Z@1028: bladur, no O.R.
+    attribute) is not moved; from v42.0 it is.  DRG 664, answers of the CMS grouper
+    (cms-500003-1263)."""
+    for version, px, aff in (
+        ("41.0", ["Z@1027", "0TWB47Z"], ["BOTH", "NONE"]),
+        ("41.1", ["Z@1028", "0CRV8JZ", "0TWB47Z"], ["BOTH", "NONE", "NONE"]),
+        ("42.0", ["Z@1027", "0TWB47Z"], ["NONE", "BOTH"]),
+        ("42.1", ["Z@1028", "0THD3LZ"], ["NONE", "BOTH"]),
+        ("40.1", ["Z@1028", "0TWB47Z"], ["BOTH", "NONE"]),
+    ):
+        (r,) = group3(grouper, [claim(version=version, age=0, sex="F", pdx="Q600", procedures=px)])
+        assert (r["drg"], _px_aff(r)) == ("664", aff), (version, px)
+
+
+def test_bilateral_marking_names_the_principal_for_its_own_joint(grouper):
+    """BILATERAL: the joints come in code order, but a joint the principal (first-listed)
+    procedure is on names the principal, not an earlier code on the same joint
+    (0SRR039 and 0SR9039 are both right hip).  CMS v41.0 (hac-4242-1906)."""
+    mcc = [{"code": "J9601", "poa": "Y"}]
+    for px, aff in ((["0SRR039", "0SR9039", "0SRC0JZ"], ["BOTH", "NONE", "BOTH"]),
+                    (["0VLF0CZ", "0SRR039", "0SR9039", "0SRC0JZ"], ["NONE", "NONE", "BOTH", "BOTH"]),
+                    (["0SRR039", "0SRC0JZ", "0SR9039", "0SRU0JZ"], ["BOTH", "BOTH", "NONE", "NONE"]),
+                    (["0SRR039", "0SR9039", "0SRU0JZ"], ["BOTH", "NONE", "BOTH"])):
+        (r,) = group3(grouper, [claim(version="41.0", age=60, pdx="M1610", sdx=mcc, procedures=px)])
+        assert (r["drg"], _px_aff(r)) == ("461", aff), px

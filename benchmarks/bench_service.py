@@ -303,10 +303,14 @@ def engine_throughput(singles: Path) -> dict:
 # ---- suites -----------------------------------------------------------------------------------
 
 
-def suite_wrk(args) -> int:
-    for tool in ("wrk", "curl"):
+def _need(*tools: str) -> None:
+    for tool in tools:
         if not shutil.which(tool):
             sys.exit(f"{tool} not found: apt-get install -y {tool}")
+
+
+def suite_wrk(args) -> int:
+    _need("wrk", "curl")
     work = Path(tempfile.mkdtemp(prefix="fastdrg-bench-"))
     log = work / "servers.log"
     claims = load_claims()
@@ -398,9 +402,7 @@ def suite_edits(args) -> int:
     """``?edits=true`` against without, side by side (see the module's docstring)."""
     import statistics
 
-    for tool in ("wrk", "curl"):
-        if not shutil.which(tool):
-            sys.exit(f"{tool} not found: apt-get install -y {tool}")
+    _need("wrk", "curl")
     work = Path(tempfile.mkdtemp(prefix="fastdrg-bench-edits-"))
     log = work / "server.log"
     claims = load_edit_claims()

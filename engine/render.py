@@ -562,18 +562,12 @@ def _render(buf, spans, lo, hi, sep, pool, off, drg_desc, mdc_desc, dx_text, dx_
         if ed:  # the code editor's fields first
             pos = _put(buf, pos, pool, off, np.int64(F_OPEN))
             pos = _put_edit_head(buf, pos, pool, off, i, e_type, e_counts, e_los, e_date)
-            if has_id[i]:
-                pos = _put(buf, pos, pool, off, np.int64(F_ID_KEY))
-                pos = _put_bytes(buf, pos, id_blob, id_lo[i], id_hi[i])
-                pos = _put(buf, pos, pool, off, np.int64(F_VERSION_AFTER_ID))
-            else:
-                pos = _put(buf, pos, pool, off, np.int64(F_VERSION_KEY))
-        elif has_id[i]:
-            pos = _put(buf, pos, pool, off, np.int64(F_OPEN_ID))
+        if has_id[i]:
+            pos = _put(buf, pos, pool, off, np.int64(F_ID_KEY if ed else F_OPEN_ID))
             pos = _put_bytes(buf, pos, id_blob, id_lo[i], id_hi[i])
             pos = _put(buf, pos, pool, off, np.int64(F_VERSION_AFTER_ID))
         else:
-            pos = _put(buf, pos, pool, off, np.int64(F_OPEN_VERSION))
+            pos = _put(buf, pos, pool, off, np.int64(F_VERSION_KEY if ed else F_OPEN_VERSION))
         v = ver[i]
         pos = _put(buf, pos, pool, off, np.int64(B_VERSION + v))
         pos = _put(buf, pos, pool, off, np.int64(F_DRG))

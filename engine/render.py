@@ -7,7 +7,9 @@ one byte buffer, ``[doc0,doc1,...]``, copying pre-rendered JSON fragments (keys,
 enumeration names, DRG titles) from a pool and formatting the numbers itself.
 ``orjson.loads`` of that buffer gives exactly the dicts
 :func:`engine.decode.decode_results` builds (a test holds them equal), and the
-service sends the slices as they are.
+service sends the slices as they are.  With the code editor's output
+(engine.editing) the same pass writes its fields into each edited document:
+every document is written once, edits or not.
 
 The claim's ``id`` (any JSON value) and the code texts are the only per-claim
 inputs from Python: ids are serialised with orjson, texts concatenated.  A

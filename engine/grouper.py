@@ -540,11 +540,13 @@ class Grouper:
         return parts, doc_spans, read, counts, case_mix
 
     def _text_parts(self, texts: list, hospital: int, detail: bool, separator: bytes, part: int = PART,
-                    cents: int | None = None, post=None):
+                    cents: int | None = None, edits=None):
         """Each part's ``((document, lo, hi), spans, batch, output, payment)``, in order, as
         the kernel threads finish it (the caller may use one part while the
-        threads work on the next); with ``post``, ``post(*that)`` is appended,
-        computed on the kernel thread too."""
+        threads work on the next).  With ``edits``, ``edits(batch, lo)`` ->
+        ``(edited, EditOut)`` runs the code editor on the kernel thread before
+        the part is written, its edits are written into the documents
+        (engine.render.render_read) and that pair is appended."""
         n = len(texts)
         if isinstance(texts, P.Texts):  # spans of one buffer already (engine.json_array_items)
             buf, spans = np.frombuffer(texts.buffer, np.uint8), texts.spans
@@ -563,10 +565,11 @@ class Grouper:
             K.group_range(self._kt, batch, out, self._scratch(self._sizes(max_sdx, max_px)), 0, hi - lo)
             text_bytes = int(spans[hi - 1, 1] - spans[lo, 0])
             pay = self.payment.columns(batch, out, cents)
+            edited = None if edits is None else edits(batch, lo)
             doc, doc_spans = render_read(batch, out, self._fragments, buf, text_spans, text_bytes, detail, separator,
-                                         payment=pay)
-            if post is not None:
-                return (doc, lo, hi), doc_spans, batch, out, pay, post((doc, lo, hi), doc_spans, batch, out)
+                                         payment=pay, edits=edited)
+            if edits is not None:
+                return (doc, lo, hi), doc_spans, batch, out, pay, edited
             return (doc, lo, hi), doc_spans, batch, out, pay
 
         return self._run_all(run, self._parts(n, part))
@@ -827,20 +830,15 @@ class Grouper:
     def _answer_texts_edited(self, texts, hospital: int, detail: bool, separator: bytes, claim_of,
                              cents: int | None = None) -> JsonResults:
         """:meth:`_answer_texts` with the MCE's edits: each part grouped and edited,
-        the edits written into its rendered documents in compiled code
-        (engine.editing.splice); claims the reader does not take, and claims
-        edited as of a date outside the MCE's range, through the dict path."""
-        from .editing.splice import fragments, splice_part
-
+        and written once with its edits (engine.render.render_read); claims the
+        reader does not take, and claims edited as of a date outside the MCE's
+        range, through the dict path."""
         n = len(texts)
         if not n:
             out = JsonResults([], [], {}, separator=separator)
             out.edit_counts = {}
             return out
         ed = self.editor
-        frags = self.__dict__.get("_mce_fragments")
-        if frags is None:
-            frags = self.__dict__["_mce_fragments"] = fragments()
         parts, spans_all, reads, counts, fired, late = [], [], [], {}, {}, []
 
         def dx_texts(i):
@@ -849,19 +847,17 @@ class Grouper:
 
         case_mix = (0, 0)
 
-        def post(where, doc_spans, batch, kout):  # on the kernel thread
-            doc, lo, _ = where
-            eout = ed.run(batch, texts=lambda k: dx_texts(lo + k))
-            inr = ed.in_range(batch)
-            return eout, inr, splice_part(doc, doc_spans, batch.ok & inr, batch, eout, frags, separator)
+        def edit(batch, lo):  # on the kernel thread
+            return batch.ok & ed.in_range(batch), ed.run(batch, texts=lambda k: dx_texts(lo + k))
 
-        for (_, lo, hi), _, batch, kout, pay, (eout, inr, (buf, new_spans)) in self._text_parts(
-                texts, hospital, detail, separator, PART, cents, post=post):
+        for doc, doc_spans, batch, kout, pay, (edited, eout) in self._text_parts(
+                texts, hospital, detail, separator, PART, cents, edits=edit):
+            lo = doc[1]
             case_mix = (case_mix[0] + pay.case_mix[0], case_mix[1] + pay.case_mix[1])
-            parts.append((buf, lo, hi))
-            spans_all.append(new_spans)
+            parts.append(doc)
+            spans_all.append(doc_spans)
             reads.append(batch.ok)
-            late.extend((lo + np.flatnonzero(batch.ok & ~inr)).tolist())
+            late.extend((lo + np.flatnonzero(batch.ok & ~edited)).tolist())
             for key, c in self._tally(batch, BatchResult(kout)).items():
                 counts[key] = counts.get(key, 0) + c
             for name, c in ed.tally(batch, eout).items():

@@ -7,7 +7,9 @@ one byte buffer, ``[doc0,doc1,...]``, copying pre-rendered JSON fragments (keys,
 enumeration names, DRG titles) from a pool and formatting the numbers itself.
 ``orjson.loads`` of that buffer gives exactly the dicts
 :func:`engine.decode.decode_results` builds (a test holds them equal), and the
-service sends the slices as they are.
+service sends the slices as they are.  With the code editor's output
+(engine.editing) the same pass writes its fields into each edited document:
+every document is written once, edits or not.
 
 The claim's ``id`` (any JSON value) and the code texts are the only per-claim
 inputs from Python: ids are serialised with orjson, texts concatenated.  A
@@ -28,6 +30,8 @@ from .decode import (
     AFFECTS, CLAIM_SEVERITY, CODE_SEVERITY, HAC_STATUS, HAC_USAGE, MED_SURG, POA_ERROR, PROC_HAC,
     _POA_TEXT,
 )
+from .editing import LOS_NOT_CHECKED
+from .editing.kernel import EDIT_NAMES, EDIT_TYPES, N_EDITS
 from .encode import version_label
 from .tables import MAX_VERSIONS, RETURN_CODES
 from .payment import weights as PW
@@ -107,6 +111,28 @@ R_USAGE = _runs(',"severity_usage":{{"initial":{},"final":{}}},"poa_error":{},"h
                 CODE_SEVERITY, CODE_SEVERITY, POA_ERROR)
 # a procedure's effect, O.R. flag and the HAC list's start
 R_PX = _runs('","affects_drg":{},"is_or":{},"hac_usage":[', AFFECTS, (False, True))
+# the code editor's fields (engine.editing), written first in an edited document
+# and first in each of its code objects: ``{"edit_type":T,"edits":{NAME:count,...},
+# "edit_date":D[,"not_checked":[...]],"id":...`` and ``{"edits":[NAME,...],"code":...``
+F_OPEN = _frag("{")
+F_ID_KEY = _frag('"id":')
+F_VERSION_KEY = _frag('"version":')
+R_EDIT_TYPE = _runs('"edit_type":{},"edits":{{', EDIT_TYPES)
+B_EDIT_COUNT = _runs('{}:', EDIT_NAMES)
+B_EDIT_COUNT_NEXT = _runs(',{}:', EDIT_NAMES)
+F_EDIT_DATE = _frag('},"edit_date":"')
+F_DATE_CLOSE = _frag('",')
+F_DATE_CLOSE_NOT_CHECKED = _frag('","not_checked":' + orjson.dumps(LOS_NOT_CHECKED).decode() + ",")
+F_PDX_NO_EDITS = _frag(',"pdx":{"edits":[],"code":"')
+F_CODE_FIRST_NO_EDITS = _frag('{"edits":[],"code":"')
+F_CODE_NEXT_NO_EDITS = _frag(',{"edits":[],"code":"')
+F_PDX_EDITS = _frag(',"pdx":{"edits":[')
+F_CODE_FIRST_EDITS = _frag('{"edits":[')
+F_CODE_NEXT_EDITS = _frag(',{"edits":[')
+B_EDIT_NAME = _names(EDIT_NAMES)
+B_EDIT_NAME_NEXT = _runs(',{}', EDIT_NAMES)
+F_EDITS_CODE = _frag('],"code":"')
+assert F_PDX_EDITS - F_PDX_NO_EDITS == F_CODE_NEXT_EDITS - F_CODE_NEXT_NO_EDITS == 3  # _put_code_edits
 N_STATIC = len(_STATIC)
 N_CLAIM_SEV, N_MED_SURG, N_HAC_STATUS = len(CLAIM_SEVERITY), len(MED_SURG), len(HAC_STATUS)
 N_AFFECTS, N_CODE_SEV, N_POA_ERROR = len(AFFECTS), len(CODE_SEVERITY), len(POA_ERROR)
@@ -244,7 +270,7 @@ def render_results(batch, out, pool: FragmentPool, detail: bool = True, run_all=
         sdx = (nothing, np.zeros(len(batch.sdx), np.int64), np.zeros(len(batch.sdx), np.int64))
         px = (nothing, np.zeros(len(batch.px), np.int64), np.zeros(len(batch.px), np.int64))
     args = (sep, *pool.arrays, *_columns(batch, out), id_blob, id_lo, id_hi, has_id, *pdx, *sdx, *px, bool(detail),
-            *_payment_args(payment, n))
+            *_payment_args(payment, n), *_edit_args(None, batch))
     spans = np.zeros((n, 2), np.int64)
     sdx_off, px_off = batch.sdx_off, batch.px_off
 
@@ -263,20 +289,23 @@ def render_results(batch, out, pool: FragmentPool, detail: bool = True, run_all=
 
 
 def render_read(batch, out, pool: FragmentPool, buf, texts, text_bytes: int, detail: bool = True,
-                separator: bytes = b",", payment=None):
+                separator: bytes = b",", payment=None, edits=None):
     """``(buffer, spans)`` for claims read from JSON text by
     :func:`engine.parse.read_batch`: ids and unknown codes are echoed from the
     text ``buf`` (``texts``: their spans, as ``read_batch`` gives them; they add
     at most ``text_bytes``), a claim not read is written as ``null``.  The rest
-    as :func:`render_results`."""
+    as :func:`render_results`.  ``edits``: ``(edited, EditOut)``, the code
+    editor's output (engine.editing) and which claims carry it: their documents
+    open with its fields and each code object with its ``edits`` (None: none)."""
     if len(separator) != 1:
         raise ValueError("the separator is one byte")
     n = len(batch.ok)
     id_lo, id_hi, pdx_lo, pdx_hi, sdx_lo, sdx_hi, px_lo, px_hi = texts
     args = (separator[0], *pool.arrays, *_columns(batch, out), buf, id_lo, id_hi, id_lo >= 0,
-            buf, pdx_lo, pdx_hi, buf, sdx_lo, sdx_hi, buf, px_lo, px_hi, bool(detail), *_payment_args(payment, n))
+            buf, pdx_lo, pdx_hi, buf, sdx_lo, sdx_hi, buf, px_lo, px_hi, bool(detail), *_payment_args(payment, n),
+            *_edit_args(edits, batch))
     spans = np.zeros((n, 2), np.int64)
-    size = _room(pool, n, len(batch.sdx), len(batch.px), payment) + text_bytes
+    size = _room(pool, n, len(batch.sdx), len(batch.px), payment, edits is not None) + text_bytes
     return _write(spans, 0, n, size, args), spans
 
 
@@ -293,10 +322,12 @@ def _columns(batch, out) -> tuple:
     )
 
 
-def _room(pool: FragmentPool, n: int, n_sdx: int, n_px: int, payment=None) -> int:
-    """Bytes for ``n`` results with these codes, but for ids, echoed code texts
-    and long HAC lists (codes: 8 bytes at most each)."""
+def _room(pool: FragmentPool, n: int, n_sdx: int, n_px: int, payment=None, edits: bool = False) -> int:
+    """Bytes for ``n`` results with these codes, but for ids, echoed code texts,
+    long HAC lists (codes: 8 bytes at most each) and many edits."""
     extra = 0 if payment is None else n * (2 * payment.tables.longest + 400)
+    if edits:
+        extra += n * 200 + (n + n_sdx + n_px) * 40
     return 2 + n * (600 + 2 * pool.longest) + n_sdx * 300 + n_px * 150 + extra
 
 
@@ -311,6 +342,21 @@ def _payment_args(payment, n: int) -> tuple:
     if payment is None:
         return (_NO_BYTES, _NO_INT64, _NO_INT32, _NO_INT32, _NO_INT8, _NO_INT64, _NO_INT64, np.int64(-1), False)
     return (*payment.writer_args(), True)
+
+
+_NO_BOOL = np.zeros(0, np.bool_)
+_NO_UINT32 = np.zeros(0, np.uint32)
+_NO_COUNTS = np.zeros((0, N_EDITS), np.int32)
+
+
+def _edit_args(edits, batch) -> tuple:
+    """The writer's code-editor arguments: which claims carry edits, the editor's
+    columns (engine.editing.kernel.EditOut), the claims' length of stay and edit
+    date; empty arrays and ``False`` when the results carry none."""
+    if edits is None:
+        return (_NO_BOOL, _NO_INT8, _NO_COUNTS, _NO_UINT32, _NO_UINT32, _NO_UINT32, _NO_INT32, _NO_INT32, False)
+    edited, e = edits
+    return (edited, e.edit_type, e.counts, e.pdx_mask, e.sdx_mask, e.px_mask, batch.los, batch.edit_date, True)
 
 
 def _write(spans, lo: int, hi: int, size: int, args: tuple):
@@ -435,6 +481,59 @@ def _put_payment(buf, pos, i, pool, off, final, init, transfer, adjusted, amount
     return _put(buf, pos, pool, off, np.int64(PW.P_PAY_CLOSE))
 
 
+@njit(cache=True, _nrt=False)
+def _put_date(buf, pos, days):
+    """Days since 1970-01-01 as YYYY-MM-DD (the civil date of a day number)."""
+    z = days + 719468
+    era = z // 146097
+    doe = z - era * 146097
+    yoe = (doe - doe // 1460 + doe // 36524 - doe // 146096) // 365
+    doy = doe - (365 * yoe + yoe // 4 - yoe // 100)
+    mp = (5 * doy + 2) // 153
+    d = doy - (153 * mp + 2) // 5 + 1
+    m = mp + 3 if mp < 10 else mp - 9
+    y = yoe + era * 400 + (1 if m <= 2 else 0)
+    pos = _put_digits(buf, pos, y, np.int64(4))
+    if pos < len(buf):
+        buf[pos] = 45  # '-'
+    pos = _put_digits(buf, pos + 1, m, np.int64(2))
+    if pos < len(buf):
+        buf[pos] = 45
+    return _put_digits(buf, pos + 1, d, np.int64(2))
+
+
+@njit(cache=True, _nrt=False)
+def _put_edit_head(buf, pos, pool, off, i, e_type, e_counts, e_los, e_date):
+    """Claim ``i``'s ``"edit_type"``, ``"edits"``, ``"edit_date"`` (and
+    ``"not_checked"`` without a length of stay), each followed by a comma."""
+    pos = _put(buf, pos, pool, off, np.int64(R_EDIT_TYPE + e_type[i]))
+    first = True
+    for e in range(N_EDITS):
+        c = e_counts[i, e]
+        if c:
+            pos = _put(buf, pos, pool, off, np.int64((B_EDIT_COUNT if first else B_EDIT_COUNT_NEXT) + e))
+            pos = _put_digits(buf, pos, np.int64(c), np.int64(0))
+            first = False
+    pos = _put(buf, pos, pool, off, np.int64(F_EDIT_DATE))
+    pos = _put_date(buf, pos, np.int64(e_date[i]))
+    return _put(buf, pos, pool, off, np.int64(F_DATE_CLOSE_NOT_CHECKED if e_los[i] < 0 else F_DATE_CLOSE))
+
+
+@njit(cache=True, _nrt=False)
+def _put_code_edits(buf, pos, pool, off, opening, mask):
+    """A code object's opening (``opening``: its ``F_*_EDITS`` fragment) with the
+    edits of ``mask`` (bit e: EDIT_NAMES[e]), up to its code's text."""
+    if mask == 0:  # the usual case: one copy (each *_NO_EDITS fragment is 3 after its *_EDITS one)
+        return _put(buf, pos, pool, off, opening - 3)
+    pos = _put(buf, pos, pool, off, opening)
+    first = True
+    for e in range(N_EDITS):
+        if mask >> e & 1:
+            pos = _put(buf, pos, pool, off, np.int64((B_EDIT_NAME if first else B_EDIT_NAME_NEXT) + e))
+            first = False
+    return _put(buf, pos, pool, off, np.int64(F_EDITS_CODE))
+
+
 # Fragment ids and widths go to the helpers as np.int64(...): a bare constant is a
 # numba literal type, and each literal would compile a helper of its own.
 @njit(cache=True, nogil=True, _nrt=False)
@@ -446,7 +545,8 @@ def _render(buf, spans, lo, hi, sep, pool, off, drg_desc, mdc_desc, dx_text, dx_
             px_aff, px_hac, px_is_or,
             id_blob, id_lo, id_hi, has_id, pdx_text, pdx_lo, pdx_hi, sdx_text, sdx_lo, sdx_hi,
             px_text, px_lo, px_hi, detail,
-            pay_pool, pay_off, pay_final, pay_init, pay_transfer, pay_adjusted, pay_amount, base_cents, priced):
+            pay_pool, pay_off, pay_final, pay_init, pay_transfer, pay_adjusted, pay_amount, base_cents, priced,
+            edited, e_type, e_counts, e_pdx, e_sdx, e_px, e_los, e_date, editing):
     if len(buf) > 0:
         buf[0] = 91  # '['
     pos = 1
@@ -460,12 +560,16 @@ def _render(buf, spans, lo, hi, sep, pool, off, drg_desc, mdc_desc, dx_text, dx_
             pos = _put(buf, pos, pool, off, np.int64(F_NULL))
             spans[i, 1] = pos
             continue
+        ed = editing and edited[i]
+        if ed:  # the code editor's fields first
+            pos = _put(buf, pos, pool, off, np.int64(F_OPEN))
+            pos = _put_edit_head(buf, pos, pool, off, i, e_type, e_counts, e_los, e_date)
         if has_id[i]:
-            pos = _put(buf, pos, pool, off, np.int64(F_OPEN_ID))
+            pos = _put(buf, pos, pool, off, np.int64(F_ID_KEY if ed else F_OPEN_ID))
             pos = _put_bytes(buf, pos, id_blob, id_lo[i], id_hi[i])
             pos = _put(buf, pos, pool, off, np.int64(F_VERSION_AFTER_ID))
         else:
-            pos = _put(buf, pos, pool, off, np.int64(F_OPEN_VERSION))
+            pos = _put(buf, pos, pool, off, np.int64(F_VERSION_KEY if ed else F_OPEN_VERSION))
         v = ver[i]
         pos = _put(buf, pos, pool, off, np.int64(B_VERSION + v))
         pos = _put(buf, pos, pool, off, np.int64(F_DRG))
@@ -488,14 +592,21 @@ def _render(buf, spans, lo, hi, sep, pool, off, drg_desc, mdc_desc, dx_text, dx_
             R_CLAIM + ((init_sev[i] * N_CLAIM_SEV + final_sev[i]) * N_MED_SURG + med_surg[i]) * N_HAC_STATUS
             + hac_status[i]))
         if detail:
-            pos = _put(buf, pos, pool, off, np.int64(F_PDX))
+            if ed:
+                pos = _put_code_edits(buf, pos, pool, off, np.int64(F_PDX_EDITS), e_pdx[i])
+            else:
+                pos = _put(buf, pos, pool, off, np.int64(F_PDX))
             pos = _put_code(buf, pos, pdx[i], dx_text, dx_off, pdx_text, pdx_lo[i], pdx_hi[i])
             pos = _put(buf, pos, pool, off, np.int64(R_POA_AFF + pdx_poa[i] * N_AFFECTS + pdx_aff[i]))
             pos = _put(buf, pos, pool, off, np.int64(F_PDX_REST))
             pos = _put(buf, pos, pool, off, np.int64(F_PDX_HAC11 if pdx_hac11[i] else F_NO_HACS))
             pos = _put(buf, pos, pool, off, np.int64(F_SDX_OPEN))
             for j in range(sdx_off[i], sdx_off[i + 1]):
-                pos = _put(buf, pos, pool, off, np.int64(F_CODE_FIRST if j == sdx_off[i] else F_CODE_NEXT))
+                if ed:
+                    pos = _put_code_edits(buf, pos, pool, off, np.int64(
+                        F_CODE_FIRST_EDITS if j == sdx_off[i] else F_CODE_NEXT_EDITS), e_sdx[j])
+                else:
+                    pos = _put(buf, pos, pool, off, np.int64(F_CODE_FIRST if j == sdx_off[i] else F_CODE_NEXT))
                 pos = _put_code(buf, pos, sdx[j], dx_text, dx_off, sdx_text, sdx_lo[j], sdx_hi[j])
                 pos = _put(buf, pos, pool, off, np.int64(R_POA_AFF + sdx_poa[j] * N_AFFECTS + sdx_aff[j]))
                 pos = _put(buf, pos, pool, off, np.int64(
@@ -512,7 +623,11 @@ def _render(buf, spans, lo, hi, sep, pool, off, drg_desc, mdc_desc, dx_text, dx_
                 pos = _put(buf, pos, pool, off, np.int64(F_CLOSE_LIST_OBJ))
             pos = _put(buf, pos, pool, off, np.int64(F_PX_OPEN))
             for j in range(px_off[i], px_off[i + 1]):
-                pos = _put(buf, pos, pool, off, np.int64(F_CODE_FIRST if j == px_off[i] else F_CODE_NEXT))
+                if ed:
+                    pos = _put_code_edits(buf, pos, pool, off, np.int64(
+                        F_CODE_FIRST_EDITS if j == px_off[i] else F_CODE_NEXT_EDITS), e_px[j])
+                else:
+                    pos = _put(buf, pos, pool, off, np.int64(F_CODE_FIRST if j == px_off[i] else F_CODE_NEXT))
                 pos = _put_code(buf, pos, px[j], pr_text, pr_off, px_text, px_lo[j], px_hi[j])
                 pos = _put(buf, pos, pool, off, np.int64(R_PX + px_aff[j] * 2 + (1 if px_is_or[j] else 0)))
                 hb = px_hac[j]

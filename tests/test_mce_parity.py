@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import numpy as np
 import pytest
@@ -128,6 +129,70 @@ def test_json_paths_equal_the_dict_path(grouper, edit_records):
         assert gj.edit_counts == fired
         plain = grouper.group_json(claims, detail=detail)
         assert gj.counts == plain.counts
+
+
+#: the code editor's fields in an edited document, as the compiled writer puts them: first in the
+#: document, and first in each code object
+_EDIT_HEAD = re.compile(rb'^\{"edit_type":"([A-Z]+)","edits":(\{[^{}]*\}),"edit_date":"(\d{4}-\d\d-\d\d)",'
+                        rb'(?:"not_checked":(\["INCONSISTENT_WITH_LENGTH_OF_STAY"\]),)?')
+_CODE_EDITS = re.compile(rb'\{"edits":(\[[^\]]*\]),"code":')
+
+
+def test_rule_edited_documents_are_the_plain_ones_plus_the_edit_fields(grouper, edit_records):
+    """A batch grouped with edits (the compiled writer, one pass) answers, byte for
+    byte, the documents it answers without edits plus exactly the editor's fields:
+    ``edit_type``, ``edits``, ``edit_date`` (and ``not_checked``) first, ``edits``
+    first in every code object, with Grouper.edit's values."""
+    import orjson
+
+    claims = [eval_claim(r) for r in edit_records[::8] if 0 <= r["age"] <= 124]
+    base = {"version": "43.1", "age": 50, "sex": "M", "discharge_status": 1, "pdx": "J9600", "los": 3}
+    claims += [
+        {**base, "id": "{code:", "sdx": ["ZZZ99", "J9600"], "procedures": ["5A1955Z", "0Z"]},
+        {**base, "id": "unknown-pdx", "pdx": "QQ999", "sdx": ["QQ999", "A00", "J9600"]},
+        {**base, "id": 17, "los": None, "procedures": ["5A1955Z"]},
+        {k: v for k, v in base.items() if k != "los"},
+    ]
+    texts = [orjson.dumps(c) for c in claims]
+    want = grouper.edit(claims)
+    for detail in (True, False):
+        for separator, rate in ((b",", None), (b"\n", 6000.0)):
+            plain = grouper.group_json_texts(texts, detail=detail, separator=separator, base_rate=rate)
+            edited = grouper.group_json_texts(texts, detail=detail, separator=separator, edits=True, base_rate=rate)
+            assert not edited.missing() and not plain.missing()
+            for doc, plain_doc, w, claim in zip(edited.documents, plain.documents, want, claims):
+                head = _EDIT_HEAD.match(doc)
+                assert head, doc[:200]
+                edit_type, edits, date, not_checked = head.groups()
+                assert (edit_type.decode(), orjson.loads(edits), date.decode()) == (
+                    w["edit_type"], w["edits"], w["edit_date"])
+                assert (not_checked is not None) == ("not_checked" in w)
+                rest = b"{" + doc[head.end():]
+                code_edits = [orjson.loads(x) for x in _CODE_EDITS.findall(rest)]
+                if detail:
+                    assert code_edits == ([w["pdx"]["edits"]] + [s["edits"] for s in w["sdx"]]
+                                          + [x["edits"] for x in w["procedures"]])
+                else:
+                    assert code_edits == []
+                assert _CODE_EDITS.sub(b'{"code":', rest) == plain_doc
+            assert edited.join() == separator.join(edited.documents)
+
+
+def test_rule_a_secondary_equal_to_an_unknown_pdx_is_its_duplicate(grouper):
+    """DUPLICATE_OF_PDX for a secondary equal to a principal dx the grouper does not
+    know (compared as texts: such codes have no id), in every path; a known secondary
+    is never equal to an unknown principal dx."""
+    import orjson
+
+    claim = {"id": "dup", "version": "43.1", "age": 50, "sex": "M", "discharge_status": 1, "los": 3,
+             "pdx": "QQ999", "sdx": ["QQ999", "J9600", "A00"]}
+    want = [["DUPLICATE_OF_PDX", "INVALID_CODE"], [], ["INVALID_CODE"]]
+    edited = grouper.edit([claim])[0]
+    grouped = grouper.group([claim], edits=True)[0]
+    texts = orjson.loads(grouper.group_json_texts([orjson.dumps(claim)], edits=True).documents[0])
+    for r in (edited, grouped, texts):
+        assert [s["edits"] for s in r["sdx"]] == want
+        assert r["edits"]["DUPLICATE_OF_PDX"] == 1
 
 
 def test_editor_stops_where_the_grouper_lacks_a_code(grouper):

@@ -84,15 +84,21 @@ class Editor:
             return out
         ok = batch.ok & self.in_range(batch)
         dup = np.zeros(len(batch.sdx), np.uint8)
-        unknown = np.flatnonzero(ok & (batch.pdx < 0)).tolist()
-        if unknown:
-            if texts is None:
-                texts = lambda i: (batch.pdx_text[i], batch.sdx_text[i])  # noqa: E731
-            for i in unknown:
-                lo = int(batch.sdx_off[i])
-                pdx, sdx = texts(i)
-                for k, code in enumerate(sdx):
-                    dup[lo + k] = code == pdx
+        # a secondary equal to an unknown principal dx is unknown too (a code's id is
+        # that of its normal form): only claims with both are compared as texts
+        unknown_sdx = np.flatnonzero(batch.sdx < 0)
+        if len(unknown_sdx):
+            claim = np.searchsorted(batch.sdx_off, unknown_sdx, "right") - 1
+            both = ok[claim] & (batch.pdx[claim] < 0)
+            if both.any():
+                if texts is None:
+                    texts = lambda i: (batch.pdx_text[i], batch.sdx_text[i])  # noqa: E731
+                sdx_off = batch.sdx_off
+                for i in np.unique(claim[both]).tolist():
+                    lo = int(sdx_off[i])
+                    pdx, sdx = texts(i)
+                    for k, code in enumerate(sdx):
+                        dup[lo + k] = code == pdx
         args = (self._t, ok, batch.sex, batch.dstat, batch.pdx, batch.sdx_off, batch.sdx, batch.px_off, batch.px,
                 batch.age, batch.los, batch.edit_date, dup, self._kind, out)
         if ranges is None or run_all is None or len(ranges) < 2:

@@ -221,6 +221,30 @@ def _json_forms(claims) -> list[bytes]:
     return texts
 
 
+def _answer_rest(rest: list, claim_of, errors: list, replaced: dict, counts: dict, answer):
+    """The claims the compiled reader did not take (positions ``rest``), answered
+    claim by claim through ``answer(claims) -> JsonResults`` (the dict path): their
+    documents go in ``replaced`` (None: not a claim), their errors and return-code
+    counts are added; returns ``answer``'s JsonResults (None when ``rest`` is empty)."""
+    if not rest:
+        return None
+    with _gc_paused():
+        claims, where = [], []
+        for i in rest:
+            replaced[i] = None
+            claim = claim_of(i)
+            if claim is not _NOT_A_CLAIM:
+                claims.append(claim)
+                where.append(i)
+        more = answer(claims)
+        for i, doc, err in zip(where, more.documents, more.errors):
+            replaced[i] = doc
+            errors[i] = err
+        for key, c in more.counts.items():
+            counts[key] = counts.get(key, 0) + c
+    return more
+
+
 def _not_finite(value) -> bool:
     """Whether a float NaN or infinity is in ``value`` (JSON has none)."""
     t = type(value)
@@ -496,23 +520,10 @@ class Grouper:
         parts, spans_out, read, counts, case_mix = self._run_texts(texts, hospital, detail, separator, cents)
         errors = [None] * n
         replaced = {}
-        rest = np.flatnonzero(~read).tolist()
-        if rest:
-            with _gc_paused():
-                claims, where = [], []
-                for i in rest:
-                    replaced[i] = None
-                    claim = claim_of(i)
-                    if claim is not _NOT_A_CLAIM:
-                        claims.append(claim)
-                        where.append(i)
-                more = self._group_json_encoded(claims, detail, separator, cents)
-                case_mix = (case_mix[0] + more.case_mix[0], case_mix[1] + more.case_mix[1])
-                for i, doc, err in zip(where, more.documents, more.errors):
-                    replaced[i] = doc
-                    errors[i] = err
-                for key, c in more.counts.items():
-                    counts[key] = counts.get(key, 0) + c
+        more = _answer_rest(np.flatnonzero(~read).tolist(), claim_of, errors, replaced, counts,
+                            lambda claims: self._group_json_encoded(claims, detail, separator, cents))
+        if more is not None:
+            case_mix = (case_mix[0] + more.case_mix[0], case_mix[1] + more.case_mix[1])
         out = JsonResults(errors=errors, counts=counts, parts=parts, spans=spans_out, replaced=replaced,
                           separator=separator)
         out.case_mix = case_mix
@@ -866,24 +877,12 @@ class Grouper:
         read = reads[0] if len(reads) == 1 else np.concatenate(reads)
         errors = [None] * n
         replaced = {}
-        rest = np.flatnonzero(~read).tolist() + late
-        if rest:
-            with _gc_paused():
-                claims, where = [], []
-                for i in rest:
-                    replaced[i] = None
-                    claim = claim_of(i)
-                    if claim is not _NOT_A_CLAIM:
-                        claims.append(claim)
-                        where.append(i)
-                more = self._json_edited(claims, detail, separator, [True] * len(claims), cents)
-                for i, doc, err in zip(where, more.documents, more.errors):
-                    replaced[i] = doc
-                    errors[i] = err
-                for key, c in more.counts.items():  # the late ones: once more, taken off below
-                    counts[key] = counts.get(key, 0) + c
-                for name, c in more.edit_counts.items():
-                    fired[name] = fired.get(name, 0) + c
+        # (the late ones are counted once more here, taken off below)
+        more = _answer_rest(np.flatnonzero(~read).tolist() + late, claim_of, errors, replaced, counts,
+                            lambda claims: self._json_edited(claims, detail, separator, [True] * len(claims), cents))
+        if more is not None:
+            for name, c in more.edit_counts.items():
+                fired[name] = fired.get(name, 0) + c
         if late:  # grouped above and again in the dict path: count them once
             late_results = [orjson.loads(replaced[i]) for i in late if replaced.get(i) is not None]
             for r in late_results:

@@ -1609,6 +1609,9 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
             seen_sites = 0
             # (a joint the principal procedure is on names the principal: CMS v41.0,
             # 0SRR039 0SR9039 0SRC0JZ, both hips right, names 0SRR039 and 0SRC0JZ)
+            # (a cluster's name coded directly is read last, after the satisfied
+            # clusters: CMS v42.1, 0RUG0JZ Z@5446 Z@1633 0SPB0BZ 0SRS03Z names the left
+            # hip revision 0SPB0BZ + 0SRS03Z, then Z@1633)
             k0 = _principal_rank(W, B, p0, np_)
             sites0 = -1
             if W.p_pattern[0] >= 0 and not _px_suppressed(W.p_supp, 0, mdc):
@@ -1618,7 +1621,7 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
                     break
                 j = _in_code_order(W, a, k0)
                 pat = W.p_pattern[j]
-                if pat < 0 or _px_suppressed(W.p_supp, j, mdc):
+                if pat < 0 or _px_suppressed(W.p_supp, j, mdc) or T.pr_cluster_name[B.px[p0 + j]]:
                     continue
                 sites = _px_sites(T, pat)
                 if sites & ~seen_sites:
@@ -1638,7 +1641,26 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
                     continue
                 sites = _px_sites(T, pat)
                 if sites & ~seen_sites:
-                    _mark_cluster(O, W, p0, np_, r, stage)
+                    # (a cluster's name coded directly on that joint is named instead:
+                    # CMS v42.1, 0SPB0BZ 0SRS03Z (left hip revision) 0SPD38Z 0SRU0JZ
+                    # (left knee revision) Z@1633 (right hip) Z@5244 (left hip) names
+                    # the knee revision and Z@5244)
+                    jn = _coded_cluster_on(T, B, W, p0, np_, k0, mdc, sites & ~seen_sites)
+                    if jn >= 0:
+                        O.px_aff[p0 + jn] |= stage
+                    else:
+                        _mark_cluster(O, W, p0, np_, r, stage)
+                    seen_sites |= sites
+            for a in range(np_):
+                if _two_sites(seen_sites):
+                    break
+                j = _in_code_order(W, a, k0)
+                pat = W.p_pattern[j]
+                if pat < 0 or _px_suppressed(W.p_supp, j, mdc) or not T.pr_cluster_name[B.px[p0 + j]]:
+                    continue
+                sites = _px_sites(T, pat)
+                if sites & ~seen_sites:
+                    O.px_aff[p0 + j] |= stage
                     seen_sites |= sites
     if npk > 0:
         # From v41.0 on a non-O.R. principal procedure is looked at last here (CMS v42.1:
@@ -1779,6 +1801,19 @@ def _px_sites(T, pat):
         if b >= 0:
             sites |= 1 << b
     return sites
+
+
+@njit(cache=True, _nrt=False)
+def _coded_cluster_on(T, B, W, p0, np_, k0, mdc, sites):
+    """The first procedure, in code order, that is a cluster's name coded directly
+    and is on one of ``sites`` (-1: none)."""
+    for a in range(np_):
+        j = _in_code_order(W, a, k0)
+        pat = W.p_pattern[j]
+        if pat >= 0 and T.pr_cluster_name[B.px[p0 + j]] and not _px_suppressed(W.p_supp, j, mdc) \
+                and _px_sites(T, pat) & sites:
+            return j
+    return -1
 
 
 @njit(cache=True, _nrt=False)

@@ -434,3 +434,27 @@ def test_bilateral_marking_names_the_principal_for_its_own_joint(grouper):
                     (["0SRR039", "0SR9039", "0SRU0JZ"], ["BOTH", "NONE", "BOTH"])):
         (r,) = group3(grouper, [claim(version="41.0", age=60, pdx="M1610", sdx=mcc, procedures=px)])
         assert (r["drg"], _px_aff(r)) == ("461", aff), px
+
+
+def test_bilateral_reads_codes_then_clusters_then_cluster_names_coded_directly(grouper):
+    """BILATERAL: procedure codes first, then the satisfied clusters (by name), then the
+    clusters' names coded directly (Z@...); a joint reached by a satisfied cluster is
+    named by a cluster's name coded on that joint when there is one.  Joints: Z@1633,
+    Z@5168 right hip; Z@1911, Z@5244 left hip; Z@2040 left knee; Z@5446 right knee;
+    0SPB0BZ + 0SRS03Z and 0SPB48Z + 0SRE0JA satisfy a left hip revision, 0SPD38Z +
+    0SRU0JZ a left knee revision.  Answers of the CMS grouper, v40.1 and v42.1 alike
+    (cms-500057-2318, cms-500027-9180, cms-500060-6786)."""
+    mcc = [{"code": "J9601", "poa": "Y"}]
+    cases = (
+        (mcc, ["0RUG0JZ", "Z@5446", "Z@1633", "0SPB0BZ", "0SRS03Z"], "461", "--BBB"),
+        ([], ["08P03CZ", "Z@5446", "0SPB0BZ", "0SRS03Z", "Z@2040"], "462", "--BBB"),
+        ([], ["08P03CZ", "Z@1633", "Z@2040", "Z@5244"], "462", "-BB-"),
+        ([], ["08P03CZ", "Z@5168", "Z@5244", "0SPB48Z", "0SRE0JA"], "462", "-BB--"),
+        ([], ["08P03CZ", "Z@1911", "Z@2040", "0SPD38Z", "0SRU0JZ"], "462", "-BB--"),
+        ([], ["08P03CZ", "0SPB0BZ", "0SRS03Z", "0SPD38Z", "0SRU0JZ", "Z@1633", "Z@5244"], "462", "---BB-B"),
+    )
+    for version in ("40.1", "42.1"):
+        for sdx, px, drg, marks in cases:
+            aff = ["BOTH" if m == "B" else "NONE" for m in marks]
+            (r,) = group3(grouper, [claim(version=version, age=60, pdx="M1610", sdx=sdx, procedures=px)])
+            assert (r["drg"], _px_aff(r)) == (drg, aff), (version, px)

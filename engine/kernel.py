@@ -1607,8 +1607,9 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
             # order, the principal procedure among the others (CMS v40.1 and v43.1:
             # 0SRU0JZ 0SRR03Z 0SRC0JZ names 0SRC0JZ and 0SRR03Z)
             seen_sites = 0
-            # (a joint the principal procedure is on names the principal: CMS v41.0,
-            # 0SRR039 0SR9039 0SRC0JZ, both hips right, names 0SRR039 and 0SRC0JZ)
+            # (a joint the principal procedure is on names the principal, in every pass
+            # below: CMS v41.0, 0SRR039 0SR9039 0SRC0JZ, both hips right, names 0SRR039
+            # and 0SRC0JZ; v40.1, Z@6641 Z@1779 Z@6708 names Z@6641 and Z@6708)
             # (a cluster's name coded directly is read last, after the satisfied
             # clusters: CMS v42.1, 0RUG0JZ Z@5446 Z@1633 0SPB0BZ 0SRS03Z names the left
             # hip revision 0SPB0BZ + 0SRS03Z, then Z@1633)
@@ -1647,7 +1648,7 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
                     # the knee revision and Z@5244)
                     jn = _coded_cluster_on(T, B, W, p0, np_, k0, mdc, sites & ~seen_sites)
                     if jn >= 0:
-                        O.px_aff[p0 + jn] |= stage
+                        O.px_aff[p0 + (0 if _px_sites(T, W.p_pattern[jn]) == sites0 else jn)] |= stage
                     else:
                         _mark_cluster(O, W, p0, np_, r, stage)
                     seen_sites |= sites
@@ -1660,7 +1661,7 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
                     continue
                 sites = _px_sites(T, pat)
                 if sites & ~seen_sites:
-                    O.px_aff[p0 + j] |= stage
+                    O.px_aff[p0 + (0 if sites == sites0 else j)] |= stage
                     seen_sites |= sites
     if npk > 0:
         # From v41.0 on a non-O.R. principal procedure is looked at last here (CMS v42.1:

@@ -442,8 +442,9 @@ def test_bilateral_reads_codes_then_clusters_then_cluster_names_coded_directly(g
     named by a cluster's name coded on that joint when there is one.  Joints: Z@1633,
     Z@5168 right hip; Z@1911, Z@5244 left hip; Z@2040 left knee; Z@5446 right knee;
     0SPB0BZ + 0SRS03Z and 0SPB48Z + 0SRE0JA satisfy a left hip revision, 0SPD38Z +
-    0SRU0JZ a left knee revision.  Answers of the CMS grouper, v40.1 and v42.1 alike
-    (cms-500057-2318, cms-500027-9180, cms-500060-6786)."""
+    0SRU0JZ a left knee revision; Z@6641 and Z@1779 right hip, Z@6708 left hip.  Answers
+    of the CMS grouper, v40.1 and v42.1 alike (cms-500057-2318, cms-500027-9180,
+    cms-500060-6786, cms-500068-8363)."""
     mcc = [{"code": "J9601", "poa": "Y"}]
     cases = (
         (mcc, ["0RUG0JZ", "Z@5446", "Z@1633", "0SPB0BZ", "0SRS03Z"], "461", "--BBB"),
@@ -452,6 +453,9 @@ def test_bilateral_reads_codes_then_clusters_then_cluster_names_coded_directly(g
         ([], ["08P03CZ", "Z@5168", "Z@5244", "0SPB48Z", "0SRE0JA"], "462", "-BB--"),
         ([], ["08P03CZ", "Z@1911", "Z@2040", "0SPD38Z", "0SRU0JZ"], "462", "-BB--"),
         ([], ["08P03CZ", "0SPB0BZ", "0SRS03Z", "0SPD38Z", "0SRU0JZ", "Z@1633", "Z@5244"], "462", "---BB-B"),
+        # the principal's own joint names the principal in these passes too (cms-500068-8363)
+        (mcc, ["Z@6641", "Z@1779", "Z@6708"], "461", "B-B"),
+        (mcc, ["Z@5244", "0SPB0BZ", "0SRS03Z", "Z@1911", "Z@1633"], "461", "B---B"),
     )
     for version in ("40.1", "42.1"):
         for sdx, px, drg, marks in cases:

@@ -21,6 +21,7 @@ from . import tables as tb
 from .decode import MED_SURG, decode_results
 from .render import FragmentPool, render_read, render_results
 from .payment import PaymentTables, load_tables as _load_weights
+from .payment.table5 import SCALE as _WEIGHT_SCALE
 from .payment.weights import base_rate_cents
 from .payment import whatif as _whatif
 from .payment.whatif import WhatIfError
@@ -243,6 +244,13 @@ def _answer_rest(rest: list, claim_of, errors: list, replaced: dict, counts: dic
         for key, c in more.counts.items():
             counts[key] = counts.get(key, 0) + c
     return more
+
+
+def _case_mix_of(results) -> tuple[int, int]:
+    """The case-mix parts (engine.payment.weights.PayColumns.case_mix) of result
+    dicts: the sum of their final DRGs' weights in 1/SCALE, and how many have one."""
+    units = [round(r["weight"] * _WEIGHT_SCALE) for r in results if r.get("error") is None and r.get("weight")]
+    return sum(units), len(units)
 
 
 def _not_finite(value) -> bool:
@@ -883,12 +891,15 @@ class Grouper:
         if more is not None:
             for name, c in more.edit_counts.items():
                 fired[name] = fired.get(name, 0) + c
+            case_mix = (case_mix[0] + more.case_mix[0], case_mix[1] + more.case_mix[1])
         if late:  # grouped above and again in the dict path: count them once
             late_results = [orjson.loads(replaced[i]) for i in late if replaced.get(i) is not None]
             for r in late_results:
                 if "error" not in r:
                     key = (r["version"], r["return_code"])
                     counts[key] -= 1
+            twice = _case_mix_of(late_results)
+            case_mix = (case_mix[0] - twice[0], case_mix[1] - twice[1])
         out = JsonResults(errors=errors, counts=counts, parts=parts, spans=spans, replaced=replaced,
                           separator=separator)
         out.edit_counts = fired
@@ -918,6 +929,7 @@ class Grouper:
                     fired[name] = fired.get(name, 0) + c
         out = JsonResults(docs, errors, counts, separator=separator)
         out.edit_counts = fired  # edits fired, by name (the service's /metrics)
+        out.case_mix = _case_mix_of(results)
         return out
 
     # ---- payment (engine.payment) ----------------------------------------------------

@@ -7,6 +7,7 @@ import json
 import re
 
 import numpy as np
+import orjson
 import pytest
 
 from conftest import SHARED
@@ -129,6 +130,21 @@ def test_json_paths_equal_the_dict_path(grouper, edit_records):
         assert gj.edit_counts == fired
         plain = grouper.group_json(claims, detail=detail)
         assert gj.counts == plain.counts
+
+
+def test_rule_the_case_mix_with_edits_counts_every_claim(grouper):
+    """The case-mix parts (the CLI's case-mix index) are the same with edits as
+    without, for claims the compiled reader takes and claims it leaves to the dict
+    path (age 70.0, "70", an escaped code)."""
+    base = {"version": "43.1", "age": 70, "sex": "F", "discharge_status": 1, "pdx": "I5021", "sdx": ["N179"],
+            "procedures": []}
+    texts = [orjson.dumps(base), orjson.dumps({**base, "age": 70.0}), orjson.dumps({**base, "age": "70"}),
+             orjson.dumps(base).replace(b'"I5021"', b'"I50\\u00321"'), orjson.dumps({**base, "version": "40.0"})]
+    plain = grouper.group_json_texts(texts)
+    edited = grouper.group_json_texts(texts, edits=True)
+    assert plain.errors == edited.errors == [None] * len(texts)
+    assert plain.case_mix[1] >= 4  # (the 43.1 ones at least: a version may have no weights loaded)
+    assert edited.case_mix == plain.case_mix and edited.counts == plain.counts
 
 
 #: the code editor's fields in an edited document, as the compiled writer puts them: first in the

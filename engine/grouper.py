@@ -246,6 +246,26 @@ def _answer_rest(rest: list, claim_of, errors: list, replaced: dict, counts: dic
     return more
 
 
+#: A claim none of whose formulas (pre-MDC, then its MDC's) gives a DRG: the CMS
+#: grouper refuses it ("Grouping failed to match to a DRG"; v40.0: "DRG description
+#: is required"), so it is answered with this error, never with DRG 000.
+NO_DRG = {"field": "$", "reason": "no DRG: none of the CMS formulas for this claim's MDC matches it "
+                                  "(the CMS grouper refuses the claim: 'Grouping failed to match to a DRG')"}
+
+
+def refuse_unmatched(batch, out) -> None:
+    """After the kernel: claims it grouped to no DRG (initial or final DRG 0) are
+    taken out of ``batch`` (``ok`` False, ``errors[i]`` :data:`NO_DRG` where the
+    batch carries errors), as CMS refuses them."""
+    bad = np.flatnonzero(batch.ok & ((out.init_drg == 0) | (out.final_drg == 0)))
+    if len(bad):
+        batch.ok[bad] = False
+        errors = getattr(batch, "errors", None)
+        if errors is not None:
+            for i in bad.tolist():
+                errors[i] = dict(NO_DRG)
+
+
 def _case_mix_of(results) -> tuple[int, int]:
     """The case-mix parts (engine.payment.weights.PayColumns.case_mix) of result
     dicts: the sum of their final DRGs' weights in 1/SCALE, and how many have one."""
@@ -358,6 +378,7 @@ class Grouper:
                 K.group_range(self._kt, kb, out, self._scratch(sizes), 0, n)
             else:
                 self._run_chunks(kb, out, n, sizes)
+            refuse_unmatched(batch, out)
         return BatchResult(out)
 
     def _sizes(self, max_sdx: int, max_px: int) -> tuple:
@@ -582,6 +603,7 @@ class Grouper:
             batch, text_spans, max_sdx, max_px = P.read_batch(buf, spans[lo:hi], self._reader, hospital)
             out = K.new_output(hi - lo, len(batch.sdx), len(batch.px))
             K.group_range(self._kt, batch, out, self._scratch(self._sizes(max_sdx, max_px)), 0, hi - lo)
+            refuse_unmatched(batch, out)  # (left to the dict path, which answers the error)
             text_bytes = int(spans[hi - 1, 1] - spans[lo, 0])
             pay = self.payment.columns(batch, out, cents)
             edited = None if edits is None else edits(batch, lo)

@@ -462,3 +462,21 @@ def test_bilateral_reads_codes_then_clusters_then_cluster_names_coded_directly(g
             aff = ["BOTH" if m == "B" else "NONE" for m in marks]
             (r,) = group3(grouper, [claim(version=version, age=60, pdx="M1610", sdx=sdx, procedures=px)])
             assert (r["drg"], _px_aff(r)) == (drg, aff), (version, px)
+
+
+def test_a_claim_no_formula_matches_is_refused_as_cms_refuses_it(grouper):
+    """A claim none of whose formulas gives a DRG (a neurostimulator generator 0JH83EZ with
+    a spinal lead 00HV3MZ under a skin principal dx, v40.0 and v42.x) is refused: the CMS
+    grouper raises ("Grouping failed to match to a DRG"; v40.0 "DRG description is
+    required"), so the answer is an error for the whole claim ("$"), never DRG 000; the
+    batch's other claims are grouped (cms-500080-1508, cms-500099-4580)."""
+    from engine.grouper import NO_DRG
+
+    px = ["0JH83EZ", "00HV3MZ"]
+    claims = [claim(version=v, pdx="L703", procedures=px) for v in ("40.0", "42.0", "42.1")]
+    claims += [claim(version="42.0", pdx="J95811", sdx=[{"code": "T80311A", "poa": "U"}],
+                     procedures=["02HK33Z", "0JH83EZ", "00HV4MZ"])]  # (and before any HAC logic)
+    claims += [claim(version="42.1", pdx="L703", procedures=px[:1]), claim(version="43.1", pdx="L703", procedures=px)]
+    rs = group3(grouper, claims)
+    assert [r.get("error") for r in rs[:4]] == [NO_DRG] * 4
+    assert [(r["drg"], r["return_code"]) for r in rs[4:]] == [("983", "OK"), ("983", "OK")]

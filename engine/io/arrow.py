@@ -1029,7 +1029,7 @@ PART = 8192
 def _kernel_here(grouper, batch: Batch):
     """``grouper.group_batch`` on the calling thread (a pool thread: it must not
     wait for the pool)."""
-    from ..grouper import BatchResult
+    from ..grouper import BatchResult, refuse_unmatched
 
     n = len(batch)
     out = K.new_output(n, len(batch.sdx), len(batch.px))
@@ -1038,6 +1038,7 @@ def _kernel_here(grouper, batch: Batch):
         sizes = grouper._sizes(max(1, int(np.max(batch.sdx_off[1:] - batch.sdx_off[:-1]))),
                                max(1, int(np.max(batch.px_off[1:] - batch.px_off[:-1]))))
         K.group_range(grouper._kt, kb, out, grouper._scratch(sizes), 0, n)
+        refuse_unmatched(batch, out)
     return BatchResult(out)
 
 

@@ -1384,14 +1384,17 @@ def _in_code_order(W, a, k0):
 
 
 @njit(cache=True, _nrt=False)
-def _mark_vessels(T, B, O, W, p0, np_, stage):
-    """FOUR_VESSELS: CMS counts vessels over the procedures in code order (the
-    principal among them) until four are reached and names each counted one's
-    code: in the initial stage the principal or the code's first later
-    occurrence, in the final stage also its second (never a third).  CMS v42.0,
-    X 02H13YZ 02H13YZ: BOTH, FINAL; 02C03ZZ x3 then 02H03YZ, 02H03YZ listed
-    first: 02H03YZ and the first two 02C03ZZ only.  The initial stage writes
-    the final stage's names too (copied over unless HAC re-marks the claim)."""
+def _mark_counted(T, B, O, W, p0, np_, stage, want):
+    """A counter's procedures: FOUR_VESSELS (``want`` 0) counts vessels over the
+    procedures in code order (the principal among them) until four are reached;
+    SINGLEFUSIONCTR (``want``: its special bit) counts every procedure carrying
+    it.  Each counted one names its code: in the initial stage the principal or
+    the code's first later occurrence, in the final stage also its second (never
+    a third).  CMS v42.0, X 02H13YZ 02H13YZ: BOTH, FINAL; 02C03ZZ x3 then 02H03YZ,
+    02H03YZ listed first: 02H03YZ and the first two 02C03ZZ only; v43.0,
+    0210089 0SG34AJ 0SG34AJ 0SG34AJ 0SG834Z: -, BOTH, FINAL, -, BOTH.  The
+    initial stage writes the final stage's names too (copied over unless HAC
+    re-marks the claim)."""
     for rnd in range(2):
         if stage == AFF_INITIAL:
             bit = AFF_INITIAL if rnd == 0 else AFF_FINAL
@@ -1403,7 +1406,7 @@ def _mark_vessels(T, B, O, W, p0, np_, stage):
         total = 0
         k0 = _principal_rank(W, B, p0, np_)
         for a in range(np_):
-            if total >= 4:
+            if want == 0 and total >= 4:
                 break
             j = _in_code_order(W, a, k0)
             pat = W.p_pattern[j]
@@ -1411,7 +1414,11 @@ def _mark_vessels(T, B, O, W, p0, np_, stage):
                 continue
             n = 0
             for q in range(T.pat_off[pat], T.pat_off[pat + 1]):
-                n += T.attr_vessel[T.pat_attrs[q]]
+                at = T.pat_attrs[q]
+                if want == 0:
+                    n += T.attr_vessel[at]
+                elif T.attr_special[at] & want:
+                    n = 1
             if n > 0:
                 total += n
                 _mark_code(B, O, p0, np_, j, bit, k)
@@ -1542,13 +1549,12 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
     # first procedure in marking order that carries the counted attribute and, when
     # that is the principal (first-listed) procedure, the next one too (a first-listed
     # unrelated procedure leaves one named); SINGLEFUSIONCTR names every procedure it
-    # counted.
+    # counted, as FOUR_VESSELS does (_mark_counted).
     np2 = 0
     for q in range(npk):
         key = W.keys[q]
         at = T.key_attr[key]
         want = 0
-        first_n = 2
         if at == T.builtin_attr[_B_SGLANTCTR]:
             want = _SP_SGLANTFUSE
         elif at == T.builtin_attr[_B_SGLPOST1CTR]:
@@ -1560,12 +1566,12 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
         elif at == T.builtin_attr[_B_MULTFUSE]:
             want = _SP_SGLANTFUSE | _SP_SGLPOSTFUSE1
         elif at == T.builtin_attr[_B_SINGLEFUSIONCTR]:
-            want = _SP_SNGLFUSIONCTR
-            first_n = np_
+            _mark_counted(T, B, O, W, p0, np_, stage, _SP_SNGLFUSIONCTR)
+            continue
         elif at == T.builtin_attr[_B_FOUR_VESSELS]:
             # (the claim's count, not a procedure's attribute: the other operands
             # name the first procedure that has them all)
-            _mark_vessels(T, B, O, W, p0, np_, stage)
+            _mark_counted(T, B, O, W, p0, np_, stage, 0)
             continue
         elif at == T.builtin_attr[_B_FOUR_STENTS]:
             _mark_stents(T, O, W, p0, np_, stage, _SP_NORDRUGSTENT | _SP_NORSTENT)
@@ -1580,7 +1586,7 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
             W.keys[np2] = key
             np2 += 1
             continue
-        n_mark = first_n
+        n_mark = 2
         cnt = 0
         for a in range(np_):
             if cnt >= n_mark:
@@ -1596,7 +1602,7 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
             if has:
                 O.px_aff[p0 + j] |= stage
                 cnt += 1
-            elif a == 0 and first_n == 2:
+            elif a == 0:
                 n_mark = 1  # the principal procedure does not carry it: one named
     npk = np2
     # BILATERAL: the procedures on two different joints make it

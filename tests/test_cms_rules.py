@@ -480,3 +480,27 @@ def test_a_claim_no_formula_matches_is_refused_as_cms_refuses_it(grouper):
     rs = group3(grouper, claims)
     assert [r.get("error") for r in rs[:4]] == [NO_DRG] * 4
     assert [(r["drg"], r["return_code"]) for r in rs[4:]] == [("983", "OK"), ("983", "OK")]
+
+
+def test_singlefusionctr_names_each_counted_code_as_four_vessels_does(grouper):
+    """SINGLEFUSIONCTR (DRG 426-428: three or more single-level fusions) names each fusion's
+    code as FOUR_VESSELS does: the principal, else the code's first later occurrence in
+    the initial stage, also its second in the final stage, never a third.  0SG34AJ,
+    0SG04AJ anterior, 0SG834Z, 0SG0471 posterior single-level fusions.  Answers of the CMS
+    grouper, v43.0 (cms-500095-9291)."""
+    a, p, a2, p2 = "0SG34AJ", "0SG834Z", "0SG04AJ", "0SG0471"
+    base = dict(version="43.0", age=10, discharge_status=50, hospital_status="exempt",
+                pdx={"code": "T84614A", "poa": "N"}, sdx=[{"code": "J9859", "poa": "Y"}])
+    mark = {"B": "BOTH", "F": "FINAL", "-": "NONE"}
+    for px, drg, marks in (
+        (["0210089", a, a, a, p], "426", "-BF-B"),
+        ([a, a, p], "426", "BBB"),
+        (["0210089", p, p, a], "426", "-BFB"),
+        (["0210089", a, p, a2, p2, a, a2], "426", "-BBBBFF"),
+        ([p, a, a2, a, p2, p], "426", "BBBFBB"),
+        ([a, p, a, a], "426", "BBBF"),
+    ):
+        (r,) = group3(grouper, [claim(**base, procedures=px)])
+        assert (r["drg"], _px_aff(r)) == (drg, [mark[m] for m in marks]), px
+    (r,) = group3(grouper, [claim(**{**base, "sdx": []}, procedures=["0210089", a, p, a])])
+    assert (r["drg"], _px_aff(r)) == ("428", ["NONE", "BOTH", "BOTH", "FINAL"])

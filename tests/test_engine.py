@@ -210,7 +210,7 @@ def test_writer_and_kernel_compiled_once_for_every_batch_shape(grouper):
     compiled the JSON writer once per such shape, a 15-30 s stall at the first
     batch of a new shape (after the image's warm-up).  Every path now hands the
     writer and the kernel arguments of one type each."""
-    from engine import kernel, render
+    from engine import grouping, render
 
     shapes = [
         [claim()],  # no id, every code known
@@ -225,4 +225,4 @@ def test_writer_and_kernel_compiled_once_for_every_batch_shape(grouper):
         grouper.group_json_texts([orjson.dumps(c) for c in claims])
         grouper.group(claims, detail=False)
     assert len(render._render.signatures) == 1, render._render.signatures
-    assert len(kernel.group_range.signatures) == 1, kernel.group_range.signatures
+    assert len(grouping.group_range.signatures) == 1, grouping.group_range.signatures

@@ -33,6 +33,12 @@ at its two call sites too (compile unchanged, ~7 % faster). :func:`_mark`
 (large, two callers) stays a call: inlining it doubled the cold compile
 (79 s -> 143 s), and with one call site in a loop it still added 25 s.
 
+numba's on-disk cache checks a compiled function against its own source file
+only, yet :func:`group_range` holds the code of every stage it calls or
+inlines from the other modules here: the cache directory is named after the
+bytes of these modules (:func:`engine.numba_cache.numba_cache_dir`), so a change
+to any stage compiles the kernel anew instead of loading a stale one.
+
 This package re-exports what the rest of the engine uses.
 """
 

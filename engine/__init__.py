@@ -9,10 +9,15 @@ with ``fastdrg tables import``) on a numba-compiled core.
 
 import os as _os
 
+from .numba_cache import numba_cache_dir as _numba_cache_dir
 from .tables import default_cache_dir as _default_cache_dir
 
-# numba reads its cache location when it is first imported: point it beside our tables.
-_os.environ.setdefault("NUMBA_CACHE_DIR", str(_default_cache_dir() / "numba"))
+# numba reads its cache location when it is first imported: point it beside our tables, in a
+# directory named after the compiled code's sources (engine.numba_cache: numba's own check
+# sees only a change to the compiled function's own file).  A location set explicitly (the
+# Docker image, docker/build.sh, Spark executors: NUMBA_CACHE_DIR, even empty) is kept.
+if "NUMBA_CACHE_DIR" not in _os.environ:
+    _os.environ["NUMBA_CACHE_DIR"] = str(_numba_cache_dir(_default_cache_dir()))
 
 from .encode import Batch, ClaimError, version_for_date as _version_for_date  # noqa: E402
 from .grouper import BatchResult, Grouper, GrouperError, JsonResults, WhatIfError  # noqa: E402

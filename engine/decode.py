@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from . import kernel as K
+from . import grouping as K
 from .encode import version_label
 from .tables import RETURN_CODES
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
-from . import kernel as K
+from . import grouping as K
 from . import parse as P
 from . import tables as tb
 from .decode import MED_SURG, decode_results
@@ -81,7 +81,7 @@ def _pool() -> ThreadPoolExecutor:
 
 @dataclass
 class BatchResult:
-    """Kernel output columns (see engine.kernel.OUT_FIELDS)."""
+    """Kernel output columns (see engine.grouping.layout.OUT_FIELDS)."""
 
     columns: K.KernelOut
 
@@ -382,7 +382,7 @@ class Grouper:
         return BatchResult(out)
 
     def _sizes(self, max_sdx: int, max_px: int) -> tuple:
-        """The kernel scratch (engine.kernel.new_scratch) for claims of up to
+        """The kernel scratch (engine.grouping.new_scratch) for claims of up to
         ``max_sdx`` secondary dx and ``max_px`` procedures."""
         # candidate clusters of a claim: at most (procedures x clusters per code)
         return self._n_keys, self._max_nodes, int(max_sdx), int(max_px), int(max_px) * self._max_clusters_per_code

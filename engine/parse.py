@@ -28,7 +28,7 @@ from collections.abc import Sequence
 import numpy as np
 from numba import njit
 
-from .kernel import KernelBatch
+from .grouping import KernelBatch
 from .tables import VERSIONS
 
 # claim keys (bit positions of the "seen" mask)

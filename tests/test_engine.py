@@ -210,7 +210,7 @@ def test_writer_and_kernel_compiled_once_for_every_batch_shape(grouper):
     compiled the JSON writer once per such shape, a 15-30 s stall at the first
     batch of a new shape (after the image's warm-up).  Every path now hands the
     writer and the kernel arguments of one type each."""
-    from engine import kernel, render
+    from engine import grouping, render
 
     shapes = [
         [claim()],  # no id, every code known
@@ -225,4 +225,57 @@ def test_writer_and_kernel_compiled_once_for_every_batch_shape(grouper):
         grouper.group_json_texts([orjson.dumps(c) for c in claims])
         grouper.group(claims, detail=False)
     assert len(render._render.signatures) == 1, render._render.signatures
-    assert len(kernel.group_range.signatures) == 1, kernel.group_range.signatures
+    assert len(grouping.group_range.signatures) == 1, grouping.group_range.signatures
+
+
+def test_numba_cache_dir_changes_when_a_grouping_stage_changes(tmp_path):
+    """numba checks a cached function against its own source file only, yet
+    engine.grouping's group_range (grouping/kernel.py) holds the code of the other
+    stage modules: the default NUMBA_CACHE_DIR is named after the bytes of every
+    module that goes into compiled code (engine.numba_cache), so an edited stage
+    is compiled anew, never served stale.  A NUMBA_CACHE_DIR set explicitly (the
+    Docker image, docker/build.sh, Spark) is kept."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from engine.numba_cache import ENGINE_DIR, kernel_sources, numba_cache_dir
+
+    cache = tmp_path / "cache"
+    copy = tmp_path / "src" / "engine"
+    shutil.copytree(ENGINE_DIR, copy, ignore=shutil.ignore_patterns("__pycache__"))
+    here = numba_cache_dir(cache, ENGINE_DIR)
+    assert here.parent == cache and here.name.startswith("numba-")
+    assert numba_cache_dir(cache, copy) == here  # named by the sources' bytes, wherever they are
+    sources = kernel_sources(copy)
+    stages = sorted(p.relative_to(copy).as_posix() for p in (copy / "grouping").glob("*.py"))
+    assert "grouping/marking.py" in stages and "grouping/kernel.py" in stages
+    assert set(stages) | {"editing/kernel.py", "parse.py", "render.py", "tables.py"} <= set(sources)
+    assert "cli.py" not in sources and "grouper.py" not in sources  # no compiled code: edits recompile nothing
+
+    def with_one_byte_changed(rel):
+        path = copy / rel
+        data = path.read_bytes()
+        path.write_bytes(data[:-1] + bytes([data[-1] ^ 1]))
+        try:
+            return numba_cache_dir(cache, copy)
+        finally:
+            path.write_bytes(data)
+
+    for rel in stages + ["editing/kernel.py", "parse.py", "tables.py"]:
+        assert with_one_byte_changed(rel) != here, rel
+    assert with_one_byte_changed("cli.py") == here
+    assert numba_cache_dir(cache, copy) == here
+
+    # what engine/__init__.py does with it, in fresh processes (numba reads its cache location once)
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}
+    env["FASTDRG_CACHE_DIR"] = str(cache)
+    env["PYTHONPATH"] = os.pathsep.join([str(ENGINE_DIR.parent)] + [p for p in [env.get("PYTHONPATH")] if p])
+    show = "import engine, numba; print(numba.config.CACHE_DIR)"
+    for extra, want in (({}, here), ({"NUMBA_CACHE_DIR": str(tmp_path / "mine")}, tmp_path / "mine")):
+        done = subprocess.run([sys.executable, "-c", show], env={**env, **extra}, capture_output=True, text=True,
+                              cwd=tmp_path, timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert Path(done.stdout.strip()) == want

@@ -42,7 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numba import njit
 
-from .. import kernel as K
+from .. import grouping as K
 from .. import parse as P
 from ..decode import (
     AFFECTS, CLAIM_SEVERITY, CODE_SEVERITY, HAC_STATUS, HAC_USAGE, MED_SURG, POA_ERROR, PROC_HAC,

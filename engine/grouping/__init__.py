@@ -1,0 +1,53 @@
+"""The numba-compiled grouping kernel: one claim at a time, many claims per call.
+
+The stages follow the CMS grouper's own, one module each: **preprocess**
+(:mod:`.preprocess`: code attributes, clusters, CC exclusions, the claim's
+operand set), **grouping** (:mod:`.grouping`: pre-MDC formulas, rerouting, the
+principal diagnosis' MDC), **marking** (:mod:`.marking`: which codes made the
+DRG), **HAC** (:mod:`.hac`: hospital-acquired conditions under the hospital's
+POA status) and **final** (:mod:`.final`: grouping again without the HAC
+codes' CC/MCC, and what the claim then reports).  :mod:`.kernel` runs them
+claim by claim; :mod:`.layout` holds the array layouts and enumerations they
+share, :mod:`.intrinsics` the LLVM-level helpers (unmanaged views, prefetch).
+
+Everything here is a plain ``@njit`` function over integer arrays:
+
+* ``T`` – the read-only tables (a namedtuple of arrays, see
+  :mod:`engine.tables`), shared by every thread;
+* ``B`` – the encoded batch (claims as dense code ids, CSR offsets);
+* ``O`` – the output columns, written once per claim;
+* ``W`` – per-thread scratch, reused claim after claim.  The claim's operand
+  set is a "generation stamped" array: ``stamp[key] == gen`` means present, so
+  starting a new claim costs one increment, not a clear.
+
+:func:`group_range` is the entry point; :func:`engine.grouper.Grouper` splits a
+batch into chunks and runs them on all cores (the kernel releases the GIL).
+
+Why some stages are ``inline="always"``: a call between compiled functions
+passes every array of ``T``, ``B``, ``O`` and ``W`` as separate arguments on
+the stack (~1,300 moves a call); for the stages called once per claim
+(:func:`_group_claim`, :func:`_preprocess`, :func:`_final_extra`) that was
+13 % of the kernel's time. Inlined at numba's IR level they cost nothing and
+compile no slower, each having one caller. :func:`_group` (small) is inlined
+at its two call sites too (compile unchanged, ~7 % faster). :func:`_mark`
+(large, two callers) stays a call: inlining it doubled the cold compile
+(79 s -> 143 s), and with one call site in a loop it still added 25 s.
+
+numba's on-disk cache checks a compiled function against its own source file
+only, yet :func:`group_range` holds the code of every stage it calls or
+inlines from the other modules here: the cache directory is named after the
+bytes of these modules (:func:`engine.numba_cache.numba_cache_dir`), so a change
+to any stage compiles the kernel anew instead of loading a stale one.
+
+This package re-exports what the rest of the engine uses.
+"""
+
+from .intrinsics import _prefetch
+from .kernel import group_range
+from .layout import (
+    BATCH_FIELDS, TABLE_FIELDS, KernelBatch, KernelOut, KernelTables, Scratch, _B_ORPROC, new_output,
+    new_scratch,
+)
+
+__all__ = ["BATCH_FIELDS", "TABLE_FIELDS", "KernelBatch", "KernelOut", "KernelTables", "Scratch", "_B_ORPROC",
+           "_prefetch", "group_range", "new_output", "new_scratch"]

@@ -504,3 +504,20 @@ def test_singlefusionctr_names_each_counted_code_as_four_vessels_does(grouper):
         assert (r["drg"], _px_aff(r)) == (drg, [mark[m] for m in marks]), px
     (r,) = group3(grouper, [claim(**{**base, "sdx": []}, procedures=["0210089", a, p, a])])
     assert (r["drg"], _px_aff(r)) == ("428", ["NONE", "BOTH", "BOTH", "FINAL"])
+
+
+def test_a_hac_ungroupable_claim_names_the_counters_codes_initial_only(grouper):
+    """A claim a HAC return code makes ungroupable (final DRG 999) has no final names: a
+    counter's codes (FOUR_VESSELS, SINGLEFUSIONCTR), which the initial stage names for both
+    stages, are INITIAL only.  A secondary dx without a valid POA in a not-exempt hospital
+    (HAC_MISSING_ONE_POA).  Answers of the CMS grouper (cms-500024-879, cms-500046-8482,
+    cms-500047-1571)."""
+    sdx = [{"code": "T80211A", "poa": " "}]
+    for version, pdx, px, marks in (
+        ("43.1", "I214", ["02703ZZ", "02713ZZ", "02723ZZ", "02733ZZ"], "I---"),
+        ("43.1", "I214", ["02733F6", "02703ZZ"], "II"),
+        ("43.0", "T84614A", ["0210089", "0SG34AJ", "0SG34AJ", "0SG834Z"], "-I-I"),
+    ):
+        (r,) = group3(grouper, [claim(version=version, pdx=pdx, sdx=sdx, procedures=px)])
+        assert r["drg"] == "999" and r["return_code"] == "HAC_MISSING_ONE_POA"
+        assert _px_aff(r) == [{"I": "INITIAL", "-": "NONE"}[m] for m in marks], px

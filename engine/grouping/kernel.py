@@ -99,6 +99,7 @@ def _group_claim(T, B, O, W, M, i):
         _usage(T, W, O, v, s0, ns, st_i[7], st_i[7], hosp, np.bool_(False))  # no final DRG: the initial one's logic
         for j in range(np_):  # CMS still names the met HACs a procedure took part in
             O.px_hac[p0 + j] = W.p_hac[j]
+            O.px_aff[p0 + j] &= ~AFF_FINAL  # (no final DRG: no final names, the counters' included)
         # "final DRG ungroupable" when a HAC is listed as met; an UNKNOWN-status claim
         # made ungroupable by a formula the POA rule then turned down lists none
         for j in range(ns):

@@ -366,6 +366,9 @@ class Grouper:
                                  self.version_numbers)
 
     def group_batch(self, batch: Batch) -> BatchResult:
+        """The kernel over an encoded batch.  A claim none of whose formulas gives
+        a DRG is refused as CMS refuses it: its ``batch.ok`` becomes False and its
+        ``batch.errors`` entry :data:`NO_DRG` (:func:`refuse_unmatched`)."""
         n = len(batch)
         ns = len(batch.sdx)
         npx = len(batch.px)

@@ -521,3 +521,19 @@ def test_a_hac_ungroupable_claim_names_the_counters_codes_initial_only(grouper):
         (r,) = group3(grouper, [claim(version=version, pdx=pdx, sdx=sdx, procedures=px)])
         assert r["drg"] == "999" and r["return_code"] == "HAC_MISSING_ONE_POA"
         assert _px_aff(r) == [{"I": "INITIAL", "-": "NONE"}[m] for m in marks], px
+
+
+def test_a_v41_claim_without_procedures_reads_no_principal_procedure(grouper):
+    """The v41.x rule that keeps a cluster's name coded as the principal procedure in its
+    place reads the principal procedure only when the claim has one: a v41.0 claim with no
+    procedure whose DRG formula names procedure operands used to read past the batch's
+    (empty) procedure column (a segmentation fault on syn-0-15465 of the engine benchmark's
+    claims).  CMS v41.0: DRG 281, I21.21 and H59.312 named."""
+    c = claim(version="41.0", age=19, sex="F", discharge_status=7, pdx={"code": "I50814", "poa": "U"},
+              sdx=[{"code": "I2121", "poa": "Y"}, {"code": "M84759S", "poa": "Y"}, {"code": "H59312", "poa": "Y"}])
+    for version in ("41.0", "41.1"):
+        batch = grouper.encode([{**c, "version": version}])
+        assert len(batch.px) == 0
+        (r,) = grouper.decode(batch, grouper.group_batch(batch))
+        assert (r["drg"], [s["affects_drg"] for s in r["sdx"]]) == ("281", ["BOTH", "NONE", "BOTH"])
+        assert group3(grouper, [{**c, "version": version}]) == [r]

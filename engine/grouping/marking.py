@@ -450,17 +450,7 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
             sites0 = -1
             if W.p_pattern[0] >= 0 and not _px_suppressed(W.p_supp, 0, mdc):
                 sites0 = _px_sites(T, W.p_pattern[0])
-            for a in range(np_):
-                if _two_sites(seen_sites):
-                    break
-                j = _in_code_order(W, a, k0)
-                pat = W.p_pattern[j]
-                if pat < 0 or _px_suppressed(W.p_supp, j, mdc) or T.pr_cluster_name[B.px[p0 + j]]:
-                    continue
-                sites = _px_sites(T, pat)
-                if sites & ~seen_sites:
-                    O.px_aff[p0 + (0 if sites == sites0 else j)] |= stage
-                    seen_sites |= sites
+            seen_sites = _bilateral_pass(T, B, O, W, p0, np_, k0, mdc, sites0, seen_sites, stage, False)
             # then the satisfied clusters (a knee revision: removal + replacement), in the
             # order of their names (CMS: right hip 0SR904A with the left knee revision
             # cluster 0SPD0LZ + 0SRD0J9 names all three)
@@ -485,23 +475,13 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
                     else:
                         _mark_cluster(O, W, p0, np_, r, stage)
                     seen_sites |= sites
-            for a in range(np_):
-                if _two_sites(seen_sites):
-                    break
-                j = _in_code_order(W, a, k0)
-                pat = W.p_pattern[j]
-                if pat < 0 or _px_suppressed(W.p_supp, j, mdc) or not T.pr_cluster_name[B.px[p0 + j]]:
-                    continue
-                sites = _px_sites(T, pat)
-                if sites & ~seen_sites:
-                    O.px_aff[p0 + (0 if sites == sites0 else j)] |= stage
-                    seen_sites |= sites
+            seen_sites = _bilateral_pass(T, B, O, W, p0, np_, k0, mdc, sites0, seen_sites, stage, True)
     if npk > 0:
         # From v41.0 on a non-O.R. principal procedure is looked at last here (CMS v42.1:
         # 02HK3JZ (non-O.R.) listed first with 0RSK0ZZ, both oth22, names 0RSK0ZZ;
         # listed second it still comes in code order: 02134AW 02HK3JZ 0RSK0ZZ names it)
         last = T.ver_nonor_principal_last[v]
-        if last == 1 and B.px[p0] >= 0 and T.pr_cluster_name[B.px[p0]]:
+        if last == 1 and np_ > 0 and B.px[p0] >= 0 and T.pr_cluster_name[B.px[p0]]:
             last = 0  # (v41.x: a cluster's name coded as the principal keeps its place)
         if np_ > 1 and last > 0 and W.p_order[0] == 0 \
                 and not _px_has(T.pat_off, T.pat_attrs, W.p_pattern, 0, T.builtin_attr[_B_ORPROC]):
@@ -635,6 +615,26 @@ def _px_sites(T, pat):
         if b >= 0:
             sites |= 1 << b
     return sites
+
+
+@njit(cache=True, _nrt=False)
+def _bilateral_pass(T, B, O, W, p0, np_, k0, mdc, sites0, seen_sites, stage, names):
+    """One BILATERAL pass over the procedures in code order (the principal among
+    them, ``k0``): the plain codes, or (``names``) the clusters' names coded
+    directly; each on a joint not yet seen is named (the principal for its own
+    joint, ``sites0``) until two joints are; the joints seen after it."""
+    for a in range(np_):
+        if _two_sites(seen_sites):
+            break
+        j = _in_code_order(W, a, k0)
+        pat = W.p_pattern[j]
+        if pat < 0 or _px_suppressed(W.p_supp, j, mdc) or T.pr_cluster_name[B.px[p0 + j]] != names:
+            continue
+        sites = _px_sites(T, pat)
+        if sites & ~seen_sites:
+            O.px_aff[p0 + (0 if sites == sites0 else j)] |= stage
+            seen_sites |= sites
+    return seen_sites
 
 
 @njit(cache=True, _nrt=False)

@@ -85,8 +85,8 @@ def _final_extra(T, B, O, W, i, s0, ns, p0, np_, pdx_mdc, st_i, st_f, hosp):
     # claim HAC status
     if hosp != HOSP_EXEMPT:
         nmet = 0
-        for j in range(ns):
-            for k in range(MAX_HACS):
+        for j in range(ns):  # (a code's list holds at most one entry per HAC of the code)
+            for k in range(min(W.s_nhac[j], MAX_HACS)):
                 if O.sdx_hac_status[s0 + j, k] == HAC_MET:
                     nmet += 1
         if nmet > 0:

@@ -41,7 +41,7 @@ def _poa_error(poa):
     return POA_NOT_RECOGNIZED
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _hac(T, B, W, O, i, v, s0, ns, p0, np_, hosp, gen):
     """Evaluate every HAC category of every secondary dx under the hospital's POA
     status.  Returns an ungroupable return code, or 0."""
@@ -57,7 +57,13 @@ def _hac(T, B, W, O, i, v, s0, ns, p0, np_, hosp, gen):
     # makes no UTI code a HAC (hstamp: the SDX keys they light, this claim).
     # A CC-excluded one (HAC_NOT_APPLICABLE_EXCLUSION) lights none either (CMS: the
     # catheter code repeating the principal dx makes no blank-POA UTI code a HAC).
+    # (lit only when some secondary dx is a HAC candidate to evaluate: most claims have none)
+    evaluated = False
     for j in range(ns):
+        if W.s_nhac[j] > 0 and not _poa_yes(B.sdx_poa[s0 + j]) and not (W.s_flags[j] & _F_EXCLUDED):
+            evaluated = True
+            break
+    for j in range(ns if evaluated else 0):
         sc = W.s_scheme[j]
         if sc < 0 or _poa_yes(B.sdx_poa[s0 + j]) or (W.s_flags[j] & _F_EXCLUDED):
             continue
@@ -100,7 +106,7 @@ def _hac(T, B, W, O, i, v, s0, ns, p0, np_, hosp, gen):
                     status = HAC_MET
                     break
             W.s_hac_status[j, k] = status
-            if not full_met:
+            if not full_met and hosp != HOSP_NOT_EXEMPT:
                 # an UNKNOWN-status hospital's return code reads the formula over every
                 # code, whatever their POA (CMS: the UTI code with the catheter code POA W
                 # is "not met" in the list, yet the claim is ungroupable)

@@ -57,13 +57,16 @@ def _hac(T, B, W, O, i, v, s0, ns, p0, np_, hosp, gen):
     # makes no UTI code a HAC (hstamp: the SDX keys they light, this claim).
     # A CC-excluded one (HAC_NOT_APPLICABLE_EXCLUSION) lights none either (CMS: the
     # catheter code repeating the principal dx makes no blank-POA UTI code a HAC).
-    # (lit only when some secondary dx is a HAC candidate to evaluate: most claims have none)
+    # Only _eval_hac reads them, for a secondary dx that is a HAC candidate with POA not
+    # Y/W and not CC-excluded: most claims have none and light nothing.
     evaluated = False
     for j in range(ns):
         if W.s_nhac[j] > 0 and not _poa_yes(B.sdx_poa[s0 + j]) and not (W.s_flags[j] & _F_EXCLUDED):
             evaluated = True
             break
-    for j in range(ns if evaluated else 0):
+    for j in range(ns):
+        if not evaluated:
+            break
         sc = W.s_scheme[j]
         if sc < 0 or _poa_yes(B.sdx_poa[s0 + j]) or (W.s_flags[j] & _F_EXCLUDED):
             continue

@@ -19,7 +19,8 @@ from . import grouping as K
 from . import parse as P
 from . import tables as tb
 from .decode import MED_SURG, decode_results
-from .render import FragmentPool, render_read, render_results
+from .fastcall import Bound
+from .render import FragmentPool, read_writer, render_read, render_results
 from .payment import PaymentTables, load_tables as _load_weights
 from .payment.table5 import SCALE as _WEIGHT_SCALE
 from .payment.weights import base_rate_cents
@@ -350,6 +351,11 @@ class Grouper:
         dt, pt = P.CodeTable(meta["dx_codes"]), P.CodeTable(meta["pr_codes"])
         self._reader = (dt.keys, dt.ids, dt.bits, pt.keys, pt.ids, pt.bits, P.version_lookup(self.version_numbers),
                         *P.CLAIM_KEYS, *P.name_table(HOSPITAL_STATUS), P.version_starts(self.version_numbers))
+        # the text path's compiled calls, each typed once (engine.fastcall: all but the text
+        # buffer and its spans are this Grouper's tables or columns compiled code allocates)
+        self._read_call = Bound(P.read_batch, checked=(0, 1))
+        self._group_call = Bound(K.group_range)
+        self._write_call = read_writer()
         if warm:  # every compiled entry point, so that the first real call pays nothing
             claim = {"version": self.versions[-1], "age": 60, "sex": "M", "discharge_status": 1,
                      "pdx": "I5021", "sdx": ["E1122"], "procedures": ["02703DZ"]}
@@ -378,10 +384,11 @@ class Grouper:
             sizes = self._sizes(max(1, int(np.max(batch.sdx_off[1:] - batch.sdx_off[:-1]))),
                                 max(1, int(np.max(batch.px_off[1:] - batch.px_off[:-1]))))
             if n < SMALL or self.threads == 1:
-                K.group_range(self._kt, kb, out, self._scratch(sizes), 0, n)
+                unmatched = K.group_range(self._kt, kb, out, self._scratch(sizes), 0, n)
             else:
-                self._run_chunks(kb, out, n, sizes)
-            refuse_unmatched(batch, out)
+                unmatched = self._run_chunks(kb, out, n, sizes)
+            if unmatched:
+                refuse_unmatched(batch, out)
         return BatchResult(out)
 
     def _sizes(self, max_sdx: int, max_px: int) -> tuple:
@@ -400,20 +407,22 @@ class Grouper:
             local.scratch = K.new_scratch(local.sizes)
         return local.scratch
 
-    def _run_chunks(self, kb, out, n, sizes) -> None:
+    def _run_chunks(self, kb, out, n, sizes) -> int:
         """Chunks on the shared pool, at most ``self.threads`` in flight: each
-        thread takes the next chunk when it finishes one."""
+        thread takes the next chunk when it finishes one.  Returns how many
+        claims got no DRG (:func:`engine.grouping.group_range`)."""
         ranges = _ranges(n, CHUNK, self.threads)
         chunks = iter(ranges)
 
         def work():
             scratch = self._scratch(sizes)
+            unmatched = 0
             for lo, hi in chunks:  # a shared iterator: next() is atomic under the GIL
-                K.group_range(self._kt, kb, out, scratch, lo, hi)
+                unmatched += K.group_range(self._kt, kb, out, scratch, lo, hi)
+            return unmatched
 
         futures = [_pool().submit(work) for _ in range(min(self.threads, len(ranges)))]
-        for f in futures:
-            f.result()
+        return sum(f.result() for f in futures)
 
     def decode(self, batch: Batch, result: BatchResult, detail: bool = True, base_rate=None) -> list[dict]:
         """Result dicts: the compiled JSON writer's output read back by orjson (the
@@ -592,7 +601,8 @@ class Grouper:
         (engine.render.render_read) and that pair is appended."""
         n = len(texts)
         if isinstance(texts, P.Texts):  # spans of one buffer already (engine.json_array_items)
-            buf, spans = np.frombuffer(texts.buffer, np.uint8), texts.spans
+            buf = np.frombuffer(texts.buffer, np.uint8)
+            spans = np.require(texts.spans, np.int64, ("C", "W"))  # (a copy only for an unusual array)
         else:
             lengths = np.fromiter(map(len, texts), np.int64, n)
             spans = np.empty((n, 2), np.int64)
@@ -600,18 +610,21 @@ class Grouper:
             np.cumsum(lengths[:-1], out=spans[1:, 0])
             spans[:, 1] = spans[:, 0] + lengths
             buf = np.frombuffer(b"".join(texts), np.uint8)
+        if buf.flags.writeable:  # one type for the compiled calls (engine.fastcall), whatever the buffer
+            buf = buf.view()
+            buf.flags.writeable = False
 
         def run(part):
             lo, hi = part
-            batch, text_spans, max_sdx, max_px = P.read_batch(buf, spans[lo:hi], self._reader, hospital)
+            batch, text_spans, max_sdx, max_px = self._read_call(buf, spans[lo:hi], self._reader, hospital)
             out = K.new_output(hi - lo, len(batch.sdx), len(batch.px))
-            K.group_range(self._kt, batch, out, self._scratch(self._sizes(max_sdx, max_px)), 0, hi - lo)
-            refuse_unmatched(batch, out)  # (left to the dict path, which answers the error)
+            if self._group_call(self._kt, batch, out, self._scratch(self._sizes(max_sdx, max_px)), 0, hi - lo):
+                refuse_unmatched(batch, out)  # (left to the dict path, which answers the error)
             text_bytes = int(spans[hi - 1, 1] - spans[lo, 0])
             pay = self.payment.columns(batch, out, cents)
             edited = None if edits is None else edits(batch, lo)
             doc, doc_spans = render_read(batch, out, self._fragments, buf, text_spans, text_bytes, detail, separator,
-                                         payment=pay, edits=edited)
+                                         payment=pay, edits=edited, writer=self._write_call)
             if edits is not None:
                 return (doc, lo, hi), doc_spans, batch, out, pay, edited
             return (doc, lo, hi), doc_spans, batch, out, pay
@@ -649,6 +662,13 @@ class Grouper:
     def _tally(self, batch: Batch, result: BatchResult) -> dict:
         """Grouped claims by (version, return code)."""
         ok = batch.ok
+        if len(ok) <= 16:  # a few claims (the service's single ones): numpy's per-call costs would dominate
+            counts = {}
+            for good, v, rc in zip(ok.tolist(), batch.ver.tolist(), result.columns.rc.tolist()):
+                if good:
+                    key = (self.versions[v], tb.RETURN_CODES[rc])
+                    counts[key] = counts.get(key, 0) + 1
+            return counts
         n_rc = len(tb.RETURN_CODES)
         counts = np.bincount(batch.ver[ok].astype(np.int64) * n_rc + result.columns.rc[ok],
                              minlength=len(self.versions) * n_rc)

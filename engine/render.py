@@ -33,6 +33,7 @@ from .decode import (
 from .editing import LOS_NOT_CHECKED
 from .editing.kernel import EDIT_NAMES, EDIT_TYPES, N_EDITS
 from .encode import version_label
+from .fastcall import Bound
 from .tables import MAX_VERSIONS, RETURN_CODES
 from .payment import weights as PW
 
@@ -289,14 +290,15 @@ def render_results(batch, out, pool: FragmentPool, detail: bool = True, run_all=
 
 
 def render_read(batch, out, pool: FragmentPool, buf, texts, text_bytes: int, detail: bool = True,
-                separator: bytes = b",", payment=None, edits=None):
+                separator: bytes = b",", payment=None, edits=None, writer=None):
     """``(buffer, spans)`` for claims read from JSON text by
     :func:`engine.parse.read_batch`: ids and unknown codes are echoed from the
     text ``buf`` (``texts``: their spans, as ``read_batch`` gives them; they add
     at most ``text_bytes``), a claim not read is written as ``null``.  The rest
     as :func:`render_results`.  ``edits``: ``(edited, EditOut)``, the code
     editor's output (engine.editing) and which claims carry it: their documents
-    open with its fields and each code object with its ``edits`` (None: none)."""
+    open with its fields and each code object with its ``edits`` (None: none).
+    ``writer``: the compiled writer to call (an engine.fastcall.Bound of it)."""
     if len(separator) != 1:
         raise ValueError("the separator is one byte")
     n = len(batch.ok)
@@ -306,7 +308,16 @@ def render_read(batch, out, pool: FragmentPool, buf, texts, text_bytes: int, det
             *_edit_args(edits, batch))
     spans = np.zeros((n, 2), np.int64)
     size = _room(pool, n, len(batch.sdx), len(batch.px), payment, edits is not None) + text_bytes
-    return _write(spans, 0, n, size, args), spans
+    return _write(spans, 0, n, size, args, writer), spans
+
+
+def read_writer() -> Bound:
+    """The compiled writer for one Grouper's :func:`render_read` calls, typed
+    once (engine.fastcall): its arguments are the Grouper's fragment pool, the
+    columns of engine.parse.read_batch, the kernel and the payment and editor
+    kernels (their types fixed where they are allocated), and the text buffer,
+    which the Grouper makes read-only where it cuts it."""
+    return Bound(_render)
 
 
 def _columns(batch, out) -> tuple:
@@ -359,14 +370,16 @@ def _edit_args(edits, batch) -> tuple:
     return (edited, e.edit_type, e.counts, e.pdx_mask, e.sdx_mask, e.px_mask, batch.los, batch.edit_date, True)
 
 
-def _write(spans, lo: int, hi: int, size: int, args: tuple):
-    """The writer over claims ``lo:hi`` into ``size`` bytes, once more with the
-    exact size when that was short; the JSON array as a memoryview."""
+def _write(spans, lo: int, hi: int, size: int, args: tuple, writer=None):
+    """The writer (``writer``, else :func:`_render`) over claims ``lo:hi`` into
+    ``size`` bytes, once more with the exact size when that was short; the JSON
+    array as a memoryview."""
+    writer = writer or _render
     buf = np.empty(size, np.uint8)
-    end = _render(buf, spans, lo, hi, *args)
+    end = writer(buf, spans, lo, hi, *args)
     if end > size:
         buf = np.empty(end, np.uint8)
-        end = _render(buf, spans, lo, hi, *args)
+        end = writer(buf, spans, lo, hi, *args)
     return buf.data[:end]
 
 

@@ -16,6 +16,9 @@ import pytest
 # The suite never reads a developer's own imports (CMS releases, Table 5 years) from the
 # user data directory: it gets one of its own unless one is named.
 os.environ.setdefault("FASTDRG_DATA_DIR", tempfile.mkdtemp(prefix="fastdrg-test-data-"))
+# Every compiled call typed once (engine.fastcall.Bound) is checked against numba's own typing
+# of its arguments, in the suite's processes and the servers it starts.
+os.environ.setdefault("FASTDRG_CHECK_CALLS", "1")
 
 #: shared/ is a sibling of the repository (locally /work/shared, in CI next to the clone);
 #: FASTDRG_SHARED_DIR names it for a checkout elsewhere (a git worktree, say).

@@ -116,7 +116,8 @@ def _price(fy2026, drg, dstat, los, base=None, vi=7, init=None):
             np.full(n, -1, np.int64)]
     price(np.ones(n, np.bool_), np.full(n, vi, np.int8), np.array(drg, np.int16),
           np.array(init if init is not None else drg, np.int16), np.array(dstat, np.int16), np.array(los, np.int32),
-          -1 if base is None else base, fy2026.weight, fy2026.gmlos, fy2026.flags, fy2026.loaded, fy2026.kind, *cols)
+          -1 if base is None else base, fy2026.weight, fy2026.gmlos, fy2026.flags, fy2026.loaded, fy2026.kind,
+          fy2026.final_frag, fy2026.init_frag, *cols)
     return cols
 
 

@@ -163,14 +163,22 @@ def group_range(T, B, O, W, lo, hi):
     It releases the GIL: :class:`engine.grouper.Grouper` runs chunks of a large
     batch on a thread pool, one chunk per core at a time.  (Python threads
     rather than numba's ``prange``: the parallel compile pipeline re-optimised
-    the whole kernel a second time, a third of the cold start.)"""
+    the whole kernel a second time, a third of the cold start.)
+
+    Returns how many of the claims it grouped got no DRG (initial or final
+    DRG 0): the caller refuses those (engine.grouper.refuse_unmatched) and,
+    when none did, need not look."""
     Tu = _unmanaged(T)
     Bu = _unmanaged(B)
     Ou = _unmanaged(O)
     Wu = _unmanaged(W)
     M = _mark_views(Tu, Bu, Ou, Wu)
+    unmatched = 0
     for i in range(lo, hi):
         if i + 1 < hi:
             _prefetch_claim(Tu, Bu, i + 1)
         if Bu.ok[i]:
             _group_claim(Tu, Bu, Ou, Wu, M, i)
+            if Ou.init_drg[i] == 0 or Ou.final_drg[i] == 0:
+                unmatched += 1
+    return unmatched

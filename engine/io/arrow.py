@@ -1037,8 +1037,8 @@ def _kernel_here(grouper, batch: Batch):
         kb = K.KernelBatch(*(getattr(batch, f) for f in K.BATCH_FIELDS))
         sizes = grouper._sizes(max(1, int(np.max(batch.sdx_off[1:] - batch.sdx_off[:-1]))),
                                max(1, int(np.max(batch.px_off[1:] - batch.px_off[:-1]))))
-        K.group_range(grouper._kt, kb, out, grouper._scratch(sizes), 0, n)
-        refuse_unmatched(batch, out)
+        if K.group_range(grouper._kt, kb, out, grouper._scratch(sizes), 0, n):
+            refuse_unmatched(batch, out)
     return BatchResult(out)
 
 

@@ -30,6 +30,7 @@ import numpy as np
 import orjson
 from numba import njit
 
+from ..fastcall import Bound
 from .table5 import SCALE, Table5, fiscal_year_of
 
 ACUTE = (2, 5, 66, 82, 85, 94)
@@ -118,6 +119,8 @@ class PaymentTables:
             self.flags[vi, d] = t.post_acute * _FLAG_POST + t.special_pay * _FLAG_SPECIAL
         self.kind = _kind_table()
         self._build_fragments()
+        # typed once (engine.fastcall): all but the batch's and the kernel's columns are these tables
+        self._price = Bound(price, checked=(0, 1, 2, 3, 4, 5))
 
     # ---- what a result says for (version, DRG) ------------------------------------------------
     def drg_fields(self, vi: int, drg: int) -> dict:
@@ -170,18 +173,12 @@ class PaymentTables:
         if los is None:  # the claim's length of stay, where the batch carries one (-1: not given)
             los = np.full(n, -1, np.int32)
         cols = PayColumns(n, -1 if base_cents is None else int(base_cents))
-        price(batch.ok, batch.ver, out.final_drg, out.init_drg, batch.dstat, los, cols.base_cents,
-              self.weight, self.gmlos, self.flags, self.loaded, self.kind,
-              cols.final_frag, cols.init_frag, cols.transfer, cols.adjusted, cols.payment)
-        cols.final_frag[:] = np.where(batch.ok, self.final_frag[cols.final_frag], 0)
-        cols.init_frag[:] = np.where(batch.ok, self.init_frag[cols.init_frag], 0)
-        cols.tables = self
-        ok = batch.ok
-        d = out.final_drg.astype(np.int64)
-        w = self.weight[batch.ver.astype(np.int64), np.clip(d, 0, 999)]
-        w = w[ok & (d >= 0) & (d < 1000) & (w > 0)]
         #: (sum of the final DRGs' weights in 1/SCALE, claims weighted): the case-mix index's parts
-        cols.case_mix = (int(w.sum()), len(w))
+        cols.case_mix = self._price(batch.ok, batch.ver, out.final_drg, out.init_drg, batch.dstat, los,
+                                    cols.base_cents, self.weight, self.gmlos, self.flags, self.loaded, self.kind,
+                                    self.final_frag, self.init_frag,
+                                    cols.final_frag, cols.init_frag, cols.transfer, cols.adjusted, cols.payment)
+        cols.tables = self
         cols.ver = batch.ver
         cols.final_drg = out.final_drg
         cols.init_drg = out.init_drg
@@ -195,11 +192,12 @@ class PayColumns:
 
     def __init__(self, n: int, base_cents: int):
         self.base_cents = base_cents
-        self.final_frag = np.zeros(n, np.int32)
-        self.init_frag = np.zeros(n, np.int32)
-        self.transfer = np.full(n, 3, np.int8)
-        self.adjusted = np.full(n, -1, np.int64)
-        self.payment = np.full(n, -1, np.int64)
+        # every claim's entries are written by :func:`price`
+        self.final_frag = np.empty(n, np.int32)
+        self.init_frag = np.empty(n, np.int32)
+        self.transfer = np.empty(n, np.int8)
+        self.adjusted = np.empty(n, np.int64)
+        self.payment = np.empty(n, np.int64)
 
     def writer_args(self) -> tuple:
         t = self.tables
@@ -248,20 +246,34 @@ def adjust(weight, gmlos, los, kind, special):
 
 @njit(cache=True, nogil=True)
 def price(ok, ver, final_drg, init_drg, dstat, los, base_cents, weight, gmlos, flags, loaded, kind_of,
-          final_key, init_key, transfer, adjusted, payment):
-    """Per claim: the (version, DRG) keys of the final and initial DRG, the
-    transfer kind (3: unknown, where the year's table or the DRG's weight is
-    missing), the adjusted weight and the estimate in cents (-1: null)."""
+          final_frag_of, init_frag_of, final_frag, init_frag, transfer, adjusted, payment):
+    """Per claim: the writer's fragments of the final and initial DRG (from
+    ``final_frag_of`` / ``init_frag_of`` by version x 1000 + DRG; 0 for a claim
+    not grouped), the transfer kind (3: unknown, where the year's table or the
+    DRG's weight is missing), the adjusted weight and the estimate in cents
+    (-1: null).  Returns the case-mix parts: the sum of the grouped claims'
+    final-DRG weights (1/SCALE) and how many have one."""
+    units = np.int64(0)
+    weighted = np.int64(0)
     for i in range(len(ok)):
+        final_frag[i] = 0
+        init_frag[i] = 0
+        transfer[i] = 3
+        adjusted[i] = -1
+        payment[i] = -1
         if not ok[i]:
             continue
         v = np.int64(ver[i])
         d = np.int64(final_drg[i])
-        final_key[i] = v * 1000 + d if 0 <= d < 1000 else v * 1000
+        final_frag[i] = final_frag_of[v * 1000 + d if 0 <= d < 1000 else v * 1000]
         di = np.int64(init_drg[i])
-        init_key[i] = v * 1000 + di if 0 <= di < 1000 else v * 1000
-        if not loaded[v] or not (0 <= d < 1000) or weight[v, d] <= 0:
+        init_frag[i] = init_frag_of[v * 1000 + di if 0 <= di < 1000 else v * 1000]
+        if not (0 <= d < 1000) or weight[v, d] <= 0:
             continue  # transfer, adjusted and payment stay null
+        units += weight[v, d]
+        weighted += 1
+        if not loaded[v]:
+            continue
         s = dstat[i]
         k = kind_of[s] if 0 <= s < 100 else 0
         f = flags[v, d]
@@ -272,3 +284,4 @@ def price(ok, ver, final_drg, init_drg, dstat, los, base_cents, weight, gmlos, f
         adjusted[i] = a
         if a >= 0 and base_cents >= 0:
             payment[i] = _round_div(base_cents * a, np.int64(SCALE))
+    return units, weighted

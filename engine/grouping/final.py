@@ -23,7 +23,7 @@ from .hac import _hac_proc_bit
 from .marking import _procedure_mdc, _px_suppressed
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _usage(T, W, O, v, s0, ns, win_i, win_f, hosp, final_grouped):
     """How each secondary dx counted as CC/MCC in the initial and final DRG:
     0 NEITHER, 1 CC, 2 MCC, 3 CC_EXCLUDED, 4 MCC_EXCLUDED (CC exclusion by the

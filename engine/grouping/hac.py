@@ -225,7 +225,7 @@ def _hac_proc_bit(h):
     return 0
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, inline="always")
 def _finish_hac_lists(T, W, O, i, s0, ns, pdx_scheme, v):
     """The HAC list each diagnosis reports, as CMS reports it after evaluation."""
     any11 = False

@@ -22,7 +22,12 @@ Measures, and prints as one table next to the goals:
 * cold start: a fresh process with an empty FASTDRG_CACHE_DIR (tables built,
   kernels compiled), warm start: a second fresh process on that cache;
 * peak RSS of a fresh process holding a Grouper that has grouped claims of
-  every bundled version.
+  every bundled version;
+* the Medicare Code Editor (issue 13, ``bench_edit.measure_batch``): ``edit_batch``
+  on pre-encoded claims aimed at every MCE flag against msdrg's per-claim
+  ``MceEditor`` on a subset of the same claims (goal >= 10x), and ``group_batch``
+  with ``edit_batch`` against ``group_batch`` alone (goal >= 70 %); the service's
+  batch route with edits is ``bench_service.py edits``'s (it needs a server).
 
 Writes nothing but the table (the temporary cache directory is removed).
 """
@@ -33,6 +38,7 @@ import argparse
 import gc
 import json
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -53,6 +59,8 @@ GOALS = {
     "cold": 120.0,  # s
     "warm": 5.0,  # s
     "rss": 600.0,  # MB
+    "edit_ratio": 10,  # edit_batch vs msdrg's MceEditor
+    "with_edits": 0.70,  # group_batch + edit_batch vs group_batch alone
 }
 
 # Runs in a fresh interpreter: time Grouper() construction, group one claim of each
@@ -195,6 +203,16 @@ def main(argv=None) -> int:
         except ImportError as e:
             print(f"(msdrg not available: {e})", file=sys.stderr)
 
+    # the code editor, on claims aimed at its flags (msdrg's editor on a subset of the same)
+    from bench_edit import editor_claims, measure_batch, msdrg_edit_rate
+
+    ed_claims, ed_raw = editor_claims(n)
+    ed_batch = g.encode(ed_claims)
+    edit = measure_batch(g, ed_batch, args.repeat, rounds=5)
+    del ed_batch, ed_claims
+    edit["msdrg"] = msdrg_edit_rate(ed_raw[:m]) if m > 0 else None
+    del ed_raw
+
     rate_batch = n / t_batch
     rate_dicts = n / t_dicts
     cold = warm = None
@@ -229,6 +247,15 @@ def main(argv=None) -> int:
         ("group_batch, one thread: the mixed claims", f"{us_mixed:.2f} us/claim", "", "", "", ""),
         ("  each claim repeated alone (no cache miss, branches predicted)", f"{us_alone:.2f} us/claim", "", "",
          "", ""),
+    ]
+    ed_ratio = edit["edit"] / edit["msdrg"] if edit["msdrg"] else None
+    with_edits = statistics.median(edit["ratios"])
+    rows += [
+        ("edit_batch, pre-encoded (the MCE, all cores)", fmt_rate(edit["edit"]), fmt_rate(edit["msdrg"]),
+         "-" if ed_ratio is None else f"{ed_ratio:,.1f}x", f">= {GOALS['edit_ratio']}x",
+         status(ed_ratio is None or ed_ratio >= GOALS["edit_ratio"])),
+        ("group_batch + edit_batch / group_batch alone", f"{with_edits:.0%}", "", "",
+         f">= {GOALS['with_edits']:.0%}", status(with_edits >= GOALS["with_edits"])),
     ]
     if cold:
         rows += [

@@ -1022,8 +1022,12 @@ def check_options(options: dict) -> None:
 
 
 #: Rows per part a record batch is cut into for the kernel threads (each part is
-#: read, grouped and written on one thread).
-PART = 8192
+#: read, grouped and written on one thread).  Large: around its compiled reader
+#: and kernel a part makes ~150 pyarrow and numpy calls holding the GIL (~2 ms),
+#: which the other threads wait for.  ``bench_arrow.py`` (200,000 claims, 2
+#: threads), group_arrow against group_batch: parts of 2,048 rows 41 %, 8,192
+#: 65-67 %, 16,384 70-73 %, 32,768 76-77 %; 50,000 69 %, 65,536 61 %.
+PART = 32768
 
 
 def _kernel_here(grouper, batch: Batch):

@@ -16,6 +16,12 @@ those are fingerprinted on every call (~0.1 µs an array) and key one entry
 point each.  One Bound per Grouper and call site: one Grouper's tables may be
 read-only and another's not.  The test suite runs every Bound in checking
 mode (:data:`CHECK`).
+
+It reads two numba internals, the dispatcher's ``overloads`` (signature ->
+compiled result, whose ``entry_point`` is the C wrapper numba itself calls)
+and ``_dispatcher.compute_fingerprint`` (the type key numba's own dispatch
+computes); numba is pinned in pyproject.toml, and the suite would fail on a
+numba where either changed.
 """
 
 from __future__ import annotations

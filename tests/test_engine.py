@@ -279,3 +279,46 @@ def test_numba_cache_dir_changes_when_a_grouping_stage_changes(tmp_path):
                               cwd=tmp_path, timeout=300)
         assert done.returncode == 0, done.stderr
         assert Path(done.stdout.strip()) == want
+
+
+def test_marking_order_rule_packed_sort():
+    """CMS's marking order of secondary dx (MCC, then CC, then the rest; by code
+    within a level; an invalid code after the valid ones; repeats in claim
+    order), and of procedures (by code, invalid last), as the kernel sorts them:
+    one packed int64 key per code (engine.grouping.marking._order_key)."""
+    import numpy as np
+
+    from engine.grouping.marking import _POS_MASK, _insertion_sort, _order_key
+
+    rng = np.random.default_rng(7)
+    for _ in range(300):
+        n = int(rng.integers(0, 40))
+        sev = rng.integers(0, 3, n)
+        code = rng.choice(np.array([-1, 0, 5, 5, 17, 90_000, 2**31 - 1]), n)
+        keys = np.array([_order_key(np.int64(2 - s), np.int64(c), j) for j, (s, c) in enumerate(zip(sev, code))],
+                        dtype=np.int64)
+        _insertion_sort(keys, n)
+        got = [int(k) & _POS_MASK for k in keys]
+        expected = sorted(range(n), key=lambda j: (-int(sev[j]), code[j] < 0, int(code[j]), j))
+        assert got == expected
+
+
+def test_cc_exclusion_rule_search_matches_membership():
+    """CC exclusion: a secondary dx is excluded when it is in the principal
+    dx's exclusion group, a sorted run of codes (the kernel's select-based
+    halving search, engine.grouping.preprocess._excluded)."""
+    import numpy as np
+
+    from engine.grouping.preprocess import _excluded
+
+    rng = np.random.default_rng(11)
+    groups = [np.unique(rng.integers(0, 500, int(rng.integers(0, 60)))) for _ in range(40)]
+    off = np.zeros(len(groups) + 1, np.int64)
+    off[1:] = np.cumsum([len(g) for g in groups])
+    codes = np.concatenate(groups).astype(np.int32)
+    dx_excl = np.full((1, len(groups) + 1), -1, np.int16)
+    dx_excl[0, :len(groups)] = np.arange(len(groups))
+    for pdx in range(len(groups) + 1):
+        members = set(groups[pdx].tolist()) if pdx < len(groups) else set()
+        for sdx in range(-1, 505):
+            assert _excluded(dx_excl, off, codes, 0, pdx, sdx) == (sdx >= 0 and sdx in members), (pdx, sdx)

@@ -194,3 +194,26 @@ def test_descriptions(t):
         assert t.meta["drg_descriptions"][f"{VERSIONS[vi]}:{int(key)}"] == text
     for key, vi, text in versioned("mdcDescriptions"):
         assert t.meta["mdc_descriptions"][f"{VERSIONS[vi]}:{int(key)}"] == text
+
+
+def test_marking_skip_flags(t):
+    """Two flags let marking skip work that cannot name a code: ``f_stents``
+    (a formula with an operand of a stent count, the only ones whose stented
+    arteries marking names) and the counter bit of ``attr_special`` (the
+    built-in procedure counters, which marking names its own way)."""
+    from engine.grouping.layout import _SP_COUNTER
+    from engine.tables import _PROCEDURE_COUNTERS, KEY_BARE
+
+    a = t.arrays
+    names = t.meta["attr_names"]
+    counters = {names.index(n) for n in _PROCEDURE_COUNTERS}
+    assert {i for i in range(len(names)) if a["attr_special"][i] & _SP_COUNTER} == counters
+    for f in range(len(a["f_lo"])):
+        stent = False
+        for n in range(a["f_lo"][f], a["f_hi"][f]):
+            if a["n_op"][n] == 0:
+                key = a["n_a"][n]
+                at = a["key_attr"][key]
+                stent |= bool(a["key_kind"][key] == KEY_BARE and at >= 0 and a["attr_stent"][at] > 0)
+        assert bool(a["f_stents"][f]) == stent, f
+    assert not a["f_stents"].all()

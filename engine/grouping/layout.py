@@ -55,7 +55,7 @@ _V41 = VERSIONS.index(410)  # index of v41.0 in the tables' version axis
 _SP_NORDRUGSTENT, _SP_NORSTENT, _SP_SGLANTFUSE, _SP_SGLPOSTFUSE1 = 1, 2, 4, 8
 _SP_SGLANTSECTX, _SP_SGLPOSTFUSE, _SP_SNGLFUSIONCTR, _SP_MCCALIVE = 16, 32, 64, 128
 _SP_INCIDENT, _SP_ECODE, _SP_HAC06_SHOW, _SP_ORPROC_SRC = 256, 512, 1024, 2048
-_SP_ARTERIAL, _SP_HAC11_PDX = 4096, 8192
+_SP_ARTERIAL, _SP_HAC11_PDX, _SP_COUNTER = 4096, 8192, 16384
 
 # builtin_attr indices (engine.tables.BUILTIN_ATTRIBUTES order)
 (_B_INVALID_PDX, _B_PDX_ECODE, _B_INVALID_SEX, _B_INVALID_DSTAT, _B_ANYDX, _B_MULTST,
@@ -73,7 +73,7 @@ TABLE_FIELDS = (
     "pat_off", "pat_attrs", "pr_pattern", "pr_cluster_name", "cl_pattern", "cl_active", "cl_supp", "cl_nchoice",
     "cl_mem_off", "cl_mem", "cl_mem_choice", "pr_cl_off", "pr_cl",
     "vm_off", "vm_formulas", "vh_off", "vh_formulas",
-    "n_op", "n_a", "n_b", "f_lo", "f_hi", "f_req", "f_drg", "f_reroute", "f_surg", "f_rc", "f_supp",
+    "n_op", "n_a", "n_b", "f_lo", "f_hi", "f_req", "f_drg", "f_reroute", "f_surg", "f_rc", "f_supp", "f_stents",
     "valid_dstat", "ver_drg_logic", "ver_nonor_principal_last",
 )
 KernelTables = namedtuple("KernelTables", TABLE_FIELDS)
@@ -95,7 +95,7 @@ OUT_FIELDS = (
 KernelOut = namedtuple("KernelOut", OUT_FIELDS)
 
 SCRATCH_FIELDS = (
-    "gen", "stamp", "supp", "val", "coll", "keys", "hstamp",
+    "gen", "stamp", "supp", "val", "coll", "keys", "keys_win", "hstamp",
     "s_scheme", "s_sev", "s_flags", "s_supbits", "s_order", "s_hac_num", "s_hac_status",
     "s_nhac", "s_mark",
     "p_pattern", "p_supp", "p_clmask", "p_order", "p_hac", "p_mark",
@@ -104,17 +104,17 @@ SCRATCH_FIELDS = (
 Scratch = namedtuple("Scratch", SCRATCH_FIELDS)
 
 # What marking reads.  _mark stays a call (see engine.grouping's docstring), and a call
-# copies every array it is handed: these views hand it 44 arrays instead of 117.
+# copies every array it is handed: these views hand it 48 arrays instead of 125.
 MarkTables = namedtuple("MarkTables", (
     "attr_bilateral_bit", "attr_key", "attr_sigtrauma_bit", "attr_special", "attr_stent", "attr_vessel",
-    "builtin_attr", "cl_pattern", "f_drg", "f_hi", "f_lo", "f_reroute", "f_supp", "key_attr", "key_kind", "key_sev", "n_a", "n_b",
+    "builtin_attr", "cl_pattern", "f_drg", "f_hi", "f_lo", "f_reroute", "f_stents", "f_supp", "key_attr", "key_kind", "key_sev", "n_a", "n_b",
     "n_op", "pat_attrs", "pat_off", "pr_cluster_name", "sch_cat", "sch_cat_off", "sch_ops", "sch_ops_off",
     "ver_nonor_principal_last",
 ))
 MarkBatch = namedtuple("MarkBatch", ("sdx", "px"))
 MarkOut = namedtuple("MarkOut", ("sdx_aff", "px_aff"))
 MarkScratch = namedtuple("MarkScratch", (
-    "cl_sat", "coll", "keys", "p_clmask", "p_order", "p_pattern", "p_supp", "s_flags", "s_order", "s_scheme",
+    "cl_sat", "coll", "keys", "keys_win", "p_clmask", "p_order", "p_pattern", "p_supp", "s_flags", "s_order", "s_scheme",
     "s_sev", "s_supbits", "stamp", "supp", "val",
 ))
 
@@ -130,14 +130,14 @@ def new_scratch(sizes) -> Scratch:
     keys, nodes, n_sdx, n_px, n_clusters = (int(x) for x in sizes)
     return Scratch(
         np.zeros(1, np.int64), np.zeros(keys, np.int64), np.zeros(keys, np.uint32),
-        np.zeros(nodes, np.bool_), np.zeros(nodes, np.bool_), np.zeros(nodes, np.int32),
+        np.zeros(nodes, np.bool_), np.zeros(nodes, np.bool_), np.zeros(nodes, np.int32), np.zeros(nodes, np.int32),
         np.zeros(keys, np.int64),
         np.zeros(n_sdx, np.int32), np.zeros(n_sdx, np.int8), np.zeros(n_sdx, np.int8),
-        np.zeros(n_sdx, np.uint64), np.zeros(n_sdx, np.int32),
+        np.zeros(n_sdx, np.uint64), np.zeros(n_sdx, np.int64),
         np.zeros((n_sdx, MAX_HACS), np.int16), np.zeros((n_sdx, MAX_HACS), np.int8),
         np.zeros(n_sdx, np.int8), np.zeros(n_sdx, np.int8),
         np.zeros(n_px, np.int32), np.zeros(n_px, np.uint32), np.zeros(n_px, np.uint64),
-        np.zeros(n_px, np.int32), np.zeros(n_px, np.uint8), np.zeros(n_px, np.int8),
+        np.zeros(n_px, np.int64), np.zeros(n_px, np.uint8), np.zeros(n_px, np.int8),
         np.zeros(max(64, n_clusters), np.int32), np.zeros(MAX_CLUSTERS, np.int32),
         np.zeros(64, np.bool_), np.zeros(2, np.int64), np.zeros(3, np.int32),
         np.zeros(8, np.int32), np.zeros(8, np.int32),

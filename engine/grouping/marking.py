@@ -21,7 +21,7 @@ from .layout import (
     AFF_FINAL, AFF_INITIAL, MarkBatch, MarkOut, MarkScratch, MarkTables, _B_BILATERAL, _B_FOUR_DRUG,
     _B_FOUR_NON_DRUG, _B_FOUR_STENTS, _B_FOUR_VESSELS, _B_INCIDENT, _B_MULTFUSE, _B_MULTST, _B_ORPROC,
     _B_SGLANTCTR, _B_SGLANTSECTXCTR, _B_SGLPOST1CTR, _B_SGLPOSTFUSECTR, _B_SINGLEFUSIONCTR, _F_DEATH,
-    _F_EXCLUDED, _SP_ARTERIAL, _SP_NORDRUGSTENT, _SP_NORSTENT, _SP_SGLANTFUSE, _SP_SGLANTSECTX,
+    _F_EXCLUDED, _SP_ARTERIAL, _SP_COUNTER, _SP_NORDRUGSTENT, _SP_NORSTENT, _SP_SGLANTFUSE, _SP_SGLANTSECTX,
     _SP_SGLPOSTFUSE, _SP_SGLPOSTFUSE1, _SP_SNGLFUSIONCTR,
 )
 from .preprocess import _dx_has, _has_attr
@@ -77,44 +77,31 @@ def _collect(n_op, n_a, n_b, f_lo, f_hi, key_kind, key_sev, stamp, supp, val, co
 
 @njit(cache=True, _nrt=False)
 def _sort_sdx(W, B, s0, ns):
-    """CMS's marking order: MCC first, then CC, then the rest; ties by code."""
+    """CMS's marking order: MCC first, then CC, then the rest; ties by code, an
+    invalid code after the valid ones, repeats in claim order.
+
+    Each secondary dx is one int64 in ``W.s_order`` while it is sorted: severity
+    rank, code and position packed so that one comparison orders two of them
+    (rather than three data-dependent branches a step: severity, validity,
+    code).  The positions are unpacked in place afterwards.  :func:`_mark`
+    sorts only when an operand is left for a secondary dx to make."""
     for j in range(ns):
-        W.s_order[j] = j
-    for a in range(1, ns):
-        x = W.s_order[a]
-        b = a - 1
-        while b >= 0 and _sdx_before(W.s_sev, B.sdx, s0, x, W.s_order[b]):
-            W.s_order[b + 1] = W.s_order[b]
-            b -= 1
-        W.s_order[b + 1] = x
-
-
-@njit(cache=True, _nrt=False)
-def _sdx_before(s_sev, sdx, s0, x, y):
-    sx = s_sev[x]
-    sy = s_sev[y]
-    if sx != sy:
-        return sx > sy
-    cx = sdx[s0 + x]
-    cy = sdx[s0 + y]
-    if cx < 0:
-        return False
-    if cy < 0:
-        return True
-    return cx < cy
+        c = B.sdx[s0 + j]
+        W.s_order[j] = _order_key(np.int64(SEV_MCC - W.s_sev[j]), np.int64(c), j)
+    _insertion_sort(W.s_order, ns)
+    for a in range(ns):
+        W.s_order[a] = W.s_order[a] & _POS_MASK
 
 
 @njit(cache=True, _nrt=False)
 def _sort_px(W, B, p0, np_):
+    """The procedures in code order (an invalid code last, repeats in claim
+    order), packed and sorted as :func:`_sort_sdx` does."""
     for j in range(np_):
-        W.p_order[j] = j
-    for a in range(1, np_):
-        x = W.p_order[a]
-        b = a - 1
-        while b >= 0 and _px_before(B.px, p0, x, W.p_order[b]):
-            W.p_order[b + 1] = W.p_order[b]
-            b -= 1
-        W.p_order[b + 1] = x
+        W.p_order[j] = _order_key(np.int64(0), np.int64(B.px[p0 + j]), j)
+    _insertion_sort(W.p_order, np_)
+    for a in range(np_):
+        W.p_order[a] = W.p_order[a] & _POS_MASK
 
 
 @njit(cache=True, _nrt=False)
@@ -126,6 +113,44 @@ def _px_before(px, p0, x, y):
     if cy < 0:
         return True
     return cx < cy
+
+
+@njit(cache=True, _nrt=False)
+def _px_marking_order(W, B, p0, np_):
+    """CMS looks at the principal (first-listed) procedure first, then the
+    others by code."""
+    _sort_px(W, B, p0, np_)
+    if np_ > 1:
+        a0 = 0
+        while W.p_order[a0] != 0:
+            a0 += 1
+        for a in range(a0, 0, -1):
+            W.p_order[a] = W.p_order[a - 1]
+        W.p_order[0] = 0
+
+
+_POS_BITS = 24
+_POS_MASK = (1 << _POS_BITS) - 1
+
+
+@njit(cache=True, _nrt=False)
+def _order_key(rank, code, j):
+    """``rank`` (0-3) above ``code`` (an invalid code, < 0, as the largest)
+    above the position ``j``: distinct keys whose order is the marking order.
+    (A claim has far fewer than 2**24 codes; a code index is below 2**32.)"""
+    c = code if code >= 0 else np.int64(0xFFFFFFFF)
+    return (rank << np.int64(56)) | (c << np.int64(_POS_BITS)) | np.int64(j)
+
+
+@njit(cache=True, _nrt=False)
+def _insertion_sort(a, n):
+    for k in range(1, n):
+        x = a[k]
+        b = k - 1
+        while b >= 0 and a[b] > x:
+            a[b + 1] = a[b]
+            b -= 1
+        a[b + 1] = x
 
 
 @njit(cache=True, _nrt=False)
@@ -261,20 +286,15 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
     if sev < 0:
         sev = SEV_NONE
     res_mdc = st[1] if st[1] >= 0 else 0
-    _sort_sdx(W, B, s0, ns)
-    _sort_px(W, B, p0, np_)
-    # CMS looks at the principal (first-listed) procedure first, then the others by code
-    if np_ > 1:
-        a0 = 0
-        while W.p_order[a0] != 0:
-            a0 += 1
-        for a in range(a0, 0, -1):
-            W.p_order[a] = W.p_order[a - 1]
-        W.p_order[0] = 0
+    # (the codes are put in marking order only when an operand is left to name one)
+    sdx_sorted = False
 
     # -- diagnoses
     wsupp = T.f_supp[win]
     nk = _collect(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, T.key_sev, W.stamp, W.supp, W.val, W.coll, W.keys, win, np.int64(res_mdc), np.int64(sev), gen)
+    nk_win = nk  # (kept: the procedures' operands are these when their MDC is the same)
+    for q in range(nk):
+        W.keys_win[q] = W.keys[q]
     incident = T.builtin_attr[_B_INCIDENT]
     born_here_794 = T.f_drg[win] == 794 and _dx_has(T.sch_ops_off, T.sch_ops, T.sch_cat_off, T.sch_cat, pdx_scheme, incident, False)
     for q in range(nk):
@@ -290,7 +310,16 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
             # DRG 794's ``PDX:mdc15fallthrough & SDX:incident``: the principal dx is the
             # newborn's problem; CMS names no secondary dx for the birth-status one
             W.keys[q] = -1
-    for a in range(ns):
+    live = 0
+    for q in range(nk):
+        if W.keys[q] >= 0:
+            live += 1
+    if live > 0:
+        _sort_sdx(W, B, s0, ns)
+        sdx_sorted = True
+    for a in range(ns if live > 0 else 0):
+        if live == 0:
+            break  # every operand named
         j = W.s_order[a]
         hit = -1
         for q in range(nk):
@@ -313,6 +342,7 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
                 break
         if hit >= 0:
             W.keys[hit] = -1
+            live -= 1
             O.sdx_aff[s0 + j] |= stage
 
     # -- DRG 794 (neonate, other significant problems) for a newborn born here: the
@@ -325,6 +355,9 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
             if O.sdx_aff[s0 + j] & stage:
                 any_marked = True
         if not any_marked:
+            if not sdx_sorted:
+                _sort_sdx(W, B, s0, ns)
+                sdx_sorted = True
             pick = -1
             for a in range(ns):
                 j = W.s_order[a]
@@ -351,6 +384,9 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
             if W.keys[q] == multst:
                 hit_multst = True
         if hit_multst:
+            if not sdx_sorted:
+                _sort_sdx(W, B, s0, ns)
+                sdx_sorted = True
             sites = _dx_sites(T, pdx_scheme)
             count = 1 if sites != 0 else 0
             for a in range(ns):
@@ -365,13 +401,20 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
 
     # -- procedures
     mdc = _procedure_mdc(T.f_drg, T.f_reroute, win, pdx_mdc)
-    nk = _collect(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, T.key_sev, W.stamp, W.supp, W.val, W.coll, W.keys, win, np.int64(mdc), np.int64(sev), gen)
+    if mdc == res_mdc:
+        nk = nk_win
+        for q in range(nk):
+            W.keys[q] = W.keys_win[q]
+    else:
+        nk = _collect(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, T.key_sev, W.stamp, W.supp, W.val, W.coll, W.keys, win, np.int64(mdc), np.int64(sev), gen)
     npk = 0
     for q in range(nk):
         key = W.keys[q]
         if T.key_kind[key] == KEY_BARE:
             W.keys[npk] = key
             npk += 1
+    if npk > 0:
+        _px_marking_order(W, B, p0, np_)
     # Fusion counters (SGLANTCTR: two single anterior fusions, ...): CMS names the
     # first procedure in marking order that carries the counted attribute and, when
     # that is the principal (first-listed) procedure, the next one too (a first-listed
@@ -382,6 +425,10 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
         key = W.keys[q]
         at = T.key_attr[key]
         want = 0
+        if at < 0 or not T.attr_special[at] & _SP_COUNTER:
+            W.keys[np2] = key  # (most operands: no counter)
+            np2 += 1
+            continue
         if at == T.builtin_attr[_B_SGLANTCTR]:
             want = _SP_SGLANTFUSE
         elif at == T.builtin_attr[_B_SGLPOST1CTR]:
@@ -543,7 +590,10 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
                         _mark_cluster(O, W, p0, np_, r, stage)
                         break
 
-    # -- stents (procedure function marking, evaluated outside any MDC)
+    # -- stents (procedure function marking, evaluated outside any MDC), for a
+    # formula with a stent count among its operands
+    if not T.f_stents[win]:
+        return
     nk = _collect(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, T.key_sev, W.stamp, W.supp, W.val, W.coll, W.keys, win, np.int64(0), np.int64(sev), gen)
     has_stent = False
     has_art = False
@@ -683,12 +733,13 @@ def _mark_views(T, B, O, W):
     once per call of :func:`group_range`."""
     return (
         MarkTables(T.attr_bilateral_bit, T.attr_key, T.attr_sigtrauma_bit, T.attr_special, T.attr_stent,
-                   T.attr_vessel, T.builtin_attr, T.cl_pattern, T.f_drg, T.f_hi, T.f_lo, T.f_reroute, T.f_supp, T.key_attr,
+                   T.attr_vessel, T.builtin_attr, T.cl_pattern, T.f_drg, T.f_hi, T.f_lo, T.f_reroute, T.f_stents,
+                   T.f_supp, T.key_attr,
                    T.key_kind, T.key_sev, T.n_a, T.n_b, T.n_op, T.pat_attrs, T.pat_off, T.pr_cluster_name,
                    T.sch_cat, T.sch_cat_off,
                    T.sch_ops, T.sch_ops_off, T.ver_nonor_principal_last),
         MarkBatch(B.sdx, B.px),
         MarkOut(O.sdx_aff, O.px_aff),
-        MarkScratch(W.cl_sat, W.coll, W.keys, W.p_clmask, W.p_order, W.p_pattern, W.p_supp, W.s_flags, W.s_order,
+        MarkScratch(W.cl_sat, W.coll, W.keys, W.keys_win, W.p_clmask, W.p_order, W.p_pattern, W.p_supp, W.s_flags, W.s_order,
                     W.s_scheme, W.s_sev, W.s_supbits, W.stamp, W.supp, W.val),
     )

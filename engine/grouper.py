@@ -20,7 +20,7 @@ from . import parse as P
 from . import tables as tb
 from .decode import MED_SURG, decode_results
 from .fastcall import Bound
-from .render import FragmentPool, read_writer, render_read, render_results
+from .render import FragmentPool, read_writer, render_read, render_results, results_writer
 from .payment import PaymentTables, load_tables as _load_weights
 from .payment.table5 import SCALE as _WEIGHT_SCALE
 from .payment.weights import base_rate_cents
@@ -356,6 +356,10 @@ class Grouper:
         self._read_call = Bound(P.read_batch, checked=(0, 1))
         self._group_call = Bound(K.group_range)
         self._write_call = read_writer()
+        # group_batch's kernel call: the caller's batch (engine.encode's, or one built by
+        # hand) is the argument whose types may differ, so it is checked on every call
+        self._batch_group_call = Bound(K.group_range, checked=(1,))
+        self._results_write_call = results_writer()
         if warm:  # every compiled entry point, so that the first real call pays nothing
             claim = {"version": self.versions[-1], "age": 60, "sex": "M", "discharge_status": 1,
                      "pdx": "I5021", "sdx": ["E1122"], "procedures": ["02703DZ"]}
@@ -384,7 +388,7 @@ class Grouper:
             sizes = self._sizes(max(1, int(np.max(batch.sdx_off[1:] - batch.sdx_off[:-1]))),
                                 max(1, int(np.max(batch.px_off[1:] - batch.px_off[:-1]))))
             if n < SMALL or self.threads == 1:
-                unmatched = K.group_range(self._kt, kb, out, self._scratch(sizes), 0, n)
+                unmatched = self._batch_group_call(self._kt, kb, out, self._scratch(sizes), 0, n)
             else:
                 unmatched = self._run_chunks(kb, out, n, sizes)
             if unmatched:
@@ -418,7 +422,7 @@ class Grouper:
             scratch = self._scratch(sizes)
             unmatched = 0
             for lo, hi in chunks:  # a shared iterator: next() is atomic under the GIL
-                unmatched += K.group_range(self._kt, kb, out, scratch, lo, hi)
+                unmatched += self._batch_group_call(self._kt, kb, out, scratch, lo, hi)
             return unmatched
 
         futures = [_pool().submit(work) for _ in range(min(self.threads, len(ranges)))]
@@ -647,7 +651,7 @@ class Grouper:
         if pay is None:
             pay = self.payment.columns(batch, result.columns, base_cents)
         return render_results(batch, result.columns, self._fragments, detail, self._run_all, separator,
-                              self._parts(len(batch)), payment=pay)
+                              self._parts(len(batch)), payment=pay, writer=self._results_write_call)
 
     @staticmethod
     def _cents(base_rate, default: int | None = None) -> int | None:

@@ -220,7 +220,7 @@ def _unknown_texts(ids: np.ndarray, valid: np.ndarray, start, texts: list):
 
 
 def render_results(batch, out, pool: FragmentPool, detail: bool = True, run_all=None,
-                   separator: bytes = b",", ranges=None, payment=None):
+                   separator: bytes = b",", ranges=None, payment=None, writer=None):
     """``(parts, spans)``: each part is ``(buffer, lo, hi)``, the JSON array of
     the results of claims ``lo:hi`` (``null`` for a claim the encoder rejected);
     claim ``i``'s document is ``buffer[spans[i, 0]:spans[i, 1]]`` of its part.
@@ -230,7 +230,7 @@ def render_results(batch, out, pool: FragmentPool, detail: bool = True, run_all=
     stands between documents: ``b","`` for the JSON array, ``b"\\n"`` for NDJSON.
     ``ranges``: the parts as (lo, hi); default: one part.  ``payment``: the
     batch's engine.payment.weights.PayColumns, whose fields close each result
-    (None: none)."""
+    (None: none).  ``writer``: the compiled writer to call (:func:`results_writer`)."""
     if len(separator) != 1:
         raise ValueError("the separator is one byte")
     sep = separator[0]
@@ -282,7 +282,7 @@ def render_results(batch, out, pool: FragmentPool, detail: bool = True, run_all=
                 + int(np.sum(pdx[2][lo:hi] - pdx[1][lo:hi]))
                 + int(np.sum(sdx[2][sdx_off[lo]:sdx_off[hi]] - sdx[1][sdx_off[lo]:sdx_off[hi]]))
                 + int(np.sum(px[2][px_off[lo]:px_off[hi]] - px[1][px_off[lo]:px_off[hi]])))
-        return _write(spans, lo, hi, size, args), lo, hi
+        return _write(spans, lo, hi, size, args, writer), lo, hi
 
     ranges = ranges or [(0, n)]
     parts = list(run_all(render, ranges) if run_all is not None and len(ranges) > 1 else map(render, ranges))
@@ -318,6 +318,26 @@ def read_writer() -> Bound:
     kernels (their types fixed where they are allocated), and the text buffer,
     which the Grouper makes read-only where it cuts it."""
     return Bound(_render)
+
+
+#: The writer's arguments whose types :func:`render_results` does not fix itself:
+#: the caller's batch columns (engine.encode's, or a batch built by hand), the
+#: echoed texts' bytes (read-only when there are some) and the payment pool (the
+#: tables' read-only bytes, or an empty stand-in).  Its other arguments are the
+#: Grouper's pool, the kernel's columns and arrays it makes itself.
+_PER_CALL = frozenset((
+    "ok", "ver", "pdx", "pdx_poa", "sdx_off", "sdx", "sdx_poa", "px_off", "px",
+    "id_blob", "pdx_text", "sdx_text", "px_text", "pay_pool",
+))
+
+
+def results_writer() -> Bound:
+    """The compiled writer for one Grouper's :func:`render_results` calls, typed
+    once (engine.fastcall) but for the arguments of :data:`_PER_CALL`, checked on
+    every call: typing its ~75 arguments cost more than writing a few claims."""
+    code = _render.py_func.__code__
+    names = code.co_varnames[:code.co_argcount]
+    return Bound(_render, checked=tuple(i for i, name in enumerate(names) if name in _PER_CALL))
 
 
 def _columns(batch, out) -> tuple:

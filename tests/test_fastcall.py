@@ -4,7 +4,9 @@ A Bound calls numba's entry point without typing the arguments again, so an
 argument of another type would be read as the first call's type.  The suite
 runs with ``FASTDRG_CHECK_CALLS=1`` (conftest.py): each Bound call checks its
 arguments against numba's typing.  These tests drive the text path's Bounds
-with every kind of buffer a caller can hand the grouper.
+with every kind of buffer a caller can hand the grouper; ``group_batch``'s Bound
+(the caller's batch checked on every call) is checked by every test that groups
+a batch.
 """
 
 from __future__ import annotations
@@ -82,4 +84,4 @@ def test_text_path_bound_calls_take_any_buffer(grouper, kind, edits):
     want = [orjson.loads(d) for d in grouper.group_json_texts(_buffers()["bytes list"], edits=edits).documents]
     got = [orjson.loads(d) for d in grouper.group_json_texts(texts, edits=edits).documents]
     assert got == want
-    assert got == grouper.group(CLAIMS, edits=edits)  # the dict path, no Bound in it
+    assert got == grouper.group(CLAIMS, edits=edits)  # the dict path (group_batch's own Bound)

@@ -113,6 +113,11 @@ def version_start_days(v: int) -> int:
     return (version_dates(v)[0] - _EPOCH).days
 
 
+def version_end_days(v: int) -> int:
+    """The last day of version ``v``'s period, in days since 1970-01-01."""
+    return (version_dates(v)[1] - _EPOCH).days
+
+
 def claim_dates(get) -> tuple[int, int]:
     """``(los, discharge_days)`` of a claim (``get``: its dict's get): ``los`` as
     given, else discharge_date - admission_date when both are given, else

@@ -350,7 +350,8 @@ class Grouper:
         # the compiled reader's tables (engine.parse.read_batch)
         dt, pt = P.CodeTable(meta["dx_codes"]), P.CodeTable(meta["pr_codes"])
         self._reader = (dt.keys, dt.ids, dt.bits, pt.keys, pt.ids, pt.bits, P.version_lookup(self.version_numbers),
-                        *P.CLAIM_KEYS, *P.name_table(HOSPITAL_STATUS), P.version_starts(self.version_numbers))
+                        *P.CLAIM_KEYS, *P.name_table(HOSPITAL_STATUS), P.version_starts(self.version_numbers),
+                        P.version_ends(self.version_numbers))
         # the text path's compiled calls, each typed once (engine.fastcall: all but the text
         # buffer and its spans are this Grouper's tables or columns compiled code allocates)
         self._read_call = Bound(P.read_batch, checked=(0, 1))

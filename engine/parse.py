@@ -86,6 +86,14 @@ def version_starts(versions=VERSIONS) -> np.ndarray:
     return np.array([version_start_days(v) for v in versions], np.int32)
 
 
+def version_ends(versions=VERSIONS) -> np.ndarray:
+    """Version index -> the last day of its period, days since 1970-01-01: with
+    :func:`version_starts`, the periods a claim's discharge date picks its version
+    from when it gives none (engine.encode.version_for_date's rule)."""
+    from .encode import version_end_days
+    return np.array([version_end_days(v) for v in versions], np.int32)
+
+
 def name_table(names) -> tuple[np.ndarray, np.ndarray]:
     """Names as one byte array with offsets (for ``_match``)."""
     names = [n.encode() for n in names]
@@ -357,7 +365,7 @@ def _dx(buf, p, end, out, want_poa):
 
 
 @njit(cache=True, _nrt=False)
-def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, ver_index, kblob, koff,
+def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, ver_index, ver_start, ver_end, kblob, koff,
            hblob, hoff, default_h, i, head, tmp, sdx_key, sdx_chg, sdx_poa, sdx_text, ns, px_key, px_chg, px_text, npx):
     """One claim object in buf[p:end].  Writes head[i, :] = (ver, sex, dstat, hosp,
     pdx, ecode, pdx_poa, id_lo, id_hi, pdx text lo, hi, pdx not in normal form, age, los (-1: not
@@ -365,6 +373,10 @@ def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, ver_index, kblob, koff,
     admission date (as the discharge date))
     and appends its codes at sdx_*[ns:], px_*[npx:] (packed, not yet looked up:
     :func:`read_claims` does that; the text span of each at *_text[...]).
+    A claim without a version takes the version whose period (``ver_start`` to
+    ``ver_end``, by version index) holds its discharge date, as
+    engine.encode.version_for_date does; a date no loaded version covers is
+    not read (the full path names it).
     Returns (read?, codes appended to sdx, to px)."""
     p = _ws(buf, p, end)
     if p >= end or buf[p] != 123:
@@ -428,7 +440,7 @@ def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, ver_index, kblob, koff,
                 return False, 0, 0
             head[i, 0] = ver_index[v]
         elif k == K_DATE or k == K_ADMISSION:
-            p = _date(buf, p, end, tmp)  # discharge_date: taken only when a version is given too
+            p = _date(buf, p, end, tmp)  # discharge_date (without a version: picks it, below)
             if p < 0:
                 return False, 0, 0
             head[i, 14 if k == K_DATE else 16] = tmp[0]
@@ -517,9 +529,21 @@ def _claim(buf, p, end, dx_keys, dx_ids, dx_bits, ver_index, kblob, koff,
             break
     if _ws(buf, p, end) != end:
         return False, 0, 0
-    need = (1 << K_AGE) | (1 << K_SEX) | (1 << K_DSTAT) | (1 << K_PDX) | (1 << K_VERSION)
+    need = (1 << K_AGE) | (1 << K_SEX) | (1 << K_DSTAT) | (1 << K_PDX)
     if seen & need != need:
         return False, 0, 0  # missing (or null) fields: the full path names them
+    if not (seen >> K_VERSION) & 1:  # no version: the one whose period holds the discharge date
+        d = head[i, 14]
+        if d < 0:
+            return False, 0, 0  # neither: the full path names it
+        vi = -1
+        for q in range(len(ver_start)):
+            if ver_start[q] <= d <= ver_end[q]:
+                vi = q
+                break
+        if vi < 0:
+            return False, 0, 0  # no loaded version covers it: the full path names it
+        head[i, 0] = vi
     if head[i, 13] < 0 and head[i, 16] >= 0 and head[i, 14] >= 0:  # los from the two dates
         los = head[i, 14] - head[i, 16]
         if los < 0 or los > _MAX_LOS:
@@ -548,8 +572,8 @@ def _code_into(buf, p, end, tmp, is_dx, packed, changed, poa, texts, at):
 
 
 @njit(cache=True, nogil=True, _nrt=False)
-def read_claims(buf, spans, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_index, kblob, koff,
-                hblob, hoff, default_h, status, head, sdx_off, sdx, sdx_key, sdx_chg, sdx_poa, sdx_text,
+def read_claims(buf, spans, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_index, ver_start, ver_end,
+                kblob, koff, hblob, hoff, default_h, status, head, sdx_off, sdx, sdx_key, sdx_chg, sdx_poa, sdx_text,
                 px_off, px, px_key, px_chg, px_text, tmp):
     """Read claim ``i`` from ``buf[spans[i, 0]:spans[i, 1]]`` for every ``i``: status[i]
     READ (columns written) or NOT_READ (nothing kept).  Each claim is parsed, then
@@ -559,7 +583,8 @@ def read_claims(buf, spans, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, 
     for i in range(len(spans)):
         sdx_off[i] = ns
         px_off[i] = npx
-        ok, a, b = _claim(buf, spans[i, 0], spans[i, 1], dx_keys, dx_ids, dx_bits, ver_index, kblob, koff,
+        ok, a, b = _claim(buf, spans[i, 0], spans[i, 1], dx_keys, dx_ids, dx_bits, ver_index, ver_start, ver_end,
+                          kblob, koff,
                           hblob, hoff, default_h, i, head, tmp, sdx_key, sdx_chg, sdx_poa, sdx_text, ns,
                           px_key, px_chg, px_text, npx)
         if ok:
@@ -601,7 +626,7 @@ def read_batch(buf, spans, reader, hospital):
     ``buf``: each claim's id (``lo < 0``: none) and principal dx text, each
     secondary dx and procedure text; and, for the kernel's scratch, the most
     secondary dx and procedures on one claim (at least 1)."""
-    (dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_index, kblob, koff, hblob, hoff, ver_start) = reader
+    (dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_index, kblob, koff, hblob, hoff, ver_start, ver_end) = reader
     n = len(spans)
     cap = (spans[n - 1, 1] - spans[0, 0]) // 3 + 1 if n else 1  # a code takes 3 bytes at least ("A")
     status = np.zeros(n, np.int8)
@@ -618,7 +643,8 @@ def read_batch(buf, spans, reader, hospital):
     px_chg = np.empty(cap, np.uint8)
     sdx_text = np.empty((cap, 2), np.int64)
     px_text = np.empty((cap, 2), np.int64)
-    read_claims(buf, spans, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_index, kblob, koff, hblob, hoff,
+    read_claims(buf, spans, dx_keys, dx_ids, dx_bits, pr_keys, pr_ids, pr_bits, ver_index, ver_start, ver_end,
+                kblob, koff, hblob, hoff,
                 hospital, status, head, sdx_off, sdx, sdx_key, sdx_chg, sdx_poa, sdx_text, px_off, px, px_key, px_chg,
                 px_text, np.zeros(8, np.int64))
     ns = sdx_off[n]

@@ -80,3 +80,38 @@ def test_claim_field_errors(grouper, extra, field):
     batch = grouper.encode([{**BASE, **extra}])
     assert not batch.ok[0] and batch.errors[0]["field"] == field
     assert not _compiled(grouper, [{**BASE, **extra}]).ok[0]
+
+
+def test_version_by_discharge_date_rule_compiled_reader(grouper):
+    """A claim without a version (absent or null) takes the loaded version whose
+    period holds its discharge date: the compiled reader reads it and picks what
+    engine.encode.version_for_date picks, on each period's first and last day; a
+    date no loaded version covers is left to the encoder, which names it; a given
+    version wins over the date."""
+    from engine.encode import version_dates
+
+    base = {k: v for k, v in BASE.items() if k != "version"}
+    covered, uncovered = [], []
+    for v in grouper.version_numbers:
+        lo, hi = version_dates(v)
+        covered += [{"discharge_date": lo.isoformat()}, {"discharge_date": hi.isoformat(), "version": None}]
+    first = min(version_dates(v)[0] for v in grouper.version_numbers)
+    last = max(version_dates(v)[1] for v in grouper.version_numbers)
+    uncovered = [{"discharge_date": (first - datetime.timedelta(days=1)).isoformat()},
+                 {"discharge_date": (last + datetime.timedelta(days=1)).isoformat()}]
+    claims = [{**base, **extra} for extra in covered + uncovered]
+    claims.append({**base, "version": "40.0", "discharge_date": version_dates(grouper.version_numbers[-1])[0].isoformat()})
+    enc = grouper.encode(claims)
+    comp = _compiled(grouper, claims)
+    for i, c in enumerate(claims):
+        if i in range(len(covered), len(covered) + len(uncovered)):
+            assert not comp.ok[i] and not enc.ok[i] and enc.errors[i]["field"] == "discharge_date", c
+            continue
+        assert comp.ok[i] and enc.ok[i], (c, enc.errors[i])
+        assert comp.ver[i] == enc.ver[i] and comp.edit_date[i] == enc.edit_date[i], c
+    assert grouper.versions[enc.ver[-1]] == "40.0"  # the given version
+    # and the results: the text path's (the compiled reader) are the encoder's
+    texts = [orjson.dumps(c) for c in claims[:len(covered)]]
+    got = [orjson.loads(d) for d in grouper.group_json_texts(texts).documents]
+    batch = grouper.encode(claims[:len(covered)])
+    assert got == grouper.decode(batch, grouper.group_batch(batch))

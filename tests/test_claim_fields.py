@@ -91,7 +91,7 @@ def test_version_by_discharge_date_rule_compiled_reader(grouper):
     from engine.encode import version_dates
 
     base = {k: v for k, v in BASE.items() if k != "version"}
-    covered, uncovered = [], []
+    covered = []
     for v in grouper.version_numbers:
         lo, hi = version_dates(v)
         covered += [{"discharge_date": lo.isoformat()}, {"discharge_date": hi.isoformat(), "version": None}]

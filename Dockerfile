@@ -15,6 +15,7 @@ FROM ${PYTHON_IMAGE} AS build
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONDONTWRITEBYTECODE=1
 WORKDIR /src
 COPY pyproject.toml README.md ./
+COPY requirements ./requirements
 COPY engine ./engine
 COPY service ./service
 COPY docker/build.sh /usr/local/bin/fastdrg-build

@@ -43,7 +43,9 @@ install() {
     else
         "$PYTHON" -m venv "$prefix"
         "$prefix/bin/python" -m pip install --quiet --no-cache-dir --upgrade pip
-        "$prefix/bin/python" -m pip install --quiet --no-cache-dir "$SRC"
+        # the pinned, hashed dependency set (bash requirements/refresh), then the project alone
+        "$prefix/bin/python" -m pip install --quiet --no-cache-dir --require-hashes -r "$SRC/requirements/runtime.lock"
+        "$prefix/bin/python" -m pip install --quiet --no-cache-dir --no-deps "$SRC"
     fi
     # The console script is what the image's CMD runs.
     [ -x "$prefix/bin/fastdrg" ] || die "no fastdrg console script in $prefix/bin"

@@ -134,8 +134,8 @@ def claim_dates(get) -> tuple[int, int]:
         return LOS_ABSENT, dis
     if adm > dis:
         raise ClaimError("admission_date", "after discharge_date")
-    if dis - adm > MAX_LOS:
-        raise ClaimError("admission_date", f"length of stay above {MAX_LOS} days")
+    # Any stay two valid dates give is kept (up to ~3.65 million days, well inside int32): MAX_LOS
+    # bounds the `los` field as written, not the dates (rule_stay_from_dates_unbounded).
     return dis - adm, dis
 
 

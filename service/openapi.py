@@ -213,7 +213,7 @@ SCHEMAS: dict[str, Any] = {
                 "anyOf": [_DATE, {"type": "null"}],
                 "description": "YYYY-MM-DD. Without `los`, the length of stay is discharge_date - admission_date "
                                "(an admission after the discharge is refused: the one rule here a JSON Schema "
-                               "cannot state).",
+                               "cannot state; any longer stay is kept, however long).",
                 "example": "2026-05-10",
             },
             "los": {

@@ -23,6 +23,8 @@ The merge of the code editor, payment and release branches added: ``rule_date_is
 ``rule_results_are_exact`` (every member of a result, with edits and payment, is in its schema),
 ``rule_what_if_limit_per_list``, ``rule_stream_parameter_problems_documented``,
 ``rule_contract_names_the_served_versions`` (an imported release adds a version).
+``schemathesis run`` from outside found ``rule_stay_from_dates_unbounded`` (two valid dates
+centuries apart were refused as a stay above 99999 days, a bound the schema did not state).
 """
 
 from __future__ import annotations
@@ -70,7 +72,8 @@ def _ndjson(ctx, value):
 
 def _stay_refused(claim) -> bool:
     """The one rule a JSON Schema cannot state (two dates compared): with no ``los``, an admission
-    after the discharge (or a stay above 99999 days) is refused (rule_admission_not_after_discharge)."""
+    after the discharge is refused (rule_admission_not_after_discharge). Any longer stay is
+    grouped (rule_stay_from_dates_unbounded)."""
     import datetime as dt
 
     if not isinstance(claim, dict) or claim.get("los") is not None:
@@ -80,7 +83,7 @@ def _stay_refused(claim) -> bool:
         dis = dt.date.fromisoformat(claim["discharge_date"])
     except (KeyError, TypeError, ValueError):
         return False
-    return adm > dis or (dis - adm).days > 99999
+    return adm > dis
 
 
 @schemathesis.hook
@@ -240,6 +243,28 @@ async def test_rule_admission_not_after_discharge(contract_app):
         assert r.status_code == 422 and r.json()["errors"][0]["field"] == "admission_date"
         r = await c.post("/v1/group", json={**stay, "los": 3})  # los wins: the dates are not compared
         assert r.status_code == 200
+
+
+@pytest.mark.anyio
+async def test_rule_stay_from_dates_unbounded(contract_app, grouper):
+    """Any two valid dates in order are a stay, however long (99999 bounds ``los`` as written):
+    every route the schema lets such a claim into groups it, edits it and prices it."""
+    stay = {**CLAIM, "admission_date": "0002-01-02", "discharge_date": "2026-04-01", "discharge_status": 2}
+    days = (__import__("datetime").date(2026, 4, 1) - __import__("datetime").date(2, 1, 2)).days
+    assert days > 99999
+    want = grouper.group([{**CLAIM, "discharge_status": 2}])[0]
+    for got in (grouper.group([stay], edits=True)[0],
+                orjson.loads(grouper.group_json_texts([orjson.dumps(stay)]).documents[0])):
+        assert "error" not in got and got["drg"] == want["drg"]
+    async with client_for(contract_app) as c:
+        for path, body in (("/v1/group?edits=true&base_rate=6000", stay), ("/v1/edit", stay),
+                           ("/v1/what-if", {"claim": stay, "add_sdx": ["N179"]})):
+            r = await c.post(path, json=body)
+            assert r.status_code == 200, (path, r.text)
+        r = await c.post("/v1/group?base_rate=6000", json=stay)
+        short = await c.post("/v1/group?base_rate=6000", json={**stay, "admission_date": "2026-04-01"})
+    # an acute transfer after a stay that long is paid the full weight; after none, less
+    assert r.json()["adjusted_weight"] == r.json()["weight"] > short.json()["adjusted_weight"]
 
 
 @pytest.mark.anyio

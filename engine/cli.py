@@ -71,7 +71,9 @@ def _progress(args, in_size: int | None):
 
 
 def _is_parquet(path: str | None) -> bool:
-    return bool(path) and path.lower().endswith((".parquet", ".pq"))
+    from engine.io.parquet_cli import is_parquet
+
+    return is_parquet(path)
 
 
 def cmd_group(args) -> int:
@@ -80,7 +82,7 @@ def cmd_group(args) -> int:
     if _is_parquet(args.input) or _is_parquet(args.output):  # chosen by extension; NDJSON stays the default
         from engine.io.parquet_cli import cmd_group_parquet
 
-        return cmd_group_parquet(args)
+        return cmd_group_parquet(args, DEFAULT_CHUNK)
     if args.input in (None, "-"):
         src, in_size = sys.stdin.buffer, None
     else:

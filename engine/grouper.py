@@ -6,10 +6,7 @@ import gc
 import json
 import math
 import os
-import threading
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +17,10 @@ from . import parse as P
 from . import tables as tb
 from .decode import MED_SURG, decode_results
 from .fastcall import Bound
+from .pipeline import (  # noqa: F401  (names engine.grouper has always had)
+    CHUNK, NO_DRG, PART, SMALL, BatchResult, GrouperError, Pipeline, _POOL_LOCK, _pool, _ranges, _threads,
+    refuse_unmatched,
+)
 from .render import FragmentPool, read_writer, render_read, render_results, results_writer
 from .payment import PaymentTables, load_tables as _load_weights
 from .payment.table5 import SCALE as _WEIGHT_SCALE
@@ -31,11 +32,6 @@ from .encode import (
     version_dates, version_label,
 )
 
-#: Claims per kernel chunk, at most: small enough to balance 2..N cores, large
-#: enough that allocating a chunk's scratch and handing it to a thread is noise.
-CHUNK = 2048
-#: Claims per read/rendered part, at most.
-PART = 8192
 #: Claims per part in Grouper.group (small, so that building the first part's
 #: dicts starts soon), and result dicts built per orjson call (few: orjson holds
 #: the GIL, and the kernel threads wait for it between their compiled calls).
@@ -46,48 +42,6 @@ LOAD = 64
 #: Below this many claims a batch stays on the calling thread (waking the pool
 #: for a few claims costs more than it saves: single encounters).
 SMALL = 256
-
-
-def _ranges(n: int, largest: int, threads: int) -> list[tuple[int, int]]:
-    """``0:n`` cut for ``threads`` threads: parts of at most ``largest`` claims, and
-    at least one part per thread once the batch is not small."""
-    size = largest if threads == 1 else max(SMALL // 2, min(largest, -(-n // threads)))
-    return [(lo, min(lo + size, n)) for lo in range(0, n, size)]
-
-
-def _threads() -> int:
-    """Kernel threads: NUMBA_NUM_THREADS when set (the usual numba knob), else the
-    cores this process may run on."""
-    n = os.environ.get("NUMBA_NUM_THREADS")
-    if n and n.isdigit() and int(n) > 0:
-        return int(n)
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
-
-
-_POOL: ThreadPoolExecutor | None = None
-_POOL_LOCK = threading.Lock()
-
-
-def _pool() -> ThreadPoolExecutor:
-    """One kernel thread pool per process, shared by every Grouper."""
-    global _POOL
-    with _POOL_LOCK:
-        if _POOL is None:
-            _POOL = ThreadPoolExecutor(max_workers=_threads(), thread_name_prefix="fastdrg-kernel")
-        return _POOL
-
-
-@dataclass
-class BatchResult:
-    """Kernel output columns (see engine.grouping.layout.OUT_FIELDS)."""
-
-    columns: K.KernelOut
-
-    def __getattr__(self, name):
-        return getattr(self.__dict__["columns"], name)
 
 
 class JsonResults:
@@ -247,26 +201,6 @@ def _answer_rest(rest: list, claim_of, errors: list, replaced: dict, counts: dic
     return more
 
 
-#: A claim none of whose formulas (pre-MDC, then its MDC's) gives a DRG: the CMS
-#: grouper refuses it ("Grouping failed to match to a DRG"; v40.0: "DRG description
-#: is required"), so it is answered with this error, never with DRG 000.
-NO_DRG = {"field": "$", "reason": "no DRG: none of the CMS formulas for this claim's MDC matches it "
-                                  "(the CMS grouper refuses the claim: 'Grouping failed to match to a DRG')"}
-
-
-def refuse_unmatched(batch, out) -> None:
-    """After the kernel: claims it grouped to no DRG (initial or final DRG 0) are
-    taken out of ``batch`` (``ok`` False, ``errors[i]`` :data:`NO_DRG` where the
-    batch carries errors), as CMS refuses them."""
-    bad = np.flatnonzero(batch.ok & ((out.init_drg == 0) | (out.final_drg == 0)))
-    if len(bad):
-        batch.ok[bad] = False
-        errors = getattr(batch, "errors", None)
-        if errors is not None:
-            for i in bad.tolist():
-                errors[i] = dict(NO_DRG)
-
-
 def _case_mix_of(results) -> tuple[int, int]:
     """The case-mix parts (engine.payment.weights.PayColumns.case_mix) of result
     dicts: the sum of their final DRGs' weights in 1/SCALE, and how many have one."""
@@ -302,10 +236,6 @@ def _gc_paused():
             gc.enable()
 
 
-class GrouperError(ValueError):
-    """A request the grouper cannot serve (unknown version, uncovered date)."""
-
-
 class Grouper:
     """Exact CMS MS-DRG grouping, v40.0 - v44.0 (and any version imported from a
     CMS release, see engine.data).
@@ -324,20 +254,16 @@ class Grouper:
         if default_hospital_status not in HOSPITAL_STATUS:
             raise GrouperError(f"unknown hospital status {default_hospital_status!r}")
         self.default_hospital_status = default_hospital_status
-        #: Threads for batches of SMALL claims or more (default: NUMBA_NUM_THREADS, else all cores).
-        self.threads = max(1, int(threads)) if threads else _threads()
         self.cache_dir = Path(cache_dir) if cache_dir else tb.default_cache_dir()
         self._source_path, self._data_dir = source_path, data_dir  # the editor's tables read them too
         self.tables, self.built_tables = tb.load_or_build(self.cache_dir, source_path, data_dir)
-        a = self.tables.arrays
-        self._kt = K.KernelTables(**{f: a[f] for f in K.TABLE_FIELDS})
-        self._max_nodes = int(np.max(a["f_hi"] - a["f_lo"])) if len(a["f_hi"]) else 1
-        self._n_keys = len(self.tables.meta["key_names"])
-        self._max_clusters_per_code = int(np.max(np.diff(a["pr_cl_off"], axis=1))) if a["pr_cl_off"].size else 1
         #: the tables' versions, as CMS numbers them (440) and labels them ("44.0")
         self.version_numbers = tuple(int(v) for v in self.tables.meta["versions"])
         self.versions = [version_label(v) for v in self.version_numbers]
-        self._local = threading.local()  # per-thread kernel scratch
+        #: the kernel on the thread pool (engine.pipeline): what every reader hands its batch to;
+        #: threads for batches of SMALL claims or more (default: NUMBA_NUM_THREADS, else all cores)
+        self.pipeline = Pipeline(self.tables, self.version_numbers, max(1, int(threads)) if threads else _threads())
+        self._kt = self.pipeline.kernel_tables
         self._fragments = FragmentPool(self.tables.meta)
         #: Table 5 of each version's fiscal year (engine.payment): the bundled FY2026 and imported years
         if weights_dir is None and data_dir is not None:
@@ -346,20 +272,12 @@ class Grouper:
         #: the default base rate for payment estimates (dollars; None: no estimate)
         self.base_rate = base_rate
         self._base_cents = self._cents(base_rate)
-        meta = self.tables.meta
         # the compiled reader's tables (engine.parse.read_batch)
-        dt, pt = P.CodeTable(meta["dx_codes"]), P.CodeTable(meta["pr_codes"])
-        self._reader = (dt.keys, dt.ids, dt.bits, pt.keys, pt.ids, pt.bits, P.version_lookup(self.version_numbers),
-                        *P.CLAIM_KEYS, *P.name_table(HOSPITAL_STATUS), P.version_starts(self.version_numbers),
-                        P.version_ends(self.version_numbers))
+        self._reader = self.pipeline.reader
         # the text path's compiled calls, each typed once (engine.fastcall: all but the text
         # buffer and its spans are this Grouper's tables or columns compiled code allocates)
         self._read_call = Bound(P.read_batch, checked=(0, 1))
-        self._group_call = Bound(K.group_range)
         self._write_call = read_writer()
-        # group_batch's kernel call: the caller's batch (engine.encode's, or one built by
-        # hand) is the argument whose types may differ, so it is checked on every call
-        self._batch_group_call = Bound(K.group_range, checked=(1,))
         self._results_write_call = results_writer()
         if warm:  # every compiled entry point, so that the first real call pays nothing
             claim = {"version": self.versions[-1], "age": 60, "sex": "M", "discharge_status": 1,
@@ -376,58 +294,27 @@ class Grouper:
             return encode_claims(claims, t.dx_index, t.pr_index, self.default_hospital_status,
                                  self.version_numbers)
 
+    @property
+    def threads(self) -> int:
+        """Kernel threads for batches of SMALL claims or more (the pipeline's)."""
+        return self.pipeline.threads
+
+    @threads.setter
+    def threads(self, value: int) -> None:
+        self.pipeline.threads = max(1, int(value))
+
     def group_batch(self, batch: Batch) -> BatchResult:
-        """The kernel over an encoded batch.  A claim none of whose formulas gives
-        a DRG is refused as CMS refuses it: its ``batch.ok`` becomes False and its
-        ``batch.errors`` entry :data:`NO_DRG` (:func:`refuse_unmatched`)."""
-        n = len(batch)
-        ns = len(batch.sdx)
-        npx = len(batch.px)
-        out = K.new_output(n, ns, npx)
-        if n:
-            kb = K.KernelBatch(*(getattr(batch, f) for f in K.BATCH_FIELDS))
-            sizes = self._sizes(max(1, int(np.max(batch.sdx_off[1:] - batch.sdx_off[:-1]))),
-                                max(1, int(np.max(batch.px_off[1:] - batch.px_off[:-1]))))
-            if n < SMALL or self.threads == 1:
-                unmatched = self._batch_group_call(self._kt, kb, out, self._scratch(sizes), 0, n)
-            else:
-                unmatched = self._run_chunks(kb, out, n, sizes)
-            if unmatched:
-                refuse_unmatched(batch, out)
-        return BatchResult(out)
+        """The kernel over an encoded batch (engine.pipeline.Pipeline.group).  A claim
+        none of whose formulas gives a DRG is refused as CMS refuses it: its
+        ``batch.ok`` becomes False and its ``batch.errors`` entry :data:`NO_DRG`
+        (:func:`refuse_unmatched`)."""
+        return self.pipeline.group(batch)
 
     def _sizes(self, max_sdx: int, max_px: int) -> tuple:
-        """The kernel scratch (engine.grouping.new_scratch) for claims of up to
-        ``max_sdx`` secondary dx and ``max_px`` procedures."""
-        # candidate clusters of a claim: at most (procedures x clusters per code)
-        return self._n_keys, self._max_nodes, int(max_sdx), int(max_px), int(max_px) * self._max_clusters_per_code
+        return self.pipeline.sizes(max_sdx, max_px)
 
     def _scratch(self, sizes) -> K.Scratch:
-        """This thread's kernel scratch, grown when a batch needs more (allocating
-        and zeroing it per call cost more than grouping a few claims)."""
-        local = self._local
-        have = getattr(local, "sizes", None)
-        if have is None or any(a > b for a, b in zip(sizes, have)):
-            local.sizes = tuple(sizes) if have is None else tuple(map(max, sizes, have))
-            local.scratch = K.new_scratch(local.sizes)
-        return local.scratch
-
-    def _run_chunks(self, kb, out, n, sizes) -> int:
-        """Chunks on the shared pool, at most ``self.threads`` in flight: each
-        thread takes the next chunk when it finishes one.  Returns how many
-        claims got no DRG (:func:`engine.grouping.group_range`)."""
-        ranges = _ranges(n, CHUNK, self.threads)
-        chunks = iter(ranges)
-
-        def work():
-            scratch = self._scratch(sizes)
-            unmatched = 0
-            for lo, hi in chunks:  # a shared iterator: next() is atomic under the GIL
-                unmatched += self._batch_group_call(self._kt, kb, out, scratch, lo, hi)
-            return unmatched
-
-        futures = [_pool().submit(work) for _ in range(min(self.threads, len(ranges)))]
-        return sum(f.result() for f in futures)
+        return self.pipeline.scratch(sizes)
 
     def decode(self, batch: Batch, result: BatchResult, detail: bool = True, base_rate=None) -> list[dict]:
         """Result dicts: the compiled JSON writer's output read back by orjson (the
@@ -622,9 +509,7 @@ class Grouper:
         def run(part):
             lo, hi = part
             batch, text_spans, max_sdx, max_px = self._read_call(buf, spans[lo:hi], self._reader, hospital)
-            out = K.new_output(hi - lo, len(batch.sdx), len(batch.px))
-            if self._group_call(self._kt, batch, out, self._scratch(self._sizes(max_sdx, max_px)), 0, hi - lo):
-                refuse_unmatched(batch, out)  # (left to the dict path, which answers the error)
+            out = self.pipeline.group_read(batch, hi - lo, max_sdx, max_px)
             text_bytes = int(spans[hi - 1, 1] - spans[lo, 0])
             pay = self.payment.columns(batch, out, cents)
             edited = None if edits is None else edits(batch, lo)
@@ -637,13 +522,11 @@ class Grouper:
         return self._run_all(run, self._parts(n, part))
 
     def _parts(self, n: int, part: int = PART) -> list[tuple[int, int]]:
-        return _ranges(n, part, self.threads if n >= SMALL else 1)
+        return self.pipeline.parts(n, part)
 
     def _run_all(self, fn, items):
         """``map(fn, items)`` on the kernel threads (compiled functions that release the GIL)."""
-        if self.threads == 1 or len(items) < 2:
-            return map(fn, items)
-        return _pool().map(fn, items)
+        return self.pipeline.map(fn, items)
 
     def _render(self, batch: Batch, result: BatchResult, detail: bool, separator: bytes = b",",
                 base_cents: int | None = None, pay=None):
@@ -666,19 +549,12 @@ class Grouper:
 
     def _tally(self, batch: Batch, result: BatchResult) -> dict:
         """Grouped claims by (version, return code)."""
-        ok = batch.ok
-        if len(ok) <= 16:  # a few claims (the service's single ones): numpy's per-call costs would dominate
-            counts = {}
-            for good, v, rc in zip(ok.tolist(), batch.ver.tolist(), result.columns.rc.tolist()):
-                if good:
-                    key = (self.versions[v], tb.RETURN_CODES[rc])
-                    counts[key] = counts.get(key, 0) + 1
-            return counts
-        n_rc = len(tb.RETURN_CODES)
-        counts = np.bincount(batch.ver[ok].astype(np.int64) * n_rc + result.columns.rc[ok],
-                             minlength=len(self.versions) * n_rc)
-        return {(self.versions[k // n_rc], tb.RETURN_CODES[k % n_rc]): c
-                for k, c in zip(np.flatnonzero(counts).tolist(), counts[counts > 0].tolist())}
+        return self.pipeline.tally(batch, result)
+
+    def price_cents(self, base_rate=None) -> int | None:
+        """A base rate in dollars as cents for the payment estimate (None: this
+        Grouper's ``base_rate``); GrouperError when it is not one."""
+        return self._cents(base_rate, self._base_cents)
 
     # ---- reference data --------------------------------------------------------------
     def version_ranges(self) -> list[dict]:

@@ -51,6 +51,7 @@ from ..encode import (
     _SEX, ADMIT_ABSENT, HOSPITAL_STATUS, LOS_ABSENT, MAX_AGE, MAX_LOS, MIN_AGE, Batch, ClaimError, _int_field,
     date_days, encode_claims, parse_version, version_dates, version_for_date, version_start_days,
 )
+from ..pipeline import GrouperError
 from ..tables import RETURN_CODES
 
 #: Rows per batch handed to the kernel at most (a Table's chunks are cut to it).
@@ -523,18 +524,13 @@ class ArrowBatch:
         self.extra = extra
 
 
-def _reader_tables(grouper):
-    r = grouper._reader
-    return (r[0], r[1], r[2]), (r[3], r[4], r[5])
-
-
 def read_batch(grouper, rb: pa.RecordBatch) -> ArrowBatch:
     """A record batch of claims -> the kernel's batch (see the module doc)."""
     n = rb.num_rows
     cols = {name: rb.column(k) for k, name in enumerate(rb.schema.names)}
     fast = np.ones(n, np.bool_)
     default_h = HOSPITAL_STATUS[grouper.default_hospital_status]
-    dx_t, pr_t = _reader_tables(grouper)
+    dx_t, pr_t = grouper.pipeline.code_tables
     try:
         sc = _scalars(cols, fast, n, default_h, grouper.version_numbers)
         pdx_args = _code_column(cols.get("pdx"), cols.get("pdx_poa"), False, True, n)
@@ -947,7 +943,7 @@ def result_batch(grouper, rb: pa.RecordBatch, ab: ArrowBatch, result, detail: bo
         cols["error"] = pa.array(errs, _ERROR)
     else:
         cols["error"] = pa.nulls(n, _ERROR)
-    cents = options.get("cents", grouper._base_cents)
+    cents = options.get("cents", grouper.price_cents())
     cols.update(_weight_columns(grouper, b, out, cents)[0])
     eout = None
     if options.get("edits"):
@@ -1016,8 +1012,6 @@ _BUILT_IN = ("edits", "cents")
 def check_options(options: dict) -> None:
     for name, wanted in options.items():
         if wanted and name not in RESULT_COLUMNS and name not in _BUILT_IN:
-            from ..grouper import GrouperError
-
             raise GrouperError(f"{name}=True: this build of fastdrg has no {name} to add to the results")
 
 
@@ -1030,24 +1024,8 @@ def check_options(options: dict) -> None:
 PART = 32768
 
 
-def _kernel_here(grouper, batch: Batch):
-    """``grouper.group_batch`` on the calling thread (a pool thread: it must not
-    wait for the pool)."""
-    from ..grouper import BatchResult, refuse_unmatched
-
-    n = len(batch)
-    out = K.new_output(n, len(batch.sdx), len(batch.px))
-    if n:
-        kb = K.KernelBatch(*(getattr(batch, f) for f in K.BATCH_FIELDS))
-        sizes = grouper._sizes(max(1, int(np.max(batch.sdx_off[1:] - batch.sdx_off[:-1]))),
-                               max(1, int(np.max(batch.px_off[1:] - batch.px_off[:-1]))))
-        if K.group_range(grouper._kt, kb, out, grouper._scratch(sizes), 0, n):
-            refuse_unmatched(batch, out)
-    return BatchResult(out)
-
-
 def _count(grouper, ab: ArrowBatch, result, counts: dict) -> None:
-    for (_version, rc), c in grouper._tally(ab.batch, result).items():
+    for (_version, rc), c in grouper.pipeline.tally(ab.batch, result).items():
         counts[rc] = counts.get(rc, 0) + c
     errors = ab.batch.errors
     for i in np.flatnonzero(~ab.batch.ok).tolist():
@@ -1065,8 +1043,7 @@ def group_record_batches(grouper, rb, detail: bool = False, counts: dict | None 
     summary)."""
     rbs = [rb] if isinstance(rb, pa.RecordBatch) else list(rb)
     total = sum(b.num_rows for b in rbs)
-    threads = grouper.threads
-    size = PART if threads == 1 else max(256, min(PART, -(-total // threads)))
+    size = grouper.pipeline.part_size(total, PART)
     parts = []
     for b in rbs:
         n = b.num_rows
@@ -1077,10 +1054,10 @@ def group_record_batches(grouper, rb, detail: bool = False, counts: dict | None 
 
     def run(piece):
         ab = read_batch(grouper, piece)
-        result = _kernel_here(grouper, ab.batch)
+        result = grouper.pipeline.group_here(ab.batch)
         return result_batch(grouper, piece, ab, result, detail, options), ab, result
 
-    done = list(grouper._run_all(run, parts)) if total >= 512 else [run(piece) for piece in parts]
+    done = list(grouper.pipeline.map(run, parts)) if total >= 512 else [run(piece) for piece in parts]
     if counts is not None:
         for _, ab, result in done:
             _count(grouper, ab, result, counts)
@@ -1091,7 +1068,7 @@ def group_record_batch(grouper, rb: pa.RecordBatch, detail: bool = False, counts
                        **options) -> pa.RecordBatch:
     """One record batch of claims -> one of results, on the calling thread."""
     ab = read_batch(grouper, rb)
-    result = _kernel_here(grouper, ab.batch)
+    result = grouper.pipeline.group_here(ab.batch)
     if counts is not None:
         _count(grouper, ab, result, counts)
     return result_batch(grouper, rb, ab, result, detail, options)
@@ -1100,7 +1077,7 @@ def group_record_batch(grouper, rb: pa.RecordBatch, detail: bool = False, counts
 def _options(grouper, edits: bool, base_rate) -> dict:
     """group_arrow's options: the editor, and the base rate as group() takes it
     (dollars; default the Grouper's; GrouperError when it is not one)."""
-    return {"edits": bool(edits), "cents": grouper._cents(base_rate, grouper._base_cents)}
+    return {"edits": bool(edits), "cents": grouper.price_cents(base_rate)}
 
 
 def group_arrow(grouper, data, detail: bool = False, edits: bool = False, base_rate=None) -> pa.Table:
@@ -1149,8 +1126,6 @@ def group_parquet(grouper, source, destination, detail: bool = False, batch_rows
     import pyarrow.parquet as pq
     from collections import deque
 
-    from ..grouper import _pool
-
     check_options(options)
     pf = pq.ParquetFile(source)
     writer = None
@@ -1159,7 +1134,7 @@ def group_parquet(grouper, source, destination, detail: bool = False, batch_rows
 
     def run(piece):
         ab = read_batch(grouper, piece)
-        result = _kernel_here(grouper, ab.batch)
+        result = grouper.pipeline.group_here(ab.batch)
         return result_batch(grouper, piece, ab, result, detail, options), ab, result
 
     def finish(out):
@@ -1188,7 +1163,7 @@ def group_parquet(grouper, source, destination, detail: bool = False, batch_rows
                 if grouper.threads == 1:
                     finish(run(piece))
                     continue
-                pending.append(_pool().submit(run, piece))
+                pending.append(grouper.pipeline.submit(run, piece))
                 while len(pending) >= window:
                     finish(pending.popleft().result())
         while pending:

@@ -13,10 +13,15 @@ import sys
 import time
 
 
-def cmd_group_parquet(args) -> int:
-    from engine.cli import _is_parquet
+def is_parquet(path: str | None) -> bool:
+    """Whether a file is taken as Parquet (by its extension; NDJSON stays the default)."""
+    return bool(path) and path.lower().endswith((".parquet", ".pq"))
 
-    if not (_is_parquet(args.input) and _is_parquet(args.output)):
+
+def cmd_group_parquet(args, default_chunk: int) -> int:
+    """``fastdrg group`` for Parquet files; ``default_chunk``: the command's default
+    ``--chunk`` (given so, the record batches are of :data:`engine.io.arrow.ROWS` rows)."""
+    if not (is_parquet(args.input) and is_parquet(args.output)):
         print("fastdrg: Parquet claims give Parquet results: give INPUT.parquet -o OUTPUT.parquet "
               "(NDJSON in, NDJSON out otherwise)", file=sys.stderr)
         return 2
@@ -39,7 +44,6 @@ def cmd_group_parquet(args) -> int:
         return 2
 
     from engine import Grouper
-    from engine.cli import DEFAULT_CHUNK
     from engine.io.arrow import ROWS, group_parquet
 
     t0 = time.perf_counter()
@@ -56,7 +60,7 @@ def cmd_group_parquet(args) -> int:
     counts: dict = {}
     case_mix = [0, 0]  # as the NDJSON summary: sum of the final DRGs' weights (1/10,000), claims weighted
     try:
-        n = group_parquet(grouper, args.input, args.output, detail=args.detail, batch_rows=ROWS if args.chunk == DEFAULT_CHUNK else args.chunk,
+        n = group_parquet(grouper, args.input, args.output, detail=args.detail, batch_rows=ROWS if args.chunk == default_chunk else args.chunk,
                           progress=bar.update if bar is not None else None, counts=counts, case_mix=case_mix,
                           edits=getattr(args, "edits", False))
     finally:

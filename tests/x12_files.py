@@ -538,3 +538,39 @@ def whole_file_cases(records: list) -> dict[str, tuple[bytes, int | None, str]]:
     out["not_x12_json"] = (b'{"id": "1", "version": "43.1", "pdx": "I5021"}\n', None, "")
     out["empty"] = (b"", None, "")
     return out
+
+
+def write_bad_inputs(records: list, directory) -> None:
+    """The bad-input files and what a reader must give for them, into ``directory``:
+    ``bad-claims.837i`` (per-claim errors beside good claims), one file per whole-file case,
+    ``expected.json``."""
+    import json
+    from pathlib import Path
+
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    f, cases = bad_claims_file(records)
+    (d / "bad-claims.837i").write_bytes(f.data)
+    expected = {"bad-claims.837i": {"claims": [
+        {"id": c.facts.id, "locator": loc,
+         "error_field_names": list(c.error_tokens) if c.error_tokens else None,
+         "error_from": c.at if c.error_tokens else None,
+         "twin": None if c.error_tokens else twin(c.facts)}
+        for c, loc in zip(cases, f.locators)]}}
+    for name, (data, segment, word) in whole_file_cases(records).items():
+        (d / f"{name}.x12").write_bytes(data)
+        expected[f"{name}.x12"] = {"X12Error": {"segment": segment, "reason_has": word or None}}
+    (d / "expected.json").write_text(json.dumps(expected, indent=1) + "\n")
+
+
+if __name__ == "__main__":  # python tests/x12_files.py: rewrite tests/data/x12/bad/
+    import json
+    import sys
+    from pathlib import Path
+
+    here = Path(__file__).resolve().parent
+    sys.path.insert(0, str(here))
+    from conftest import PUBLIC_CLAIMS
+
+    with open(PUBLIC_CLAIMS) as fh:
+        write_bad_inputs([json.loads(line) for line in fh if line.strip()], here / "data" / "x12" / "bad")

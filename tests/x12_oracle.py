@@ -59,13 +59,16 @@ def _date(text: str) -> dt.date:
 
 
 def _composites(seg) -> list[list[str]]:
-    """The composites of an HI segment as lists of component strings (9 at least)."""
+    """The composites of an HI segment as lists of component strings (9 at least; pyx12's
+    Segment parsed them with the interchange's component separator)."""
     out = []
-    for n in range(1, 13):
-        q = seg.get_value(f"HI{n:02d}-1")
-        if not q:
+    for n in range(1, len(seg) + 1):
+        comp = seg.get(f"HI{n:02d}")
+        if comp is None:
             continue
-        out.append([seg.get_value(f"HI{n:02d}-{k}") or "" for k in range(1, 10)])
+        values = [e.get_value() for e in comp.elements][:9]
+        if values and values[0]:
+            out.append(values + [""] * (9 - len(values)))
     return out
 
 
@@ -288,6 +291,45 @@ def extract_map(data: bytes | str) -> list[dict]:
         elif loop == "2400":
             acc.end_claim()
     return acc.result()
+
+
+def _x12sdk_text(value) -> str:
+    """A date x12sdk parsed back into the D8 text it came from (text left as it is)."""
+    return value.strftime("%Y%m%d") if isinstance(value, (dt.date, dt.datetime)) else (value or "")
+
+
+def extract_x12sdk(data: bytes | str) -> list[dict]:
+    """The claims of a file as x12sdk's typed 837I models give them (``SubmittedClaim``:
+    its own choice of the patient's loop, 2010CA or the subscriber's 2010BA), through the same
+    mapping; ``locator`` holds ST02 only (x12sdk drops the ISA and GS envelopes).  x12sdk is
+    stricter than the TR3 in places (DMG03 ``U`` and DTP*435 ``DT`` are refused): use it on
+    files without them, one interchange."""
+    from x12sdk.io import X12ModelReader
+
+    rows = []
+    with X12ModelReader(_text(data)) as reader:
+        for model in reader.models():
+            st02 = model.header.st_segment.transaction_set_control_number
+            for c in model.claims():
+                clm = c.claim
+                dmg = c.patient.dmg_segment
+                r = {"id": c.patient_control_number,
+                     "demo": (_x12sdk_text(dmg.date_time_period) if dmg else "",
+                              getattr(dmg.gender_code, "value", dmg.gender_code) if dmg and dmg.gender_code else "",
+                              "2010CA" if c.is_dependent else "2010BA"),
+                     "dtp434": None, "dtp435": None, "cl103": clm.cl1_segment.patient_status_code, "hi": [],
+                     "locator": {"st02": st02}}
+                for d in clm.dtp_segment:
+                    if d.date_time_qualifier in ("434", "435"):
+                        fmt = getattr(d.date_time_period_format_qualifier, "value", d.date_time_period_format_qualifier)
+                        r["dtp" + d.date_time_qualifier] = (fmt, _x12sdk_text(d.date_time_period))
+                for h in clm.hi_segment:
+                    for n in range(1, 13):
+                        comp = getattr(h, f"health_care_code_{n}")
+                        if comp and comp[0]:
+                            r["hi"].append((list(comp) + [""] * 9)[:9])
+                rows.append(_map_claim(r))
+    return rows
 
 
 def validate(data: bytes | str) -> list[dict]:

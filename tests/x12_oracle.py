@@ -83,6 +83,18 @@ class _Claims:
         self.cur = None
 
     # envelope
+    def envelope(self, sid: str, seg, number: int) -> bool:
+        """ISA, GS or ST taken in (True), or another segment (False)."""
+        if sid == "ISA":
+            self.isa(seg)
+        elif sid == "GS":
+            self.gs(seg, number)
+        elif sid == "ST":
+            self.st(seg, number)
+        else:
+            return False
+        return True
+
     def isa(self, seg):
         self.isa13 = seg.get_value("ISA13")
 
@@ -217,13 +229,9 @@ def extract_fast(data: bytes | str) -> list[dict]:
         errors = src.pop_errors()
         if errors:
             raise OracleError("; ".join(str(e[2]) for e in errors), number)
-        if sid == "ISA":
-            acc.isa(seg)
-        elif sid == "GS":
-            acc.gs(seg, number)
-        elif sid == "ST":
-            acc.st(seg, number)
-        elif sid == "HL":
+        if acc.envelope(sid, seg, number):
+            continue
+        if sid == "HL":
             level = {"20": "provider", "22": "subscriber", "23": "patient"}.get(seg.get_value("HL03"))
             acc.hl(level)
         elif sid == "DMG" and level in ("subscriber", "patient"):
@@ -269,13 +277,9 @@ def extract_map(data: bytes | str) -> list[dict]:
         seg = node.seg_data
         sid = seg.get_seg_id()
         loop = m.parent.id if m.parent is not None else None
-        if sid == "ISA":
-            acc.isa(seg)
-        elif sid == "GS":
-            acc.gs(seg, number)
-        elif sid == "ST":
-            acc.st(seg, number)
-        elif sid == "HL":
+        if acc.envelope(sid, seg, number):
+            continue
+        if sid == "HL":
             acc.hl({"2000B": "subscriber", "2000C": "patient"}.get(loop, "provider"))
         elif sid == "DMG" and loop in ("2010BA", "2010CA"):
             acc.dmg(seg, "subscriber" if loop == "2010BA" else "patient")

@@ -276,6 +276,9 @@ def test_twins_group_as_the_records(grouper, records):
 
 @pytest.mark.parametrize("name", [p[0] for p in PUBLIC_FILES])
 def test_extract_equals_oracle_on_public_files(reader, public_files, oracle_rows, name):
+    """Every claim of the public sets, every field.  (The public claims with more than 24
+    other diagnoses are written with a third or fourth HI*ABF, beyond the TR3's repeat count
+    of 2: read all of them, in order; see test_more_than_24_other_diagnoses_read_in_order.)"""
     f = public_files[name]
     got = O.normalise(reader.extract(f.data))
     want = oracle_rows[name]
@@ -287,6 +290,18 @@ def test_extract_equals_map_oracle_on_a_sample(reader, records):
     f = X.write_837i(_same_patient_pairs(facts), X.DELIMITER_SETS["pipe_crlf"], interchanges=2, sets=3)
     got = O.normalise(reader.extract(f.data))
     assert got == O.normalise(O.extract_map(f.data)), _diff(got, O.normalise(O.extract_map(f.data)), "map")
+
+
+def test_more_than_24_other_diagnoses_read_in_order(reader, records):
+    """The TR3 holds 24 other diagnoses (two HI*ABF of 12); CMS's edge claims carry up to 40.
+    Written as further HI*ABF segments, they are read, all and in file order -- never dropped
+    silently (were the reader to refuse them, it would have to be this claim's own error)."""
+    big = [r for r in records if len(r["sdx"]) > 30][:5]
+    facts = [X.prepare(r, i, ecodes_in_abn=False) for i, r in enumerate(big)]
+    f = X.write_837i(facts)
+    rows = reader.extract(f.data)
+    assert [len(r["claim"]["sdx"]) for r in rows] == [len(r["sdx"]) for r in big]
+    assert O.normalise(rows) == O.normalise(f.expected())
 
 
 def test_extract_reads_any_addendum_in_gs08(reader, records):

@@ -365,8 +365,9 @@ def validate(data: bytes | str) -> list[dict]:
 
 
 def normalise(rows: list[dict]) -> list[dict]:
-    """Rows of extract()'s form made comparable: the claim's own ``id`` key (the row has it),
-    and POA / admit_dx keys when None, dropped; discharge status as an int; procedures as codes, an error as its presence only."""
+    """Rows of extract()'s form made comparable: the claim's own ``id`` key (the row has it)
+    and keys whose value is None (POA, admit_dx) dropped; discharge status as an int; admit_dx
+    and procedures as codes; an error as its presence only (tests check its field apart)."""
     out = []
     for r in rows:
         c = r.get("claim")
@@ -381,6 +382,8 @@ def normalise(rows: list[dict]) -> list[dict]:
 
             if "pdx" in c:
                 c["pdx"] = dx(c["pdx"])
+            if isinstance(c.get("admit_dx"), dict):
+                c["admit_dx"] = c["admit_dx"].get("code")
             c["sdx"] = [dx(d) for d in c.get("sdx") or []]
             c["procedures"] = [p["code"] if isinstance(p, dict) else p for p in c.get("procedures") or []]
         out.append({"id": r.get("id"), "locator": dict(r.get("locator") or {}), "claim": c,

@@ -13,12 +13,12 @@ import random
 import subprocess
 from pathlib import Path
 
-import httpx
 import orjson
 import pytest
 
 import x12_files as X
 from test_cli import REPO, console_script
+from test_service import client_for
 
 pytestmark = pytest.mark.anyio
 MEDIA = "application/edi-x12"
@@ -107,17 +107,12 @@ def test_cli_refuses_an_837p_as_professional(cli, tmp_path):
 
 # ------------------------------------------------------------------------------ service
 
-@pytest.fixture(scope="module")
-def app(grouper):
+@pytest.fixture
+async def client(grouper):
     from service.app import create_app
     from service.settings import Settings
 
-    return create_app(grouper=grouper, settings=Settings())
-
-
-@pytest.fixture
-async def client(app):
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as c:
+    async with client_for(create_app(grouper=grouper, settings=Settings())) as c:
         yield c
 
 

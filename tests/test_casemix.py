@@ -216,3 +216,55 @@ def test_casemix_batch_and_arrow_roads_agree(grouper, claims):
     plain = [{**c, "pdx": c["pdx"] if isinstance(c["pdx"], str) else c["pdx"]["code"],
               "sdx": [x if isinstance(x, str) else x["code"] for x in c["sdx"]]} for c in rows]
     assert grouper.casemix(table, to=TO) == grouper.casemix(plain, to=TO)
+
+
+# ---- the command line --------------------------------------------------------------------------
+
+def _cli(*args):
+    from engine.cli import main
+
+    return main(["casemix", *map(str, args), "--no-progress"])
+
+
+def test_cli_casemix_summary_equals_engine(grouper, claims, tmp_path, capsys):
+    src = tmp_path / "claims.jsonl"
+    src.write_bytes(b"".join(orjson.dumps(c) + b"\n" for c in claims[:3000]) + b"\n{broken\n")
+    assert _cli(src, "-o", tmp_path / "r.html", "--json", tmp_path / "s.json", "--to", TO, "--chunk", 700) == 0
+    got = json.loads((tmp_path / "s.json").read_text())
+    want = grouper.casemix([orjson.dumps(c) for c in claims[:3000]] + [b"{broken"], to=TO)
+    assert got == json.loads(orjson.dumps(want))
+    assert got["refused"]["by_reason"] == {"json: invalid JSON": 1}
+    page = (tmp_path / "r.html").read_text()
+    assert "Content-Security-Policy" in page and "casemix-data" in page
+    assert "<script src" not in page and "<link" not in page  # self-contained: nothing loaded from anywhere
+
+
+def test_cli_casemix_parquet(grouper, claims, tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    import pyarrow.parquet as pq
+
+    rows = [{**c, "pdx": c["pdx"] if isinstance(c["pdx"], str) else c["pdx"]["code"],
+             "sdx": [x if isinstance(x, str) else x["code"] for x in c["sdx"]]} for c in claims[:2500]]
+    pq.write_table(pa.Table.from_pylist(rows), tmp_path / "c.parquet")
+    assert _cli(tmp_path / "c.parquet", "--json", tmp_path / "s.json", "--to", TO, "--chunk", 1000) == 0
+    got = json.loads((tmp_path / "s.json").read_text())
+    assert got == json.loads(orjson.dumps(grouper.casemix(rows, to=TO)))
+
+
+def test_cli_casemix_unknown_version_or_year_exits_2(tmp_path, capsys):
+    src = tmp_path / "c.jsonl"
+    src.write_text("")
+    assert _cli(src, "--json", tmp_path / "s.json", "--to", "39.0") == 2
+    assert "loaded: 40.0" in capsys.readouterr().err
+    assert _cli(src, "--json", tmp_path / "s.json", "--weights", "FY2001") == 2
+    assert "loaded: FY2026" in capsys.readouterr().err
+    assert _cli(tmp_path / "missing.jsonl", "--json", tmp_path / "s.json") == 2
+
+
+def test_cli_casemix_empty_file_gives_empty_report(tmp_path):
+    src = tmp_path / "c.jsonl"
+    src.write_text("\n\n")
+    assert _cli(src, "-o", tmp_path / "r.html", "--json", tmp_path / "s.json") == 0
+    s = json.loads((tmp_path / "s.json").read_text())
+    assert s["empty"] is True and s["claims"] == 0
+    assert "the file holds no claims" in (tmp_path / "r.html").read_text()  # said in the page itself

@@ -268,3 +268,57 @@ def test_cli_casemix_empty_file_gives_empty_report(tmp_path):
     s = json.loads((tmp_path / "s.json").read_text())
     assert s["empty"] is True and s["claims"] == 0
     assert "the file holds no claims" in (tmp_path / "r.html").read_text()  # said in the page itself
+
+
+# ---- the service ---------------------------------------------------------------------------------
+
+@pytest.fixture
+def anyio_backend():
+    return "asyncio"
+
+
+@pytest.fixture
+def service(grouper):
+    import httpx
+
+    from service.app import create_app
+    from service.settings import Settings
+
+    app = create_app(grouper=grouper, settings=Settings())
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc")
+
+
+@pytest.mark.anyio
+async def test_service_casemix_ndjson_and_batch(service, grouper, claims):
+    some = claims[:1500]
+    want = json.loads(orjson.dumps(grouper.casemix(some, to=TO, weights=FY)))
+    body = b"\n".join(orjson.dumps(c) for c in some)
+    async with service as c:
+        r = await c.post(f"/v1/casemix?to={TO}&weights=FY{FY}", content=body,
+                         headers={"content-type": "application/x-ndjson"})
+        assert r.status_code == 200, r.text
+        assert r.json() == want
+        r = await c.post(f"/v1/casemix?to={TO}&weights={FY}", json={"claims": some})
+        assert r.status_code == 200 and r.json() == want
+        r = await c.post("/v1/casemix", json={"claims": [some[0], 7, "x"]})
+        s = r.json()
+        assert s["claims"] == 3 and s["refused"]["by_reason"] == {"json: a claim must be a JSON object": 2}
+        r = await c.post("/v1/casemix?edits=true", content=b"")
+        assert r.status_code == 200 and r.json()["empty"] is True and r.json()["edits"]["by_name"] == {}
+        doc = (await c.get("/openapi.json")).json()
+        assert "/v1/casemix" in doc["paths"] and "CaseMixSummary" in doc["components"]["schemas"]
+
+
+@pytest.mark.anyio
+async def test_service_casemix_unknown_version_or_year_is_422(service, claims):
+    body = orjson.dumps(claims[0])
+    async with service as c:
+        r = await c.post("/v1/casemix?to=39.0", content=body)
+        assert r.status_code == 422 and "loaded: 40.0" in r.json()["detail"]
+        assert r.json()["errors"][0]["field"] == "to"
+        r = await c.post("/v1/casemix?weights=FY2001", content=body)
+        assert r.status_code == 422 and "loaded: FY2026" in r.json()["detail"]
+        r = await c.post("/v1/casemix?weights=soon", content=body)
+        assert r.status_code == 422
+        r = await c.post("/v1/casemix", content=b"{", headers={"content-type": "application/json"})
+        assert r.status_code == 400

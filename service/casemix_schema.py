@@ -63,8 +63,8 @@ CASEMIX_SCHEMAS = {
 
 
 def weights_pattern(years) -> str:
-    """``?weights=``: one of ``years``, with or without ``FY``."""
-    return "^([Ff][Yy])?(" + "|".join(str(int(y)) for y in sorted(years)) + ")$"
+    """``?weights=``: one of ``years``, with or without ``FY`` (empty: the default)."""
+    return "^(([Ff][Yy])?(" + "|".join(str(int(y)) for y in sorted(years)) + "))?$"
 
 
 #: as published before the engine is up: the bundled Table 5 (FY2026)

@@ -37,7 +37,11 @@ from ..tables import RETURN_CODES
 SCHEMA = 1
 #: the most codes listed in ``compare.unknown_codes`` and ``compare.changed_codes``
 TOP_CODES = 50
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
+#: quoted words a reason may keep: the claim format's own names, never a claim's value
+_NAMES = frozenset(("version", "discharge_date", "admission_date", "code", "poa", "pdx", "sdx", "procedures", "age",
+                    "sex", "los", "id", "hospital_status", "discharge_status", "admit_dx", "M", "F", "U",
+                    "not_exempt", "exempt", "unknown"))
 _NO_DRG_REASON = "$: no DRG (none of the CMS formulas for the claim's MDC matches it)"
 
 
@@ -56,7 +60,11 @@ def reason_key(error: dict | None) -> str:
     reason = str(error.get("reason", ""))
     if field == "$" and reason.startswith("no DRG"):
         return _NO_DRG_REASON
-    return f"{field}: {_QUOTED.sub('…', reason)}"[:160]
+    def keep(m):
+        word = m.group(1) if m.group(1) is not None else m.group(2)
+        return m.group(0) if word in _NAMES else "…"
+
+    return f"{field}: {_QUOTED.sub(keep, reason)}"[:160]
 
 
 def parse_fiscal_year(value) -> int:

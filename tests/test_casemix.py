@@ -322,3 +322,16 @@ async def test_service_casemix_unknown_version_or_year_is_422(service, claims):
         assert r.status_code == 422
         r = await c.post("/v1/casemix", content=b"{", headers={"content-type": "application/json"})
         assert r.status_code == 400
+
+
+def test_casemix_refused_reasons_carry_no_claim_values(grouper):
+    base = {"version": "43.1", "age": 60, "sex": "M", "discharge_status": 1, "pdx": "I5021"}
+    claims = [{**base, "pdx": "ZZ$$9"}, {**base, "version": "12.7"},
+              {k: v for k, v in {**base, "discharge_date": "2031-01-02"}.items() if k != "version"},
+              {**base, "sdx": [{"code": "E1122", "poa": "YY"}]}, {**base, "sdx": ["N179", {"code": "E1122", "poa": "NN"}]}]
+    by = grouper.casemix(claims)["refused"]["by_reason"]
+    text = json.dumps(by)
+    for value in ("ZZ$$9", "12.7", "2031-01-02", "YY", "NN"):
+        assert value not in text
+    assert sum(by.values()) == 5
+    assert by["sdx[].poa: POA must be one character (Y, N, U, W, 1, ...) or blank"] == 2  # counted together

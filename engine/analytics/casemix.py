@@ -37,11 +37,14 @@ from ..tables import RETURN_CODES
 SCHEMA = 1
 #: the most codes listed in ``compare.unknown_codes`` and ``compare.changed_codes``
 TOP_CODES = 50
+_INDEX = re.compile(r"\[\d+\]")
+_LEADING_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
 #: quoted words a reason may keep: the claim format's own names, never a claim's value
 _NAMES = frozenset(("version", "discharge_date", "admission_date", "code", "poa", "pdx", "sdx", "procedures", "age",
                     "sex", "los", "id", "hospital_status", "discharge_status", "admit_dx", "M", "F", "U",
                     "not_exempt", "exempt", "unknown"))
+_INVALID = object()  # a text that is not JSON
 _NO_DRG_REASON = "$: no DRG (none of the CMS formulas for the claim's MDC matches it)"
 
 
@@ -56,8 +59,8 @@ def reason_key(error: dict | None) -> str:
     and no claim content reaches the summary."""
     if not error:
         return "$: refused"
-    field = str(error.get("field", "$"))
-    reason = str(error.get("reason", ""))
+    field = _INDEX.sub("[]", str(error.get("field", "$")))  # sdx[3].poa and sdx[7].poa count together
+    reason = _LEADING_DATE.sub("…", str(error.get("reason", "")))  # a claim's own date (uncovered)
     if field == "$" and reason.startswith("no DRG"):
         return _NO_DRG_REASON
     def keep(m):
@@ -245,7 +248,7 @@ class CaseMix:
             try:
                 return orjson.loads(texts[i])
             except orjson.JSONDecodeError:
-                return None
+                return _INVALID
 
         claim_of = claim_of or parsed
 
@@ -253,7 +256,7 @@ class CaseMix:
             from ..grouper import _dx_texts
 
             c = claim_of(k)
-            return _dx_texts(c) if type(c) is dict else ("", [])
+            return _dx_texts(c) if type(c) is dict else ("", [])  # (only for read claims: dicts)
 
         self.add_batch(grouper, _Cols(kb), read, dx_texts)
         rest = np.flatnonzero(~read).tolist()
@@ -261,13 +264,11 @@ class CaseMix:
             claims = []
             for i in rest:
                 c = claim_of(i)
-                if type(c) is dict:
-                    claims.append(c)
-                elif c is None or claim_of is parsed:
-                    key = ("json: invalid JSON" if c is None else "json: a claim must be a JSON object")
-                    self.refused[key] = self.refused.get(key, 0) + 1
+                if type(c) is dict or claim_of is not parsed:
+                    claims.append(c)  # (a caller's non-dict: the encoder names what is wrong with it)
                 else:
-                    claims.append(c)  # the encoder names what is wrong with it
+                    key = "json: invalid JSON" if c is _INVALID else "json: a claim must be a JSON object"
+                    self.refused[key] = self.refused.get(key, 0) + 1
             if claims:
                 self.add_batch(grouper, grouper.encode(claims))
         return self

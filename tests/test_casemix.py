@@ -105,6 +105,16 @@ def test_casemix_compare_equals_both_versions(grouper, claims, results, results_
         assert x["weight_change"] == ((t - f) / 10_000 if f and t else None)
     moved = [abs(x["weight_moved"]) for x in c["shifts"] if x["weight_moved"] is not None]
     assert moved == sorted(moved, reverse=True)  # by total weight moved
+    # the codes behind the shifts: on claims that moved, known to both versions
+    on_moved = collections.Counter()
+    for claim, a, b in zip(claims, results, results_to):
+        if "error" not in a and "error" not in b and a["drg"] != b["drg"]:
+            codes = {x if isinstance(x, str) else x["code"] for x in [claim["pdx"], *claim["sdx"]]}
+            on_moved.update(codes | set(claim["procedures"]))
+    assert c["changed_codes"]
+    for row in c["changed_codes"]:
+        assert on_moved[row["code"]] >= row["claims"]
+        assert grouper.code_info(TO, row["code"])["valid"]
 
 
 def test_casemix_unknown_codes_in_target_counted_and_listed(grouper, claims, results):
@@ -216,6 +226,7 @@ def test_casemix_batch_and_arrow_roads_agree(grouper, claims):
     plain = [{**c, "pdx": c["pdx"] if isinstance(c["pdx"], str) else c["pdx"]["code"],
               "sdx": [x if isinstance(x, str) else x["code"] for x in c["sdx"]]} for c in rows]
     assert grouper.casemix(table, to=TO) == grouper.casemix(plain, to=TO)
+    assert grouper.casemix(table[:600], edits=True) == grouper.casemix(plain[:600], edits=True)
 
 
 # ---- the command line --------------------------------------------------------------------------

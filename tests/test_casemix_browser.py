@@ -64,6 +64,17 @@ def test_analyze_a_file_in_the_workbench(browser, server, claims_file, grouper):
         first = tab.page.text_content("#cm-drgs table tbody tr td")
         assert first == want["drg_detail"][0]["drg"]
         assert tab.outside() == [] and tab.errors == []
+        # a file dropped on the page is taken as one picked
+        dt = tab.page.evaluate_handle("t => { const d = new DataTransfer(); "
+                                      "d.items.add(new File([t], 'dropped.jsonl')); return d; }",
+                                      "\n".join(orjson.dumps(c).decode() for c in claims[:40]))
+        tab.page.dispatch_event("#drop", "drop", {"dataTransfer": dt})
+        tab.page.select_option("#to", "")
+        tab.page.click("#run")
+        tab.page.wait_for_function("document.querySelector('.cm-card[data-key=claims] .cm-card-value')"
+                                   ".textContent.trim() === '40'", timeout=60000)
+        assert "dropped.jsonl" in tab.page.text_content("#status")
+        assert tab.page.query_selector("#cm-chart-shifts") is None  # no comparison asked
     finally:
         tab.close()
 

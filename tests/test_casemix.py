@@ -225,8 +225,11 @@ def test_casemix_batch_and_arrow_roads_agree(grouper, claims):
                                   for c in rows])
     plain = [{**c, "pdx": c["pdx"] if isinstance(c["pdx"], str) else c["pdx"]["code"],
               "sdx": [x if isinstance(x, str) else x["code"] for x in c["sdx"]]} for c in rows]
-    assert grouper.casemix(table, to=TO) == grouper.casemix(plain, to=TO)
+    want_plain = grouper.casemix(plain, to=TO)
+    assert grouper.casemix(table, to=TO) == want_plain
     assert grouper.casemix(table[:600], edits=True) == grouper.casemix(plain[:600], edits=True)
+    pytest.importorskip("pandas")
+    assert grouper.casemix(table.to_pandas(), to=TO) == want_plain  # a DataFrame, as group_frame reads it
 
 
 # ---- the command line --------------------------------------------------------------------------

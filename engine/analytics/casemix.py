@@ -216,8 +216,15 @@ class CaseMix:
             self.claims += len(data.ok)
             self.add_batch(grouper, data if isinstance(data, Batch) else _Cols(data))
             return self
-        if type(data).__module__.startswith("pyarrow"):
+        module = type(data).__module__.split(".")[0]
+        if module == "pyarrow":
             return self.add_arrow(grouper, data)
+        if module == "polars":  # DataFrames as Arrow, as Grouper.group_frame reads them
+            return self.add_arrow(grouper, data.to_arrow())
+        if module == "pandas":
+            import pyarrow as pa
+
+            return self.add_arrow(grouper, pa.Table.from_pandas(data, preserve_index=False))
         if isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError("give the claims as a list of JSON texts (one per claim), not one text")
         data = list(data) if not hasattr(data, "__len__") else data
@@ -610,7 +617,7 @@ class CaseMix:
 
 def casemix(grouper, data, to=None, weights=None, edits: bool = False) -> dict:
     """:meth:`Grouper.casemix`: the summary of ``data`` (claim dicts, JSON texts,
-    an encoded Batch, a pyarrow Table/RecordBatch)."""
+    an encoded Batch, a pyarrow Table/RecordBatch, a pandas or polars DataFrame)."""
     return CaseMix.for_grouper(grouper, to, weights, edits).add(grouper, data).summary(grouper)
 
 

@@ -349,3 +349,24 @@ def test_casemix_refused_reasons_carry_no_claim_values(grouper):
         assert value not in text
     assert sum(by.values()) == 5
     assert by["sdx[].poa: POA must be one character (Y, N, U, W, 1, ...) or blank"] == 2  # counted together
+
+
+@pytest.mark.anyio
+async def test_service_casemix_default_hospital_status(grouper):
+    import httpx
+
+    from service.app import create_app
+    from service.settings import Settings
+
+    # a HAC stay (tests/test_browser.py's HAC_STAY) whose hospital status comes from the service's default
+    stay = {"version": "43.1", "age": 18, "sex": "M", "discharge_status": "90",
+            "pdx": {"code": "K709", "poa": "Y"},
+            "sdx": [{"code": "P7884", "poa": "Y"}, {"code": "C7A00", "poa": "N"}, {"code": "S82423C", "poa": "N"},
+                    {"code": "K05211", "poa": "Y"}, {"code": "S36032D", "poa": "N"}], "procedures": []}
+    app = create_app(grouper=grouper, settings=Settings.from_env({"FASTDRG_DEFAULT_HOSPITAL_STATUS": "exempt"}))
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as c:
+        got = (await c.post("/v1/casemix", content=orjson.dumps(stay))).json()
+        grouped = (await c.post("/v1/group", json=stay)).json()
+    assert got["drgs"] == {grouped["drg"]: 1}
+    assert got["drgs"] == grouper.casemix([{**stay, "hospital_status": "exempt"}])["drgs"]
+    assert got["drgs"] != grouper.casemix([{**stay, "hospital_status": "not_exempt"}])["drgs"]

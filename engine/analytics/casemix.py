@@ -238,24 +238,31 @@ class CaseMix:
         claims = list(claims)
         return self.add_texts(grouper, _json_forms(claims), claims.__getitem__)
 
-    def add_texts(self, grouper, texts, claim_of=None) -> "CaseMix":
+    def add_texts(self, grouper, texts, claim_of=None, default_hospital_status: str | None = None) -> "CaseMix":
         """Claims as JSON texts (NDJSON lines, say; blank lines are the caller's
         to drop), read by the compiled reader; those it does not take through the
         Python encoder from ``claim_of(i)`` (default: the text parsed), a text that
-        is not a JSON object counted as refused (``json``)."""
+        is not a JSON object counted as refused (``json``).  ``default_hospital_status``:
+        for claims without one (default: the Grouper's), as group_json_texts's."""
         n = len(texts)
         if not n:
             return self
         self.claims += n
+        status = default_hospital_status or grouper.default_hospital_status
+        if status not in HOSPITAL_STATUS:
+            raise CaseMixError(f"unknown hospital status {status!r}")
         buf, spans = _buffer(texts)
-        kb = grouper._read_call(buf, spans, grouper._reader, HOSPITAL_STATUS[grouper.default_hospital_status])[0]
+        kb = grouper._read_call(buf, spans, grouper._reader, HOSPITAL_STATUS[status])[0]
         read = kb.ok.copy()
 
         def parsed(i):
             try:
-                return orjson.loads(texts[i])
+                claim = orjson.loads(texts[i])
             except orjson.JSONDecodeError:
                 return _INVALID
+            if type(claim) is dict and claim.get("hospital_status") is None:
+                claim["hospital_status"] = status
+            return claim
 
         claim_of = claim_of or parsed
 

@@ -120,7 +120,8 @@ async def casemix(request: Request) -> Response:
 
     def work():
         # (items of a batch the reader did not cut: as texts, so a non-object counts under its reason)
-        acc.add_texts(grouper, texts if texts is not None else [orjson.dumps(x) for x in items])
+        acc.add_texts(grouper, texts if texts is not None else [orjson.dumps(x) for x in items],
+                      default_hospital_status=settings.default_hospital_status)
         return orjson.dumps(acc.summary(grouper))
 
     content = await rt.run(work)

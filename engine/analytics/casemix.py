@@ -50,7 +50,11 @@ _NO_DRG_REASON = "$: no DRG (none of the CMS formulas for the claim's MDC matche
 
 class CaseMixError(GrouperError):
     """A case-mix request that cannot be answered (an unknown ``to`` version or
-    Table 5 year); the message names what is loaded."""
+    Table 5 year); the message names what is loaded, ``field`` the argument at fault."""
+
+    def __init__(self, message: str, field: str = "weights"):
+        super().__init__(message)
+        self.field = field
 
 
 def reason_key(error: dict | None) -> str:
@@ -100,7 +104,7 @@ def resolve(grouper, to=None, weights=None) -> tuple[int | None, int | None]:
             vt = parse_version(to, grouper.version_numbers)
         except ClaimError:
             raise CaseMixError(f"unknown grouper version {str(to)[:16]!r} for 'to'; loaded: "
-                               + ", ".join(grouper.versions)) from None
+                               + ", ".join(grouper.versions), "to") from None
     fy = None
     if weights is not None and weights != "":
         fy = parse_fiscal_year(weights)
@@ -250,7 +254,7 @@ class CaseMix:
         self.claims += n
         status = default_hospital_status or grouper.default_hospital_status
         if status not in HOSPITAL_STATUS:
-            raise CaseMixError(f"unknown hospital status {status!r}")
+            raise CaseMixError(f"unknown hospital status {status!r}", "hospital_status")
         buf, spans = _buffer(texts)
         kb = grouper._read_call(buf, spans, grouper._reader, HOSPITAL_STATUS[status])[0]
         read = kb.ok.copy()

@@ -113,9 +113,8 @@ async def casemix(request: Request) -> Response:
     try:
         acc = CaseMix.for_grouper(grouper, to, weights, edits)
     except CaseMixError as e:
-        field = "to" if "version" in str(e) else "weights"
-        raise Problem(422, "unknown-version" if field == "to" else "unknown-weights", f"{e}.",
-                      [(field, str(e))]) from None
+        raise Problem(422, "unknown-version" if e.field == "to" else "unknown-weights", f"{e}.",
+                      [(e.field, str(e))]) from None
     texts, items = _texts(body, request, settings.max_batch_claims)
 
     def work():

@@ -71,8 +71,9 @@ def test_analyze_a_file_in_the_workbench(browser, server, claims_file, grouper):
         tab.page.dispatch_event("#drop", "drop", {"dataTransfer": dt})
         tab.page.select_option("#to", "")
         tab.page.click("#run")
-        tab.page.wait_for_function("document.querySelector('.cm-card[data-key=claims] .cm-card-value')"
-                                   ".textContent.trim() === '40'", timeout=60000)
+        from playwright.sync_api import expect  # (the page's policy forbids evaluating strings: no wait_for_function)
+
+        expect(tab.page.locator(".cm-card[data-key=claims] .cm-card-value")).to_have_text("40", timeout=60000)
         assert "dropped.jsonl" in tab.page.text_content("#status")
         assert tab.page.query_selector("#cm-chart-shifts") is None  # no comparison asked
     finally:

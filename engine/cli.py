@@ -8,6 +8,7 @@
     fastdrg tables list [--json] [--data-dir DIR]
     fastdrg serve [--host H] [--port P] [--workers N] [--log-level info]
     fastdrg weights import FILE --fiscal-year 2027 | fastdrg weights list
+    fastdrg casemix FILE -o report.html [--json summary.json] [--to VERSION] [--weights FY]   (engine.analytics)
 
 ``group`` streams: it reads ``--chunk`` lines at a time, groups them in one
 batch call and writes the results in input order, so memory stays bounded
@@ -349,6 +350,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .payment.cli import add_parser as add_weights
     add_weights(sub)
+    from .analytics.cli import add_parser as add_casemix
+    add_casemix(sub)
     return p
 
 

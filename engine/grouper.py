@@ -884,6 +884,16 @@ class Grouper:
         batch = self.encode(claims)
         return _whatif.answer(changes, self._decode(batch, self.group_batch(batch), True, cents))
 
+    # ---- case mix (engine.analytics) -------------------------------------------------
+    def casemix(self, claims_or_batch, to=None, weights=None, edits: bool = False) -> dict:
+        """The case-mix summary of many claims (engine.analytics.casemix, docs/casemix.md):
+        claim dicts, JSON texts, an encoded Batch or a pyarrow Table; ``to``: a version to
+        group them again under, ``weights``: one Table 5 year (CaseMixError, a GrouperError,
+        naming what is loaded for either unknown); ``edits``: the code editor's edits."""
+        from .analytics import casemix
+
+        return casemix(self, claims_or_batch, to=to, weights=weights, edits=edits)
+
     # ---- Arrow and DataFrames (engine.io.arrow; pyarrow needed) ----------------------
     def group_arrow(self, data, detail: bool = False, edits: bool = False, base_rate=None):
         """Group a ``pyarrow.Table`` or ``RecordBatch`` of claims (one row each) into a

@@ -34,8 +34,9 @@ from . import __version__
 from .metrics import Metrics, RequestMiddleware
 from .openapi import install_openapi
 from .problems import install_problem_handlers
-from .routes import editing, grouping, ops, payment, reference
+from .routes import casemix, editing, grouping, ops, payment, reference
 from . import ui
+from .ui import analyze
 from .runtime import Runtime
 from .settings import Settings
 
@@ -100,7 +101,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.runtime = runtime
     install_problem_handlers(app)
-    for module in (grouping, editing, reference, payment, ops, ui):
+    for module in (grouping, editing, reference, payment, ops, casemix, ui, analyze):
         app.router.routes.extend(module.router.routes)
     install_openapi(app, settings.auth_required)
     app.add_middleware(RequestMiddleware, metrics=metrics, settings=settings, access_log=settings.access_log)

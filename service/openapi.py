@@ -811,7 +811,15 @@ def install_openapi(app, auth_required: bool) -> None:
         if grouper is None:  # still loading: the bundled versions, not kept
             return doc
         doc = for_versions(doc, getattr(grouper, "version_numbers", None) or VERSION_NUMBERS)
+        doc = for_weights(doc, sorted(getattr(getattr(grouper, "payment", None), "tables", None) or [2026]))
         app.openapi_schema = doc
         return doc
 
     app.openapi = openapi
+
+
+# the case-mix summary (POST /v1/casemix, service.routes.casemix) and its ?weights= (the Table 5
+# years the service has loaded: the bundled FY2026 until the engine is up)
+from .casemix_schema import CASEMIX_SCHEMAS, WEIGHTS_PATTERN, for_weights  # noqa: E402,F401
+
+SCHEMAS.update(CASEMIX_SCHEMAS)

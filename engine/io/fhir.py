@@ -136,6 +136,9 @@ def validate_resource(resource: Any, root: str) -> list[Issue]:
         model = _model(rt)
     except Exception:  # noqa: BLE001 - fhir.resources says ValueError; any failure means unknown
         return [Issue("structure", root + ".resourceType", "not a FHIR R4 resource type", True)]
+    null = _null_at(resource, root or rt)
+    if null is not None:
+        return [Issue("structure", null, "not valid FHIR R4: JSON null is not a value (leave the element out)", True)]
     try:
         model.model_validate(resource)
     except Exception as exc:  # noqa: BLE001 - pydantic's ValidationError, or a bug of the library
@@ -150,6 +153,27 @@ def validate_resource(resource: Any, root: str) -> list[Issue]:
             issues.append(Issue(code, _loc_path(root or rt, err.get("loc", ())), f"not valid FHIR R4: {msg}", True))
         return issues or [Issue("structure", root or rt, f"not a valid FHIR R4 {rt}", True)]
     return []
+
+
+def _null_at(value: Any, path: str) -> str | None:
+    """The FHIRPath of the first JSON null among ``value``'s members (FHIR's JSON has none;
+    fhir.resources reads one as absent).  A null inside an array is FHIR's placeholder of a
+    primitive array's item that has only an extension: left alone."""
+    if type(value) is dict:
+        for k, v in value.items():
+            if v is None:
+                return f"{path}.{k}"
+            if type(v) is dict or type(v) is list:
+                found = _null_at(v, f"{path}.{k}")
+                if found is not None:
+                    return found
+    elif type(value) is list:
+        for i, v in enumerate(value):
+            if type(v) is dict:
+                found = _null_at(v, f"{path}[{i}]")
+                if found is not None:
+                    return found
+    return None
 
 
 # ---- small readers of JSON elements ----------------------------------------------------------
@@ -289,10 +313,12 @@ def _dates(item: Item, period: Any, path: str) -> tuple[_dt.date, _dt.date] | No
     if end is None:
         item.refuse("required", path + ".end", "no discharge date (a full date): it chooses the grouper version")
         return None
-    if start is None:
-        item.refuse("required", path + ".start", "no admission date (a full date): it gives the age on admission")
-        return None
     item.claim["discharge_date"] = end.isoformat()
+    if start is None:  # no admission date: the age on the discharge date, no length of stay
+        if period.get("start") is not None:
+            item.refuse("value", path + ".start", "the admission date must be a full date (YYYY-MM-DD)")
+            return None
+        return end, end
     item.claim["admission_date"] = start.isoformat()
     return start, end
 
@@ -344,6 +370,8 @@ def read_claim(resource: dict, lookup: dict | None = None) -> Item:
     if item.issues:
         return item
     _demographics(item, patient, dates[0])
+    if item.claim is None:
+        return item
     found = _supporting(resource, "discharge-status")
     if found is None:
         return item.refuse("required", f"{rt}.supportingInfo",
@@ -459,6 +487,8 @@ def read_encounter_bundle(bundle: dict, lookup: dict) -> Item:
     if item.issues:
         return item
     _demographics(item, patient, dates[0])
+    if item.claim is None:
+        return item
     disposition = (enc.get("hospitalization") or {}).get("dischargeDisposition")
     dpath = root + ".hospitalization.dischargeDisposition"
     item.paths["discharge_status"] = dpath
@@ -571,9 +601,16 @@ def read_resource(doc: Any, expect: str | None = None, validate: bool = True) ->
             f"a {expect or 'Claim or ExplanationOfBenefit'} or a Bundle of them"
         raise FhirInputError(Issue("not-supported", "resourceType", f"this operation takes {what}"))
     entries = doc.get("entry")
-    if entries is not None and type(entries) is not list:
+    if "entry" in doc and type(entries) is not list:
         raise FhirInputError(Issue("structure", "Bundle.entry", "not valid FHIR R4: entry must be an array", True))
     entries = entries or []
+    for k, e in enumerate(entries):
+        if type(e) is dict and "resource" in e and type(e["resource"]) is not dict:
+            raise FhirInputError(Issue("structure", f"Bundle.entry[{k}].resource",
+                                       "not valid FHIR R4: a resource is a JSON object", True))
+        if type(e) is dict and "fullUrl" in e and type(e["fullUrl"]) is not str:
+            raise FhirInputError(Issue("structure", f"Bundle.entry[{k}].fullUrl",
+                                       "not valid FHIR R4: fullUrl is a uri (a JSON string)", True))
     shell = {**doc, "entry": [{k: v for k, v in e.items() if k != "resource"} if type(e) is dict else e
                               for e in entries]}
     if not entries:

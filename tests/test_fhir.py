@@ -274,3 +274,58 @@ def test_reader_does_not_touch_what_it_is_given(rec):
     before = copy.deepcopy(doc)
     read_one(doc, "Encounter")
     assert doc == before
+
+
+# ---- published examples (HL7 R4, CARIN BB; tests/data/fhir/README.md) -------------------------------
+DATA = __import__("pathlib").Path(__file__).parent / "data" / "fhir"
+
+
+def _example(name: str) -> dict:
+    return orjson.loads((DATA / name).read_bytes())
+
+
+def _expressions(r) -> list:
+    return [e for issue in r.json()["issue"] for e in issue.get("expression", ())]
+
+
+@pytest.mark.parametrize("name, route, lacks", [
+    ("claim-example-institutional.json", "Claim", ["Claim.billablePeriod", "Claim.patient"]),
+    ("ExplanationOfBenefit-EOBInpatient1.json", "ExplanationOfBenefit", ["ExplanationOfBenefit.patient"]),
+    ("ExplanationOfBenefit_InpatientEOBExample1.json", "ExplanationOfBenefit",
+     ["ExplanationOfBenefit.supportingInfo[2].timingPeriod.end", "ExplanationOfBenefit.patient"]),
+])
+def test_published_examples_are_fhir_and_name_what_they_lack(client, name, route, lacks):
+    doc = _example(name)
+    assert F.validate_resource(doc, doc["resourceType"]) == []  # valid R4 as published
+    r = client.post(f"/fhir/{route}/$group", json=doc)
+    assert r.status_code == 422 and _expressions(r) == lacks
+
+
+def test_carin_inpatient_example_groups_once_what_it_lacks_is_given(client):
+    """CARIN's inpatient EOB completed one element at a time: each answer names the next one, then a DRG."""
+    eob = _example("ExplanationOfBenefit_InpatientEOBExample1.json")
+    patient = {"resourceType": "Patient", "id": "ExamplePatient1", "gender": "male", "birthDate": "1955-01-01"}
+    bundle = {"resourceType": "Bundle", "type": "batch",
+              "entry": [{"fullUrl": "urn:uuid:eob", "resource": eob}, {"resource": patient}]}
+
+    def post():
+        r = client.post("/fhir/ExplanationOfBenefit/$group", json=bundle)
+        assert r.status_code == 200
+        return r.json()["entry"][0]["resource"]
+
+    period = eob["supportingInfo"][2]["timingPeriod"]
+    assert post()["issue"][0]["expression"] == ["ExplanationOfBenefit.supportingInfo[2].timingPeriod.end"]
+    period["end"] = "2017-05-25"  # 2017: no bundled grouper version covers it
+    issue = post()["issue"][0]
+    assert issue["expression"] == ["ExplanationOfBenefit.supportingInfo"] and "discharge status" in issue["diagnostics"]
+    eob["supportingInfo"].append({"sequence": 4, "category": {"coding": [
+        {"system": F.SUPPORTING_INFO, "code": "discharge-status"}]}, "code": {"coding": [
+            {"system": F.NUBC_DISCHARGE, "code": "01"}]}})
+    issue = post()["issue"][0]
+    assert issue["expression"] == ["ExplanationOfBenefit.supportingInfo[2].timingPeriod.end"]  # uncovered date
+    period.update(start="2026-05-23", end="2026-05-25")
+    doc = post()
+    p = _params(doc)
+    assert p["drg"]["valueCoding"]["system"] == F.MSDRG and p["returnCode"]["valueCode"] == "OK"
+    principal = next(x for x in doc["parameter"] if x["name"] == "diagnosis")
+    assert _params({"parameter": principal["part"]})["code"]["valueCoding"]["code"] == "I214"

@@ -265,14 +265,19 @@ CAPABILITY_STATEMENT = {
 }
 
 
+#: What POST /fhir/Claim/$group answers for oa.EXAMPLE_CLAIM written as a Claim.
+EXAMPLE_PARAMETERS = F.parameters(F.Item("Claim", oa.EXAMPLE_RESULT["id"]), oa.EXAMPLE_RESULT)
+
+
 @router.get("/metadata", summary="The FHIR CapabilityStatement", response_class=Response,
-            responses={200: oa.json_response("FhirResource", "The CapabilityStatement.", media_type=F.FHIR_MEDIA_TYPE)})
+            responses={200: oa.json_response("FhirResource", "The CapabilityStatement.", CAPABILITY_STATEMENT,
+                                              media_type=F.FHIR_MEDIA_TYPE)})
 async def metadata() -> Response:
     return fhir_response(CAPABILITY_STATEMENT)
 
 
 @router.get("/OperationDefinition/group", summary="The $group operation's definition", response_class=Response,
-            responses={200: oa.json_response("FhirResource", "The OperationDefinition.",
+            responses={200: oa.json_response("FhirResource", "The OperationDefinition.", OPERATION_DEFINITION,
                                               media_type=F.FHIR_MEDIA_TYPE)})
 async def operation_definition() -> Response:
     return fhir_response(OPERATION_DEFINITION)
@@ -306,7 +311,7 @@ def _route(expect: str):
                                               "FhirBatchBundle"]["example"], media_type=F.FHIR_MEDIA_TYPE),
                        "parameters": [_EDITS_PARAMETER, _BASE_RATE_PARAM]},
         responses={200: oa.json_response("FhirResource", "A Parameters (one resource) or a batch-response Bundle.",
-                                         media_type=F.FHIR_MEDIA_TYPE),
+                                         EXAMPLE_PARAMETERS, media_type=F.FHIR_MEDIA_TYPE),
                    **{s: oa.json_response("FhirOperationOutcome", text, media_type=F.FHIR_MEDIA_TYPE)
                       for s, text in ((400, "Not JSON, not valid FHIR R4, or a bad query parameter."),
                                       (413, "The body is larger than FASTDRG_MAX_BODY_BYTES."),

@@ -325,16 +325,17 @@ async function fillFromText(text) {
 
 // A pasted FHIR resource -> the form's claim, as docs/fhir.md maps it (the service's reader,
 // engine/io/fhir.py, is the reference: grouping the form gives what POST /fhir/…/$group gives).
+// Code systems are compared without their scheme (the page's assets name no host).
 const FHIR = {
-  icd10cm: "http://hl7.org/fhir/sid/icd-10-cm",
-  icd10pcs: "http://www.cms.gov/Medicare/Coding/ICD10",
-  nubcDischarge: "https://www.nubc.org/CodeSystem/PatDischargeStatus",
+  icd10cm: "hl7.org/fhir/sid/icd-10-cm",
+  icd10pcs: "www.cms.gov/Medicare/Coding/ICD10",
+  nubcDischarge: "www.nubc.org/CodeSystem/PatDischargeStatus",
   poaExtension: "urn:fastdrg:fhir:StructureDefinition:present-on-admission",
   hospitalExtension: "urn:fastdrg:fhir:StructureDefinition:hospital-status",
 };
 const codings = (cc) => (cc && Array.isArray(cc.coding) ? cc.coding : []);
 const codeOf = (cc, system) => {
-  const c = codings(cc).find((x) => !system || x.system === system);
+  const c = codings(cc).find((x) => !system || String(x.system || "").replace(/^https?:\/\//, "") === system);
   return c && typeof c.code === "string" ? c.code : "";
 };
 const hasCode = (cc, code) => codings(cc).some((x) => x.code === code);

@@ -26,8 +26,9 @@ import orjson
 
 __all__ = [
     "ICD10CM", "ICD10PCS", "ICD9CM", "MSDRG", "SUPPORTING_INFO", "NUBC_DISCHARGE", "NUBC_POA", "POA_EXTENSION",
-    "HOSPITAL_STATUS_EXTENSION", "Issue", "Item", "FhirInputError", "read_resource", "read_body",
-    "parameters", "outcome", "batch_response", "group_resources", "validate_resource",
+    "HOSPITAL_STATUS_EXTENSION", "DIAGNOSIS_TYPE", "C4BB_DIAGNOSIS_TYPE", "FHIR_MEDIA_TYPE", "Issue", "Item",
+    "FhirInputError", "read_resource", "read_body", "read_claim", "read_encounter_bundle", "engine_issue",
+    "status_of", "parameters", "outcome", "batch_response", "group_resources", "validate_resource",
 ]
 
 # ---- code systems and element names (docs/fhir.md says where each comes from) ----------------
@@ -43,7 +44,6 @@ DIAGNOSIS_TYPE = "http://terminology.hl7.org/CodeSystem/ex-diagnosistype"
 C4BB_DIAGNOSIS_TYPE = "http://hl7.org/fhir/us/carin-bb/CodeSystem/C4BBClaimDiagnosisType"
 POA_EXTENSION = "urn:fastdrg:fhir:StructureDefinition:present-on-admission"
 HOSPITAL_STATUS_EXTENSION = "urn:fastdrg:fhir:StructureDefinition:hospital-status"
-RETURN_CODE_SYSTEM = "urn:fastdrg:fhir:CodeSystem:return-code"
 FHIR_MEDIA_TYPE = "application/fhir+json"
 
 _POA_VALUES = frozenset("YNUW1")
@@ -253,6 +253,16 @@ _PX_REJECT = {ICD9CM: "an ICD-9 procedure code: MS-DRG v40 and later group ICD-1
               "http://www.ama-assn.org/go/cpt": "a CPT code: inpatient procedures are ICD-10-PCS"}
 
 
+def _choice_code(item: Item, element: dict, base: str, path: str, system: str, name: str,
+                 reject: dict[str, str]) -> str | None:
+    """The code of ``element``'s ``<base>CodeableConcept`` (a ``<base>Reference`` is not read)."""
+    if base + "Reference" in element:
+        item.refuse("not-supported", f"{path}.{base}Reference", f"a {base} must be a {base}CodeableConcept ({name})")
+        return None
+    return _code_from(item, element.get(base + "CodeableConcept"), system, f"{path}.{base}CodeableConcept", base,
+                      reject)
+
+
 def _patient(item: Item, resource: dict, rt: str, element: str, lookup: dict) -> dict | None:
     ref = _ref_key(resource.get(element))
     path = f"{rt}.{element}"
@@ -399,12 +409,7 @@ def _claim_diagnoses(item: Item, resource: dict, rt: str) -> None:
         dx = dxs[k]
         role = _diagnosis_role(dx)
         path = f"{rt}.diagnosis[{k}]"
-        if "diagnosisReference" in dx:
-            item.refuse("not-supported", path + ".diagnosisReference",
-                        "a diagnosis must be a diagnosisCodeableConcept (ICD-10-CM)")
-            return
-        code = _code_from(item, dx.get("diagnosisCodeableConcept"), ICD10CM, path + ".diagnosisCodeableConcept",
-                          "diagnosis", _DX_REJECT)
+        code = _choice_code(item, dx, "diagnosis", path, ICD10CM, "ICD-10-CM", _DX_REJECT)
         if code is None:
             return
         poa = _poa_value(_concept_code(dx.get("onAdmission")))
@@ -454,12 +459,7 @@ def _claim_procedures(item: Item, resource: dict, rt: str) -> None:
     for i, k in enumerate(order):
         px = pxs[k]
         path = f"{rt}.procedure[{k}]"
-        if "procedureReference" in px:
-            item.refuse("not-supported", path + ".procedureReference",
-                        "a procedure must be a procedureCodeableConcept (ICD-10-PCS)")
-            return
-        code = _code_from(item, px.get("procedureCodeableConcept"), ICD10PCS, path + ".procedureCodeableConcept",
-                          "procedure", _PX_REJECT)
+        code = _choice_code(item, px, "procedure", path, ICD10PCS, "ICD-10-PCS", _PX_REJECT)
         if code is None:
             return
         procedures.append(code)

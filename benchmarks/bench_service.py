@@ -529,12 +529,47 @@ _ROUTE_LUA = {
 }
 
 
+FHIR_PROBE = r"""
+import sys, time, orjson
+sys.path.insert(0, "tests")
+import fhir_resources as R
+from engine import Grouper
+from engine.io import fhir as F
+records = [orjson.loads(l) for l in open(sys.argv[1], "rb") if l.strip()][: int(sys.argv[2])]
+docs = [R.claim(r) for r in records]
+g = Grouper()
+g.group([R.json_twin(r) for r in records[:50]])
+per = lambda t: (time.perf_counter() - t) / len(docs) * 1e6
+t = time.perf_counter(); [F.validate_resource(d, "Claim") for d in docs]; check = per(t)
+t = time.perf_counter(); items = [F.read_resource(d, "Claim", validate=False)[1][0] for d in docs]; read = per(t)
+claims = [it.claim for it in items]
+t = time.perf_counter(); results = g.group(claims, detail=True); grouped = per(t)
+t = time.perf_counter(); [orjson.dumps(F.parameters(it, r)) for it, r in zip(items, results)]; written = per(t)
+t = time.perf_counter(); g.group([R.json_twin(r) for r in records]); twin = per(t)
+print(orjson.dumps({"check_us": check, "read_us": read, "group_us": grouped, "write_us": written,
+                    "json_twin_group_us": twin}).decode())
+"""
+
+
+def fhir_breakdown(claims: int) -> dict:
+    """Microseconds a Claim spends in each step, in process (the FHIR road and its JSON twin)."""
+    done = subprocess.run([sys.executable, "-c", FHIR_PROBE, str(PUBLIC), str(claims)], cwd=REPO,
+                          capture_output=True, text=True, timeout=3000)
+    if done.returncode != 0:
+        raise RuntimeError(f"FHIR probe failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
 def suite_fhir(args) -> int:
     """FHIR ``$group`` against its JSON twin, side by side (see the module's docstring)."""
     import statistics
 
     import fhir_resources as R  # tests/: the public claims written as FHIR
 
+    parts = fhir_breakdown(min(args.claims, 1000))
+    print("  in process, µs per Claim: " + ", ".join(f"{k} {v:,.0f}" for k, v in parts.items()), flush=True)
+    if args.probe_only:
+        return 0
     _need("wrk", "curl")
     work = Path(tempfile.mkdtemp(prefix="fastdrg-bench-fhir-"))
     log = work / "server.log"
@@ -568,7 +603,20 @@ def suite_fhir(args) -> int:
         script, data, route, ctype, conns, per = runs[name]
         r = run_wrk(srv.url, script, data, conns, duration, 1, route, ctype)
         r["claims_per_s"] = r["rps"] * per
+        if route.startswith("/fhir"):  # wrk leaves requests in flight (a Bundle takes seconds): the
+            drain(srv)                 # next run starts once the server has answered them
         return r
+
+    one_claim = work / "one.json"
+    one_claim.write_bytes(orjson.dumps(R.claim(records[0])))
+
+    def drain(srv):  # until one Claim is answered at once (nothing queued before it)
+        for _ in range(120):
+            done = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{time_total}", "--max-time", "300",
+                                   "-X", "POST", "-H", "Content-Type: application/fhir+json", "--data-binary",
+                                   f"@{one_claim}", f"{srv.url}/fhir/Claim/$group"], capture_output=True, text=True)
+            if float(done.stdout or 0) < 0.25:
+                return
 
     with Server(cmd, "/readyz", log) as srv:
         for name in runs:
@@ -608,6 +656,11 @@ def suite_fhir(args) -> int:
         f"{med('/v1/group/batch', 'claims_per_s'):,.0f} claims/s | {med('Bundle of 1,000 Claims', 'claims_per_s'):,.0f} "
         f"claims/s | {ratio['Bundle of 1,000 Claims']:.0%} | ≥ 20 %: "
         f"{mark(ratio['Bundle of 1,000 Claims'] >= goal['Bundle of 1,000 Claims'])} |",
+        "",
+        f"In process, per Claim (first {min(args.claims, 1000):,}): the fhir.resources structure check "
+        f"{parts['check_us']:,.0f} µs, the mapping {parts['read_us']:,.0f} µs, `Grouper.group` "
+        f"{parts['group_us']:,.0f} µs, the Parameters written {parts['write_us']:,.0f} µs; the JSON twin's "
+        f"`group` {parts['json_twin_group_us']:,.0f} µs. The structure check is the FHIR road's cost.",
         "",
         "Rounds (JSON / FHIR): single " + "; ".join(
             f"{a['rps']:,.0f} / {b['rps']:,.0f} req/s" for a, b in zip(results['/v1/group'],
@@ -763,6 +816,7 @@ def main() -> int:
     f.add_argument("--claims", type=int, default=2000, help="distinct public claims sent (first N)")
     f.add_argument("--batch-connections", type=int, default=2)
     f.add_argument("--out", help="write the Markdown section here")
+    f.add_argument("--probe-only", action="store_true", help="only the in-process breakdown per Claim")
     loc = sub.add_parser("locust", help="the two real workloads with locust, headless")
     loc.add_argument("--duration", type=int, default=30)
     loc.add_argument("--users", type=int, default=20)

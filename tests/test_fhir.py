@@ -269,6 +269,18 @@ def test_api_key_guards_the_operations_not_the_metadata(grouper, rec):
         assert c.post("/fhir/Claim/$group", json=R.claim(rec), headers={"X-API-Key": "k1"}).status_code == 200
 
 
+def test_grouped_resources_are_counted_without_content(client, rec):
+    def grouped() -> float:
+        text = client.get("/metrics").text
+        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
+                   if line.startswith("fastdrg_claims_grouped_total{"))
+
+    before = grouped()
+    client.post("/fhir/Claim/$group", json=R.claim(rec))
+    assert grouped() == before + 1
+    assert rec["id"] not in client.get("/metrics").text
+
+
 def test_reader_does_not_touch_what_it_is_given(rec):
     doc = R.encounter_bundle(rec)
     before = copy.deepcopy(doc)

@@ -70,6 +70,21 @@ def _group(rt, grouper, items: list, edits: bool, rate) -> list[tuple[int, dict]
 _STATUS_TEXT = {200: "200 OK", 400: "400 Bad Request", 422: "422 Unprocessable Entity"}
 
 
+def _count(metrics, answers: list[tuple[int, dict]]) -> None:
+    """The grouped claims by version and return code, and the refused ones, in the service's
+    claim counters (labels carry no content of the resources)."""
+    counts: dict = {}
+    refused = []
+    for status, doc in answers:
+        if status != 200:
+            refused.append({"field": "$"})
+            continue
+        p = {x["name"]: x for x in doc["parameter"]}
+        key = (p["version"]["valueString"], p["returnCode"]["valueCode"])
+        counts[key] = counts.get(key, 0) + 1
+    metrics.count_grouped(counts, refused)
+
+
 async def _operation(request: Request, expect: str) -> Response:
     try:
         rt = request.app.state.runtime
@@ -91,6 +106,7 @@ async def _operation(request: Request, expect: str) -> Response:
             log.error("FHIR reader failed", extra={"error_type": type(exc).__name__})
             return 422, F.outcome([F.Issue("exception", expect, "the resource could not be read")]), 0
         answers = _group(rt, grouper, items, edits, rate)
+        _count(rt.metrics, answers)
         if mode == "single":
             status, doc = answers[0]
             return status, doc, 1

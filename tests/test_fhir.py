@@ -281,6 +281,27 @@ def test_grouped_resources_are_counted_without_content(client, rec):
     assert rec["id"] not in client.get("/metrics").text
 
 
+def test_hac_parts_carry_each_hac_number_and_status(grouper):
+    """A HAC claim (shared/eval/public_hac.jsonl): each diagnosis's HACs as (number, status) parts."""
+    from cmsdiff import SHARED
+    from oracle import public_to_claim
+
+    path = SHARED / "eval" / "public_hac.jsonl"
+    if not path.is_file():
+        pytest.skip(f"shared HAC claims not found at {path}")
+    recs = [orjson.loads(line) for line in path.read_bytes().splitlines() if line.strip()]
+    rec = next(r for r in recs if any(x[5] for x in r["expect"]["detail"]["sdx"]))
+    result = grouper.group([public_to_claim(rec)])[0]
+    doc = F.parameters(F.Item("Claim", "x"), result)
+    got = [[(_params({"parameter": h["part"]})["number"]["valueInteger"],
+             _params({"parameter": h["part"]})["status"]["valueCode"])
+            for h in part["part"] if h["name"] == "hac"]
+           for part in doc["parameter"] if part["name"] == "diagnosis"]
+    want = [[(h["number"], h["status"]) for h in d["hacs"]] for d in [result["pdx"], *result["sdx"]]]
+    assert got == want and any(want)
+    _valid(doc)
+
+
 def test_reader_does_not_touch_what_it_is_given(rec):
     doc = R.encounter_bundle(rec)
     before = copy.deepcopy(doc)

@@ -771,8 +771,8 @@ def _dx_part(dx: dict, role: str, sequence: int) -> dict:
              _p("severityFinal", valueCode=usage.get("final")),
              _p("poaError", valueCode=dx.get("poa_error"))]
     for hac in dx.get("hacs") or ():
-        number, status = (hac.get("hac"), hac.get("status")) if type(hac) is dict else (hac[0], hac[1])
-        part.append(_p("hac", part=[_p("number", valueString=str(number)), _p("status", valueCode=str(status))]))
+        part.append(_p("hac", part=[_p("number", valueInteger=int(hac["number"])),
+                                    _p("status", valueCode=str(hac["status"]))]))
     part += _edits_parts(dx)
     return _p("diagnosis", part=[x for x in part if _has_value(x)])
 

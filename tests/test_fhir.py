@@ -217,6 +217,19 @@ def test_a_bundle_mixing_good_and_bad_resources(client, public_records):
     assert _params(entries[3]["resource"])["id"]["valueId"] == recs[3]["id"]
 
 
+def test_bundle_past_the_batch_limit_is_413(grouper, public_records):
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.settings import Settings
+
+    app = create_app(grouper=grouper, settings=Settings.from_env({"FASTDRG_MAX_BATCH_CLAIMS": "3"}))
+    with TestClient(app) as c:
+        r = c.post("/fhir/Claim/$group", json=R.claims_bundle(public_records[:2]))  # 4 entries: 2 Patients
+        issue = _outcome(r, 413)
+        assert issue["code"] == "too-costly" and issue["expression"] == ["Bundle.entry"]
+
+
 def test_service_refusals_are_operation_outcomes(client, rec):
     r = client.post("/fhir/Claim/$group?edits=perhaps", json=R.claim(rec))
     assert _outcome(r, 400)["expression"] == ["edits"]

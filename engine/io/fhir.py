@@ -570,7 +570,8 @@ def _bundle_lookup(entries: list) -> dict:
     return lookup
 
 
-def read_resource(doc: Any, expect: str | None = None, validate: bool = True) -> tuple[str, list[Item]]:
+def read_resource(doc: Any, expect: str | None = None, validate: bool = True,
+                  max_entries: int | None = None) -> tuple[str, list[Item]]:
     """A parsed body -> (``"single"`` | ``"batch"``, its Items).
 
     ``expect``: the operation's resource type (``Claim``, ``ExplanationOfBenefit``,
@@ -580,7 +581,9 @@ def read_resource(doc: Any, expect: str | None = None, validate: bool = True) ->
     Patient resolved among the Bundle's entries (Patient entries get no Item).  Raises
     FhirInputError when the body is not a FHIR resource at all, not one the operation
     takes, or a Bundle whose own structure is not valid.  ``validate=False`` skips the
-    fhir.resources check (for resources checked already: the mapping is the same)."""
+    fhir.resources check (for resources checked already: the mapping is the same).
+    ``max_entries``: a Bundle with more entries is refused (issue code ``too-costly``) before
+    any is read."""
     check = validate_resource if validate else _no_issues
     if type(doc) is not dict or type(doc.get("resourceType")) is not str:
         raise FhirInputError(Issue("structure", "resourceType" if type(doc) is dict else "$",
@@ -604,6 +607,8 @@ def read_resource(doc: Any, expect: str | None = None, validate: bool = True) ->
     if "entry" in doc and type(entries) is not list:
         raise FhirInputError(Issue("structure", "Bundle.entry", "not valid FHIR R4: entry must be an array", True))
     entries = entries or []
+    if max_entries is not None and len(entries) > max_entries:
+        raise FhirInputError(Issue("too-costly", "Bundle.entry", f"more than {max_entries} entries in one Bundle"))
     for k, e in enumerate(entries):
         if type(e) is dict and "resource" in e and type(e["resource"]) is not dict:
             raise FhirInputError(Issue("structure", f"Bundle.entry[{k}].resource",
@@ -669,14 +674,15 @@ def _id(doc: dict) -> str | None:
     return doc.get("id") if type(doc.get("id")) is str else None
 
 
-def read_body(body: bytes, expect: str | None = None, validate: bool = True) -> tuple[str, list[Item]]:
+def read_body(body: bytes, expect: str | None = None, validate: bool = True,
+              max_entries: int | None = None) -> tuple[str, list[Item]]:
     """Request bytes -> ``read_resource``; not JSON is a FhirInputError."""
     try:
         doc = orjson.loads(body)
     except orjson.JSONDecodeError as exc:
         raise FhirInputError(Issue("structure", "$", f"not JSON: {exc.msg} at line {exc.lineno}, "
                                                     f"column {exc.colno}", True)) from None
-    return read_resource(doc, expect, validate)
+    return read_resource(doc, expect, validate, max_entries)
 
 
 def engine_issue(item: Item, error: dict) -> Issue:
@@ -807,8 +813,11 @@ def batch_response(entries: list[tuple[str, dict]]) -> dict:
 
 
 def status_of(issues: list[Issue]) -> int:
-    """The HTTP status of a refusal: 400 when the resource is not valid FHIR, else 422."""
-    return 400 if any(i.not_fhir for i in issues) else 422
+    """The HTTP status of a refusal: 400 when the resource is not valid FHIR, 413 when a Bundle
+    has too many entries, else 422."""
+    if any(i.not_fhir for i in issues):
+        return 400
+    return 413 if any(i.code == "too-costly" for i in issues) else 422
 
 
 def group_resources(grouper, items: list[Item], edits: bool = False, base_rate=None

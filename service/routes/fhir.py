@@ -99,7 +99,7 @@ async def _operation(request: Request, expect: str) -> Response:
 
     def work():
         try:
-            mode, items = F.read_body(body, expect)
+            mode, items = F.read_body(body, expect, max_entries=settings.max_batch_claims)
         except F.FhirInputError as exc:
             return F.status_of([exc.issue]), F.outcome([exc.issue]), 0
         except Exception as exc:  # noqa: BLE001 - a reader bug: never a 5xx, only the type logged
@@ -330,7 +330,8 @@ def _route(expect: str):
                                          EXAMPLE_PARAMETERS, media_type=F.FHIR_MEDIA_TYPE),
                    **{s: oa.json_response("FhirOperationOutcome", text, media_type=F.FHIR_MEDIA_TYPE)
                       for s, text in ((400, "Not JSON, not valid FHIR R4, or a bad query parameter."),
-                                      (413, "The body is larger than FASTDRG_MAX_BODY_BYTES."),
+                                      (413, "The body is larger than FASTDRG_MAX_BODY_BYTES, or a Bundle has more "
+                                            "entries than FASTDRG_MAX_BATCH_CLAIMS."),
                                       (422, "A resource the operation does not take, or that cannot be grouped."),
                                       (503, "The engine is still loading."))},
                    401: oa.problem("Missing or wrong API key (when FASTDRG_API_KEYS is set).")},

@@ -29,12 +29,21 @@ round); it reports every round's ratio and their median.  Claims: the public
 edit claims (``../shared/eval/public_edits.jsonl``: the public claims with a
 length of stay, and claims aimed at every edit).
 
+``fhir`` (needs ``wrk``) measures the FHIR front door (issue #27) against its JSON twin, side by
+side on one server: single ``POST /fhir/Claim/$group`` requests/s against ``POST /v1/group``
+on the same claims (goal >= 30 %), and a Bundle of 1,000 Claims against
+``/v1/group/batch`` with the same 1,000 claims, in claims/s (goal >= 20 %), in alternating
+rounds (the order flips each round); the ratio is the median of the rounds' ratios.  Claims:
+the public claims written as FHIR Claims by ``tests/fhir_resources.py`` (a contained
+Patient each) and their JSON twins.
+
 ``locust`` runs ``locustfile.py`` headless for ``--duration`` seconds against
 a fresh server: EHR users posting single encounters and clearinghouse users
 posting batches and streams.
 
     python benchmarks/bench_service.py wrk --duration 15 --out benchmarks/RESULTS-service.md
     python benchmarks/bench_service.py edits --duration 5 --rounds 5
+    python benchmarks/bench_service.py fhir --duration 5 --rounds 3
     python benchmarks/bench_service.py locust --duration 30 --users 20
 
 Claims are the public reference claims (``../shared/eval/public_claims.jsonl``),
@@ -495,11 +504,187 @@ def suite_edits(args) -> int:
         "```",
         "",
     ])
+    _report(md, args, work)
+    return 0 if bad == 0 and exit_code == 0 and min(ratio.values()) >= 0.8 else 1
+
+
+_ROUTE_LUA = {
+    "single": (
+        'local bodies, i, route, ctype = {}, 0, nil, nil\n'
+        'function init(args)\n'
+        '  route, ctype = args[2], args[3]\n'
+        '  for line in io.lines(args[1]) do bodies[#bodies + 1] = line end\n'
+        'end\n'
+        'function request()\n'
+        '  i = i % #bodies + 1\n'
+        '  return wrk.format("POST", route, {["Content-Type"] = ctype}, bodies[i])\n'
+        'end\n'),
+    "one": (
+        'local req\n'
+        'function init(args)\n'
+        '  local f = io.open(args[1], "rb"); local body = f:read("*a"); f:close()\n'
+        '  req = wrk.format("POST", args[2], {["Content-Type"] = args[3]}, body)\n'
+        'end\n'
+        'function request() return req end\n'),
+}
+
+
+FHIR_PROBE = r"""
+import sys, time, orjson
+sys.path.insert(0, "tests")
+import fhir_resources as R
+from engine import Grouper
+from engine.io import fhir as F
+records = [orjson.loads(l) for l in open(sys.argv[1], "rb") if l.strip()][: int(sys.argv[2])]
+docs = [R.claim(r) for r in records]
+g = Grouper()
+g.group([R.json_twin(r) for r in records[:50]])
+per = lambda t: (time.perf_counter() - t) / len(docs) * 1e6
+t = time.perf_counter(); [F.validate_resource(d, "Claim") for d in docs]; check = per(t)
+t = time.perf_counter(); items = [F.read_resource(d, "Claim", validate=False)[1][0] for d in docs]; read = per(t)
+claims = [it.claim for it in items]
+t = time.perf_counter(); results = g.group(claims, detail=True); grouped = per(t)
+t = time.perf_counter(); [orjson.dumps(F.parameters(it, r)) for it, r in zip(items, results)]; written = per(t)
+t = time.perf_counter(); g.group([R.json_twin(r) for r in records]); twin = per(t)
+print(orjson.dumps({"check_us": check, "read_us": read, "group_us": grouped, "write_us": written,
+                    "json_twin_group_us": twin}).decode())
+"""
+
+
+def fhir_breakdown(claims: int) -> dict:
+    """Microseconds a Claim spends in each step, in process (the FHIR road and its JSON twin)."""
+    done = subprocess.run([sys.executable, "-c", FHIR_PROBE, str(PUBLIC), str(claims)], cwd=REPO,
+                          capture_output=True, text=True, timeout=3000)
+    if done.returncode != 0:
+        raise RuntimeError(f"FHIR probe failed: {done.stderr[-2000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def suite_fhir(args) -> int:
+    """FHIR ``$group`` against its JSON twin, side by side (see the module's docstring)."""
+    import statistics
+
+    import fhir_resources as R  # tests/: the public claims written as FHIR
+
+    parts = fhir_breakdown(min(args.claims, 1000))
+    print("  in process, µs per Claim: " + ", ".join(f"{k} {v:,.0f}" for k, v in parts.items()), flush=True)
+    if args.probe_only:
+        return 0
+    _need("wrk", "curl")
+    work = Path(tempfile.mkdtemp(prefix="fastdrg-bench-fhir-"))
+    log = work / "server.log"
+    with open(PUBLIC, "rb") as fh:
+        records = [orjson.loads(line) for line in fh if line.strip()][: args.claims]
+    files = {}
+    for name, docs in (("json", [R.json_twin(r) for r in records]), ("fhir", [R.claim(r) for r in records])):
+        files[name] = work / f"{name}.ndjson"
+        files[name].write_bytes(b"\n".join(orjson.dumps(d) for d in docs) + b"\n")
+    files["batch"] = work / "batch1000.json"
+    files["batch"].write_bytes(orjson.dumps({"claims": [R.json_twin(r) for r in records[:1000]]}))
+    files["bundle"] = work / "bundle1000.json"
+    files["bundle"].write_bytes(orjson.dumps({"resourceType": "Bundle", "type": "batch",
+                                              "entry": [{"resource": R.claim(r)} for r in records[:1000]]}))
+    lua = {k: work / f"{k}.lua" for k in _ROUTE_LUA}
+    for k, text in _ROUTE_LUA.items():
+        lua[k].write_text(text)
+    runs = {  # name: (lua, data, route, content type, connections, claims per request)
+        "/v1/group": (lua["single"], files["json"], "/v1/group", "application/json", 32, 1),
+        "/fhir/Claim/$group": (lua["single"], files["fhir"], "/fhir/Claim/$group", "application/fhir+json", 32, 1),
+        "/v1/group/batch": (lua["one"], files["batch"], "/v1/group/batch", "application/json",
+                            args.batch_connections, 1000),
+        "Bundle of 1,000 Claims": (lua["one"], files["bundle"], "/fhir/Claim/$group", "application/fhir+json",
+                                   args.batch_connections, 1000),
+    }
+    pairs = (("/v1/group", "/fhir/Claim/$group"), ("/v1/group/batch", "Bundle of 1,000 Claims"))
+    cmd = serve_command() + ["serve", "--host", HOST, "--port", "{port}", "--workers", "1", "--log-level", "warning"]
+    results: dict = {name: [] for name in runs}
+
+    def one(srv, name, duration):
+        script, data, route, ctype, conns, per = runs[name]
+        r = run_wrk(srv.url, script, data, conns, duration, 1, route, ctype)
+        r["claims_per_s"] = r["rps"] * per
+        if route.startswith("/fhir"):  # wrk leaves requests in flight (a Bundle takes seconds): the
+            drain(srv)                 # next run starts once the server has answered them
+        return r
+
+    one_claim = work / "one.json"
+    one_claim.write_bytes(orjson.dumps(R.claim(records[0])))
+
+    def drain(srv):  # until one Claim is answered at once (nothing queued before it)
+        for _ in range(120):
+            done = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{time_total}", "--max-time", "300",
+                                   "-X", "POST", "-H", "Content-Type: application/fhir+json", "--data-binary",
+                                   f"@{one_claim}", f"{srv.url}/fhir/Claim/$group"], capture_output=True, text=True)
+            if float(done.stdout or 0) < 0.25:
+                return
+
+    with Server(cmd, "/readyz", log) as srv:
+        for name in runs:
+            one(srv, name, 3)  # warm-up
+        for k in range(args.rounds):
+            for ref, fhir in pairs:
+                duration = args.duration if ref == "/v1/group" else max(args.duration, 30)
+                for name in ((ref, fhir) if k % 2 == 0 else (fhir, ref)):
+                    results[name].append(one(srv, name, duration))
+                a, b = results[ref][-1], results[fhir][-1]
+                print(f"  round {k + 1}: {ref} {a['claims_per_s']:,.0f} claims/s, {fhir} "
+                      f"{b['claims_per_s']:,.0f} claims/s ({b['claims_per_s'] / a['claims_per_s']:.0%})", flush=True)
+        exit_code = srv.stop()
+    ratio = {fhir: statistics.median(b["claims_per_s"] / a["claims_per_s"]
+                                     for a, b in zip(results[ref], results[fhir])) for ref, fhir in pairs}
+    bad = sum(r["non_2xx"] + r["socket_errors"] for rs in results.values() for r in rs)
+    mark = lambda ok: "met" if ok else "NOT met"  # noqa: E731
+    med = lambda name, key: statistics.median(r[key] for r in results[name])  # noqa: E731
+    goal = {"/fhir/Claim/$group": 0.3, "Bundle of 1,000 Claims": 0.2}
+    md = "\n".join([
+        "## FHIR `$group` against its JSON twin (issue 27)",
+        "",
+        f"Measured {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} on {_machine()}, load average "
+        f"{os.getloadavg()[0]:.1f} at the end (a shared, busy machine: other agents' jobs ran meanwhile, so the "
+        "absolute figures are low and noisy; the ratios, taken round by round, are what is compared); one server "
+        f"worker, wrk 1 thread, {args.rounds} rounds, FHIR and JSON alternating (order flipped each round); the "
+        f"ratio is the median of the rounds' ratios. Claims: the first {len(records):,} public claims as FHIR "
+        "Claims (a contained Patient each, `tests/fhir_resources.py`) and as their JSON twins.",
+        "",
+        "| run | JSON | FHIR | FHIR / JSON (median of rounds) | goal |",
+        "| --- | --- | --- | --- | --- |",
+        f"| one claim a request, 32 conn: `/v1/group` vs `/fhir/Claim/$group` | {med('/v1/group', 'rps'):,.0f} "
+        f"req/s (p99 {med('/v1/group', 'p99_ms'):.1f} ms) | {med('/fhir/Claim/$group', 'rps'):,.0f} req/s (p99 "
+        f"{med('/fhir/Claim/$group', 'p99_ms'):.1f} ms) | {ratio['/fhir/Claim/$group']:.0%} | ≥ 30 %: "
+        f"{mark(ratio['/fhir/Claim/$group'] >= goal['/fhir/Claim/$group'])} |",
+        f"| 1,000 claims a request, {args.batch_connections} conn: `/v1/group/batch` vs a Bundle of 1,000 Claims | "
+        f"{med('/v1/group/batch', 'claims_per_s'):,.0f} claims/s | {med('Bundle of 1,000 Claims', 'claims_per_s'):,.0f} "
+        f"claims/s | {ratio['Bundle of 1,000 Claims']:.0%} | ≥ 20 %: "
+        f"{mark(ratio['Bundle of 1,000 Claims'] >= goal['Bundle of 1,000 Claims'])} |",
+        "",
+        f"In process, per Claim (first {min(args.claims, 1000):,}): the fhir.resources structure check "
+        f"{parts['check_us']:,.0f} µs, the mapping {parts['read_us']:,.0f} µs, `Grouper.group` "
+        f"{parts['group_us']:,.0f} µs, the Parameters written {parts['write_us']:,.0f} µs; the JSON twin's "
+        f"`group` {parts['json_twin_group_us']:,.0f} µs. The structure check is the FHIR road's cost.",
+        "",
+        "Rounds (JSON / FHIR): single " + "; ".join(
+            f"{a['rps']:,.0f} / {b['rps']:,.0f} req/s" for a, b in zip(results['/v1/group'],
+                                                                        results['/fhir/Claim/$group']))
+        + "; batch " + "; ".join(f"{a['claims_per_s']:,.0f} / {b['claims_per_s']:,.0f} claims/s" for a, b in zip(
+            results['/v1/group/batch'], results['Bundle of 1,000 Claims'])) + ".",
+        f"Failed answers: {bad}; server exit status after SIGTERM: {exit_code}.",
+        "",
+        "```",
+        f"python benchmarks/bench_service.py fhir --duration {args.duration} --rounds {args.rounds} "
+        f"--claims {args.claims} --batch-connections {args.batch_connections}",
+        "```",
+        "",
+    ])
+    _report(md, args, work)
+    return 0 if bad == 0 and exit_code == 0 and all(ratio[k] >= goal[k] for k in goal) else 1
+
+
+def _report(md: str, args, work: Path) -> None:
+    """Print a suite's Markdown section, write it to ``--out``, remove the suite's files."""
     print(md)
     if args.out:
         Path(args.out).write_text(md)
     shutil.rmtree(work, ignore_errors=True)
-    return 0 if bad == 0 and exit_code == 0 and min(ratio.values()) >= 0.8 else 1
 
 
 def _median_run(runs: list[dict]) -> dict:
@@ -625,11 +810,18 @@ def main() -> int:
     e.add_argument("--stream-claims", type=int, default=100_000)
     e.add_argument("--batch-connections", type=int, default=4)
     e.add_argument("--out", help="write the Markdown section here")
+    f = sub.add_parser("fhir", help="FHIR $group against its JSON twin, side by side (wrk)")
+    f.add_argument("--duration", type=int, default=5, help="seconds per wrk run (batch runs: at least 30: a Bundle of 1,000 takes seconds)")
+    f.add_argument("--rounds", type=int, default=3)
+    f.add_argument("--claims", type=int, default=2000, help="distinct public claims sent (first N)")
+    f.add_argument("--batch-connections", type=int, default=2)
+    f.add_argument("--out", help="write the Markdown section here")
+    f.add_argument("--probe-only", action="store_true", help="only the in-process breakdown per Claim")
     loc = sub.add_parser("locust", help="the two real workloads with locust, headless")
     loc.add_argument("--duration", type=int, default=30)
     loc.add_argument("--users", type=int, default=20)
     args = parser.parse_args()
-    return {"wrk": suite_wrk, "edits": suite_edits, "locust": suite_locust}[args.suite](args)
+    return {"wrk": suite_wrk, "edits": suite_edits, "fhir": suite_fhir, "locust": suite_locust}[args.suite](args)
 
 
 if __name__ == "__main__":

@@ -34,7 +34,7 @@ from . import __version__
 from .metrics import Metrics, RequestMiddleware
 from .openapi import install_openapi
 from .problems import install_problem_handlers
-from .routes import casemix, editing, grouping, ops, payment, reference
+from .routes import casemix, editing, fhir, grouping, ops, payment, reference
 from . import ui
 from .ui import analyze
 from .runtime import Runtime
@@ -49,6 +49,7 @@ MS-DRG grouping as a service: CMS MS-DRG versions 40.0 to 44.0 (and any CMS rele
 * **EHR**: `POST /v1/group` with one encounter, get its DRG.
 * **Clearinghouse**: `POST /v1/group/batch` (up to the configured claims per request) or
   `POST /v1/group/stream` (NDJSON, any size, streamed back as it is grouped).
+* **FHIR R4**: `POST /fhir/Claim/$group` (also `ExplanationOfBenefit`, `Encounter`), answered in FHIR.
 * **Operations**: `/healthz`, `/readyz`, `/metrics` (Prometheus).
 
 Errors are RFC 7807 `application/problem+json` documents with the field path and reason.
@@ -95,13 +96,15 @@ def create_app(
             {"name": "reference", "description": "Versions, DRGs and codes as the grouper sees them."},
             {"name": "payment", "description": "What a DRG pays: Table 5 weights, transfers, what-if."},
             {"name": "operations", "description": "Probes and metrics; no API key needed."},
+            {"name": "fhir", "description": "FHIR R4: Claims, ExplanationOfBenefits and encounter Bundles grouped "
+                                            "by the $group operation (docs/fhir.md)."},
         ],
     )
     app.state.settings = settings
     app.state.metrics = metrics
     app.state.runtime = runtime
     install_problem_handlers(app)
-    for module in (grouping, editing, reference, payment, ops, casemix, ui, analyze):
+    for module in (grouping, editing, reference, payment, ops, casemix, fhir, ui, analyze):
         app.router.routes.extend(module.router.routes)
     install_openapi(app, settings.auth_required)
     app.add_middleware(RequestMiddleware, metrics=metrics, settings=settings, access_log=settings.access_log)

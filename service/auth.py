@@ -23,7 +23,11 @@ import hmac
 from .problems import problem_response
 from .settings import hash_key
 
-__all__ = ["check_api_key", "unauthenticated_response", "presented_key"]
+__all__ = ["check_api_key", "unauthenticated_response", "presented_key", "KEYED_PATHS"]
+
+#: The paths that need a key when keys are configured: /v1 and the FHIR operations
+#: (``/fhir/metadata`` and the OperationDefinition stay open, as FHIR servers keep them).
+KEYED_PATHS = ("/v1", "/fhir/Claim/", "/fhir/ExplanationOfBenefit/", "/fhir/Encounter/")
 
 
 def presented_key(scope) -> str | None:

@@ -39,7 +39,7 @@ from typing import Any, Iterable
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client import CONTENT_TYPE_LATEST, disable_created_metrics
 
-from .auth import check_api_key
+from .auth import KEYED_PATHS, check_api_key
 from .logging import ACCESS_LOGGER
 
 __all__ = ["Metrics", "RequestMiddleware", "CLAIM_FIELDS"]
@@ -234,7 +234,7 @@ class RequestMiddleware:
         metrics = self.metrics
         metrics.request_started()
         try:
-            if self.key_digests and scope["path"].startswith("/v1") and not check_api_key(scope, self.key_digests):
+            if self.key_digests and scope["path"].startswith(KEYED_PATHS) and not check_api_key(scope, self.key_digests):
                 from .auth import unauthenticated_response
 
                 await unauthenticated_response()(scope, receive, send_wrapper)

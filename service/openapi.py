@@ -16,6 +16,8 @@ from engine.decode import AFFECTS, CLAIM_SEVERITY, CODE_SEVERITY, HAC_STATUS, HA
 from engine.editing.kernel import EDIT_NAMES as _EDIT_NAMES, EDIT_TYPES as _EDIT_TYPES
 from engine.tables import RETURN_CODES as _RETURN_CODES, VERSIONS as _VERSIONS
 
+from .auth import KEYED_PATHS
+
 __all__ = ["SCHEMAS", "EXAMPLE_CLAIM", "EXAMPLE_RESULT", "body", "json_response", "problem_responses", "install_openapi"]
 
 
@@ -796,13 +798,16 @@ def install_openapi(app, auth_required: bool) -> None:
         )
         components = doc.setdefault("components", {})
         components.setdefault("schemas", {}).update(SCHEMAS)
+        from .routes.fhir import FHIR_SCHEMAS  # the FHIR routes' (service.routes.fhir)
+
+        components["schemas"].update(FHIR_SCHEMAS)
         components["securitySchemes"] = {
             "bearer": {"type": "http", "scheme": "bearer", "description": "API key as a bearer token."},
             "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
         }
         _exact_parameters(doc)
         for path, item in doc.get("paths", {}).items():
-            if path.startswith("/v1"):
+            if path.startswith(KEYED_PATHS):
                 for op in item.values():
                     if isinstance(op, dict):
                         op["security"] = [{"bearer": []}, {"apiKey": []}] if auth_required else []

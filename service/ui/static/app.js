@@ -296,6 +296,11 @@ async function fillFromText(text) {
     if (Array.isArray(doc)) doc = doc[0];
     if (doc && Array.isArray(doc.claims)) doc = doc.claims[0];
     if (!doc || typeof doc !== "object") { showMessage("The pasted JSON holds no claim.", "warn"); return false; }
+    if (typeof doc.resourceType === "string") {  // FHIR R4: a Claim, an EOB, an encounter Bundle
+      const claim = fhirToClaim(doc);
+      if (!claim) { showMessage("The pasted FHIR resource holds no Claim, ExplanationOfBenefit or Encounter.", "warn"); return false; }
+      doc = claim;
+    }
     fillFromClaim(doc);
     return true;
   }
@@ -316,6 +321,95 @@ async function fillFromText(text) {
   setRows("sdx", dx.slice(1));
   setRows("px", px);
   return true;
+}
+
+// A pasted FHIR resource -> the form's claim, as docs/fhir.md maps it (the service's reader,
+// engine/io/fhir.py, is the reference: grouping the form gives what POST /fhir/…/$group gives).
+// Code systems are compared without their scheme (the page's assets name no host).
+const FHIR = {
+  icd10cm: "hl7.org/fhir/sid/icd-10-cm",
+  icd10pcs: "www.cms.gov/Medicare/Coding/ICD10",
+  nubcDischarge: "www.nubc.org/CodeSystem/PatDischargeStatus",
+  poaExtension: "urn:fastdrg:fhir:StructureDefinition:present-on-admission",
+  hospitalExtension: "urn:fastdrg:fhir:StructureDefinition:hospital-status",
+};
+const codings = (cc) => (cc && Array.isArray(cc.coding) ? cc.coding : []);
+const codeOf = (cc, system) => {
+  const c = codings(cc).find((x) => !system || String(x.system || "").replace(/^https?:\/\//, "") === system);
+  return c && typeof c.code === "string" ? c.code : "";
+};
+const hasCode = (cc, code) => codings(cc).some((x) => x.code === code);
+const ext = (el, url) => ((el && el.extension) || []).find((x) => x.url === url)?.valueCode;
+const bySequence = (list, key) => list.map((x, i) => [x, i]).sort((a, b) =>
+  ((a[0][key] ?? 1e9) - (b[0][key] ?? 1e9)) || a[1] - b[1]).map((p) => p[0]);
+
+function fhirAge(patient, on) {
+  const b = patient && /^\d{4}-\d{2}-\d{2}/.test(patient.birthDate || "") ? patient.birthDate : null;
+  if (!b || !on) return undefined;
+  const [by, bm, bd] = b.slice(0, 10).split("-").map(Number);
+  const [y, m, d] = on.slice(0, 10).split("-").map(Number);
+  return y - by - ((m < bm || (m === bm && d < bd)) ? 1 : 0);
+}
+
+function fhirSex(patient) {
+  const g = patient && patient.gender;
+  return g === "female" ? "F" : g === "male" ? "M" : "U";
+}
+
+function fhirToClaim(doc) {
+  const entries = doc.resourceType === "Bundle" && Array.isArray(doc.entry) ? doc.entry : [];
+  const find = (ref, holder) => {
+    if (!ref || typeof ref.reference !== "string") return null;
+    const r = ref.reference;
+    if (r.startsWith("#")) return ((holder && holder.contained) || []).find((c) => c.id === r.slice(1)) || null;
+    const e = entries.find((x) => x.fullUrl === r || (x.resource && `${x.resource.resourceType}/${x.resource.id}` === r));
+    return e ? e.resource : null;
+  };
+  const res = (type) => entries.map((e) => e.resource).filter((r) => r && r.resourceType === type);
+  const encounter = res("Encounter")[0];
+  if (encounter) {
+    const period = encounter.period || {};
+    const patient = find(encounter.subject, encounter);
+    const dx = (encounter.diagnosis || []).filter((d) => !hasCode(d.use, "AD")).map((d, i) => {
+      const cond = find(d.condition, encounter);
+      return { rank: d.rank, i, code: codeOf(cond && cond.code, FHIR.icd10cm), poa: ext(d, FHIR.poaExtension) || "" };
+    }).sort((a, b) => ((a.rank ?? 1e9) - (b.rank ?? 1e9)) || a.i - b.i);
+    const admitting = (encounter.diagnosis || []).find((d) => hasCode(d.use, "AD"));
+    const admitCond = admitting && find(admitting.condition, encounter);
+    return {
+      id: encounter.id, discharge_date: period.end, age: fhirAge(patient, period.start || period.end),
+      sex: fhirSex(patient), hospital_status: ext(encounter, FHIR.hospitalExtension),
+      discharge_status: codeOf((encounter.hospitalization || {}).dischargeDisposition, FHIR.nubcDischarge),
+      admit_dx: admitCond ? codeOf(admitCond.code, FHIR.icd10cm) : "",
+      pdx: dx[0] ? { code: dx[0].code, poa: dx[0].poa } : "", sdx: dx.slice(1).map((d) => ({ code: d.code, poa: d.poa })),
+      procedures: res("Procedure").map((p) => codeOf(p.code, FHIR.icd10pcs)).filter(Boolean),
+    };
+  }
+  const claim = ["Claim", "ExplanationOfBenefit"].includes(doc.resourceType) ? doc
+    : [...res("Claim"), ...res("ExplanationOfBenefit")][0];
+  if (!claim) return null;
+  const info = (cat) => (claim.supportingInfo || []).find((x) => hasCode(x.category, cat));
+  const period = (info("admissionperiod") || {}).timingPeriod || claim.billablePeriod || {};
+  const patient = find(claim.patient, claim);
+  const status = info("discharge-status");
+  const typed = (d, t) => (d.type || []).some((cc) => hasCode(cc, t));
+  const dxs = bySequence(claim.diagnosis || [], "sequence").map((d) => ({
+    d, code: codeOf(d.diagnosisCodeableConcept, FHIR.icd10cm), poa: codeOf(d.onAdmission) || "" }));
+  const principal = dxs.find((x) => typed(x.d, "principal"));
+  const admitting = dxs.find((x) => typed(x.d, "admitting"));
+  const others = dxs.filter((x) => x !== principal && !(x === admitting && x.d.type.length === 1));
+  const secondary = [...others.filter((x) => !typed(x.d, "externalcauseofinjury")),
+    ...others.filter((x) => typed(x.d, "externalcauseofinjury"))];
+  return {
+    id: claim.id, discharge_date: period.end, age: fhirAge(patient, period.start || period.end), sex: fhirSex(patient),
+    hospital_status: ext(claim, FHIR.hospitalExtension),
+    discharge_status: status ? codeOf(status.code, FHIR.nubcDischarge) || codeOf(status.code) : "",
+    admit_dx: admitting ? admitting.code : "",
+    pdx: principal ? { code: principal.code, poa: principal.poa } : "",
+    sdx: secondary.map((x) => ({ code: x.code, poa: x.poa })),
+    procedures: bySequence(claim.procedure || [], "sequence").map((p) => codeOf(p.procedureCodeableConcept, FHIR.icd10pcs))
+      .filter(Boolean),
+  };
 }
 
 function fillFromClaim(c) {

@@ -165,3 +165,20 @@ def write_837i(claims: list[dict], *, elem: str = "*", comp: str = ":", rep: str
         out.append(seg(["IEA", str(len(interchange)), ctrl]))
         isa += 1
     return "".join(out).encode("latin-1")
+
+
+def recount(text: str, elem: str = "*", term: str = "~") -> str:
+    """``text`` (an 837I edited by hand) with each SE01 set to its set's segment count."""
+    segs = [s for s in text.split(term)]
+    out, count = [], 0
+    for s in segs:
+        sid = s.strip().split(elem, 1)[0]
+        if sid == "ST":
+            count = 0
+        count += 1
+        if sid == "SE":
+            els = s.split(elem)
+            els[1] = str(count)
+            s = elem.join(els)
+        out.append(s)
+    return term.join(out)

@@ -41,7 +41,7 @@ from .x12_scan import (  # noqa: F401  (the codes the compiled pass answers)
     _BAD_SEGMENT, _GE_CONTROL, _GE_COUNT, _IEA_CONTROL, _IEA_COUNT, _ISA, _NOT_837, _NOT_837I, _NOT_X12, _OK,
     _OUTSIDE, _OVERFLOW, _SE_CONTROL, _SE_COUNT, _TRUNCATED, _UNCLOSED, CE_ADMIT_AFTER, CE_BAD_ADMISSION,
     CE_BAD_BIRTH, CE_BAD_CODE, CE_BAD_PERIOD, CE_BAD_STATUS, CE_BORN_LATER, CE_ICD9, CE_NO_BIRTH, CE_NO_PDX,
-    CE_NO_PERIOD, CE_NO_STATUS, CE_NONE, CE_TOO_MANY, CE_TWO_ABJ, CE_TWO_BBR, CE_TWO_PDX, MAX_CODES, _scan,
+    CE_NO_PERIOD, CE_NO_STATUS, CE_NONE, CE_TOO_MANY, CE_TWO_ABJ, CE_TWO_BBR, CE_TWO_PDX, MAX_CODES, _assemble, _scan,
 )
 
 
@@ -139,8 +139,9 @@ class X12Claims:
     the columns are per claim in file order (``spans[i]``: [CLM01, ISA13,
     GS06, ST02, billed DRG] as (lo, hi) pairs of ``data``, -1 when absent)."""
 
-    def __init__(self, data: bytes, out: bytes, text_spans, err, eref, patient, nabf, spans):
+    def __init__(self, data: bytes, out: bytes, text_spans, err, eref, patient, nabf, spans, buf=None):
         self.data = data
+        self.buf = _readonly(data) if buf is None else buf
         self.n = len(err)
         self._out = out
         self.text_spans = text_spans
@@ -241,10 +242,7 @@ def read(data: bytes) -> X12Claims:
     if not isinstance(data, (bytes, bytearray, memoryview)):
         raise TypeError(f"an 837I file is bytes, not {type(data).__name__}")
     data = bytes(data)
-    buf = np.frombuffer(data, np.uint8)
-    if buf.flags.writeable:
-        buf = buf.view()
-        buf.flags.writeable = False
+    buf = _readonly(data)
     ccap = data.count(b"CLM") + 1
     cap = 2 * len(data) + 512 * ccap
     for _ in range(8):
@@ -256,7 +254,7 @@ def read(data: bytes) -> X12Claims:
     if status != _OK:
         raise _file_error(data, status, seg, lo, hi, a, b)
     return X12Claims(data, out[:written].tobytes(), c_text[:n], c_err[:n], c_eref[:n], c_patient[:n], c_nabf[:n],
-                     c_spans[:n])
+                     c_spans[:n], buf)
 
 
 def extract(data: bytes) -> list[dict]:
@@ -272,14 +270,14 @@ def extract(data: bytes) -> list[dict]:
 # ---- grouping --------------------------------------------------------------------------------------
 
 class X12Results:
-    """Results of an 837I file, one per CLM in file order: ``documents[i]`` the
-    result as JSON (the JSON path's result, plus ``locator`` and, when the claim
-    bills a DRG, ``billed_drg`` and ``billed_drg_matches``), ``errors[i]`` its
-    error (None: grouped); ``counts`` as engine.JsonResults's; ``summary``:
-    claims read, grouped, refused, billed DRGs that differ."""
+    """Results of an 837I file, one per CLM in file order, as NDJSON (``body``):
+    each the JSON path's result plus ``locator`` and, when the claim bills a DRG,
+    ``billed_drg`` and ``billed_drg_matches``; ``errors[i]`` claim i's error
+    (None: grouped); ``counts`` as engine.JsonResults's; ``summary``: claims
+    read, grouped, refused, billed DRGs and how many differ."""
 
-    def __init__(self, documents, errors, counts, summary, case_mix=(0, 0), edit_counts=None):
-        self.documents = documents
+    def __init__(self, body: np.ndarray, errors, counts, summary, case_mix=(0, 0), edit_counts=None):
+        self._body = body  # uint8: the NDJSON, each line ending in a line break
         self.errors = errors
         self.counts = counts
         self.summary = summary
@@ -287,19 +285,31 @@ class X12Results:
         self.edit_counts = edit_counts or {}
 
     def __len__(self) -> int:
-        return len(self.documents)
+        return len(self.errors)
+
+    @property
+    def body(self) -> memoryview:
+        """The documents one a line (NDJSON, a line break after each), without a copy."""
+        return memoryview(self._body)
+
+    @property
+    def documents(self) -> list[bytes]:
+        return self._body.tobytes().split(b"\n")[:-1]
 
     def join(self, separator: bytes = b"\n", prefix: bytes = b"", suffix: bytes = b"") -> bytes:
-        return prefix + separator.join(self.documents) + suffix
+        """The documents between ``separator``s (a document holds no line break: JSON escapes it)."""
+        inner = self._body[:-1].tobytes()
+        if separator != b"\n":
+            inner = inner.replace(b"\n", separator)
+        return prefix + inner + suffix if prefix or suffix else inner
 
 
-def _drg_of(doc: bytes) -> str | None:
-    k = doc.find(b'"drg":"')
-    return doc[k + 7:k + 10].decode() if k >= 0 else None
-
-
-def _matches(billed: str, drg: str | None) -> bool:
-    return drg is not None and billed.isdigit() and int(billed) == int(drg)
+def _readonly(b: bytes) -> np.ndarray:
+    a = np.frombuffer(b, np.uint8)
+    if a.flags.writeable:
+        a = a.view()
+        a.flags.writeable = False
+    return a
 
 
 def group(grouper, data: bytes, detail: bool = True, edits: bool = False, base_rate=None,
@@ -309,57 +319,46 @@ def group(grouper, data: bytes, detail: bool = True, edits: bool = False, base_r
     result with its place in the file; :class:`X12Error` for a file that cannot
     be read.  Options as ``Grouper.group_json_texts``'s."""
     r = read(data)
+    texts = r.texts
     if edit_only:
-        texts = r.texts
         got = grouper.edit_json_texts([texts[k] for k in range(len(texts))], default_hospital_status)
+        got.separator = b"\n"
     else:
-        got = grouper.group_json_texts(r.texts, detail=detail, default_hospital_status=default_hospital_status,
-                                       edits=edits, base_rate=base_rate)
-    documents = [None] * r.n
+        got = grouper.group_json_texts(texts, detail=detail, default_hospital_status=default_hospital_status,
+                                       separator=b"\n", edits=edits, base_rate=base_rate)
     errors = [None] * r.n
-    got_docs, got_errors = got.documents, got.errors
-    spans = r.spans.tolist()
-    data = r.data
-    places: dict = {}
-    billed_n = differ = 0
-    for j, i in enumerate(r.taken.tolist()):
-        s = spans[i]
-        key = (s[2], s[3], s[4], s[5], s[6], s[7])
-        head = places.get(key)
-        if head is None:
-            head = places[key] = (b',"locator":{"isa13":%b,"gs06":%b,"st02":%b,"ordinal":' % (
-                orjson.dumps(_text(data, s[2], s[3])), orjson.dumps(_text(data, s[4], s[5])),
-                orjson.dumps(_text(data, s[6], s[7]))))
-        doc, err = got_docs[j], got_errors[j]
+    taken = r.taken.tolist()
+    extra = {}
+    for j, err in enumerate(got.errors):  # the engine's errors, in TR3 terms
         if err is not None:
-            err = r.engine_error(i, err)
-            doc = orjson.dumps({"id": r.id(i), "error": err})
-        errors[i] = err
-        tail = b"%b%d}" % (head, i + 1)
-        if s[8] >= 0:
-            billed = _text(data, s[8], s[9]).strip()
-            billed_n += 1
-            if err is None:
-                same = _matches(billed, _drg_of(doc))
-                differ += not same
-                tail += b',"billed_drg":%b,"billed_drg_matches":%b' % (orjson.dumps(billed),
-                                                                       b"true" if same else b"false")
-            else:
-                tail += b',"billed_drg":%b,"billed_drg_matches":null' % orjson.dumps(billed)
-        documents[i] = b"%b%b}" % (doc[:-1], tail)
-    for i in np.flatnonzero(r.text_spans[:, 0] < 0).tolist():
-        err = errors[i] = r.error(i)
-        result = {"id": r.id(i), "error": err, "locator": r.locator(i)}
-        billed = r.billed_drg(i)
-        if billed is not None:
-            billed_n += 1
-            result["billed_drg"] = billed
-            result["billed_drg_matches"] = None
-        documents[i] = orjson.dumps(result)
+            i = taken[j]
+            errors[i] = err = r.engine_error(i, err)
+            extra[j] = orjson.dumps({"id": r.id(i), "error": err})
+    for j in got.missing():  # (never expected: the reader writes JSON objects)
+        i = taken[j]
+        errors[i] = err = {"field": "$", "reason": "the claim could not be read"}
+        extra[j] = orjson.dumps({"id": r.id(i), "error": err})
+    docs = got.join(extra) if len(taken) else b""
+    ends = np.append(np.flatnonzero(_readonly(docs) == 10), len(docs)) if len(taken) else np.zeros(0, np.int64)
+    own = []
+    for i in np.flatnonzero(r.text_spans[:, 0] < 0).tolist():  # the claims the file codes wrongly
+        errors[i] = err = r.error(i)
+        own.append(orjson.dumps({"id": r.id(i), "error": err}))
+    own_off = np.zeros(len(own) + 1, np.int64)
+    np.cumsum([len(d) for d in own], out=own_off[1:])
+    sp = r.spans
+    need = len(docs) + int(own_off[-1]) + 160 * r.n + 6 * int(np.sum(np.maximum(sp[:, 1::2] - sp[:, 0::2], 0)))
+    for _ in range(4):
+        out = np.empty(need, np.uint8)
+        written, billed_n, differ = _assemble(r.buf, _readonly(docs), ends, r.text_spans[:, 0] >= 0,
+                                              _readonly(b"".join(own)), own_off, sp, not edit_only, out)
+        if written >= 0:
+            break
+        need *= 2  # (never expected: the estimate is generous)
     grouped = sum(e is None for e in errors)
     summary = {"claims": r.n, "grouped": grouped, "refused": r.n - grouped, "billed_drgs": billed_n,
                "billed_drgs_differ": differ}
-    return X12Results(documents, errors, dict(got.counts), summary, getattr(got, "case_mix", (0, 0)),
+    return X12Results(out[:written], errors, dict(got.counts), summary, getattr(got, "case_mix", (0, 0)),
                       getattr(got, "edit_counts", None))
 
 

@@ -71,7 +71,7 @@ def cmd_group_x12(args) -> int:
         else:
             got = x12.group(grouper, data, detail=not args.no_detail, edits=edits, edit_only=edit_only)
             summary, counts = got.summary, got.counts
-            body = got.join(b"\n", suffix=b"\n") if len(got) else b""
+            body = got.body
             if args.output in (None, "-"):
                 sys.stdout.buffer.write(body)
                 sys.stdout.buffer.flush()

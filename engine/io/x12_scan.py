@@ -729,3 +729,109 @@ def _scan(buf, out, ccap):
     if seg == 0:
         return _NOT_X12, 0, 0, 0, 0, 0, claim, c_text, c_err, c_eref, c_patient, c_nabf, c_spans, pos
     return _OK, seg, 0, 0, 0, 0, claim, c_text, c_err, c_eref, c_patient, c_nabf, c_spans, pos
+
+
+_TAIL = (',"locator":{"isa13":', ',"gs06":', ',"st02":', ',"ordinal":', '}', ',"billed_drg":',
+         ',"billed_drg_matches":', 'true', 'false', 'null', '"drg":"')
+_TAIL_FRAG = np.frombuffer("".join(_TAIL).encode("ascii"), np.uint8)
+_TAIL_OFF = np.cumsum([0] + [len(f) for f in _TAIL]).astype(np.int64)
+(T_ISA, T_GS, T_ST, T_ORD, T_CLOSE, T_BILLED, T_MATCH, T_TRUE, T_FALSE, T_NULL, T_DRG) = range(len(_TAIL))
+
+
+@njit(cache=_CACHE, nogil=True)
+def _put_tail(out, pos, frag):
+    lo = _TAIL_OFF[frag]
+    hi = _TAIL_OFF[frag + 1]
+    for k in range(hi - lo):
+        out[pos + k] = _TAIL_FRAG[lo + k]
+    return pos + hi - lo
+
+
+@njit(cache=_CACHE, nogil=True)
+def _find_drg(doc, lo, hi):
+    """The final DRG of a result document doc[lo:hi] (its first ``"drg":"NNN"``), -1 when none."""
+    plo = _TAIL_OFF[T_DRG]
+    m = _TAIL_OFF[T_DRG + 1] - plo
+    for p in range(lo, hi - m - 3):
+        found = True
+        for k in range(m):
+            if doc[p + k] != _TAIL_FRAG[plo + k]:
+                found = False
+                break
+        if found:
+            v = 0
+            for k in range(p + m, p + m + 3):
+                c = doc[k]
+                if c < 48 or c > 57:
+                    return -1
+                v = v * 10 + (c - 48)
+            return v
+    return -1
+
+
+@njit(cache=_CACHE, nogil=True)
+def _assemble(data, docs, ends, taken, own, own_off, spans, billed_fields, out):
+    """Each claim's result, in file order, one a line: a taken claim's document
+    from ``docs`` (the pipeline's, in order, the k-th ending at ``ends[k]``) with its place in the
+    file (and billed DRG) written in before its closing brace; a claim the file
+    codes wrongly takes its document from ``own`` (``own_off``, in order) and
+    gets the same.  Returns (bytes written, -1: ``out`` too small; billed DRGs;
+    billed DRGs that differ)."""
+    n = len(taken)
+    q = 0
+    t = 0
+    r = 0
+    pos = 0
+    cap = len(out)
+    billed_n = 0
+    differ = 0
+    for i in range(n):
+        if taken[i]:
+            e = ends[t]
+            t += 1
+            src = docs
+            lo, hi = q, e
+            q = e + 1
+        else:
+            src = own
+            lo, hi = own_off[r], own_off[r + 1]
+            r += 1
+        s = spans[i]
+        need = hi - lo + 120 + 6 * (s[3] - s[2] + s[5] - s[4] + s[7] - s[6]) + (6 * (s[9] - s[8]) if s[8] >= 0 else 0)
+        if pos + need > cap:
+            return -1, billed_n, differ
+        out[pos:pos + hi - 1 - lo] = src[lo:hi - 1]
+        pos += hi - 1 - lo
+        pos = _put_tail(out, pos, T_ISA)
+        pos = _put_str(out, pos, data, s[2], s[3])
+        pos = _put_tail(out, pos, T_GS)
+        pos = _put_str(out, pos, data, s[4], s[5])
+        pos = _put_tail(out, pos, T_ST)
+        pos = _put_str(out, pos, data, s[6], s[7])
+        pos = _put_tail(out, pos, T_ORD)
+        pos = _put_int(out, pos, i + 1)
+        pos = _put_tail(out, pos, T_CLOSE)
+        if billed_fields and s[8] >= 0:
+            blo, bhi = s[8], s[9]
+            while blo < bhi and data[blo] == 32:
+                blo += 1
+            while bhi > blo and data[bhi - 1] == 32:
+                bhi -= 1
+            billed_n += 1
+            pos = _put_tail(out, pos, T_BILLED)
+            pos = _put_str(out, pos, data, blo, bhi)
+            pos = _put_tail(out, pos, T_MATCH)
+            drg = _find_drg(src, lo, hi) if taken[i] else -1
+            if drg < 0:
+                pos = _put_tail(out, pos, T_NULL)
+            else:
+                b = _int_of(data, blo, bhi)
+                if b == drg:
+                    pos = _put_tail(out, pos, T_TRUE)
+                else:
+                    pos = _put_tail(out, pos, T_FALSE)
+                    differ += 1
+        out[pos] = 125
+        out[pos + 1] = 10
+        pos += 2
+    return pos, billed_n, differ

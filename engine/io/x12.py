@@ -139,7 +139,7 @@ class X12Claims:
     the columns are per claim in file order (``spans[i]``: [CLM01, ISA13,
     GS06, ST02, billed DRG] as (lo, hi) pairs of ``data``, -1 when absent)."""
 
-    def __init__(self, data: bytes, out: bytes, text_spans, err, eref, patient, nabf, spans, buf=None):
+    def __init__(self, data: bytes, out: np.ndarray, text_spans, err, eref, patient, nabf, spans, buf=None):
         self.data = data
         self.buf = _readonly(data) if buf is None else buf
         self.n = len(err)
@@ -151,7 +151,8 @@ class X12Claims:
         self.nabf = nabf
         self.spans = spans
         self.taken = np.flatnonzero(text_spans[:, 0] >= 0)
-        self.texts = Texts(out, np.ascontiguousarray(text_spans[self.taken]))
+        # (a memoryview: engine.parse.Texts cuts it into what orjson reads, without a copy)
+        self.texts = Texts(memoryview(out), np.ascontiguousarray(text_spans[self.taken]))
 
     def __len__(self) -> int:
         return self.n
@@ -231,7 +232,7 @@ class X12Claims:
         lo, hi = self.text_spans[i].tolist()
         if lo < 0:
             return None
-        claim = orjson.loads(self._out[lo:hi])
+        claim = orjson.loads(self._out[lo:hi].tobytes())
         del claim["id"]
         return claim
 
@@ -253,7 +254,7 @@ def read(data: bytes) -> X12Claims:
         cap *= 2  # (never expected: the estimate is generous)
     if status != _OK:
         raise _file_error(data, status, seg, lo, hi, a, b)
-    return X12Claims(data, out[:written].tobytes(), c_text[:n], c_err[:n], c_eref[:n], c_patient[:n], c_nabf[:n],
+    return X12Claims(data, out[:written], c_text[:n], c_err[:n], c_eref[:n], c_patient[:n], c_nabf[:n],
                      c_spans[:n], buf)
 
 
@@ -321,7 +322,7 @@ def group(grouper, data: bytes, detail: bool = True, edits: bool = False, base_r
     r = read(data)
     texts = r.texts
     if edit_only:
-        got = grouper.edit_json_texts([texts[k] for k in range(len(texts))], default_hospital_status)
+        got = grouper.edit_json_texts([bytes(texts[k]) for k in range(len(texts))], default_hospital_status)
         got.separator = b"\n"
     else:
         got = grouper.group_json_texts(texts, detail=detail, default_hospital_status=default_hospital_status,

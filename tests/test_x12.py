@@ -338,3 +338,16 @@ def test_no_import_circles_and_no_private_parts():
         text = (io / name).read_text()
         assert not re.search(r"grouper\._[a-z]", text) and "from ..grouper" not in text, name
     assert not re.search(r"from engine.cli import|from \.\.cli import|import engine.cli", (io / "parquet_cli.py").read_text())
+
+
+def test_chunks_do_not_change_results(grouper, sample):
+    """engine.io.x12.group works ``chunk`` claims at a time: refused claims between
+    chunks, ordinals and billed DRGs come out as in one piece."""
+    claims = sample[:23]
+    births = ["" if k % 5 == 2 else "auto" for k in range(23)]
+    data = write_837i(claims, births=births, billed=["470" if k % 3 else None for k in range(23)], sets_per_group=4)
+    whole = x12.group(grouper, data, chunk=1000)
+    for chunk in (1, 7):
+        got = x12.group(grouper, data, chunk=chunk)
+        assert got.join() == whole.join() and got.summary == whole.summary and got.errors == whole.errors
+    assert whole.summary["refused"] == 5

@@ -277,8 +277,8 @@ class X12Results:
     (None: grouped); ``counts`` as engine.JsonResults's; ``summary``: claims
     read, grouped, refused, billed DRGs and how many differ."""
 
-    def __init__(self, body: np.ndarray, errors, counts, summary, case_mix=(0, 0), edit_counts=None):
-        self._body = body  # uint8: the NDJSON, each line ending in a line break
+    def __init__(self, bodies: list, errors, counts, summary, case_mix=(0, 0), edit_counts=None):
+        self._bodies = bodies  # uint8 arrays: the NDJSON, each line ending in a line break
         self.errors = errors
         self.counts = counts
         self.summary = summary
@@ -288,21 +288,21 @@ class X12Results:
     def __len__(self) -> int:
         return len(self.errors)
 
-    @property
-    def body(self) -> memoryview:
-        """The documents one a line (NDJSON, a line break after each), without a copy."""
-        return memoryview(self._body)
+    def write(self, f) -> None:
+        """The documents one a line (NDJSON, a line break after each) to a binary file, without a copy."""
+        for body in self._bodies:
+            f.write(memoryview(body))
 
     @property
     def documents(self) -> list[bytes]:
-        return self._body.tobytes().split(b"\n")[:-1]
+        return b"".join(b.tobytes() for b in self._bodies).split(b"\n")[:-1]
 
     def join(self, separator: bytes = b"\n", prefix: bytes = b"", suffix: bytes = b"") -> bytes:
         """The documents between ``separator``s (a document holds no line break: JSON escapes it)."""
-        inner = self._body[:-1].tobytes()
+        inner = b"".join(b.tobytes() for b in self._bodies)[:-1]
         if separator != b"\n":
             inner = inner.replace(b"\n", separator)
-        return prefix + inner + suffix if prefix or suffix else inner
+        return prefix + inner + suffix
 
 
 def _readonly(b: bytes) -> np.ndarray:
@@ -313,54 +313,77 @@ def _readonly(b: bytes) -> np.ndarray:
     return a
 
 
+#: Claims grouped and written at a time (bounded memory; each part keeps every kernel thread busy).
+CHUNK = 16384
+
+
 def group(grouper, data: bytes, detail: bool = True, edits: bool = False, base_rate=None,
-          default_hospital_status: str | None = None, edit_only: bool = False) -> X12Results:
+          default_hospital_status: str | None = None, edit_only: bool = False, chunk: int = CHUNK) -> X12Results:
     """Group (``edit_only``: edit with the Medicare Code Editor) every claim of an
-    837I file through the JSON pipeline (``Grouper.group_json_texts``), each
-    result with its place in the file; :class:`X12Error` for a file that cannot
-    be read.  Options as ``Grouper.group_json_texts``'s."""
+    837I file through the JSON pipeline (``Grouper.group_json_texts``), ``chunk``
+    claims at a time, each result with its place in the file; :class:`X12Error`
+    for a file that cannot be read.  Options as ``Grouper.group_json_texts``'s."""
     r = read(data)
-    texts = r.texts
-    if edit_only:
-        got = grouper.edit_json_texts([bytes(texts[k]) for k in range(len(texts))], default_hospital_status)
-        got.separator = b"\n"
-    else:
-        got = grouper.group_json_texts(texts, detail=detail, default_hospital_status=default_hospital_status,
-                                       separator=b"\n", edits=edits, base_rate=base_rate)
     errors = [None] * r.n
-    taken = r.taken.tolist()
-    extra = {}
-    for j, err in enumerate(got.errors):  # the engine's errors, in TR3 terms
-        if err is not None:
-            i = taken[j]
-            errors[i] = err = r.engine_error(i, err)
-            extra[j] = orjson.dumps({"id": r.id(i), "error": err})
-    for j in got.missing():  # (never expected: the reader writes JSON objects)
-        i = taken[j]
-        errors[i] = err = {"field": "$", "reason": "the claim could not be read"}
-        extra[j] = orjson.dumps({"id": r.id(i), "error": err})
-    docs = got.join(extra) if len(taken) else b""
-    ends = np.append(np.flatnonzero(_readonly(docs) == 10), len(docs)) if len(taken) else np.zeros(0, np.int64)
-    own = []
-    for i in np.flatnonzero(r.text_spans[:, 0] < 0).tolist():  # the claims the file codes wrongly
-        errors[i] = err = r.error(i)
-        own.append(orjson.dumps({"id": r.id(i), "error": err}))
-    own_off = np.zeros(len(own) + 1, np.int64)
-    np.cumsum([len(d) for d in own], out=own_off[1:])
-    sp = r.spans
-    need = len(docs) + int(own_off[-1]) + 160 * r.n + 6 * int(np.sum(np.maximum(sp[:, 1::2] - sp[:, 0::2], 0)))
-    for _ in range(4):
-        out = np.empty(need, np.uint8)
-        written, billed_n, differ = _assemble(r.buf, _readonly(docs), ends, r.text_spans[:, 0] >= 0,
-                                              _readonly(b"".join(own)), own_off, sp, not edit_only, out)
-        if written >= 0:
-            break
-        need *= 2  # (never expected: the estimate is generous)
+    taken_mask = r.text_spans[:, 0] >= 0
+    starts = np.concatenate(([0], np.cumsum(taken_mask)))  # claims taken before claim i
+    bodies, counts, fired = [], {}, {}
+    case_mix = [0, 0]
+    billed_n = differ = 0
+    for lo in range(0, r.n, max(1, chunk)):
+        hi = min(r.n, lo + chunk)
+        t_lo, t_hi = int(starts[lo]), int(starts[hi])
+        texts = Texts(r.texts.buffer, r.texts.spans[t_lo:t_hi])
+        taken = r.taken[t_lo:t_hi].tolist()
+        extra, docs = {}, b""
+        if taken:
+            if edit_only:
+                got = grouper.edit_json_texts([bytes(texts[k]) for k in range(len(texts))], default_hospital_status)
+                got.separator = b"\n"
+            else:
+                got = grouper.group_json_texts(texts, detail=detail, default_hospital_status=default_hospital_status,
+                                               separator=b"\n", edits=edits, base_rate=base_rate)
+            for j, err in enumerate(got.errors):  # the engine's errors, in TR3 terms
+                if err is not None:
+                    i = taken[j]
+                    errors[i] = err = r.engine_error(i, err)
+                    extra[j] = orjson.dumps({"id": r.id(i), "error": err})
+            for j in got.missing():  # (never expected: the reader writes JSON objects)
+                i = taken[j]
+                errors[i] = err = {"field": "$", "reason": "the claim could not be read"}
+                extra[j] = orjson.dumps({"id": r.id(i), "error": err})
+            docs = got.join(extra)
+            for key, c in got.counts.items():
+                counts[key] = counts.get(key, 0) + c
+            for name, c in getattr(got, "edit_counts", {}).items():
+                fired[name] = fired.get(name, 0) + c
+            cm = getattr(got, "case_mix", (0, 0))
+            case_mix[0] += cm[0]
+            case_mix[1] += cm[1]
+        own = []
+        for i in (lo + np.flatnonzero(~taken_mask[lo:hi])).tolist():  # the claims the file codes wrongly
+            errors[i] = err = r.error(i)
+            own.append(orjson.dumps({"id": r.id(i), "error": err}))
+        own_off = np.zeros(len(own) + 1, np.int64)
+        np.cumsum([len(d) for d in own], out=own_off[1:])
+        doc_buf = _readonly(docs)
+        ends = np.append(np.flatnonzero(doc_buf == 10), len(docs)) if taken else np.zeros(0, np.int64)
+        sp = r.spans[lo:hi]
+        need = len(docs) + int(own_off[-1]) + 160 * (hi - lo) + 6 * int(np.sum(np.maximum(sp[:, 1::2] - sp[:, 0::2], 0)))
+        for _ in range(4):
+            out = np.empty(need, np.uint8)
+            written, b_n, b_differ = _assemble(r.buf, doc_buf, ends, taken_mask[lo:hi], _readonly(b"".join(own)),
+                                               own_off, sp, not edit_only, lo, out)
+            if written >= 0:
+                break
+            need *= 2  # (never expected: the estimate is generous)
+        billed_n += b_n
+        differ += b_differ
+        bodies.append(out[:written])
     grouped = sum(e is None for e in errors)
     summary = {"claims": r.n, "grouped": grouped, "refused": r.n - grouped, "billed_drgs": billed_n,
                "billed_drgs_differ": differ}
-    return X12Results(out[:written], errors, dict(got.counts), summary, getattr(got, "case_mix", (0, 0)),
-                      getattr(got, "edit_counts", None))
+    return X12Results(bodies, errors, counts, summary, tuple(case_mix), fired)
 
 
 def group_dicts(grouper, data: bytes, detail: bool = True, edits: bool = False, base_rate=None,

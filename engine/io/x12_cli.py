@@ -71,13 +71,12 @@ def cmd_group_x12(args) -> int:
         else:
             got = x12.group(grouper, data, detail=not args.no_detail, edits=edits, edit_only=edit_only)
             summary, counts = got.summary, got.counts
-            body = got.body
             if args.output in (None, "-"):
-                sys.stdout.buffer.write(body)
+                got.write(sys.stdout.buffer)
                 sys.stdout.buffer.flush()
             else:
                 with open(args.output, "wb") as f:
-                    f.write(body)
+                    got.write(f)
     except x12.X12Error as e:
         where = f"segment {e.segment}: " if e.segment is not None else ""
         print(f"fastdrg: {name}: {where}{e.reason}", file=sys.stderr)

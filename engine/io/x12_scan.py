@@ -447,8 +447,10 @@ def _scan(buf, out, ccap):
             e += 1
         if e >= n:
             return _TRUNCATED, seg, p, n, 0, 0, claim, c_text, c_err, c_eref, c_patient, c_nabf, c_spans, pos
-        ne = _split(buf, p, e, elem, el_lo, el_hi)
-        sid_lo, sid_hi = el_lo[0], el_hi[0]
+        sid_lo = p
+        sid_hi = p
+        while sid_hi < e and buf[sid_hi] != elem:
+            sid_hi += 1
         # a segment id: 2-3 upper-case letters or digits
         ok_id = 2 <= sid_hi - sid_lo <= 3
         for k in range(sid_lo, sid_hi):
@@ -461,6 +463,13 @@ def _scan(buf, out, ccap):
         a1 = buf[sid_lo + 1]
         a2 = buf[sid_lo + 2] if sid_hi - sid_lo == 3 else 0
         nxt = e + 1
+        # the elements of the segments read (the others: their id is enough)
+        ne = 1
+        if (a0 == 72 and a1 == 73 and a2 == 0) or (a0 == 68 and a1 == 84 and a2 == 80) or \
+                (a0 == 67 and a1 == 76) or (a0 == 72 and a1 == 76 and a2 == 0) or \
+                (a0 == 68 and a1 == 77 and a2 == 71) or (a0 == 83 and (a1 == 84 or a1 == 69) and a2 == 0) or \
+                (a0 == 71 and (a1 == 83 or a1 == 69) and a2 == 0) or (a0 == 73 and a1 == 69 and a2 == 65):
+            ne = _split(buf, p, e, elem, el_lo, el_hi)
         # ---- the end of a claim: the next CLM, HL or SE (or anything of the envelope)
         ends_claim = (a0 == 67 and a1 == 76 and a2 == 77) or (a0 == 72 and a1 == 76 and a2 == 0) or \
                      (a0 == 83 and a1 == 69 and a2 == 0) or (a0 == 71 and a1 == 69 and a2 == 0) or \
@@ -770,12 +779,12 @@ def _find_drg(doc, lo, hi):
 
 
 @njit(cache=_CACHE, nogil=True)
-def _assemble(data, docs, ends, taken, own, own_off, spans, billed_fields, out):
+def _assemble(data, docs, ends, taken, own, own_off, spans, billed_fields, base, out):
     """Each claim's result, in file order, one a line: a taken claim's document
     from ``docs`` (the pipeline's, in order, the k-th ending at ``ends[k]``) with its place in the
     file (and billed DRG) written in before its closing brace; a claim the file
     codes wrongly takes its document from ``own`` (``own_off``, in order) and
-    gets the same.  Returns (bytes written, -1: ``out`` too small; billed DRGs;
+    gets the same.  Claim ``i`` is the file's ``base + i + 1``-th.  Returns (bytes written, -1: ``out`` too small; billed DRGs;
     billed DRGs that differ)."""
     n = len(taken)
     q = 0
@@ -809,7 +818,7 @@ def _assemble(data, docs, ends, taken, own, own_off, spans, billed_fields, out):
         pos = _put_tail(out, pos, T_ST)
         pos = _put_str(out, pos, data, s[6], s[7])
         pos = _put_tail(out, pos, T_ORD)
-        pos = _put_int(out, pos, i + 1)
+        pos = _put_int(out, pos, base + i + 1)
         pos = _put_tail(out, pos, T_CLOSE)
         if billed_fields and s[8] >= 0:
             blo, bhi = s[8], s[9]

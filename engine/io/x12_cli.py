@@ -50,7 +50,7 @@ def cmd_group_x12(args) -> int:
         print(f"fastdrg: cannot write {args.output}", file=sys.stderr)
         return 2
 
-    from engine import Grouper
+    from engine import Grouper, GrouperError
     from engine.io import x12
 
     t0 = time.perf_counter()
@@ -61,15 +61,18 @@ def cmd_group_x12(args) -> int:
         grouper.warm_editor()  # the editor's tables, before the clock starts
     t_ready = time.perf_counter()
     name = args.input if args.input not in (None, "-") else "stdin"
+    base_rate = getattr(args, "base_rate", None)  # (--base-rate, where the command has it)
     try:
         if to_parquet:
             import pyarrow.parquet as pq
 
-            table, summary = x12.group_arrow(grouper, data, detail=args.detail, edits=edits, summary=True)
+            table, summary = x12.group_arrow(grouper, data, detail=args.detail, edits=edits, base_rate=base_rate,
+                                             summary=True)
             pq.write_table(table, args.output)
             counts = {}
         else:
-            got = x12.group(grouper, data, detail=not args.no_detail, edits=edits, edit_only=edit_only)
+            got = x12.group(grouper, data, detail=not args.no_detail, edits=edits, base_rate=base_rate,
+                            edit_only=edit_only)
             summary, counts = got.summary, got.counts
             if args.output in (None, "-"):
                 got.write(sys.stdout.buffer)
@@ -77,6 +80,9 @@ def cmd_group_x12(args) -> int:
             else:
                 with open(args.output, "wb") as f:
                     got.write(f)
+    except GrouperError as e:  # a base rate that is not one
+        print(f"fastdrg: {e}", file=sys.stderr)
+        return 2
     except x12.X12Error as e:
         where = f"segment {e.segment}: " if e.segment is not None else ""
         print(f"fastdrg: {name}: {where}{e.reason}", file=sys.stderr)

@@ -35,9 +35,12 @@ _OK, _NOT_X12, _ISA, _TRUNCATED, _BAD_SEGMENT, _OUTSIDE, _SE_COUNT, _SE_CONTROL,
 #: The texts the compiled writer puts between values (one buffer, read-only, frozen into the code).
 _FRAGMENTS = ('{"id":', ',"discharge_date":', ',"admission_date":', ',"los":', ',"age":', ',"sex":',
               ',"discharge_status":', ',"pdx":', ',"admit_dx":', ',"sdx":[', '],"procedures":[', ']}', '{"code":',
-              ',"poa":', "005010X223")
-(F_ID, F_DIS, F_ADM, F_LOS, F_AGE, F_SEX, F_DST, F_PDX, F_ADX, F_SDX, F_PX, F_END, F_CODE, F_POA,
- F_GUIDE) = range(len(_FRAGMENTS))
+              ',"poa":', "005010X223",
+              # what _assemble writes into each result
+              ',"locator":{"isa13":', ',"gs06":', ',"st02":', ',"ordinal":', '}', ',"billed_drg":',
+              ',"billed_drg_matches":', 'true', 'false', 'null', '"drg":"')
+(F_ID, F_DIS, F_ADM, F_LOS, F_AGE, F_SEX, F_DST, F_PDX, F_ADX, F_SDX, F_PX, F_END, F_CODE, F_POA, F_GUIDE,
+ T_ISA, T_GS, T_ST, T_ORD, T_CLOSE, T_BILLED, T_MATCH, T_TRUE, T_FALSE, T_NULL, T_DRG) = range(len(_FRAGMENTS))
 _FRAG = np.frombuffer("".join(_FRAGMENTS).encode("ascii"), np.uint8)
 _FRAG_OFF = np.cumsum([0] + [len(f) for f in _FRAGMENTS]).astype(np.int64)
 
@@ -740,31 +743,15 @@ def _scan(buf, out, ccap):
     return _OK, seg, 0, 0, 0, 0, claim, c_text, c_err, c_eref, c_patient, c_nabf, c_spans, pos
 
 
-_TAIL = (',"locator":{"isa13":', ',"gs06":', ',"st02":', ',"ordinal":', '}', ',"billed_drg":',
-         ',"billed_drg_matches":', 'true', 'false', 'null', '"drg":"')
-_TAIL_FRAG = np.frombuffer("".join(_TAIL).encode("ascii"), np.uint8)
-_TAIL_OFF = np.cumsum([0] + [len(f) for f in _TAIL]).astype(np.int64)
-(T_ISA, T_GS, T_ST, T_ORD, T_CLOSE, T_BILLED, T_MATCH, T_TRUE, T_FALSE, T_NULL, T_DRG) = range(len(_TAIL))
-
-
-@njit(cache=_CACHE, nogil=True)
-def _put_tail(out, pos, frag):
-    lo = _TAIL_OFF[frag]
-    hi = _TAIL_OFF[frag + 1]
-    for k in range(hi - lo):
-        out[pos + k] = _TAIL_FRAG[lo + k]
-    return pos + hi - lo
-
-
 @njit(cache=_CACHE, nogil=True)
 def _find_drg(doc, lo, hi):
     """The final DRG of a result document doc[lo:hi] (its first ``"drg":"NNN"``), -1 when none."""
-    plo = _TAIL_OFF[T_DRG]
-    m = _TAIL_OFF[T_DRG + 1] - plo
+    plo = _FRAG_OFF[T_DRG]
+    m = _FRAG_OFF[T_DRG + 1] - plo
     for p in range(lo, hi - m - 3):
         found = True
         for k in range(m):
-            if doc[p + k] != _TAIL_FRAG[plo + k]:
+            if doc[p + k] != _FRAG[plo + k]:
                 found = False
                 break
         if found:
@@ -811,15 +798,15 @@ def _assemble(data, docs, ends, taken, own, own_off, spans, billed_fields, base,
             return -1, billed_n, differ
         out[pos:pos + hi - 1 - lo] = src[lo:hi - 1]
         pos += hi - 1 - lo
-        pos = _put_tail(out, pos, T_ISA)
+        pos = _put(out, pos, T_ISA)
         pos = _put_str(out, pos, data, s[2], s[3])
-        pos = _put_tail(out, pos, T_GS)
+        pos = _put(out, pos, T_GS)
         pos = _put_str(out, pos, data, s[4], s[5])
-        pos = _put_tail(out, pos, T_ST)
+        pos = _put(out, pos, T_ST)
         pos = _put_str(out, pos, data, s[6], s[7])
-        pos = _put_tail(out, pos, T_ORD)
+        pos = _put(out, pos, T_ORD)
         pos = _put_int(out, pos, base + i + 1)
-        pos = _put_tail(out, pos, T_CLOSE)
+        pos = _put(out, pos, T_CLOSE)
         if billed_fields and s[8] >= 0:
             blo, bhi = s[8], s[9]
             while blo < bhi and data[blo] == 32:
@@ -827,18 +814,18 @@ def _assemble(data, docs, ends, taken, own, own_off, spans, billed_fields, base,
             while bhi > blo and data[bhi - 1] == 32:
                 bhi -= 1
             billed_n += 1
-            pos = _put_tail(out, pos, T_BILLED)
+            pos = _put(out, pos, T_BILLED)
             pos = _put_str(out, pos, data, blo, bhi)
-            pos = _put_tail(out, pos, T_MATCH)
+            pos = _put(out, pos, T_MATCH)
             drg = _find_drg(src, lo, hi) if taken[i] else -1
             if drg < 0:
-                pos = _put_tail(out, pos, T_NULL)
+                pos = _put(out, pos, T_NULL)
             else:
                 b = _int_of(data, blo, bhi)
                 if b == drg:
-                    pos = _put_tail(out, pos, T_TRUE)
+                    pos = _put(out, pos, T_TRUE)
                 else:
-                    pos = _put_tail(out, pos, T_FALSE)
+                    pos = _put(out, pos, T_FALSE)
                     differ += 1
         out[pos] = 125
         out[pos + 1] = 10

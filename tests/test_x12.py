@@ -351,3 +351,24 @@ def test_chunks_do_not_change_results(grouper, sample):
         got = x12.group(grouper, data, chunk=chunk)
         assert got.join() == whole.join() and got.summary == whole.summary and got.errors == whole.errors
     assert whole.summary["refused"] == 5
+
+
+def test_edits_and_base_rate_as_for_json(grouper):
+    claims = [variant(), variant(id="C-2", sdx=[{"code": "E1122", "poa": "Y"}])]
+    data = write_837i(claims)
+    got = [without_place(orjson.loads(d)) for d in x12.group(grouper, data, edits=True, base_rate=6500).documents]
+    want = [orjson.loads(d) for d in grouper.group_json_texts([orjson.dumps(c) for c in claims], edits=True,
+                                                               base_rate=6500).documents]
+    assert got == want and "edit_type" in got[0] and got[0]["payment_estimate"] is not None
+
+
+def test_cli_837i_to_parquet(cli, grouper, tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    src = tmp_path / "in.x12"
+    src.write_bytes(write_837i([variant(), variant(id="bad", pdx=None)], billed=["999", None]))
+    out = tmp_path / "out.parquet"
+    p = cli("group", str(src), "-o", str(out), "--no-progress")
+    assert p.returncode == 0, p.stderr
+    rows = pq.read_table(out).select(["id", "drg", "error", "ordinal", "billed_drg", "billed_drg_matches"]).to_pylist()
+    assert [r["id"] for r in rows] == ["C-1", "bad"] and rows[0]["billed_drg_matches"] is False
+    assert rows[1]["error"]["field"] == "2300 HI ABK" and rows[1]["ordinal"] == 2

@@ -39,9 +39,6 @@ from .encode import (
 #: 1,024/256 17,300-17,400, one part per thread and one call per part 15,800.
 GROUP_PART = 2048
 LOAD = 64
-#: Below this many claims a batch stays on the calling thread (waking the pool
-#: for a few claims costs more than it saves: single encounters).
-SMALL = 256
 
 
 class JsonResults:

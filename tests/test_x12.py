@@ -324,7 +324,9 @@ async def test_service_batch_and_stream_take_edi_x12(app, grouper):
         assert r.status_code == 413
         spec = (await c.get("/openapi.json")).json()
         for path in ("/v1/group/batch", "/v1/group/stream"):
-            assert "application/edi-x12" in spec["paths"][path]["post"]["requestBody"]["content"]
+            doc = spec["paths"][path]["post"]["requestBody"]["content"]["application/edi-x12"]
+            r = await c.post(path, content=doc["example"].encode(), headers=headers)  # the documented example groups
+            assert r.status_code == 200 and b'"billed_drg":"293"' in r.content
 
 
 # ---- the seam --------------------------------------------------------------------------------------------

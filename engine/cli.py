@@ -190,6 +190,9 @@ def cmd_tables_build(args) -> int:
         return 0
     t0 = time.perf_counter()
     g = Grouper(cache_dir=args.cache_dir, data_dir=args.data_dir)
+    from engine.io.x12 import warm
+
+    warm(g)  # the 837I reader's compiled code too (engine.io.x12)
     dt = time.perf_counter() - t0
     state = "built" if getattr(g, "built_tables", False) else "loaded from cache"
     print(f"fastdrg: tables {state} in {g.cache_dir}, kernels compiled/loaded; "

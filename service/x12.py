@@ -15,6 +15,8 @@ from __future__ import annotations
 from fastapi import Request
 from starlette.responses import Response
 
+from engine.io.x12 import EXAMPLE
+
 from .problems import Problem
 
 #: The media type of an X12 body (RFC 1767).
@@ -68,16 +70,6 @@ REQUEST_CONTENT = {
     X12: {
         "schema": {"type": "string", "description": "An ASC X12 837 Institutional (005010X223, any addendum) "
                                                    "file: one or more interchanges (ISA...IEA)."},
-        # a whole file with one made-up claim (it groups: try it from /docs)
-        "example": ('ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       *260101*1200*^*00501*000000'
-                    '001*0*P*:~GS*HC*SENDER*RECEIVER*20260101*1200*1*X*005010X223A2~ST*837*0001*005010X223A2~BHT*0019'
-                    '*00*REF47517*20260101*1200*CH~NM1*41*2*SUBMITTER*****46*TGJ23~PER*IC*JERRY*TE*3055552222~NM1*40*'
-                    '2*RECEIVER*****46*66783JJT~HL*1**20*1~NM1*85*2*HOSPITAL*****XX*9876540809~N3*225 MAIN STREET~N4*'
-                    'CENTERVILLE*PA*17111~REF*EI*567891234~HL*2*1*22*0~SBR*P*18*GRP01******MA~NM1*IL*1*DOE*JANE****MI'
-                    '*MEMBER123~N3*1 MAIN ST~N4*ANYTOWN*NY*12345~DMG*D8*19541022*F~NM1*PR*2*MEDICARE*****PI*00000~CLM'
-                    '*PCN-0001*1000***11:A:1**A*Y*Y~DTP*096*TM*1200~DTP*434*RD8*20251201-20251205~DTP*435*DT*20251201'
-                    '0800~CL1*1*7*01~REF*D9*TRACE1~HI*ABK:I5021:::::::Y~HI*ABF:E1122:::::::N~HI*BH:11:D8:20251201~HI*'
-                    'DR:293~NM1*71*1*DOC*ANNA****XX*1234567893~LX*1~SV2*0120*HC:99221*1000*DA*3~DTP*472*D8*20251201~S'
-                    'E*32*0001~GE*1*1~IEA*1*000000001~'),
+        "example": EXAMPLE.decode("ascii"),  # a whole file with one made-up claim: it groups
     },
 }

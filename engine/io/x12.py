@@ -45,6 +45,29 @@ from .x12_scan import (  # noqa: F401  (the codes the compiled pass answers)
 )
 
 
+#: A whole 837I file with one made-up claim (names, ids and addresses invented): the
+#: service's documented example, and what :func:`warm` reads.
+EXAMPLE = (
+    b"ISA*00*          *00*          *ZZ*SENDER         *ZZ*RECEIVER       *260101*1200*^*00501*000000001*0*P*:~"
+    b"GS*HC*SENDER*RECEIVER*20260101*1200*1*X*005010X223A2~ST*837*0001*005010X223A2~"
+    b"BHT*0019*00*REF47517*20260101*1200*CH~NM1*41*2*SUBMITTER*****46*TGJ23~PER*IC*JERRY*TE*3055552222~"
+    b"NM1*40*2*RECEIVER*****46*66783JJT~HL*1**20*1~NM1*85*2*HOSPITAL*****XX*9876540809~N3*225 MAIN STREET~"
+    b"N4*CENTERVILLE*PA*17111~REF*EI*567891234~HL*2*1*22*0~SBR*P*18*GRP01******MA~"
+    b"NM1*IL*1*DOE*JANE****MI*MEMBER123~N3*1 MAIN ST~N4*ANYTOWN*NY*12345~DMG*D8*19541022*F~"
+    b"NM1*PR*2*MEDICARE*****PI*00000~CLM*PCN-0001*1000***11:A:1**A*Y*Y~DTP*096*TM*1200~"
+    b"DTP*434*RD8*20251201-20251205~DTP*435*DT*202512010800~CL1*1*7*01~REF*D9*TRACE1~"
+    b"HI*ABK:I5021:::::::Y~HI*ABF:E1122:::::::N~HI*BH:11:D8:20251201~HI*DR:293~"
+    b"NM1*71*1*DOC*ANNA****XX*1234567893~LX*1~SV2*0120*HC:99221*1000*DA*3~DTP*472*D8*20251201~"
+    b"SE*32*0001~GE*1*1~IEA*1*000000001~"
+)
+
+
+def warm(grouper) -> None:
+    """Compile (or load from numba's cache) the reader's compiled code now, e.g. while
+    an image is built, so that the first 837I a process reads pays nothing."""
+    group(grouper, EXAMPLE)
+
+
 class X12Error(ValueError):
     """A file that cannot be read as an 837I: ``segment`` is the 1-based number of
     the segment at fault in the file (None when there is none, e.g. an empty

@@ -279,6 +279,13 @@ def test_cli_group_recognises_isa_whatever_the_name(cli, grouper, tmp_path):
     assert "edit_type" in edited[0] and edited[2]["error"]["field"] == "2300 HI ABK"
 
 
+def test_cli_reads_837i_from_stdin(cli):
+    p = cli("group", "--no-progress", "--no-detail", stdin=write_837i([variant(), variant(id="C-2")]))
+    assert p.returncode == 0, p.stderr
+    assert [orjson.loads(x)["id"] for x in p.stdout.splitlines()] == ["C-1", "C-2"]
+    assert b"2 claims read, 2 grouped, 0 refused" in p.stderr and b"case-mix index" in p.stderr
+
+
 def test_cli_bad_file_exits_2_without_traceback(cli, tmp_path):
     src = tmp_path / "claims.837"
     src.write_bytes(write_837i([variant()])[:-40])

@@ -69,11 +69,11 @@ def cmd_group_x12(args) -> int:
             table, summary = x12.group_arrow(grouper, data, detail=args.detail, edits=edits, base_rate=base_rate,
                                              summary=True)
             pq.write_table(table, args.output)
-            counts = {}
+            counts, case_mix = {}, (0, 0)
         else:
             got = x12.group(grouper, data, detail=not args.no_detail, edits=edits, base_rate=base_rate,
                             edit_only=edit_only)
-            summary, counts = got.summary, got.counts
+            summary, counts, case_mix = got.summary, got.counts, got.case_mix
             if args.output in (None, "-"):
                 got.write(sys.stdout.buffer)
                 sys.stdout.buffer.flush()
@@ -110,4 +110,7 @@ def cmd_group_x12(args) -> int:
             by_rc[rc] = by_rc.get(rc, 0) + c
         for rc, c in sorted(by_rc.items(), key=lambda kv: (-kv[1], kv[0])):
             print(f"  {rc:44} {c:10d}", file=sys.stderr)
+        if case_mix[1]:  # as the NDJSON summary
+            print(f"  case-mix index (mean weight of {case_mix[1]} claims with a weight): "
+                  f"{case_mix[0] / case_mix[1] / 10_000:.4f}", file=sys.stderr)
     return 0

@@ -268,13 +268,13 @@ def read(data: bytes) -> X12Claims:
     data = bytes(data)
     buf = _readonly(data)
     ccap = data.count(b"CLM") + 1
-    cap = 2 * len(data) + 512 * ccap
+    cap = len(data) + 512 * ccap  # (more when a claim needs it: an overflow is answered by a larger buffer)
     for _ in range(8):
         out = np.empty(cap, np.uint8)
         (status, seg, lo, hi, a, b, n, c_text, c_err, c_eref, c_patient, c_nabf, c_spans, written) = _scan(buf, out, ccap)
         if status != _OVERFLOW:
             break
-        cap *= 2  # (never expected: the estimate is generous)
+        cap *= 2  # (rare: many escaped bytes)
     if status != _OK:
         raise _file_error(data, status, seg, lo, hi, a, b)
     return X12Claims(data, out[:written], c_text[:n], c_err[:n], c_eref[:n], c_patient[:n], c_nabf[:n],

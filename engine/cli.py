@@ -79,7 +79,6 @@ def _is_parquet(path: str | None) -> bool:
 
 def cmd_group(args) -> int:
     from engine import Grouper
-
     from engine.io.x12_cli import cmd_group_x12, sniff
 
     if sniff(args.input):  # an X12 837I file, whatever its name (engine.io.x12)
@@ -301,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     g = sub.add_parser("group", help="group NDJSON claims (one JSON object per line), a Parquet file or an X12 837I file")
     g.add_argument("input", nargs="?", help="input .jsonl (default: stdin), .parquet, or an 837I (by its ISA header)")
-    g.add_argument("-o", "--output", help="output .jsonl (default: stdout) or .parquet (for .parquet input)")
+    g.add_argument("-o", "--output", help="output .jsonl (default: stdout) or .parquet (for .parquet or 837I input)")
     g.add_argument("--hospital-status", type=_hospital_status, default="not_exempt",
                    help="POA reporting status for claims that do not carry one (default: not_exempt)")
     g.add_argument("--chunk", type=_positive, default=DEFAULT_CHUNK,

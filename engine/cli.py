@@ -2,6 +2,7 @@
 
     fastdrg group [INPUT.jsonl] [-o OUTPUT.jsonl] [--hospital-status exempt]
     fastdrg group INPUT.parquet -o OUTPUT.parquet [--detail]     (engine.io.parquet_cli)
+    fastdrg group CLAIMS.837 [-o OUTPUT.jsonl|.parquet] [--edits]   (X12 837I, engine.io.x12_cli)
     fastdrg edit [INPUT.jsonl] [-o OUTPUT.jsonl]                  (engine.editing)
     fastdrg tables build [--cache-dir DIR] [--archive fastdrg-cache.tar.gz]   (engine.spark)
     fastdrg tables import PATH... [--data-dir DIR]   (a CMS release zip, jar or .bin)
@@ -79,7 +80,10 @@ def _is_parquet(path: str | None) -> bool:
 
 def cmd_group(args) -> int:
     from engine import Grouper
+    from engine.io.x12_cli import cmd_group_x12, sniff
 
+    if sniff(args.input):  # an X12 837I file, whatever its name (engine.io.x12)
+        return cmd_group_x12(args)
     if _is_parquet(args.input) or _is_parquet(args.output):  # chosen by extension; NDJSON stays the default
         from engine.io.parquet_cli import cmd_group_parquet
 
@@ -186,6 +190,9 @@ def cmd_tables_build(args) -> int:
         return 0
     t0 = time.perf_counter()
     g = Grouper(cache_dir=args.cache_dir, data_dir=args.data_dir)
+    from engine.io.x12 import warm
+
+    warm(g)  # the 837I reader's compiled code too (engine.io.x12)
     dt = time.perf_counter() - t0
     state = "built" if getattr(g, "built_tables", False) else "loaded from cache"
     print(f"fastdrg: tables {state} in {g.cache_dir}, kernels compiled/loaded; "
@@ -292,9 +299,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fastdrg", description="Exact CMS MS-DRG grouping (v40.0 - v44.0, and imported CMS releases).")
     sub = p.add_subparsers(dest="command", required=True)
 
-    g = sub.add_parser("group", help="group NDJSON claims (one JSON object per line) or a Parquet file")
-    g.add_argument("input", nargs="?", help="input .jsonl (default: stdin) or .parquet")
-    g.add_argument("-o", "--output", help="output .jsonl (default: stdout) or .parquet (for .parquet input)")
+    g = sub.add_parser("group", help="group NDJSON claims (one JSON object per line), a Parquet file or an X12 837I file")
+    g.add_argument("input", nargs="?", help="input .jsonl (default: stdin), .parquet, or an 837I (by its ISA header)")
+    g.add_argument("-o", "--output", help="output .jsonl (default: stdout) or .parquet (for .parquet or 837I input)")
     g.add_argument("--hospital-status", type=_hospital_status, default="not_exempt",
                    help="POA reporting status for claims that do not carry one (default: not_exempt)")
     g.add_argument("--chunk", type=_positive, default=DEFAULT_CHUNK,
@@ -311,7 +318,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.set_defaults(func=cmd_group)
 
     e = sub.add_parser("edit", help="run the Medicare Code Editor on NDJSON claims (one JSON object per line)")
-    e.add_argument("input", nargs="?", help="input .jsonl (default: stdin)")
+    e.add_argument("input", nargs="?", help="input .jsonl (default: stdin) or an 837I (by its ISA header)")
     e.add_argument("-o", "--output", help="output .jsonl (default: stdout)")
     e.add_argument("--hospital-status", type=_hospital_status, default="not_exempt", help=argparse.SUPPRESS)
     e.add_argument("--chunk", type=_positive, default=DEFAULT_CHUNK, help="claims per engine call")

@@ -39,9 +39,6 @@ from .encode import (
 #: 1,024/256 17,300-17,400, one part per thread and one call per part 15,800.
 GROUP_PART = 2048
 LOAD = 64
-#: Below this many claims a batch stays on the calling thread (waking the pool
-#: for a few claims costs more than it saves: single encounters).
-SMALL = 256
 
 
 class JsonResults:
@@ -910,6 +907,26 @@ class Grouper:
         from .io.arrow import group_frame
 
         return group_frame(self, df, detail=detail, edits=edits, base_rate=base_rate)
+
+    # ---- X12 837I files (engine.io.x12) ----------------------------------------------
+    def group_x12(self, data: bytes, detail: bool = True, edits: bool = False, base_rate=None,
+                  default_hospital_status: str | None = None) -> list[dict]:
+        """Group every claim (CLM) of an ASC X12 837I (005010X223) file, in file order:
+        each result as :meth:`group` gives it for the claim's JSON twin, plus
+        ``locator`` (``isa13``, ``gs06``, ``st02``, ``ordinal``) and, when the claim
+        bills a DRG (HI DR), ``billed_drg`` and ``billed_drg_matches``.  A claim
+        the file codes wrongly gets ``{"id", "error": {"field": "2300 HI ABK", ...}}``;
+        engine.io.x12.X12Error for a file that is not a readable 837I."""
+        from .io import x12
+
+        return x12.group_dicts(self, data, detail, edits, base_rate, default_hospital_status)
+
+    def group_x12_arrow(self, data: bytes, detail: bool = False, edits: bool = False, base_rate=None):
+        """:meth:`group_x12` as a ``pyarrow.Table`` (:meth:`group_arrow`'s columns, then
+        ``isa13``, ``gs06``, ``st02``, ``ordinal``, ``billed_drg``, ``billed_drg_matches``)."""
+        from .io import x12
+
+        return x12.group_arrow(self, data, detail=detail, edits=edits, base_rate=base_rate)
 
 
 __all__ = ["Grouper", "GrouperError", "BatchResult", "JsonResults", "MED_SURG", "WhatIfError"]

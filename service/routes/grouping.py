@@ -26,6 +26,9 @@ from .. import openapi as oa
 from ..claims import merge, parse_batch, parse_json, prepare_claims, rejected, text_errors
 from ..problems import Problem
 from ..streaming import NDJSONGroupingResponse
+from ..x12 import REQUEST_CONTENT as _X12_CONTENT
+from ..x12 import answer as _x12_answer
+from ..x12 import is_x12 as _is_x12
 
 router = APIRouter(prefix="/v1", tags=["grouping"])
 
@@ -38,6 +41,13 @@ _EDITS_PARAMETER = {
 }
 
 _JSON = "application/json"
+
+
+def _and_x12(extra: dict) -> dict:
+    """``openapi_extra`` with an 837I body (``application/edi-x12``, service.x12) beside the JSON one."""
+    body = dict(extra["requestBody"])
+    body["content"] = {**body["content"], **_X12_CONTENT}
+    return {**extra, "requestBody": body}
 
 
 def _too_large(limit: int, what: str, hint: str) -> Problem:
@@ -186,10 +196,13 @@ async def group_one(request: Request) -> Response:
     description=(
         "Groups up to FASTDRG_MAX_BATCH_CLAIMS claims (and FASTDRG_MAX_BODY_BYTES bytes) in one request. "
         "`results[i]` answers `claims[i]`; a bad claim gets an error entry in its place and the others are "
-        "grouped. Past the limits the answer is 413: use /v1/group/stream for larger sets."
+        "grouped. Past the limits the answer is 413: use /v1/group/stream for larger sets. "
+        "With `Content-Type: application/edi-x12` the body is an X12 837I file: one result per CLM in file "
+        "order, each with `locator` (isa13, gs06, st02, ordinal) and, when the claim bills a DRG, `billed_drg` "
+        "and `billed_drg_matches`; a file that is not a readable 837I is a 400 naming the segment."
     ),
-    openapi_extra={**oa.body("BatchRequest", oa.SCHEMAS["BatchRequest"]["example"]),
-                   "parameters": [_EDITS_PARAMETER, _BASE_RATE_PARAM]},
+    openapi_extra=_and_x12({**oa.body("BatchRequest", oa.SCHEMAS["BatchRequest"]["example"]),
+                            "parameters": [_EDITS_PARAMETER, _BASE_RATE_PARAM]}),
     responses={
         200: oa.json_response("BatchResponse", "Results in request order."),
         **oa.problem_responses(400, 413, 422),
@@ -197,6 +210,8 @@ async def group_one(request: Request) -> Response:
     response_class=Response,
 )
 async def group_batch(request: Request) -> Response:
+    if _is_x12(request):  # an 837I file (service.x12)
+        return await _x12_answer(request, False, _edits(request), base_rate_param(request))
     rt = request.app.state.runtime
     grouper = rt.require()
     settings = rt.settings
@@ -237,13 +252,17 @@ async def group_batch(request: Request) -> Response:
     description=(
         "Send claims as NDJSON (one JSON object per line, any number of lines); the answer is NDJSON, one "
         "line per input line in order, streamed while the body is still being read, in bounded memory. "
-        "A line that is not a claim is answered by an error line in its place."
+        "A line that is not a claim is answered by an error line in its place. With `Content-Type: "
+        "application/edi-x12` the body is an X12 837I file, answered with one NDJSON line per CLM (as "
+        "/v1/group/batch answers it)."
     ),
-    openapi_extra={**oa.STREAM_BODY, "parameters": [_EDITS_PARAMETER, _BASE_RATE_PARAM]},
-    responses={200: oa.STREAM_RESPONSE, **oa.problem_responses(400, 422)},
+    openapi_extra=_and_x12({**oa.STREAM_BODY, "parameters": [_EDITS_PARAMETER, _BASE_RATE_PARAM]}),
+    responses={200: oa.STREAM_RESPONSE, **oa.problem_responses(400, 413, 422)},
     response_class=Response,
 )
 async def group_stream(request: Request) -> Response:
+    if _is_x12(request):  # an 837I file (service.x12): read whole, answered as NDJSON
+        return await _x12_answer(request, True, _edits(request), base_rate_param(request))
     rt = request.app.state.runtime
     grouper = rt.require()
     return NDJSONGroupingResponse(rt, grouper, _edits(request), base_rate_param(request))

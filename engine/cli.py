@@ -2,6 +2,8 @@
 
     fastdrg group [INPUT.jsonl] [-o OUTPUT.jsonl] [--hospital-status exempt]
     fastdrg group INPUT.parquet -o OUTPUT.parquet [--detail]     (engine.io.parquet_cli)
+    fastdrg group claims.csv [-o results.csv] [--columns map.toml]  (.tsv, .csv.gz, .xlsx; engine.io.tabular_cli)
+    fastdrg group --format cms-batch FILE [-o results.jsonl]     (CMS's batch input layout; engine.io.cmsbatch)
     fastdrg edit [INPUT.jsonl] [-o OUTPUT.jsonl]                  (engine.editing)
     fastdrg tables build [--cache-dir DIR] [--archive fastdrg-cache.tar.gz]   (engine.spark)
     fastdrg tables import PATH... [--data-dir DIR]   (a CMS release zip, jar or .bin)
@@ -77,6 +79,13 @@ def _is_parquet(path: str | None) -> bool:
 def cmd_group(args) -> int:
     from engine import Grouper
 
+    from engine.io.textfile import TableError, is_tabular, text_input
+
+    if getattr(args, "format", "auto") not in ("auto", "ndjson") or (
+            getattr(args, "format", "auto") == "auto" and is_tabular(args.input)):  # wide tables, CMS batch files
+        from engine.io.tabular_cli import cmd_group_tabular
+
+        return cmd_group_tabular(args, None if args.format == "auto" else args.format)
     if _is_parquet(args.input) or _is_parquet(args.output):  # chosen by extension; NDJSON stays the default
         from engine.io.parquet_cli import cmd_group_parquet
 
@@ -90,6 +99,13 @@ def cmd_group(args) -> int:
             print(f"fastdrg: cannot read {args.input}: {e.strerror}", file=sys.stderr)
             return 2
         in_size = os.fstat(src.fileno()).st_size
+    try:  # a BOM skipped, gzip read as a stream, a Latin-1 file refused
+        if src.peek(2)[:2] == b"\x1f\x8b":
+            in_size = None  # the bar counts claims: the file's size is not the text's
+        src = text_input(src, args.input or "stdin")
+    except TableError as e:
+        print(f"fastdrg: {e}", file=sys.stderr)
+        return 2
     if args.output in (None, "-"):
         dst = sys.stdout.buffer
     else:
@@ -285,6 +301,13 @@ def _positive(text: str) -> int:
     return v
 
 
+def _add_table_args(p) -> None:
+    """Wide tables and CMS batch files in (engine.io.tabular, docs/tabular.md)."""
+    p.add_argument("--format", choices=("auto", "ndjson", "csv", "tsv", "xlsx", "cms-batch"), default="auto",
+                   help="input format (default: from the name and the first bytes)")
+    p.add_argument("--columns", metavar="MAP.toml", help="the file's column names for a wide table (docs/tabular.md)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fastdrg", description="Exact CMS MS-DRG grouping (v40.0 - v44.0, and imported CMS releases).")
     sub = p.add_subparsers(dest="command", required=True)
@@ -305,6 +328,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
     g.add_argument("--cache-dir", help="table/kernel cache directory (default: FASTDRG_CACHE_DIR or user cache)")
     g.add_argument("--data-dir", help="imported CMS releases (default: FASTDRG_DATA_DIR or the user data dir)")
+    _add_table_args(g)
     g.set_defaults(func=cmd_group)
 
     e = sub.add_parser("edit", help="run the Medicare Code Editor on NDJSON claims (one JSON object per line)")
@@ -316,6 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
     e.add_argument("--cache-dir", help="table/kernel cache directory (default: FASTDRG_CACHE_DIR or user cache)")
     e.add_argument("--data-dir", help="imported CMS releases (default: FASTDRG_DATA_DIR or the user data dir)")
+    _add_table_args(e)
     e.set_defaults(func=cmd_group, edit_only=True, no_detail=False, edits=False)
 
     t = sub.add_parser("tables", help="manage the tables: build the cache, import CMS releases, list versions")

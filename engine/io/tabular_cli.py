@@ -1,0 +1,262 @@
+"""``fastdrg group claims.csv`` (.tsv, .csv.gz, .xlsx; ``--format cms-batch``): the command line's wide-table road.
+
+Why a module of its own: engine.cli streams NDJSON lines; wide files stream
+record batches through engine.io.tabular and ``Grouper.group_arrow``, and the
+results go out as the output's name says: ``.csv`` / ``.tsv`` / ``.csv.gz`` /
+``.xlsx`` the same wide rows with result columns added, ``.parquet`` the
+Arrow results, anything else (stdout included) NDJSON.
+"""
+
+from __future__ import annotations
+
+import gzip
+import os
+import sys
+import time
+
+import orjson
+
+from .tabular import TableError, XLSX_MAX_ROWS
+
+_DETAIL_NAMES = ("pdx", "sdx", "procedures")
+
+
+def out_format(path: str | None) -> str:
+    if path in (None, "-"):
+        return "ndjson"
+    name = path.lower()
+    if name.endswith((".parquet", ".pq")):
+        return "parquet"
+    if name.endswith(".xlsx"):
+        return "xlsx"
+    gz = name.endswith(".gz")
+    name = name.removesuffix(".gz")
+    if name.endswith((".tsv", ".tab")):
+        return "tsv.gz" if gz else "tsv"
+    if name.endswith(".csv"):
+        return "csv.gz" if gz else "csv"
+    return "ndjson"
+
+
+def json_row(row: dict, detail: bool, edit_only: bool = False) -> dict:
+    """A result row (group_arrow's columns) in the shape of group()'s result dict."""
+    out = {}
+    if row.get("id") is not None:
+        out["id"] = row["id"]
+    if row.get("error") is not None:
+        out["error"] = row["error"]
+        return out
+    if edit_only:
+        if row.get("edit_error") is not None:
+            out["edit_error"] = row["edit_error"]
+            return out
+        out["version"] = row["version"]
+        _edit_fields(out, row)
+        return out
+    for name in ("version", "drg", "mdc", "initial_drg", "initial_mdc", "return_code", "drg_description",
+                 "mdc_description"):
+        out[name] = row[name]
+    out["severity"] = {"initial": row["severity_initial"], "final": row["severity_final"]}
+    out["med_surg"] = row["med_surg"]
+    out["hac_status"] = row["hac_status"]
+    if detail:
+        for name in _DETAIL_NAMES:
+            out[name] = row[name]
+    for name in ("fiscal_year", "weights_missing", "weight", "weight_uncapped", "gmlos", "amlos", "post_acute",
+                 "special_pay", "initial_weight", "transfer", "adjusted_weight", "payment_estimate"):
+        if name in row:
+            out[name] = row[name]
+    if "edit_type" in row:
+        if row.get("edit_error") is not None:
+            out["edit_error"] = row["edit_error"]
+        else:
+            _edit_fields(out, row)
+    return out
+
+
+def _edit_fields(out: dict, row: dict) -> None:
+    out["edit_type"] = row["edit_type"]
+    out["edits"] = dict(row["edits"] or [])
+    d = row.get("edit_date")
+    out["edit_date"] = d.isoformat() if hasattr(d, "isoformat") else d
+    if row.get("not_checked") is not None:
+        out["not_checked"] = list(row["not_checked"])
+
+
+class _Writer:
+    """Results out, batch by batch, in the format the output's name asks for."""
+
+    def __init__(self, path, fmt: str, detail: bool, edit_only: bool):
+        self.path, self.fmt, self.detail, self.edit_only = path, fmt, detail, edit_only
+        self.sink = None
+        self.rows = 0
+
+    def write(self, wide, res) -> None:
+        import pyarrow as pa
+
+        fmt = self.fmt
+        if fmt == "ndjson":
+            if self.sink is None:
+                self.sink = sys.stdout.buffer if self.path in (None, "-") else open(self.path, "wb")
+            buf = bytearray()
+            for row in res.to_pylist():
+                buf += orjson.dumps(json_row(row, self.detail, self.edit_only))
+                buf += b"\n"
+            self.sink.write(buf)
+        elif fmt == "parquet":
+            import pyarrow.parquet as pq
+
+            if self.sink is None:
+                self.sink = pq.ParquetWriter(self.path, res.schema)
+            self.sink.write_batch(res)
+        else:
+            from .tabular import wide_results
+
+            out = wide_results(wide, res)
+            if fmt == "xlsx":
+                self._xlsx(out)
+            else:
+                import pyarrow.csv as pcsv
+
+                if self.sink is None:
+                    raw = open(self.path, "wb")
+                    self._raw = raw
+                    stream = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=6) if fmt.endswith(".gz") else raw
+                    self._stream = stream
+                    opts = pcsv.WriteOptions(delimiter="\t" if fmt.startswith("tsv") else ",")
+                    self.sink = pcsv.CSVWriter(pa.PythonFile(stream, mode="w"), out.schema, write_options=opts)
+                self.sink.write_batch(out)
+        self.rows += res.num_rows
+
+    def _xlsx(self, out) -> None:
+        if self.sink is None:
+            import openpyxl
+
+            self.sink = openpyxl.Workbook(write_only=True)
+            self._ws = self.sink.create_sheet("results")
+            self._ws.append(out.schema.names)
+        if self.rows + out.num_rows + 1 > XLSX_MAX_ROWS:
+            raise TableError(f"{self.path}: an Excel sheet holds at most {XLSX_MAX_ROWS - 1:,} rows; "
+                             "write .csv, .csv.gz or .parquet for a file this big")
+        cols = [out.column(k).to_pylist() for k in range(out.num_columns)]
+        for row in zip(*cols):
+            self._ws.append(row)
+
+    def close(self) -> None:
+        if self.sink is None:
+            return
+        if self.fmt == "ndjson":
+            self.sink.flush()
+            if self.sink is not sys.stdout.buffer:
+                self.sink.close()
+        elif self.fmt == "xlsx":
+            self.sink.save(self.path)
+        else:
+            self.sink.close()
+            if self.fmt not in ("parquet",):
+                if self._stream is not self._raw:
+                    self._stream.close()
+                self._raw.close()
+
+
+def cmd_group_tabular(args, fmt: str | None = None) -> int:
+    """``fastdrg group|edit`` on a wide file (or ``--format cms-batch``)."""
+    from engine import Grouper
+
+    from . import tabular
+
+    path = args.input
+    fmt = fmt or getattr(args, "format", None)
+    try:
+        if fmt == "cms-batch":
+            from .cmsbatch import open_cms_batch
+
+            src = open_cms_batch(path)
+        else:
+            src = tabular.open_table(path, getattr(args, "columns", None), fmt if fmt != "auto" else None)
+    except TableError as e:
+        print(f"fastdrg: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:
+        print(f"fastdrg: cannot read {path}: {e.strerror}", file=sys.stderr)
+        return 2
+    ofmt = out_format(args.output)
+    if args.output not in (None, "-"):
+        out_dir = os.path.dirname(os.path.abspath(args.output))
+        if not os.access(out_dir, os.W_OK):
+            print(f"fastdrg: cannot write {args.output}", file=sys.stderr)
+            return 2
+    edit_only = getattr(args, "edit_only", False)
+    edits = edit_only or getattr(args, "edits", False)
+    detail = ofmt == "ndjson" and not getattr(args, "no_detail", False) or \
+        (ofmt == "parquet" and getattr(args, "detail", False))
+    if edit_only:
+        detail = False
+
+    t0 = time.perf_counter()
+    grouper = Grouper(cache_dir=args.cache_dir, default_hospital_status=args.hospital_status,
+                      data_dir=getattr(args, "data_dir", None))
+    if edits:
+        grouper.warm_editor()
+    t_ready = time.perf_counter()
+    bar = None
+    if not args.no_progress and sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = tqdm(unit=" claims", desc="grouping", file=sys.stderr)
+    counts: dict = {}
+    weights = [0.0, 0]
+    writer = _Writer(args.output, ofmt, detail, edit_only)
+    try:
+        for wide, res in tabular.group_batches(grouper, src, detail=detail, edits=edits):
+            writer.write(wide, res)
+            _tally(res, counts, weights)
+            if bar is not None:
+                bar.update(res.num_rows)
+    except TableError as e:
+        print(f"fastdrg: {e}", file=sys.stderr)
+        return 2
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    finally:
+        if bar is not None:
+            bar.close()
+        try:
+            writer.close()
+        except BrokenPipeError:
+            pass
+    elapsed = time.perf_counter() - t_ready
+    if not args.quiet:
+        n = writer.rows
+        rate = n / elapsed if elapsed > 0 else 0.0
+        print(f"fastdrg: {n} rows {'edited' if edit_only else 'grouped'} in {elapsed:.2f} s ({rate:,.0f}/s; "
+              f"start-up {t_ready - t0:.2f} s)", file=sys.stderr)
+        for name, c in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
+            print(f"  {name:44} {c:10d}", file=sys.stderr)
+        if weights[1] and not edit_only:
+            print(f"  case-mix index (mean weight of {weights[1]} claims with a weight): "
+                  f"{weights[0] / weights[1]:.4f}", file=sys.stderr)
+    return 0
+
+
+def _tally(res, counts: dict, weights: list) -> None:
+    """Return codes (and ``ERROR:<column>``) and the weights' sum, over Arrow columns."""
+    import pyarrow.compute as pc
+
+    names = res.schema.names
+    rc = res.column(names.index("return_code"))
+    for item in pc.value_counts(rc.dictionary_decode() if hasattr(rc, "dictionary_decode") else rc).to_pylist():
+        if item["values"] is not None:
+            counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
+    err = res.column(names.index("error"))
+    if err.null_count < len(err):
+        for item in pc.value_counts(err.field("field")).to_pylist():
+            if item["values"] is not None:
+                key = "ERROR:" + item["values"]
+                counts[key] = counts.get(key, 0) + item["counts"]
+    if "weight" in names:
+        w = res.column(names.index("weight"))
+        w = pc.filter(w, pc.greater(pc.fill_null(w, 0), 0))
+        weights[0] += pc.sum(w).as_py() or 0.0
+        weights[1] += len(w)

@@ -44,13 +44,6 @@ def _records(name: str, limit: int | None = None) -> list[dict]:
 
 
 @pytest.fixture(scope="module")
-def grouper():
-    from engine import Grouper
-
-    return Grouper()
-
-
-@pytest.fixture(scope="module")
 def public():
     recs = _records("public_claims.jsonl", 3000) + _records("public_claims.jsonl")[-1500:] + \
         _records("public_hac.jsonl", 1500)
@@ -319,3 +312,43 @@ def test_cli_latin1_ndjson_refused(tmp_path):
     r = _cli("group", str(p), "-q")
     assert r.returncode == 2
     assert b"UTF-8" in r.stderr and b"iconv" in r.stderr
+
+
+# ---- the service: JSON and NDJSON bodies with a BOM -------------------------------------------------
+
+def test_service_bom_bodies_lose_nothing(grouper, public):
+    import anyio
+    import httpx
+    import orjson
+
+    from service.app import create_app
+    from service.settings import Settings
+
+    claims = public[:40]
+    app = create_app(grouper=grouper, settings=Settings())
+    bom = b"\xef\xbb\xbf"
+
+    async def run():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as c:
+            one = await c.post("/v1/group", content=bom + orjson.dumps(claims[0]),
+                               headers={"content-type": "application/json"})
+            batch = await c.post("/v1/group/batch", content=bom + orjson.dumps({"claims": claims}),
+                                 headers={"content-type": "application/json"})
+            body = bom + b"\n".join(orjson.dumps(x) for x in claims)
+
+            async def pieces():  # the BOM itself cut across body messages
+                yield body[:2]
+                yield body[2:1000]
+                yield body[1000:]
+
+            stream = await c.post("/v1/group/stream", content=pieces())
+            return one, batch, stream
+
+    one, batch, stream = anyio.run(run)
+    want = grouper.group(claims)
+    assert one.status_code == 200 and one.json() == want[0]
+    assert batch.status_code == 200
+    assert stream.status_code == 200
+    lines = [orjson.loads(x) for x in stream.content.splitlines()]
+    assert lines == want
+    assert batch.json()["results"] == want if isinstance(batch.json(), dict) else batch.json() == want

@@ -3,7 +3,6 @@
     fastdrg group [INPUT.jsonl] [-o OUTPUT.jsonl] [--hospital-status exempt]
     fastdrg group INPUT.parquet -o OUTPUT.parquet [--detail]     (engine.io.parquet_cli)
     fastdrg group claims.csv [-o results.csv] [--columns map.toml]  (.tsv, .csv.gz, .xlsx; engine.io.tabular_cli)
-    fastdrg group --format cms-batch FILE [-o results.jsonl]     (CMS's batch input layout; engine.io.cmsbatch)
     fastdrg edit [INPUT.jsonl] [-o OUTPUT.jsonl]                  (engine.editing)
     fastdrg tables build [--cache-dir DIR] [--archive fastdrg-cache.tar.gz]   (engine.spark)
     fastdrg tables import PATH... [--data-dir DIR]   (a CMS release zip, jar or .bin)
@@ -81,11 +80,11 @@ def cmd_group(args) -> int:
 
     from engine.io.textfile import TableError, is_tabular, text_input
 
-    if getattr(args, "format", "auto") not in ("auto", "ndjson") or (
-            getattr(args, "format", "auto") == "auto" and is_tabular(args.input)):  # wide tables, CMS batch files
+    fmt = getattr(args, "format", "auto")
+    if fmt not in ("auto", "ndjson") or (fmt == "auto" and is_tabular(args.input)):  # wide tables (docs/tabular.md)
         from engine.io.tabular_cli import cmd_group_tabular
 
-        return cmd_group_tabular(args, None if args.format == "auto" else args.format)
+        return cmd_group_tabular(args, None if fmt == "auto" else fmt)
     if _is_parquet(args.input) or _is_parquet(args.output):  # chosen by extension; NDJSON stays the default
         from engine.io.parquet_cli import cmd_group_parquet
 

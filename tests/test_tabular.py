@@ -352,3 +352,38 @@ def test_service_bom_bodies_lose_nothing(grouper, public):
     lines = [orjson.loads(x) for x in stream.content.splitlines()]
     assert lines == want
     assert batch.json()["results"] == want if isinstance(batch.json(), dict) else batch.json() == want
+
+
+def test_cli_wide_results_row_for_row_xlsx_and_gzip(public, tmp_path):
+    openpyxl = pytest.importorskip("openpyxl")
+    claims = public[:120]
+    head, rows = wide_rows(claims)
+    src = write_csv(tmp_path / "claims.csv", head, rows)
+    r = _cli("group", str(src), "-o", str(tmp_path / "out.xlsx"), "-q")
+    assert r.returncode == 0, r.stderr
+    got = list(openpyxl.load_workbook(tmp_path / "out.xlsx", read_only=True).active.iter_rows(values_only=True))
+    assert len(got) == 1 + len(claims)
+    names = list(got[0])
+    assert names[:len(head)] == head and {"drg", "mdc", "weight", "return_code", "error"} <= set(names)
+    assert [g[0] for g in got[1:]] == [c["id"] for c in claims]  # row for row
+    r = _cli("group", str(src), "-o", str(tmp_path / "out.csv.gz"), "-q")
+    assert r.returncode == 0, r.stderr
+    with gzip.open(tmp_path / "out.csv.gz", "rt", newline="") as f:
+        back = list(csv.DictReader(f))
+    assert [b["id"] for b in back] == [c["id"] for c in claims]
+
+
+def test_cli_edit_csv(public, tmp_path):
+    claims = public[:60]
+    head, rows = wide_rows(claims)
+    src = write_csv(tmp_path / "claims.csv", head, rows)
+    r = _cli("edit", str(src), "-q")
+    assert r.returncode == 0, r.stderr
+    out = [json.loads(x) for x in r.stdout.decode().splitlines()]
+    assert len(out) == 60 and all("edit_type" in o or "error" in o or "edit_error" in o for o in out)
+
+
+def test_cli_cms_batch_says_it_is_not_supported(tmp_path):
+    p = _one(tmp_path, "x\n", "batch.txt")
+    r = _cli("group", "--format", "cms-batch", str(p))
+    assert r.returncode == 2 and b"not supported" in r.stderr

@@ -1,4 +1,4 @@
-"""Wide tables in: CSV, TSV, gzip, Excel (and CMS's batch layout, engine.io.cmsbatch).
+"""Wide tables in: CSV, TSV, gzip, Excel.
 
 Why: analysts export one row per stay from their abstracting systems, as CSV or
 Excel with columns ``DX1 … DX25``, ``POA1 … POA25``, ``PX1 … PX25``, often
@@ -189,14 +189,16 @@ class TableSource:
 
 
 def open_table(path: str, columns: str | dict | None = None, fmt: str | None = None,
-               block_bytes: int = BLOCK_BYTES) -> TableSource:
+               block_bytes: int = BLOCK_BYTES, keep_all: bool = False) -> TableSource:
     """A wide file (CSV, TSV, either gzip-compressed, or xlsx) opened for
-    reading; ``columns``: a mapping file's path or its dict.  TableError for a
+    reading; ``columns``: a mapping file's path or its dict; ``keep_all``: the
+    batches hold every column of the file, in its order (for results written
+    in the same layout), else only the ones read as claims.  TableError for a
     file that is not UTF-8, lacks the required columns, ..."""
     mapping = load_mapping(columns) if isinstance(columns, str) else columns
     fmt = fmt or sniff(path)
     if fmt == "xlsx":
-        return _open_xlsx(path, mapping)
+        return _open_xlsx(path, mapping, keep_all)
     if fmt not in ("csv", "tsv"):
         raise TableError(f"{path}: not a CSV, TSV or Excel file ({fmt})")
     with _raw_stream(path) as f:
@@ -217,7 +219,7 @@ def open_table(path: str, columns: str | dict | None = None, fmt: str | None = N
         parse = pcsv.ParseOptions(delimiter=delim, newlines_in_values=False)
         conv = pcsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=True,
                                    null_values=[""], quoted_strings_can_be_null=True,
-                                   include_columns=_unique(cols.names() + ([cols.plain["id"]] if "id" in cols.plain else [])))
+                                   include_columns=names if keep_all else _unique(cols.names()))
         raw = pa.input_stream(path, compression="gzip" if is_gzip(path) else None)
         try:
             reader = pcsv.open_csv(raw, read_options=read, parse_options=parse, convert_options=conv)
@@ -266,7 +268,7 @@ def _cell_text(v, numeric_pad: int = 0):
     return str(v)
 
 
-def _open_xlsx(path: str, mapping) -> TableSource:
+def _open_xlsx(path: str, mapping, keep_all: bool) -> TableSource:
     try:
         import openpyxl
     except ImportError:
@@ -284,7 +286,7 @@ def _open_xlsx(path: str, mapping) -> TableSource:
     names = [str(h).strip() if h is not None else f"column{k + 1}" for k, h in enumerate(header)]
     cols = resolve_columns(names, mapping)
     wb.close()
-    want = _unique(cols.names())
+    want = list(names) if keep_all else _unique(cols.names())
     pads = {n: 7 for n in cols.px.values()}  # ICD-10-PCS codes are 7 characters: Excel drops a number's zeros
 
     def batches():
@@ -292,7 +294,7 @@ def _open_xlsx(path: str, mapping) -> TableSource:
         try:
             rows = wb.worksheets[0].iter_rows(values_only=True)
             next(rows, None)
-            idx = [names.index(n) for n in want]
+            idx = [names.index(n) for n in want] if not keep_all else list(range(len(names)))
             while True:
                 block = []
                 for r in rows:
@@ -495,15 +497,10 @@ def claim_batch(rb: pa.RecordBatch, cols: Columns, keep_id: bool = True) -> tupl
 
 def claim_batches(path: str, columns: str | dict | None = None, fmt: str | None = None) -> Iterator[pa.RecordBatch]:
     """Record batches of claims (group_arrow's input columns) from a CSV, TSV,
-    gzip or xlsx file of wide rows, or a CMS batch file (``fmt="cms-batch"``),
-    in the file's order; ``cell_error`` (struct<field, reason>) is set on a
-    row with a bad cell (group those rows' results as errors: :func:`group_batches`
-    does).  TableError when the file cannot be read as claims."""
-    if fmt == "cms-batch":
-        from .cmsbatch import claim_batches as cms
-
-        yield from cms(path)
-        return
+    gzip or xlsx file of wide rows, in the file's order; ``cell_error``
+    (struct<field, reason>) is set on a row with a bad cell (group those rows'
+    results as errors: :func:`group_batches` does).  TableError when the file
+    cannot be read as claims."""
     src = open_table(path, columns, fmt)
     for rb in src.batches():
         yield claim_batch(rb, src.columns)[0]

@@ -1,4 +1,4 @@
-"""``fastdrg group claims.csv`` (.tsv, .csv.gz, .xlsx; ``--format cms-batch``): the command line's wide-table road.
+"""``fastdrg group claims.csv`` (.tsv, .csv.gz, .xlsx): the command line's wide-table road.
 
 Why a module of its own: engine.cli streams NDJSON lines; wide files stream
 record batches through engine.io.tabular and ``Grouper.group_arrow``, and the
@@ -19,6 +19,13 @@ import orjson
 from .tabular import TableError, XLSX_MAX_ROWS
 
 _DETAIL_NAMES = ("pdx", "sdx", "procedures")
+
+#: CMS's desktop-grouper batch layout is not read (yet): its field positions are
+#: in CMS's MS-DRG PC software manual, which could not be consulted when this was
+#: written, and a layout guessed at would group claims from the wrong columns.
+CMS_BATCH_MISSING = ("fastdrg: --format cms-batch is not supported yet: the field positions of CMS's desktop-grouper "
+                     "batch record (MS-DRG PC software manual, \"Batch processing: Input file format\") have not been "
+                     "confirmed, and fastdrg will not guess them. Export the claims as CSV instead (docs/tabular.md).")
 
 
 def out_format(path: str | None) -> str:
@@ -160,20 +167,21 @@ class _Writer:
 
 
 def cmd_group_tabular(args, fmt: str | None = None) -> int:
-    """``fastdrg group|edit`` on a wide file (or ``--format cms-batch``)."""
+    """``fastdrg group|edit`` on a wide file."""
     from engine import Grouper
 
     from . import tabular
 
     path = args.input
-    fmt = fmt or getattr(args, "format", None)
+    if fmt == "cms-batch":
+        print(CMS_BATCH_MISSING, file=sys.stderr)
+        return 2
+    if path in (None, "-"):
+        print("fastdrg: a wide table is read from a file: give its path (stdin carries NDJSON)", file=sys.stderr)
+        return 2
     try:
-        if fmt == "cms-batch":
-            from .cmsbatch import open_cms_batch
-
-            src = open_cms_batch(path)
-        else:
-            src = tabular.open_table(path, getattr(args, "columns", None), fmt if fmt != "auto" else None)
+        src = tabular.open_table(path, getattr(args, "columns", None), fmt,
+                                 keep_all=out_format(args.output) not in ("ndjson", "parquet"))
     except TableError as e:
         print(f"fastdrg: {e}", file=sys.stderr)
         return 2
@@ -251,7 +259,7 @@ def _tally(res, counts: dict, weights: list) -> None:
             counts[item["values"]] = counts.get(item["values"], 0) + item["counts"]
     err = res.column(names.index("error"))
     if err.null_count < len(err):
-        for item in pc.value_counts(err.field("field")).to_pylist():
+        for item in pc.value_counts(pc.struct_field(err, "field")).to_pylist():
             if item["values"] is not None:
                 key = "ERROR:" + item["values"]
                 counts[key] = counts.get(key, 0) + item["counts"]

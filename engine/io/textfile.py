@@ -72,7 +72,7 @@ def open_text(path: str):
 
 def sniff(path: str) -> str:
     """A file's format from its name and first bytes: ``csv``, ``tsv``, ``xlsx``,
-    ``parquet``, ``ndjson`` or ``cms-batch`` (never read: the caller says so)."""
+    ``parquet`` or ``ndjson``."""
     name = path.lower()
     with open(path, "rb") as f:
         head = f.read(4)

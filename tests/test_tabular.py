@@ -387,3 +387,15 @@ def test_cli_cms_batch_says_it_is_not_supported(tmp_path):
     p = _one(tmp_path, "x\n", "batch.txt")
     r = _cli("group", "--format", "cms-batch", str(p))
     assert r.returncode == 2 and b"not supported" in r.stderr
+
+
+def test_ndjson_results_byte_for_byte_as_json_twins(grouper, public, tmp_path):
+    """CSV in, NDJSON out: each line is the one the claim's JSON text gives (the JSON road)."""
+    import orjson
+
+    head, rows = wide_rows(public)
+    path = write_csv(tmp_path / "claims.csv", head, rows, bom=True)
+    src = tabular.open_table(str(path))
+    got = b"".join(lines for lines, *_ in tabular.group_json(grouper, src))
+    want = grouper.group_json_texts([orjson.dumps(c) for c in public], separator=b"\n").join(suffix=b"\n")
+    assert got.splitlines() == want.splitlines()

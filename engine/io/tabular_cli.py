@@ -14,11 +14,7 @@ import os
 import sys
 import time
 
-import orjson
-
 from .tabular import TableError, XLSX_MAX_ROWS
-
-_DETAIL_NAMES = ("pdx", "sdx", "procedures")
 
 #: CMS's desktop-grouper batch layout is not read (yet): its field positions are
 #: in CMS's MS-DRG PC software manual, which could not be consulted when this was
@@ -45,56 +41,11 @@ def out_format(path: str | None) -> str:
     return "ndjson"
 
 
-def json_row(row: dict, detail: bool, edit_only: bool = False) -> dict:
-    """A result row (group_arrow's columns) in the shape of group()'s result dict."""
-    out = {}
-    if row.get("id") is not None:
-        out["id"] = row["id"]
-    if row.get("error") is not None:
-        out["error"] = row["error"]
-        return out
-    if edit_only:
-        if row.get("edit_error") is not None:
-            out["edit_error"] = row["edit_error"]
-            return out
-        out["version"] = row["version"]
-        _edit_fields(out, row)
-        return out
-    for name in ("version", "drg", "mdc", "initial_drg", "initial_mdc", "return_code", "drg_description",
-                 "mdc_description"):
-        out[name] = row[name]
-    out["severity"] = {"initial": row["severity_initial"], "final": row["severity_final"]}
-    out["med_surg"] = row["med_surg"]
-    out["hac_status"] = row["hac_status"]
-    if detail:
-        for name in _DETAIL_NAMES:
-            out[name] = row[name]
-    for name in ("fiscal_year", "weights_missing", "weight", "weight_uncapped", "gmlos", "amlos", "post_acute",
-                 "special_pay", "initial_weight", "transfer", "adjusted_weight", "payment_estimate"):
-        if name in row:
-            out[name] = row[name]
-    if "edit_type" in row:
-        if row.get("edit_error") is not None:
-            out["edit_error"] = row["edit_error"]
-        else:
-            _edit_fields(out, row)
-    return out
-
-
-def _edit_fields(out: dict, row: dict) -> None:
-    out["edit_type"] = row["edit_type"]
-    out["edits"] = dict(row["edits"] or [])
-    d = row.get("edit_date")
-    out["edit_date"] = d.isoformat() if hasattr(d, "isoformat") else d
-    if row.get("not_checked") is not None:
-        out["not_checked"] = list(row["not_checked"])
-
-
 class _Writer:
     """Results out, batch by batch, in the format the output's name asks for."""
 
-    def __init__(self, path, fmt: str, detail: bool, edit_only: bool):
-        self.path, self.fmt, self.detail, self.edit_only = path, fmt, detail, edit_only
+    def __init__(self, path, fmt: str):
+        self.path, self.fmt = path, fmt
         self.sink = None
         self.rows = 0
 
@@ -103,13 +54,7 @@ class _Writer:
 
         fmt = self.fmt
         if fmt == "ndjson":
-            if self.sink is None:
-                self.sink = sys.stdout.buffer if self.path in (None, "-") else open(self.path, "wb")
-            buf = bytearray()
-            for row in res.to_pylist():
-                buf += orjson.dumps(json_row(row, self.detail, self.edit_only))
-                buf += b"\n"
-            self.sink.write(buf)
+            raise ValueError("NDJSON results are written with write_lines")
         elif fmt == "parquet":
             import pyarrow.parquet as pq
 
@@ -134,6 +79,12 @@ class _Writer:
                     self.sink = pcsv.CSVWriter(pa.PythonFile(stream, mode="w"), out.schema, write_options=opts)
                 self.sink.write_batch(out)
         self.rows += res.num_rows
+
+    def write_lines(self, lines: bytes, rows: int) -> None:
+        if self.sink is None:
+            self.sink = sys.stdout.buffer if self.path in (None, "-") else open(self.path, "wb")
+        self.sink.write(lines)
+        self.rows += rows
 
     def _xlsx(self, out) -> None:
         if self.sink is None:
@@ -214,13 +165,23 @@ def cmd_group_tabular(args, fmt: str | None = None) -> int:
         bar = tqdm(unit=" claims", desc="grouping", file=sys.stderr)
     counts: dict = {}
     weights = [0.0, 0]
-    writer = _Writer(args.output, ofmt, detail, edit_only)
+    writer = _Writer(args.output, ofmt)
     try:
-        for wide, res in tabular.group_batches(grouper, src, detail=detail, edits=edits):
-            writer.write(wide, res)
-            _tally(res, counts, weights)
-            if bar is not None:
-                bar.update(res.num_rows)
+        if ofmt == "ndjson":  # the JSON road: each line what the row's JSON twin gives, byte for byte
+            for lines, n, c, cm in tabular.group_json(grouper, src, detail=detail, edits=edits, edit_only=edit_only):
+                writer.write_lines(lines, n)
+                for k, v in c.items():
+                    counts[k] = counts.get(k, 0) + v
+                weights[0] += cm[0] / 10_000
+                weights[1] += cm[1]
+                if bar is not None:
+                    bar.update(n)
+        else:
+            for wide, res in tabular.group_batches(grouper, src, detail=detail, edits=edits):
+                writer.write(wide, res)
+                _tally(res, counts, weights)
+                if bar is not None:
+                    bar.update(res.num_rows)
     except TableError as e:
         print(f"fastdrg: {e}", file=sys.stderr)
         return 2

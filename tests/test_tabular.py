@@ -26,8 +26,6 @@ EVAL = Path(os.environ.get("FASTDRG_EVAL_DIR", REPO.parent / "shared" / "eval"))
 if not (EVAL / "public_claims.jsonl").exists():
     EVAL = Path("/work/shared/eval")
 FIVE = ("drg", "mdc", "initial_drg", "initial_mdc", "return_code")
-MAX_DX = 40  # wide enough for the edge cases with more than 24 secondary dx
-MAX_PX = 30
 
 
 def _records(name: str, limit: int | None = None) -> list[dict]:
@@ -50,33 +48,8 @@ def public():
     return [public_to_claim(r) for r in recs]
 
 
-def wide_rows(claims, names=None) -> tuple[list[str], list[list[str]]]:
-    """Claims as wide rows: id, version, age, sex, discharge_status, hospital_status,
-    dx1/poa1 (the principal), dx2..dxN/poa2..poaN, px1..pxN (names: another spelling)."""
-    names = names or {}
-    nd = max(1 + len(c["sdx"]) for c in claims)
-    npx = max(len(c["procedures"]) for c in claims)
-    nd, npx = max(nd, 25), max(npx, 25)
-    head = [names.get(k, k) for k in ("id", "version", "age", "sex", "discharge_status", "hospital_status")]
-    for k in range(1, nd + 1):
-        head += [names.get("dx", "dx{n}").format(n=k), names.get("poa", "poa{n}").format(n=k)]
-    head += [names.get("px", "px{n}").format(n=k) for k in range(1, npx + 1)]
-    rows = []
-    for c in claims:
-        row = [c["id"], c["version"], str(c["age"]), c["sex"], str(c["discharge_status"]), c["hospital_status"]]
-        dxs = [c["pdx"]] + list(c["sdx"])
-        for k in range(nd):
-            x = dxs[k] if k < len(dxs) else None
-            if x is None:
-                row += ["", ""]
-            elif isinstance(x, dict):
-                row += [x["code"], x.get("poa") or ""]
-            else:
-                row += [x, ""]
-        pxs = c["procedures"]
-        row += [pxs[k] if k < len(pxs) else "" for k in range(npx)]
-        rows.append(row)
-    return head, rows
+def wide_rows(claims, names=None):
+    return tabular.claims_wide(claims, names)
 
 
 def write_csv(path: Path, head, rows, delimiter=",", bom=False, gz=False, lineterminator="\n"):
@@ -399,3 +372,26 @@ def test_ndjson_results_byte_for_byte_as_json_twins(grouper, public, tmp_path):
     got = b"".join(lines for lines, *_ in tabular.group_json(grouper, src))
     want = grouper.group_json_texts([orjson.dumps(c) for c in public], separator=b"\n").join(suffix=b"\n")
     assert got.splitlines() == want.splitlines()
+
+
+def test_row_with_wrong_cell_count_skipped_and_said(tmp_path):
+    """The CSV reader cannot place a row with too few or too many cells: it is skipped and the
+    command says so on stderr; the rows around it group."""
+    p = _one(tmp_path, "id,version,age,sex,discharge_status,dx1\nA1,43.1,70,M,1,I214\nA2,43.1,70,M,1\n"
+                       "A3,43.1,70,M,1,I214,extra\nA4,43.1,70,F,1,I214\n")
+    r = _cli("group", str(p), "--no-detail")
+    assert r.returncode == 0, r.stderr
+    assert [json.loads(x)["id"] for x in r.stdout.decode().splitlines()] == ["A1", "A4"]
+    assert b"2 row(s)" in r.stderr and b"wrong number of cells" in r.stderr
+
+
+def test_poa_and_sex_errors_name_the_files_columns(grouper, tmp_path):
+    p = _one(tmp_path, "ACCOUNT,VER,AGE,GENDER,STAT,PRIN_DX,DIAG_02,DIAG_POA_02\n"
+                       "A1,43.1,70,M,1,I214,E1122,YY\nA2,43.1,70,X,1,I214,,\nA3,43.1,70,F,1,I214,E1122,Y\n")
+    m = tmp_path / "m.toml"
+    m.write_text('id = "ACCOUNT"\nversion = "VER"\nage = "AGE"\nsex = "GENDER"\ndischarge_status = "STAT"\n'
+                 'pdx = "PRIN_DX"\ndx = "DIAG_{n}"\npoa = "DIAG_POA_{n}"\n')
+    rows = group_file(grouper, p, str(m))
+    assert rows[0]["error"]["field"] == "DIAG_POA_02"
+    assert rows[1]["error"]["field"] == "GENDER"
+    assert rows[2]["error"] is None and rows[2]["drg"]

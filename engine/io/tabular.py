@@ -42,7 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from .textfile import (
-    BOM, SNIFF_BYTES, TableError, _raw_stream, check_utf8, is_gzip, latin1_message, sniff,
+    BOM, SNIFF_BYTES, TableError, raw_stream, check_utf8, is_gzip, latin1_message, sniff,
 )
 
 #: Bytes per block of the CSV reader (rows per record batch: ~ this / row width).
@@ -58,8 +58,8 @@ PLAIN = ("id", "version", "discharge_date", "admission_date", "age", "birth_date
          "hospital_status", "los", "pdx", "pdx_poa", "admit_dx")
 #: The numbered families (templates' keys in a mapping file) and their default names.
 FAMILIES = {"dx": "dx{n}", "poa": "poa{n}", "px": "px{n}"}
-#: Aliases of the principal diagnosis and its POA among the numbered columns.
-ALIASES = {"pdx": "dx1", "pdx_poa": "poa1"}
+#: The numbered names of the principal diagnosis and its POA.
+ALIASES = {"dx1": "pdx", "poa1": "pdx_poa"}
 
 DATE_FORMATS = ("%Y-%m-%d", "%Y%m%d", "%m/%d/%Y")
 
@@ -104,7 +104,7 @@ def load_mapping(path: str) -> dict:
             raise TableError(f"the mapping file {path}: {key} must be a column name (text)")
         if k in FAMILIES and "{n}" not in value:
             raise TableError(f"the mapping file {path}: {key} = {value!r} needs {{n}} where the number goes")
-        out[ALIASES.get(k, k) if k in ("dx1", "poa1") else k] = value.strip()
+        out[ALIASES.get(k, k)] = value.strip()
     return out
 
 
@@ -173,8 +173,10 @@ def resolve_columns(names: list[str], mapping: dict | None = None) -> Columns:
 
 class TableSource:
     """An opened wide file: ``format``, ``names`` (its header), ``columns``
-    (:class:`Columns`), ``rows`` (None when unknown before reading) and
-    :meth:`batches` (record batches of its rows, every column as text)."""
+    (:class:`Columns`), ``rows`` (None when unknown before reading),
+    :meth:`batches` (record batches of its rows, every column as text) and
+    ``skipped`` (the lines of rows with a wrong number of cells, which the CSV
+    reader cannot place in columns: the caller must say so)."""
 
     def __init__(self, path: str, fmt: str, names: list[str], columns: Columns, rows: int | None, batches):
         self.path = path
@@ -183,6 +185,8 @@ class TableSource:
         self.columns = columns
         self.rows = rows
         self._batches = batches
+        #: line numbers of rows skipped for a wrong number of cells (None: not known)
+        self.skipped: list = []
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         return self._batches()
@@ -201,7 +205,7 @@ def open_table(path: str, columns: str | dict | None = None, fmt: str | None = N
         return _open_xlsx(path, mapping, keep_all)
     if fmt not in ("csv", "tsv"):
         raise TableError(f"{path}: not a CSV, TSV or Excel file ({fmt})")
-    with _raw_stream(path) as f:
+    with raw_stream(path) as f:
         head = f.read(SNIFF_BYTES)
     check_utf8(head, path)
     text = head[3:] if head.startswith(BOM) else head
@@ -216,7 +220,11 @@ def open_table(path: str, columns: str | dict | None = None, fmt: str | None = N
         import pyarrow.csv as pcsv
 
         read = pcsv.ReadOptions(block_size=block_bytes, use_threads=True)
-        parse = pcsv.ParseOptions(delimiter=delim, newlines_in_values=False)
+        def bad_row(row):  # a row with too few or too many cells: skipped, and said (TableSource.skipped)
+            skipped.append(row.number)
+            return "skip"
+
+        parse = pcsv.ParseOptions(delimiter=delim, newlines_in_values=False, invalid_row_handler=bad_row)
         conv = pcsv.ConvertOptions(column_types={n: pa.string() for n in names}, strings_can_be_null=True,
                                    null_values=[""], quoted_strings_can_be_null=True,
                                    include_columns=names if keep_all else _unique(cols.names()))
@@ -237,7 +245,9 @@ def open_table(path: str, columns: str | dict | None = None, fmt: str | None = N
         finally:
             raw.close()
 
-    return TableSource(path, fmt, names, cols, None, batches)
+    src = TableSource(path, fmt, names, cols, None, batches)
+    skipped = src.skipped
+    return src
 
 
 def _unique(names):
@@ -736,3 +746,38 @@ def group_json(grouper, source, detail: bool = True, edits: bool = False, edit_o
         else:
             lines = out.join(extra, suffix=b"\n") if claims.num_rows else b""
         yield lines, claims.num_rows, counts, getattr(out, "case_mix", (0, 0))
+
+
+# ---- claim dicts as wide rows (a convenience for tests, benchmarks and examples) ------------------
+
+def claims_wide(claims, names: dict | None = None, min_dx: int = 25, min_px: int = 25) -> tuple[list, list]:
+    """Claim dicts (as ``Grouper.group`` takes them, with ``version`` and ``age``)
+    as a header and wide rows: ``id, version, age, sex, discharge_status,
+    hospital_status, dx1, poa1, … dxN, poaN, px1 … pxM`` (N, M at least
+    ``min_dx``, ``min_px``; more when a claim has more codes); ``names``:
+    other spellings, as a mapping file gives them (``{"dx": "DIAG_{n}", "id":
+    "ACCOUNT", ...}``).  Python per claim: not a fast path."""
+    names = names or {}
+    nd = max([min_dx] + [1 + len(c.get("sdx") or []) for c in claims])
+    npx = max([min_px] + [len(c.get("procedures") or []) for c in claims])
+    plain = ("id", "version", "age", "sex", "discharge_status", "hospital_status")
+    head = [names.get(k, k) for k in plain]
+    for k in range(1, nd + 1):
+        head += [names.get("dx", "dx{n}").format(n=k), names.get("poa", "poa{n}").format(n=k)]
+    head += [names.get("px", "px{n}").format(n=k) for k in range(1, npx + 1)]
+    rows = []
+    for c in claims:
+        row = ["" if c.get(k) is None else str(c[k]) for k in plain]
+        dxs = [c["pdx"]] + list(c.get("sdx") or [])
+        for k in range(nd):
+            x = dxs[k] if k < len(dxs) else None
+            if x is None:
+                row += ["", ""]
+            elif isinstance(x, dict):
+                row += [x["code"], x.get("poa") or ""]
+            else:
+                row += [x, ""]
+        pxs = [p["code"] if isinstance(p, dict) else p for p in c.get("procedures") or []]
+        row += [pxs[k] if k < len(pxs) else "" for k in range(npx)]
+        rows.append(row)
+    return head, rows

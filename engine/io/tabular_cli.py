@@ -41,6 +41,33 @@ def out_format(path: str | None) -> str:
     return "ndjson"
 
 
+class _Behind:
+    """Writes done on a thread of their own, two batches in flight at most, so that
+    writing (CSV formatting, gzip, the disk: all release the GIL) overlaps the
+    grouping of the next batch."""
+
+    def __init__(self):
+        import collections
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.pool = ThreadPoolExecutor(1, thread_name_prefix="fastdrg-write")
+        self.pending = collections.deque()
+
+    def submit(self, fn, *args) -> None:
+        self.pending.append(self.pool.submit(fn, *args))
+        while len(self.pending) > 2:
+            self.pending.popleft().result()
+
+    def drain(self) -> None:
+        try:
+            while self.pending:
+                self.pending.popleft().result()
+        finally:
+            for f in self.pending:
+                f.cancel()
+            self.pool.shutdown()
+
+
 class _Writer:
     """Results out, batch by batch, in the format the output's name asks for."""
 
@@ -166,10 +193,11 @@ def cmd_group_tabular(args, fmt: str | None = None) -> int:
     counts: dict = {}
     weights = [0.0, 0]
     writer = _Writer(args.output, ofmt)
+    behind = _Behind()
     try:
         if ofmt == "ndjson":  # the JSON road: each line what the row's JSON twin gives, byte for byte
             for lines, n, c, cm in tabular.group_json(grouper, src, detail=detail, edits=edits, edit_only=edit_only):
-                writer.write_lines(lines, n)
+                behind.submit(writer.write_lines, lines, n)
                 for k, v in c.items():
                     counts[k] = counts.get(k, 0) + v
                 weights[0] += cm[0] / 10_000
@@ -178,10 +206,11 @@ def cmd_group_tabular(args, fmt: str | None = None) -> int:
                     bar.update(n)
         else:
             for wide, res in tabular.group_batches(grouper, src, detail=detail, edits=edits):
-                writer.write(wide, res)
+                behind.submit(writer.write, wide, res)
                 _tally(res, counts, weights)
                 if bar is not None:
                     bar.update(res.num_rows)
+        behind.drain()
     except TableError as e:
         print(f"fastdrg: {e}", file=sys.stderr)
         return 2
@@ -192,10 +221,15 @@ def cmd_group_tabular(args, fmt: str | None = None) -> int:
         if bar is not None:
             bar.close()
         try:
+            behind.drain()
             writer.close()
         except BrokenPipeError:
             pass
     elapsed = time.perf_counter() - t_ready
+    if src.skipped:
+        lines = ", ".join(str(x) for x in src.skipped[:10] if x is not None)
+        print(f"fastdrg: {len(src.skipped)} row(s) of {path} skipped: a wrong number of cells for the header"
+              + (f" (lines {lines}{', ...' if len(src.skipped) > 10 else ''})" if lines else ""), file=sys.stderr)
     if not args.quiet:
         n = writer.rows
         rate = n / elapsed if elapsed > 0 else 0.0

@@ -60,14 +60,6 @@ def strip_bom(body: bytes) -> bytes:
     return body[3:] if body[:3] == BOM else body
 
 
-def open_text(path: str):
-    """A binary stream of a file's text: gzip read as a stream, a BOM skipped."""
-    f = open(path, "rb")
-    if f.peek(2)[:2] == GZIP_MAGIC:
-        f = io.BufferedReader(gzip.GzipFile(fileobj=f))
-    return skip_bom(f)
-
-
 # ---- formats ---------------------------------------------------------------------------------
 
 def sniff(path: str) -> str:
@@ -92,7 +84,7 @@ def sniff(path: str) -> str:
         return "ndjson"
     if name.endswith((".parquet", ".pq")):
         return "parquet"
-    with _raw_stream(path) as f:
+    with raw_stream(path) as f:
         first = skip_bom(f).read(4096)
     s = first.lstrip()
     if s.startswith(b"{") or s.startswith(b"["):
@@ -120,12 +112,12 @@ def is_tabular(path: str | None) -> bool:
         return False
 
 
-def _raw_stream(path: str):
+def raw_stream(path: str):
+    """A file opened for reading its bytes, gzip decompressed as they are read."""
     f = open(path, "rb")
     if f.peek(2)[:2] == GZIP_MAGIC:
         return io.BufferedReader(gzip.GzipFile(fileobj=f))
     return f
-
 
 
 def is_gzip(path: str) -> bool:

@@ -301,7 +301,7 @@ def _positive(text: str) -> int:
 
 
 def _add_table_args(p) -> None:
-    """Wide tables and CMS batch files in (engine.io.tabular, docs/tabular.md)."""
+    """Wide tables in (engine.io.tabular, docs/tabular.md); --format cms-batch says it is not supported."""
     p.add_argument("--format", choices=("auto", "ndjson", "csv", "tsv", "xlsx", "cms-batch"), default="auto",
                    help="input format (default: from the name and the first bytes)")
     p.add_argument("--columns", metavar="MAP.toml", help="the file's column names for a wide table (docs/tabular.md)")

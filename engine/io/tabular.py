@@ -41,6 +41,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..encode import MAX_LOS
 from .textfile import (
     BOM, SNIFF_BYTES, TableError, raw_stream, check_utf8, is_gzip, latin1_message, sniff,
 )
@@ -160,6 +161,9 @@ def resolve_columns(names: list[str], mapping: dict | None = None) -> Columns:
         missing.append("version or discharge_date")
     if "age" not in cols.plain and "birth_date" not in cols.plain:
         missing.append("age or birth_date")
+    if "age" not in cols.plain and "birth_date" in cols.plain and not (
+            "admission_date" in cols.plain or "discharge_date" in cols.plain):
+        missing.append("admission_date or discharge_date (the age is worked out from birth_date on it)")
     for key in ("sex", "discharge_status"):
         if key not in cols.plain:
             missing.append(key)
@@ -465,7 +469,6 @@ def claim_batch(rb: pa.RecordBatch, cols: Columns, keep_id: bool = True) -> tupl
         both = adm[1] & dis[1]
         los = dis[0] - adm[0]
         errors.add(both & (los < 0), p["admission_date"], "after discharge_date")
-        from ..encode import MAX_LOS
         errors.add(both & (los > MAX_LOS), p["admission_date"], f"length of stay above {MAX_LOS} days")
         out["los"] = pa.array(np.clip(los, 0, None), pa.int64(), mask=~both)
     if "age" in p:
@@ -488,8 +491,8 @@ def claim_batch(rb: pa.RecordBatch, cols: Columns, keep_id: bool = True) -> tupl
             on = np.where(use, dis[0] - stay, on)
             have |= use
         age = _years_between(born[0], on)
-        errors.add(born[1] & have & (age < 0), col, "after the admission date")
-        errors.add(born[1] & ~have, col, "an age needs admission_date or discharge_date beside birth_date")
+        errors.add(born[1] & have & (age < 0), col, "after the admission (or discharge) date")
+        errors.add(born[1] & ~have, col, "the age needs this row's admission_date or discharge_date")
         out["age"] = pa.array(age, pa.int64(), mask=~(born[1] & have))
     codes = [_text(get[cols.dx[k]]) for k in sorted(cols.dx)]
     poas = [_text(get[cols.poa[k]]) if k in cols.poa else None for k in sorted(cols.dx)]
@@ -541,40 +544,32 @@ def _column_of(field_name: str, row: int, cols: Columns, where: dict) -> str:
     return cols.plain.get(field_name, field_name)
 
 
-def fix_errors(results: pa.RecordBatch, claims: pa.RecordBatch, cols: Columns | None, where: dict | None) -> pa.RecordBatch:
+def fix_errors(results: pa.RecordBatch, claims: pa.RecordBatch, cols: Columns, where: dict) -> pa.RecordBatch:
     """The results with each row's ``error`` naming the file's column: a bad
     cell found here (``cell_error``) first, else the encoder's field mapped
-    to the column it came from."""
-    err = results.column(results.schema.get_field_index("error"))
-    k = claims.schema.get_field_index("cell_error")
-    cell = claims.column(k) if k >= 0 else None
-    have_cell = cell is not None and cell.null_count < len(cell)
-    if err.null_count == len(err) and not have_cell:
+    to the column it came from (Python for the rows in error only).  A row
+    with a bad cell was grouped without its principal diagnosis
+    (:func:`_without_bad`), so its other columns are null already."""
+    j = results.schema.get_field_index("error")
+    err = results.column(j)
+    cell = claims.column(claims.schema.get_field_index("cell_error"))
+    rows = np.flatnonzero(err.is_valid().to_numpy(zero_copy_only=False)
+                          | cell.is_valid().to_numpy(zero_copy_only=False))
+    if not len(rows):
         return results
-    rows = err.to_pylist()
-    cells = cell.to_pylist() if have_cell else [None] * len(rows)
-    fixed = []
-    for i, (e, c) in enumerate(zip(rows, cells)):
-        if c is not None:
-            fixed.append(c)
-        elif e is not None and cols is not None:
-            fixed.append({"field": _column_of(e["field"], i, cols, where), "reason": e["reason"]})
-        else:
-            fixed.append(e)
-    new = pa.array(fixed, err.type)
-    out = results.set_column(results.schema.get_field_index("error"), "error", new)
-    if have_cell:  # a row with a bad cell has no result but its error
-        bad = pa.array(cell.is_valid().to_numpy(zero_copy_only=False))
-        names = out.schema.names
-        arrays = []
-        for j, name in enumerate(names):
-            a = out.column(j)
-            if name not in ("id", "error"):
-                a = pc.if_else(bad, pa.nulls(len(a), a.type), a) if not pa.types.is_dictionary(a.type) else \
-                    pc.if_else(bad, pa.nulls(len(a), a.type.value_type), a.cast(a.type.value_type)).dictionary_encode()
-            arrays.append(a)
-        out = pa.RecordBatch.from_arrays(arrays, names=names)
-    return out
+    field_ = np.full(len(err), None, object)
+    reason = np.full(len(err), None, object)
+    for i in rows.tolist():
+        c = cell[i].as_py()
+        if c is None:
+            e = err[i].as_py()
+            c = {"field": _column_of(e["field"], i, cols, where), "reason": e["reason"]}
+        field_[i], reason[i] = c["field"], c["reason"]
+    mask = np.ones(len(err), np.bool_)
+    mask[rows] = False
+    new = pa.StructArray.from_arrays([pa.array(field_, pa.string()), pa.array(reason, pa.string())],
+                                     fields=list(err.type), mask=pa.array(mask))
+    return results.set_column(j, "error", new)
 
 
 def group_batches(grouper, source, detail: bool = False, edits: bool = False,

@@ -658,6 +658,9 @@ def _dx_items(code: pa.Array, poa: pa.Array | None) -> pa.Array:
     return pc.if_else(poa.is_valid(), with_poa, q)
 
 
+_NUMBERS = ("age", "discharge_status", "los")
+
+
 def json_texts(claims: pa.RecordBatch):
     """Each claim of :func:`claim_batch` as the JSON object ``Grouper.group``
     reads (an NDJSON line), built with pyarrow.compute, as
@@ -673,6 +676,12 @@ def json_texts(claims: pa.RecordBatch):
             continue
         if pa.types.is_integer(col.type):
             pieces.append(_keyed(key, col.cast(pa.string())))
+        elif key in _NUMBERS:
+            # digits as a JSON number (the compiled reader's plain form; "01" is the
+            # integer 1 to the encoder either way), anything else as text it names
+            num = pc.match_substring_regex(col, r"^-?[0-9]{1,9}$")
+            as_int = pc.cast(pc.cast(pc.if_else(num, col, "0"), pa.int64()), pa.string())
+            pieces.append(_keyed(key, pc.if_else(num, as_int, _quoted(col))))
         else:
             pieces.append(_keyed(key, _quoted(col)))
     if "discharge_date" in get:

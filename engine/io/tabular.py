@@ -634,10 +634,24 @@ def wide_results(rb: pa.RecordBatch, res: pa.RecordBatch) -> pa.RecordBatch:
 
 def _esc(col: pa.Array) -> pa.Array:
     """Text as the inside of a JSON string: backslash and quote escaped, a
-    control character (none survives in a code) made a space."""
+    control character (none survives in a code) made a space.  Most columns
+    have none of these: their bytes are checked with numpy first."""
+    col = _plain_text(col)
+    data = col.buffers()[2]
+    if data is None or not data.size:
+        return col
+    b = np.frombuffer(data, np.uint8)
+    if not ((b < 32) | (b == 34) | (b == 92)).any():
+        return col
     col = pc.replace_substring(col, "\\", "\\\\")
     col = pc.replace_substring(col, '"', '\\"')
     return pc.replace_substring_regex(col, r"[\x00-\x1f]", " ")
+
+
+def _plain_text(col: pa.Array) -> pa.Array:
+    if isinstance(col, pa.ChunkedArray):
+        col = col.combine_chunks()
+    return col if pa.types.is_string(col.type) or pa.types.is_large_string(col.type) else col.cast(pa.string())
 
 
 def _quoted(col: pa.Array) -> pa.Array:
@@ -692,7 +706,11 @@ def json_texts(claims: pa.RecordBatch):
     for key in ("sdx", "procedures"):
         lst = get[key]
         values = lst.values
-        items = _dx_items(values.field("code"), values.field("poa")) if key == "sdx" else _quoted(values)
+        if key == "sdx":  # a missing POA written "" (blank, as group() reads a missing one)
+            poa = pc.fill_null(_esc(values.field("poa")), "")
+            items = pc.binary_join_element_wise('{"code":"', _esc(values.field("code")), '","poa":"', poa, '"}', "")
+        else:
+            items = _quoted(values)
         joined = pc.binary_join(pa.ListArray.from_arrays(lst.offsets, items), ",")
         pieces.append(pc.binary_join_element_wise(f'"{key}":[', joined, "]", ""))
     body = pc.binary_join_element_wise(*pieces, ",", null_handling="skip")

@@ -1,10 +1,12 @@
 """``fastdrg group claims.csv`` (.tsv, .csv.gz, .xlsx): the command line's wide-table road.
 
 Why a module of its own: engine.cli streams NDJSON lines; wide files stream
-record batches through engine.io.tabular and ``Grouper.group_arrow``, and the
-results go out as the output's name says: ``.csv`` / ``.tsv`` / ``.csv.gz`` /
-``.xlsx`` the same wide rows with result columns added, ``.parquet`` the
-Arrow results, anything else (stdout included) NDJSON.
+record batches through engine.io.tabular, and the results go out as the
+output's name says: ``.csv`` / ``.tsv`` / ``.csv.gz`` / ``.xlsx`` the same wide
+rows with result columns added and ``.parquet`` the Arrow results (both
+through ``Grouper.group_arrow``), anything else (stdout included) NDJSON
+(through ``Grouper.group_json_texts``: each line the row's JSON twin's).
+Results are written on a thread of their own while the next batch groups.
 """
 
 from __future__ import annotations

@@ -395,3 +395,19 @@ def test_poa_and_sex_errors_name_the_files_columns(grouper, tmp_path):
     assert rows[0]["error"]["field"] == "DIAG_POA_02"
     assert rows[1]["error"]["field"] == "GENDER"
     assert rows[2]["error"] is None and rows[2]["drg"]
+
+
+def test_latin1_past_the_first_megabyte_refused(tmp_path):
+    """Bytes that are not UTF-8 after the part checked up front stop the read with the same message."""
+    good = "A{k},43.1,70,M,1,I214\n"
+    body = "id,version,age,sex,discharge_status,dx1\n" + "".join(good.format(k=k) for k in range(80_000))
+    p = tmp_path / "late.csv"
+    p.write_bytes(body.encode() + "Z1,43.1,70,M,1,I214,Jos\u00e9\n".replace(",Jos\u00e9", "\u00e9").encode("latin-1"))
+    assert p.stat().st_size > (1 << 20)
+    src = tabular.open_table(str(p))
+    with pytest.raises(TableError) as e:
+        for _ in src.batches():
+            pass
+    assert "UTF-8" in str(e.value) and "iconv" in str(e.value)
+    r = _cli("group", str(p), "-o", str(tmp_path / "out.csv"), "-q")
+    assert r.returncode == 2 and b"iconv" in r.stderr

@@ -20,7 +20,11 @@ The public surface:
   files, for other commands (casemix);
 * :func:`group_batches`: (wide batch, result batch) pairs, the results with
   each bad cell's ``error`` naming its column;
-* :func:`wide_results`: a wide batch with the result columns added.
+* :func:`group_json`: NDJSON results, each line what the row's JSON twin
+  gives (the row made a JSON claim text, :func:`json_texts`, and grouped by
+  ``Grouper.group_json_texts``);
+* :func:`wide_results`: a wide batch with the result columns added;
+* :func:`claims_wide`: claim dicts as wide rows (tests, benchmarks, examples).
 
 A bad cell (a date that does not read, a birth date after the admission, a
 code that is not an ICD-10 code) makes its row's ``error`` name the file's
@@ -31,7 +35,6 @@ from __future__ import annotations
 
 import csv
 import datetime as _dt
-import os
 import re
 import zipfile
 from dataclasses import dataclass, field
@@ -439,7 +442,7 @@ def _code_list(codes: list[pa.Array], poas: list[pa.Array | None], n: int):
     return off, flat, flat_poa, valid
 
 
-def claim_batch(rb: pa.RecordBatch, cols: Columns, keep_id: bool = True) -> tuple[pa.RecordBatch, dict]:
+def claim_batch(rb: pa.RecordBatch, cols: Columns) -> tuple[pa.RecordBatch, dict]:
     """One record batch of wide rows -> (the claim columns group_arrow takes,
     plus ``cell_error``; the numbered columns behind each row's codes, for
     naming them in errors)."""
@@ -448,7 +451,7 @@ def claim_batch(rb: pa.RecordBatch, cols: Columns, keep_id: bool = True) -> tupl
     errors = _Errors(n)
     out = {}
     p = cols.plain
-    if keep_id and "id" in p:
+    if "id" in p:
         out["id"] = _text(get[p["id"]])
     if "version" in p:
         out["version"] = _text(get[p["version"]])

@@ -3,6 +3,7 @@
     fastdrg group [INPUT.jsonl] [-o OUTPUT.jsonl] [--hospital-status exempt]
     fastdrg group INPUT.parquet -o OUTPUT.parquet [--detail]     (engine.io.parquet_cli)
     fastdrg group CLAIMS.837 [-o OUTPUT.jsonl|.parquet] [--edits]   (X12 837I, engine.io.x12_cli)
+    fastdrg group claims.csv [-o results.csv] [--columns map.toml]  (.tsv, .csv.gz, .xlsx; engine.io.tabular_cli)
     fastdrg edit [INPUT.jsonl] [-o OUTPUT.jsonl]                  (engine.editing)
     fastdrg tables build [--cache-dir DIR] [--archive fastdrg-cache.tar.gz]   (engine.spark)
     fastdrg tables import PATH... [--data-dir DIR]   (a CMS release zip, jar or .bin)
@@ -81,9 +82,15 @@ def _is_parquet(path: str | None) -> bool:
 def cmd_group(args) -> int:
     from engine import Grouper
     from engine.io.x12_cli import cmd_group_x12, sniff
+    from engine.io.textfile import TableError, is_tabular, text_input
 
-    if sniff(args.input):  # an X12 837I file, whatever its name (engine.io.x12)
+    fmt = getattr(args, "format", "auto")
+    if fmt == "auto" and sniff(args.input):  # an X12 837I file, whatever its name (engine.io.x12)
         return cmd_group_x12(args)
+    if fmt not in ("auto", "ndjson") or (fmt == "auto" and is_tabular(args.input)):  # wide tables (docs/tabular.md)
+        from engine.io.tabular_cli import cmd_group_tabular
+
+        return cmd_group_tabular(args, None if fmt == "auto" else fmt)
     if _is_parquet(args.input) or _is_parquet(args.output):  # chosen by extension; NDJSON stays the default
         from engine.io.parquet_cli import cmd_group_parquet
 
@@ -97,6 +104,13 @@ def cmd_group(args) -> int:
             print(f"fastdrg: cannot read {args.input}: {e.strerror}", file=sys.stderr)
             return 2
         in_size = os.fstat(src.fileno()).st_size
+    try:  # a BOM skipped, gzip read as a stream, a Latin-1 file refused
+        if src.peek(2)[:2] == b"\x1f\x8b":
+            in_size = None  # the bar counts claims: the file's size is not the text's
+        src = text_input(src, args.input or "stdin")
+    except TableError as e:
+        print(f"fastdrg: {e}", file=sys.stderr)
+        return 2
     if args.output in (None, "-"):
         dst = sys.stdout.buffer
     else:
@@ -295,6 +309,13 @@ def _positive(text: str) -> int:
     return v
 
 
+def _add_table_args(p) -> None:
+    """Wide tables in (engine.io.tabular, docs/tabular.md); --format cms-batch says it is not supported."""
+    p.add_argument("--format", choices=("auto", "ndjson", "csv", "tsv", "xlsx", "cms-batch"), default="auto",
+                   help="input format (default: from the name and the first bytes)")
+    p.add_argument("--columns", metavar="MAP.toml", help="the file's column names for a wide table (docs/tabular.md)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="fastdrg", description="Exact CMS MS-DRG grouping (v40.0 - v44.0, and imported CMS releases).")
     sub = p.add_subparsers(dest="command", required=True)
@@ -315,6 +336,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
     g.add_argument("--cache-dir", help="table/kernel cache directory (default: FASTDRG_CACHE_DIR or user cache)")
     g.add_argument("--data-dir", help="imported CMS releases (default: FASTDRG_DATA_DIR or the user data dir)")
+    _add_table_args(g)
     g.set_defaults(func=cmd_group)
 
     e = sub.add_parser("edit", help="run the Medicare Code Editor on NDJSON claims (one JSON object per line)")
@@ -326,6 +348,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
     e.add_argument("--cache-dir", help="table/kernel cache directory (default: FASTDRG_CACHE_DIR or user cache)")
     e.add_argument("--data-dir", help="imported CMS releases (default: FASTDRG_DATA_DIR or the user data dir)")
+    _add_table_args(e)
     e.set_defaults(func=cmd_group, edit_only=True, no_detail=False, edits=False)
 
     t = sub.add_parser("tables", help="manage the tables: build the cache, import CMS releases, list versions")

@@ -34,6 +34,8 @@ from typing import Any
 import anyio
 from starlette.responses import Response
 
+from engine.io.textfile import BOM, strip_bom
+
 from .claims import BadLine, text_errors
 
 __all__ = ["NDJSONGroupingResponse", "NDJSON"]
@@ -78,6 +80,7 @@ class NDJSONGroupingResponse(Response):
         pending: list = []
         partial = b""
         skipping = False  # inside an over-long line, discarding up to its newline
+        at_start = True  # a leading UTF-8 BOM (Windows tools write one) is skipped
         async with channel:
             while True:
                 message = await receive()
@@ -95,6 +98,12 @@ class NDJSONGroupingResponse(Response):
                             skipping = False
                     if partial:
                         data = partial + data
+                    if at_start:
+                        if more and len(data) < len(BOM) and BOM.startswith(data):
+                            partial = data  # the BOM's rest is in the next message
+                            continue
+                        data = strip_bom(data)
+                        at_start = False
                     parts = data.split(b"\n")
                     partial = parts.pop()
                     for line in parts:

@@ -21,6 +21,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from engine import json_array_items
+from engine.io.textfile import strip_bom
 
 from .. import openapi as oa
 from ..claims import merge, parse_batch, parse_json, prepare_claims, rejected, text_errors
@@ -60,7 +61,8 @@ def _too_large(limit: int, what: str, hint: str) -> Problem:
 
 
 async def read_body(request: Request, limit: int, what: str, hint: str) -> bytes:
-    """The whole body, or a 413 as soon as it is known to exceed ``limit`` bytes."""
+    """The whole body (without a leading UTF-8 BOM, as Windows tools write one),
+    or a 413 as soon as it is known to exceed ``limit`` bytes."""
     length = request.headers.get("content-length")
     if length is not None:
         try:
@@ -69,7 +71,7 @@ async def read_body(request: Request, limit: int, what: str, hint: str) -> bytes
             raise Problem(400, "malformed-request", "Content-Length is not a number.") from None
         if declared > limit:
             raise _too_large(limit, what, hint)
-        return await request.body()
+        return strip_bom(await request.body())
     chunks = []
     size = 0
     async for chunk in request.stream():
@@ -77,7 +79,7 @@ async def read_body(request: Request, limit: int, what: str, hint: str) -> bytes
         if size > limit:
             raise _too_large(limit, what, hint)
         chunks.append(chunk)
-    return b"".join(chunks)
+    return strip_bom(b"".join(chunks))
 
 
 def _is_json(text: bytes) -> bool:

@@ -130,8 +130,8 @@ class Settings:
     #: does its serial steps (cutting the body, the Python glue, joining the answer),
     #: the kernel threads work on the other's claims.
     engine_threads: int = 2
-    #: Niceness added to the threads that group batches and streams (and load the engine), so
-    #: that the event loop (probes, single claims) gets the CPU first under load; 0: unchanged.
+    #: Niceness added to the engine's kernel threads (and the thread that loads the engine), so
+    #: that the event loop (probes, single claims) gets a core first under load; 0: unchanged.
     engine_nice: int = 10
     #: Kernel threads per batch/stream engine call; 0 = the engine's default (all cores).
     kernel_threads: int = 0

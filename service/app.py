@@ -29,6 +29,7 @@ import contextlib
 import inspect
 from typing import Any, Callable
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from . import __version__
@@ -83,8 +84,6 @@ def create_app(
             # One worker of several (``fastdrg serve --workers N``): it takes connections from the
             # shared socket only once it can group, or a worker started to replace one that died
             # would answer 503 to requests the others could serve. (``serve`` built the caches first.)
-            import anyio.to_thread
-
             await anyio.to_thread.run_sync(runtime.wait_ready)
         yield
 

@@ -21,8 +21,8 @@ single claims. Under load the cores are busy with the engine's kernel threads
 (the compiled reading, grouping and writing of batches and stream chunks,
 without the GIL); at the same priority the event loop would queue behind them
 for a core and ``/healthz`` would take a hundred milliseconds and more (64
-concurrent 10,000-claim batches on two cores: p95 81 ms before, under 50 ms
-after; tests/test_faults.py). Linux keeps a niceness per thread and a thread
+concurrent 10,000-claim batches, two workers on two shared cores: p95 85 ms
+with ``FASTDRG_ENGINE_NICE=0``, 32 ms with 10; tests/test_faults.py). Linux keeps a niceness per thread and a thread
 inherits its creator's, so the thread that loads the engine lowers its own and
 then starts the kernel threads with a warm-up batch. The threads that run the
 Python around the kernels keep the normal priority: they hold the GIL, which

@@ -22,13 +22,14 @@ single claims. Under load the cores are busy with the engine's kernel threads
 without the GIL); at the same priority the event loop would queue behind them
 for a core and ``/healthz`` would take a hundred milliseconds and more (64
 concurrent 10,000-claim batches, two workers on two shared cores: p95 85 ms
-with ``FASTDRG_ENGINE_NICE=0``, 32 ms with 10; tests/test_faults.py). Linux keeps a niceness per thread and a thread
-inherits its creator's, so the thread that loads the engine lowers its own and
-then starts the kernel threads with a warm-up batch. The threads that run the
-Python around the kernels keep the normal priority: they hold the GIL, which
-the event loop needs too, and a low-priority thread holding it would keep the
-loop waiting whenever the machine is busy. Throughput is the same when nothing
-else wants the CPU.
+with ``FASTDRG_ENGINE_NICE=0``, 32 ms with 10; tests/test_faults.py). Linux
+keeps a niceness per thread and a thread inherits its creator's, so the thread
+that loads the engine lowers its own and then starts the kernel threads
+(``engine.grouper.start_kernel_threads``). The threads that run the Python
+around the kernels keep the normal priority: they hold the GIL, which the
+event loop needs too, and a low-priority thread holding it would keep the loop
+waiting whenever the machine is busy. Throughput is the same when nothing else
+wants the CPU.
 
 Why GC tuning (``FASTDRG_GC_TUNING``, on by default): the engine's tables
 hold hundreds of thousands of long-lived Python objects, and every full
@@ -73,10 +74,6 @@ def _append(out: JsonResults, more: JsonResults) -> None:
     out.errors.extend(more.errors)
     for key, n in more.counts.items():
         out.counts[key] = out.counts.get(key, 0) + n
-
-
-#: A claim for the warm-up batch (any valid claim).
-_WARM_CLAIM = b'{"version":"43.1","age":60,"sex":"M","discharge_status":1,"pdx":"I5021","sdx":["E1122"]}'
 
 
 def background_priority(nice: int) -> None:
@@ -131,12 +128,13 @@ class Runtime:
                 grouper = self._loader()
             else:
                 from engine import Grouper
+                from engine.grouper import start_kernel_threads
 
                 grouper = Grouper(threads=self.settings.kernel_threads or None)
                 grouper.warm_editor()  # the Medicare Code Editor's tables and kernel, before /readyz
-                # a batch large enough for the kernel threads: the engine starts them now, from
-                # this (background priority) thread, so they inherit its priority
-                grouper.group_json_texts([_WARM_CLAIM] * 1024)
+                # the kernel threads, started now from this (background priority) thread, inherit it
+                if grouper.threads > 1:
+                    start_kernel_threads()
         except BaseException as exc:  # noqa: BLE001 - report any failure through /readyz
             self.load_error = type(exc).__name__
             log.error("engine failed to load", extra={"error_type": type(exc).__name__})

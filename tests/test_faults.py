@@ -259,7 +259,10 @@ def batch_body(recs) -> bytes:
 
 def valid_batch(body: bytes, recs) -> bool:
     """A complete answer with every claim's graded fields as CMS has them."""
-    results = orjson.loads(body)["results"]
+    try:
+        results = orjson.loads(body)["results"]
+    except (ValueError, KeyError, TypeError):
+        return False
     return len(results) == len(recs) and all(
         res.get("id") == rec["id"] and {f: res.get(f) for f in GRADED} == expect_fields(rec)
         for rec, res in zip(recs, results))

@@ -19,7 +19,7 @@ from .decode import MED_SURG, decode_results
 from .fastcall import Bound
 from .pipeline import (  # noqa: F401  (names engine.grouper has always had)
     CHUNK, NO_DRG, PART, SMALL, BatchResult, GrouperError, Pipeline, _POOL_LOCK, _pool, _ranges, _threads,
-    refuse_unmatched,
+    refuse_unmatched, start_kernel_threads,
 )
 from .render import FragmentPool, read_writer, render_read, render_results, results_writer
 from .payment import PaymentTables, load_tables as _load_weights

@@ -75,6 +75,18 @@ def _pool() -> ThreadPoolExecutor:
         return _POOL
 
 
+def start_kernel_threads() -> int:
+    """Start every kernel thread now, from the calling thread: on Linux they inherit its
+    scheduling priority (the service starts them from a lower-priority thread). Threads
+    already running are kept. Returns how many there are."""
+    n = _threads()
+    if n < 2:
+        return n
+    barrier = threading.Barrier(n)
+    list(_pool().map(lambda _: barrier.wait(30), range(n)))  # n tasks at once: n threads
+    return n
+
+
 @dataclass
 class BatchResult:
     """Kernel output columns (see engine.grouping.layout.OUT_FIELDS)."""

@@ -6,7 +6,8 @@ tests build apps with their own settings or a pre-built grouper. Nothing
 happens at import time.
 
 With no ``grouper`` the engine is loaded by the lifespan in a background
-thread (see ``service.runtime``); ``loader`` replaces ``engine.Grouper`` as
+thread (see ``service.runtime``); a worker of several (``FASTDRG_WORKERS`` > 1)
+waits for it before it takes connections; ``loader`` replaces ``engine.Grouper`` as
 the thing called there (tests use it to control timing).
 
 Why the routes are added to the app rather than included as routers:
@@ -28,6 +29,7 @@ import contextlib
 import inspect
 from typing import Any, Callable
 
+import anyio.to_thread
 from fastapi import FastAPI
 
 from . import __version__
@@ -80,6 +82,11 @@ def create_app(
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         runtime.start_loading()
+        if settings.workers > 1:
+            # One worker of several (``fastdrg serve --workers N``): it takes connections from the
+            # shared socket only once it can group, or a worker started to replace one that died
+            # would answer 503 to requests the others could serve. (``serve`` built the caches first.)
+            await anyio.to_thread.run_sync(runtime.wait_ready)
         yield
 
     app = FastAPI(

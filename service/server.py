@@ -13,9 +13,11 @@ page cache) instead of all building them at once; and it points
 ``PROMETHEUS_MULTIPROC_DIR`` at a shared directory so ``/metrics`` sums all
 workers.
 
-Shutdown: on SIGTERM uvicorn stops accepting connections, lets in-flight
-requests (streams included) finish for up to ``FASTDRG_GRACEFUL_TIMEOUT``
-seconds, and returns; ``serve`` then returns normally so the process exits 0.
+Shutdown: on SIGTERM uvicorn stops accepting connections (with workers, the
+supervisor closes its copy of the socket too, so new connections are refused),
+lets in-flight requests (streams included) finish for up to
+``FASTDRG_GRACEFUL_TIMEOUT`` seconds, and returns; ``serve`` then returns
+normally so the process exits 0.
 (Uvicorn re-raises the signal it caught once it has shut down; ``serve``
 installs a handler that absorbs it, or the exit status would be 143.)
 """
@@ -79,6 +81,23 @@ def _absorb(signum, frame) -> None:  # noqa: ARG001
     """Absorbs the signal uvicorn re-raises after a graceful shutdown."""
 
 
+def _supervisor_class():
+    from uvicorn.supervisors import Multiprocess
+
+    class Supervisor(Multiprocess):
+        """Uvicorn's worker supervisor (it restarts a worker that dies or stops answering its
+        health check), which also closes its own copy of the listening socket before it asks the
+        workers to drain: each worker closes its copy as it starts draining, so the port then
+        refuses new connections instead of queueing them for nobody until the last worker exits."""
+
+        def terminate_all(self) -> None:
+            for sock in self.sockets:
+                sock.close()
+            super().terminate_all()
+
+    return Supervisor
+
+
 def serve(
     host: str | None = None,
     port: int | None = None,
@@ -106,12 +125,15 @@ def serve(
     log.info("starting", extra={"host": settings.host, "port": settings.port, "workers": settings.workers})
     previous = {sig: signal.signal(sig, _absorb) for sig in (signal.SIGTERM, signal.SIGINT)}
     cleanup = None
+    saved_workers: str | None = os.environ.get("FASTDRG_WORKERS")
     try:
         if settings.workers > 1:
             if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
                 cleanup = tempfile.TemporaryDirectory(prefix="fastdrg-metrics-")
                 os.environ["PROMETHEUS_MULTIPROC_DIR"] = cleanup.name
             warm_engine()
+            # each worker builds its own app from the environment: it must know it is one of several
+            os.environ["FASTDRG_WORKERS"] = str(settings.workers)
             config = uvicorn_config(settings)  # import string: each worker builds its own app
         else:
             from .app import create_app
@@ -119,10 +141,8 @@ def serve(
             config = uvicorn_config(settings, create_app(settings=settings))
         server = uvicorn.Server(config)
         if config.workers > 1:
-            from uvicorn.supervisors import Multiprocess
-
             sock = config.bind_socket()
-            Multiprocess(config, sockets=[sock]).run()
+            _supervisor_class()(config, sockets=[sock]).run()
         else:
             server.run()
             if not server.started:
@@ -133,4 +153,8 @@ def serve(
         if cleanup is not None:
             os.environ.pop("PROMETHEUS_MULTIPROC_DIR", None)
             cleanup.cleanup()
+        if saved_workers is None:
+            os.environ.pop("FASTDRG_WORKERS", None)
+        else:
+            os.environ["FASTDRG_WORKERS"] = saved_workers
     log.info("stopped")

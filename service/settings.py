@@ -130,6 +130,9 @@ class Settings:
     #: does its serial steps (cutting the body, the Python glue, joining the answer),
     #: the kernel threads work on the other's claims.
     engine_threads: int = 2
+    #: Niceness added to the engine's kernel threads (and the thread that loads the engine), so
+    #: that the event loop (probes, single claims) gets a core first under load; 0: unchanged.
+    engine_nice: int = 10
     #: Kernel threads per batch/stream engine call; 0 = the engine's default (all cores).
     kernel_threads: int = 0
     #: Freeze the engine's objects out of the garbage collector and collect less often.
@@ -171,6 +174,7 @@ class Settings:
             access_log=_bool(env, "FASTDRG_ACCESS_LOG", cls.access_log),
             graceful_timeout=_float(env, "FASTDRG_GRACEFUL_TIMEOUT", cls.graceful_timeout, 0.0),
             engine_threads=_int(env, "FASTDRG_ENGINE_THREADS", cls.engine_threads, 1, 64),
+            engine_nice=_int(env, "FASTDRG_ENGINE_NICE", cls.engine_nice, 0, 19),
             kernel_threads=_int(env, "FASTDRG_KERNEL_THREADS", cls.kernel_threads, 0, 1024),
             gc_tuning=_bool(env, "FASTDRG_GC_TUNING", cls.gc_tuning),
             opentelemetry=_bool(env, "FASTDRG_OPENTELEMETRY", cls.opentelemetry),

@@ -166,12 +166,46 @@ def _read_index(root: Path) -> dict:
 def _write_json_atomic(path: Path, doc) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", dir=path.parent)
-    with os.fdopen(fd, "w") as fh:
-        json.dump(doc, fh, indent=1)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, path)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(doc, fh, indent=1)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:  # a full disk, say: no half-written file left beside the index
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise
+
+
+def _unwritable(paths, root: Path, e: OSError) -> ImportFailed:
+    """The import refused because the data directory cannot be written (full, read-only, ...)."""
+    return ImportFailed(paths[0] if paths else root,
+                        f"the data directory {root} cannot be written ({e.strerror or e}); nothing was changed")
+
+
+def _check_writable(root: Path, paths) -> None:
+    """Refuse at once, before the decoding, a data directory that cannot be written
+    (read-only, not a directory, no permission); directories made to find out are removed."""
+    made = []
+    p = root
+    while not p.exists() and p != p.parent:
+        made.append(p)
+        p = p.parent
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        os.rmdir(tempfile.mkdtemp(prefix=".import-", dir=root))
+    except OSError as e:
+        raise _unwritable(paths, root, e) from None
+    finally:
+        for d in made:  # deepest first
+            try:
+                d.rmdir()
+            except OSError:
+                break
 
 
 @dataclass
@@ -222,8 +256,10 @@ def assignment(msdrg_versions, root=None) -> dict[int, Release | None]:
 
 def import_files(paths, root=None) -> list[dict]:
     """Import every file in ``paths`` as one transaction; returns one summary per
-    data file imported.  Raises ImportFailed (nothing changed) for the first bad file."""
+    data file imported.  Raises ImportFailed (nothing changed) for the first bad file, or when
+    the data directory cannot be written (a full disk, a read-only file system)."""
     root = data_dir(root)
+    _check_writable(root, paths)
     staged = []  # (kind, id, payload, provenance, extra files)
     carried: dict[int, tuple] = {}  # version -> (source, file, digest or None)
 
@@ -269,9 +305,14 @@ def import_files(paths, root=None) -> list[dict]:
     if not staged:
         raise ImportFailed(paths[0] if paths else "?", "nothing to import")
 
-    # write under a temporary directory, rename into place, then switch the index
-    root.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".import-", dir=root))
+    # write under a temporary directory, rename into place, then switch the index; if any of
+    # it fails (a full disk), what was renamed into place is removed again: nothing changed
+    made: list[Path] = []  # renamed into place, or created for it, by this import
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".import-", dir=root))
+    except OSError as e:
+        raise _unwritable(paths, root, e) from None
     try:
         index = _read_index(root)
         for kind, sid, pay, prov, extra in staged:
@@ -285,12 +326,19 @@ def import_files(paths, root=None) -> list[dict]:
         for kind, sid, pay, prov, extra in staged:
             sub = "releases" if kind == "msdrg" else "mce"
             final = root / sub / sid
-            final.parent.mkdir(parents=True, exist_ok=True)
+            if not final.parent.exists():
+                final.parent.mkdir(parents=True)
+                made.append(final.parent)
             if not final.exists():  # else: the same data, imported before (left as it is)
                 os.rename(tmp / sub / sid, final)
+                made.append(final)
             key = "releases" if kind == "msdrg" else "mce"
             index[key] = [x for x in index[key] if x != sid] + [sid]
         _write_json_atomic(root / "index.json", index)
+    except OSError as e:
+        for p in reversed(made):
+            shutil.rmtree(p, ignore_errors=True)
+        raise _unwritable(paths, root, e) from None
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     return [{"kind": kind, "id": sid, "file": prov["file"], "sha256": prov["sha256"],

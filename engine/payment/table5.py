@@ -341,19 +341,25 @@ def import_table5(path, fiscal_year: int, grouper_drgs=None, root=None) -> Table
         "checked_against_grouper": grouper_drgs is not None, "bundled": False,
     }
     d = _weights_dir(root)
-    d.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=".FY", suffix=".tmp", dir=d)
+    made = not d.exists()
+    tmp = None
     try:
+        d.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".FY", suffix=".tmp", dir=d)
         with os.fdopen(fd, "wb") as f:
             f.write(json.dumps(table.to_json(), separators=(",", ":")).encode())
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, d / f"FY{int(fiscal_year)}.json")
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
+    except BaseException as e:  # a full disk, a read-only file system: nothing left behind
+        for path, remove in ((tmp, os.unlink), (d if made else None, os.rmdir)):
+            try:
+                if path is not None:
+                    remove(path)
+            except OSError:
+                pass
+        if isinstance(e, OSError):
+            raise Table5Error(f"the data directory {d} cannot be written ({e.strerror or e})") from None
         raise
     return table
 

@@ -63,11 +63,13 @@ def records(public_records) -> list[dict]:
 def _same_patient_pairs(facts: list) -> list:
     """Every 25th claim moved under the previous claim's subscriber loop (the same patient,
     subscriber-is-patient, billed again): birth date and sex the previous claim's, the age
-    what that birth date gives on this claim's admission."""
+    what that birth date gives on this claim's admission.  Not where that patient would be born
+    after this admission: the reader refuses such a claim (2010BA DMG02, birth after admission;
+    test_rule_birth_after_admission_refused), while its JSON twin would carry a negative age."""
     out = list(facts)
     for k in range(1, len(out), 25):
         a, b = out[k - 1], out[k]
-        if a.patient_loop or b.patient_loop:
+        if a.patient_loop or b.patient_loop or a.birth > b.effective_admission:
             continue
         b = X.replace_facts(b, share_patient=True, birth=a.birth, sex=a.sex, patient_loop=False)
         b.age = X.age_on(b.birth, b.effective_admission)
@@ -256,6 +258,17 @@ def test_dates_pick_the_record_version_and_ages_are_whole_years(records):
         assert X.age_on(f.birth, f.effective_admission) == r["age"]
         assert X.age_on(f.subscriber_birth, f.effective_admission) != r["age"] or f.subscriber_sex != f.sex
         assert f.statement_from <= f.discharge and f.admission <= f.statement_from
+
+
+def test_rule_birth_after_admission_refused(reader, records):
+    """A patient born after the admission (DMG02 later than DTP*435) is the claim's own error,
+    naming the demographic segment; the claims around it are read."""
+    facts = [X.prepare(r, i, seed=7) for i, r in enumerate(_sample(records, 3, seed=71, tr3_only=True))]
+    late = facts[1].effective_admission + __import__("datetime").timedelta(days=3)
+    facts[1] = X.replace_facts(facts[1], birth=late)
+    got = reader.extract(X.write_837i(facts).data)
+    assert [e["error"] is None for e in got] == [True, False, True]
+    assert "DMG02" in got[1]["error"]["field"] and "birth" in got[1]["error"]["reason"]
 
 
 def test_twins_group_as_the_records(grouper, records):

@@ -15,7 +15,6 @@ from __future__ import annotations
 from fastapi import Request
 from starlette.responses import Response
 
-from engine.io.x12 import EXAMPLE
 
 from .problems import Problem
 
@@ -69,7 +68,9 @@ async def answer(request: Request, stream: bool, edits: bool, base_rate) -> Resp
 REQUEST_CONTENT = {
     X12: {
         "schema": {"type": "string", "description": "An ASC X12 837 Institutional (005010X223, any addendum) "
-                                                   "file: one or more interchanges (ISA...IEA)."},
-        "example": EXAMPLE.decode("ascii"),  # a whole file with one made-up claim: it groups
+                                                   "file: one or more interchanges (ISA...IEA); the elements "
+                                                   "read are in docs/x12.md. (No example here: contract "
+                                                   "tools that cannot send this media type would fail on one; "
+                                                   "engine.io.x12.EXAMPLE is a whole file that groups.)"},
     },
 }

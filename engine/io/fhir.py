@@ -24,6 +24,8 @@ from typing import Any, Iterable
 
 import orjson
 
+from .fhir_fast import fast_validator
+
 __all__ = [
     "ICD10CM", "ICD10PCS", "ICD9CM", "MSDRG", "SUPPORTING_INFO", "NUBC_DISCHARGE", "NUBC_POA", "POA_EXTENSION",
     "HOSPITAL_STATUS_EXTENSION", "DIAGNOSIS_TYPE", "C4BB_DIAGNOSIS_TYPE", "FHIR_MEDIA_TYPE", "Issue", "Item",
@@ -126,7 +128,11 @@ _SAFE_MESSAGES = frozenset({
 
 def validate_resource(resource: Any, root: str) -> list[Issue]:
     """The issues that keep ``resource`` from being valid FHIR R4 (empty: it is).
-    ``root``: the FHIRPath the expressions start from."""
+    ``root``: the FHIRPath the expressions start from.
+
+    The compiled check of ``engine.io.fhir_fast`` (derived from the library's models, never
+    more permissive) answers first; a resource it refuses is judged by fhir.resources, which
+    names the elements at fault (or accepts it: the compiled check is stricter in places)."""
     if type(resource) is not dict:
         return [Issue("structure", root, "not a FHIR resource: a JSON object is expected", True)]
     rt = resource.get("resourceType")
@@ -136,6 +142,9 @@ def validate_resource(resource: Any, root: str) -> list[Issue]:
         model = _model(rt)
     except Exception:  # noqa: BLE001 - fhir.resources says ValueError; any failure means unknown
         return [Issue("structure", root + ".resourceType", "not a FHIR R4 resource type", True)]
+    fast = fast_validator(rt)
+    if fast is not None and fast(resource):  # accepted by the compiled check: the library accepts it too
+        return []
     null = _null_at(resource, root or rt)
     if null is not None:
         return [Issue("structure", null, "not valid FHIR R4: JSON null is not a value (leave the element out)", True)]

@@ -19,6 +19,7 @@ resource's id and its codes only.
 from __future__ import annotations
 
 import datetime as _dt
+import weakref
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -771,40 +772,39 @@ def parameters(item: Item, result: dict, drg_title=None) -> dict:
     return {"resourceType": "Parameters", "parameter": params}
 
 
-def _edits_parts(code: dict) -> list:
-    return [_p("edit", valueCode=e) for e in code.get("edits") or ()]
+def _codes(part: list, name: str, values: Iterable[Any]) -> None:
+    """A ``valueCode`` part per value that is one (None and "" are left out)."""
+    for v in values:
+        if v is not None and v != "":
+            part.append({"name": name, "valueCode": v})
 
 
 def _dx_part(dx: dict, role: str, sequence: int) -> dict:
     usage = dx.get("severity_usage") or {}
-    part = [_p("sequence", valueInteger=sequence), _p("role", valueCode=role),
-            _p("code", valueCoding=_coding(ICD10CM, dx["code"]))]
+    part = [{"name": "sequence", "valueInteger": sequence}, {"name": "role", "valueCode": role},
+            {"name": "code", "valueCoding": _coding(ICD10CM, dx["code"])}]
     if dx.get("poa"):
-        part.append(_p("poa", valueCode=dx["poa"]))
-    part += [_p("affectsDrg", valueCode=dx.get("affects_drg")),
-             _p("severityInitial", valueCode=usage.get("initial")),
-             _p("severityFinal", valueCode=usage.get("final")),
-             _p("poaError", valueCode=dx.get("poa_error"))]
+        part.append({"name": "poa", "valueCode": dx["poa"]})
+    _codes(part, "affectsDrg", (dx.get("affects_drg"),))
+    _codes(part, "severityInitial", (usage.get("initial"),))
+    _codes(part, "severityFinal", (usage.get("final"),))
+    _codes(part, "poaError", (dx.get("poa_error"),))
     for hac in dx.get("hacs") or ():
-        part.append(_p("hac", part=[_p("number", valueInteger=int(hac["number"])),
-                                    _p("status", valueCode=str(hac["status"]))]))
-    part += _edits_parts(dx)
-    return _p("diagnosis", part=[x for x in part if _has_value(x)])
+        part.append({"name": "hac", "part": [{"name": "number", "valueInteger": int(hac["number"])},
+                                             {"name": "status", "valueCode": str(hac["status"])}]})
+    _codes(part, "edit", dx.get("edits") or ())
+    return {"name": "diagnosis", "part": part}
 
 
 def _px_part(px: dict, sequence: int) -> dict:
-    part = [_p("sequence", valueInteger=sequence), _p("code", valueCoding=_coding(ICD10PCS, px["code"])),
-            _p("affectsDrg", valueCode=px.get("affects_drg"))]
+    part = [{"name": "sequence", "valueInteger": sequence},
+            {"name": "code", "valueCoding": _coding(ICD10PCS, px["code"])}]
+    _codes(part, "affectsDrg", (px.get("affects_drg"),))
     if "is_or" in px:
-        part.append(_p("isOr", valueBoolean=bool(px["is_or"])))
-    for usage in px.get("hac_usage") or ():
-        part.append(_p("hacUsage", valueCode=str(usage)))
-    part += _edits_parts(px)
-    return _p("procedure", part=[x for x in part if _has_value(x)])
-
-
-def _has_value(p: dict) -> bool:
-    return any(v is not None and v != "" for k, v in p.items() if k != "name")
+        part.append({"name": "isOr", "valueBoolean": bool(px["is_or"])})
+    _codes(part, "hacUsage", (str(u) for u in px.get("hac_usage") or ()))
+    _codes(part, "edit", px.get("edits") or ())
+    return {"name": "procedure", "part": part}
 
 
 def outcome(issues: Iterable[Issue]) -> dict:
@@ -854,11 +854,18 @@ def group_resources(grouper, items: list[Item], edits: bool = False, base_rate=N
     return out
 
 
+#: grouper -> its DRG titles looked up so far ((version, drg) -> title): kept across requests
+_TITLE_CACHES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def _titles(grouper):
     info = getattr(grouper, "drg_info", None)
     if info is None:
         return None
-    cache: dict = {}
+    try:
+        cache = _TITLE_CACHES.setdefault(grouper, {})
+    except TypeError:  # a grouper that takes no weak reference: a cache for this call only
+        cache = {}
 
     def title(version, drg):
         key = (version, drg)

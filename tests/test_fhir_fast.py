@@ -230,3 +230,32 @@ def test_a_valid_resource_the_fast_check_is_stricter_on_is_accepted(public_recor
     res["identifier"][0]["_value"] = {"extension": [{"url": "http://x", "valueString": "y"}]}
     assert not fast_accepts(res) and library_accepts(res)
     assert F.validate_resource(res, "Claim") == []
+
+
+def test_gc_paused_restores_the_collector_when_the_last_block_ends():
+    import gc
+    import threading
+
+    assert gc.isenabled()
+    inside, release = threading.Event(), threading.Event()
+
+    def other():
+        with F.gc_paused():
+            inside.set()
+            release.wait(10)
+
+    t = threading.Thread(target=other)
+    with F.gc_paused():
+        assert not gc.isenabled()
+        t.start()
+        inside.wait(10)
+    assert not gc.isenabled()  # the other block is still open
+    release.set()
+    t.join(10)
+    assert gc.isenabled()
+    try:
+        with F.gc_paused():
+            raise ValueError("x")
+    except ValueError:
+        pass
+    assert gc.isenabled()

@@ -19,7 +19,10 @@ resource's id and its codes only.
 from __future__ import annotations
 
 import datetime as _dt
+import gc
+import threading
 import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -31,7 +34,7 @@ __all__ = [
     "ICD10CM", "ICD10PCS", "ICD9CM", "MSDRG", "SUPPORTING_INFO", "NUBC_DISCHARGE", "NUBC_POA", "POA_EXTENSION",
     "HOSPITAL_STATUS_EXTENSION", "DIAGNOSIS_TYPE", "C4BB_DIAGNOSIS_TYPE", "FHIR_MEDIA_TYPE", "Issue", "Item",
     "FhirInputError", "read_resource", "read_body", "read_claim", "read_encounter_bundle", "engine_issue",
-    "status_of", "parameters", "outcome", "batch_response", "group_resources", "validate_resource",
+    "status_of", "parameters", "outcome", "batch_response", "group_resources", "validate_resource", "gc_paused",
 ]
 
 # ---- code systems and element names (docs/fhir.md says where each comes from) ----------------
@@ -562,6 +565,39 @@ def _encounter_diagnoses(item: Item, enc: dict, root: str, lookup: dict) -> None
     for i, (_, entry, path, cpath) in enumerate(ranked[1:]):
         sdx.append(entry)
         paths[f"sdx[{i}]"], paths[f"sdx[{i}].poa"] = cpath + ".code", path + ".extension"
+
+
+# ---- the cyclic garbage collector ------------------------------------------------------------
+_GC_LOCK = threading.Lock()
+_gc_users = 0
+_gc_was_enabled = False
+#: net allocations after which a pause that others keep open still collects once
+_GC_BACKSTOP = 5_000_000
+
+
+@contextmanager
+def gc_paused():
+    """Reading, grouping and writing a Bundle makes some hundred thousand dicts and lists, all
+    freed by reference counting; Python's cyclic collector, triggered by their number, would
+    scan them again and again (about half of a Bundle's time).  Within this block it does not
+    run (process-wide: the pause lasts while any such block is open, threads included; a
+    backstop collects when the pauses overlap for long)."""
+    global _gc_users, _gc_was_enabled
+    with _GC_LOCK:
+        if _gc_users == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _gc_users -= 1
+            if _gc_users == 0:
+                if _gc_was_enabled:
+                    gc.enable()
+            elif gc.get_count()[0] > _GC_BACKSTOP:
+                gc.collect()
 
 
 # ---- dispatch ---------------------------------------------------------------------------------

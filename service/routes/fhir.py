@@ -98,6 +98,10 @@ async def _operation(request: Request, expect: str) -> Response:
         return _problem_outcome(p)
 
     def work():
+        with F.gc_paused():
+            return _work()
+
+    def _work():
         try:
             mode, items = F.read_body(body, expect, max_entries=settings.max_batch_claims)
         except F.FhirInputError as exc:

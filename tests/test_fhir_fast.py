@@ -259,3 +259,34 @@ def test_gc_paused_restores_the_collector_when_the_last_block_ends():
     except ValueError:
         pass
     assert gc.isenabled()
+
+
+def test_concurrent_single_requests_grouped_together_each_get_their_own_answer(grouper, public_records):
+    """Single-resource requests arriving together share one engine call (service.routes.fhir._Batcher);
+    each answer is the one its resource gets alone, a bad one among them included."""
+    import asyncio
+
+    import httpx
+    import orjson
+
+    from service.app import create_app
+    from service.settings import Settings
+
+    recs = public_records[:: len(public_records) // 24][:24]
+    docs = [R.claim(rec) for rec in recs]
+    docs[5] = {**docs[5], "status": " active"}
+    want = []
+    for doc in docs:
+        _, items = F.read_resource(doc, "Claim")
+        want.append(F.group_resources(grouper, items)[0])
+    app = create_app(grouper=grouper, settings=Settings())
+
+    async def run():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://127.0.0.1") as c:
+            return await asyncio.gather(*(c.post("/fhir/Claim/$group", content=orjson.dumps(d),
+                                                 headers={"content-type": F.FHIR_MEDIA_TYPE}) for d in docs))
+
+    got = asyncio.run(run())
+    for r, (status, doc) in zip(got, want):
+        assert r.status_code == status and r.json() == doc
+    assert got[5].status_code == 400 and got[5].json()["issue"][0]["expression"] == ["Claim.status"]

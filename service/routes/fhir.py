@@ -12,6 +12,7 @@ OperationOutcomes too.  Nothing of the body is logged: the access log line names
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import orjson
@@ -85,6 +86,77 @@ def _count(metrics, answers: list[tuple[int, dict]]) -> None:
     metrics.count_grouped(counts, refused)
 
 
+#: a body up to this size is read on the event loop and, when it is one resource, grouped with
+#: the other single resources that arrive with it (_Batcher); a larger one goes to a worker thread
+_INLINE_BYTES = 64 * 1024
+
+
+class _Batcher:
+    """Single-resource ``$group`` requests that arrive together, grouped in one engine call.
+
+    Why: ``Grouper.group`` has a fixed cost per call that is several times one claim's; the
+    JSON route has ``service.runtime.MicroBatcher`` for it, which takes claims as JSON text.
+    This one takes the FHIR reader's Items and answers each (status, Parameters or
+    OperationOutcome); it drains on the event loop after a few idle iterations or 64 Items."""
+
+    MAX_ITEMS = 64
+    QUIET_ITERATIONS = 2
+    MAX_DEFERRALS = 8
+
+    def __init__(self, rt) -> None:
+        self.rt = rt
+        self.pending: list = []
+        self.scheduled = False
+        self.loop = None
+        self._seen = self._quiet = self._deferrals = 0
+
+    def submit(self, grouper, item: F.Item) -> "asyncio.Future[tuple[int, dict]]":
+        loop = asyncio.get_running_loop()
+        if loop is not self.loop:  # a new event loop (tests): start afresh
+            self.loop, self.pending, self.scheduled = loop, [], False
+        fut = loop.create_future()
+        self.pending.append((item, fut))
+        if not self.scheduled:
+            self.scheduled = True
+            self._seen, self._quiet, self._deferrals = len(self.pending), 0, 0
+            loop.call_soon(self._tick, grouper)
+        return fut
+
+    def _tick(self, grouper) -> None:
+        n = len(self.pending)
+        if n < self.MAX_ITEMS and self._deferrals < self.MAX_DEFERRALS:
+            self._quiet = 0 if n > self._seen else self._quiet + 1
+            self._seen = n
+            if self._quiet < self.QUIET_ITERATIONS:
+                self._deferrals += 1
+                self.loop.call_soon(self._tick, grouper)
+                return
+        batch, self.pending = self.pending[: self.MAX_ITEMS], self.pending[self.MAX_ITEMS:]
+        if self.pending:
+            self._seen, self._quiet, self._deferrals = len(self.pending), 0, 0
+            self.loop.call_soon(self._tick, grouper)
+        else:
+            self.scheduled = False
+        try:
+            with F.gc_paused():
+                answers = _group(self.rt, grouper, [it for it, _ in batch], False, None)
+                _count(self.rt.metrics, answers)
+        except BaseException as exc:  # noqa: BLE001 - never leave a request waiting
+            answers = [(422, F.outcome([F.Issue("exception", it.resource_type, "the resource could not be "
+                                                "grouped")])) for it, _ in batch]
+            log.error("FHIR batch failed", extra={"error_type": type(exc).__name__})
+        for (_, fut), answer in zip(batch, answers):
+            if not fut.done():
+                fut.set_result(answer)
+
+
+def _batcher(rt) -> _Batcher:
+    b = getattr(rt, "_fhir_batcher", None)
+    if b is None:
+        b = rt._fhir_batcher = _Batcher(rt)
+    return b
+
+
 async def _operation(request: Request, expect: str) -> Response:
     try:
         rt = request.app.state.runtime
@@ -97,13 +169,25 @@ async def _operation(request: Request, expect: str) -> Response:
     except Problem as p:
         return _problem_outcome(p)
 
+    read = None
+    if len(body) <= _INLINE_BYTES and rate is None and not edits:
+        with F.gc_paused():  # a small body: read on the event loop, as /v1/group reads a claim
+            try:
+                read = F.read_body(body, expect, max_entries=settings.max_batch_claims)
+            except Exception:  # noqa: BLE001 - FhirInputError or a reader bug: the worker path answers it
+                read = None
+        if read is not None and read[0] == "single":
+            status, doc = await _batcher(rt).submit(grouper, read[1][0])
+            request.scope["fastdrg.claims"] = 1
+            return fhir_response(doc, status)
+
     def work():
         with F.gc_paused():
             return _work()
 
     def _work():
         try:
-            mode, items = F.read_body(body, expect, max_entries=settings.max_batch_claims)
+            mode, items = read or F.read_body(body, expect, max_entries=settings.max_batch_claims)
         except F.FhirInputError as exc:
             return F.status_of([exc.issue]), F.outcome([exc.issue]), 0
         except Exception as exc:  # noqa: BLE001 - a reader bug: never a 5xx, only the type logged

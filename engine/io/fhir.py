@@ -3,9 +3,10 @@ claim dicts, results written as ``Parameters`` / ``OperationOutcome`` / batch-re
 ``Bundle`` (docs/fhir.md maps every element).
 
 Why a reader of dicts and not of models: a resource is first checked against the
-FHIR R4 structure with ``fhir.resources`` (its R4B models, the maintained R4 family
-on PyPI: R4B only adds resources we do not read), once per resource, and refused as
-not FHIR when it fails; the mapping then walks the plain JSON, which is several times
+FHIR R4 structure as ``fhir.resources`` defines it (its R4B models, the maintained R4
+family on PyPI: R4B only adds resources we do not read; a check compiled from those
+models answers first, ``engine.io.fhir_fast``), once per resource, and refused as not
+FHIR when it fails; the mapping then walks the plain JSON, which is several times
 cheaper than walking the pydantic objects, and names every element it reads by its
 FHIRPath so that an error of the engine (``{"field": "sdx[2]"}``) can be answered by
 an ``OperationOutcome`` pointing at the element that fed that field.

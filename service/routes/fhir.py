@@ -12,7 +12,6 @@ OperationOutcomes too.  Nothing of the body is logged: the access log line names
 
 from __future__ import annotations
 
-import asyncio
 import logging
 
 import orjson
@@ -23,6 +22,7 @@ from engine.io import fhir as F
 
 from .. import openapi as oa
 from ..problems import Problem
+from ..runtime import MicroBatcher
 from .grouping import _BASE_RATE_PARAM, _EDITS_PARAMETER, _edits, base_rate_param, read_body
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
@@ -91,57 +91,21 @@ def _count(metrics, answers: list[tuple[int, dict]]) -> None:
 _INLINE_BYTES = 64 * 1024
 
 
-class _Batcher:
+class _Batcher(MicroBatcher):
     """Single-resource ``$group`` requests that arrive together, grouped in one engine call.
 
-    Why: ``Grouper.group`` has a fixed cost per call that is several times one claim's; the
-    JSON route has ``service.runtime.MicroBatcher`` for it, which takes claims as JSON text.
-    This one takes the FHIR reader's Items and answers each (status, Parameters or
-    OperationOutcome); it drains on the event loop after a few idle iterations or 64 Items."""
+    Why: ``Grouper.group`` has a fixed cost per call that is several times one claim's.  The
+    JSON route's ``MicroBatcher`` queues claims as JSON text; this one queues the FHIR reader's
+    Items (same timing: it drains on the event loop after a few idle iterations or 64 Items)
+    and answers each (status, Parameters or OperationOutcome)."""
 
-    MAX_ITEMS = 64
-    QUIET_ITERATIONS = 2
-    MAX_DEFERRALS = 8
-
-    def __init__(self, rt) -> None:
-        self.rt = rt
-        self.pending: list = []
-        self.scheduled = False
-        self.loop = None
-        self._seen = self._quiet = self._deferrals = 0
-
-    def submit(self, grouper, item: F.Item) -> "asyncio.Future[tuple[int, dict]]":
-        loop = asyncio.get_running_loop()
-        if loop is not self.loop:  # a new event loop (tests): start afresh
-            self.loop, self.pending, self.scheduled = loop, [], False
-        fut = loop.create_future()
-        self.pending.append((item, fut))
-        if not self.scheduled:
-            self.scheduled = True
-            self._seen, self._quiet, self._deferrals = len(self.pending), 0, 0
-            loop.call_soon(self._tick, grouper)
-        return fut
-
-    def _tick(self, grouper) -> None:
-        n = len(self.pending)
-        if n < self.MAX_ITEMS and self._deferrals < self.MAX_DEFERRALS:
-            self._quiet = 0 if n > self._seen else self._quiet + 1
-            self._seen = n
-            if self._quiet < self.QUIET_ITERATIONS:
-                self._deferrals += 1
-                self.loop.call_soon(self._tick, grouper)
-                return
-        batch, self.pending = self.pending[: self.MAX_ITEMS], self.pending[self.MAX_ITEMS:]
-        if self.pending:
-            self._seen, self._quiet, self._deferrals = len(self.pending), 0, 0
-            self.loop.call_soon(self._tick, grouper)
-        else:
-            self.scheduled = False
+    def _drain(self, grouper) -> None:
+        batch = self._next_batch(grouper)
         try:
             with F.gc_paused():
-                answers = _group(self.rt, grouper, [it for it, _ in batch], False, None)
-                _count(self.rt.metrics, answers)
-        except BaseException as exc:  # noqa: BLE001 - never leave a request waiting
+                answers = _group(self.runtime, grouper, [it for it, _ in batch], False, None)
+                _count(self.runtime.metrics, answers)
+        except Exception as exc:  # noqa: BLE001 - never leave a request waiting
             answers = [(422, F.outcome([F.Issue("exception", it.resource_type, "the resource could not be "
                                                 "grouped")])) for it, _ in batch]
             log.error("FHIR batch failed", extra={"error_type": type(exc).__name__})

@@ -88,7 +88,7 @@ def _count(metrics, answers: list[tuple[int, dict]]) -> None:
 
 #: a body up to this size is read on the event loop and, when it is one resource, grouped with
 #: the other single resources that arrive with it (_Batcher); a larger one goes to a worker thread
-_INLINE_BYTES = 64 * 1024
+_INLINE_BYTES = 32 * 1024
 
 
 class _Batcher(MicroBatcher):

@@ -321,7 +321,8 @@ class MicroBatcher:
                 return
         self._drain(grouper)
 
-    def _drain(self, grouper: Any) -> None:
+    def _next_batch(self, grouper: Any) -> list:
+        """The queued items to drain now (a next drain scheduled for the rest)."""
         batch = self.pending[: self.MAX_CLAIMS]
         self.pending = self.pending[self.MAX_CLAIMS:]
         if self.pending:
@@ -329,6 +330,10 @@ class MicroBatcher:
             self.loop.call_soon(self._tick, grouper)
         else:
             self.scheduled = False
+        return batch
+
+    def _drain(self, grouper: Any) -> None:
+        batch = self._next_batch(grouper)
         try:
             grouped = self.runtime.group_texts(grouper, [claim for claim, _ in batch])
             self.runtime.metrics.count_grouped(grouped.counts, grouped.errors)

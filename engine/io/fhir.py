@@ -3,9 +3,10 @@ claim dicts, results written as ``Parameters`` / ``OperationOutcome`` / batch-re
 ``Bundle`` (docs/fhir.md maps every element).
 
 Why a reader of dicts and not of models: a resource is first checked against the
-FHIR R4 structure with ``fhir.resources`` (its R4B models, the maintained R4 family
-on PyPI: R4B only adds resources we do not read), once per resource, and refused as
-not FHIR when it fails; the mapping then walks the plain JSON, which is several times
+FHIR R4 structure as ``fhir.resources`` defines it (its R4B models, the maintained R4
+family on PyPI: R4B only adds resources we do not read; a check compiled from those
+models answers first, ``engine.io.fhir_fast``), once per resource, and refused as not
+FHIR when it fails; the mapping then walks the plain JSON, which is several times
 cheaper than walking the pydantic objects, and names every element it reads by its
 FHIRPath so that an error of the engine (``{"field": "sdx[2]"}``) can be answered by
 an ``OperationOutcome`` pointing at the element that fed that field.
@@ -19,16 +20,22 @@ resource's id and its codes only.
 from __future__ import annotations
 
 import datetime as _dt
+import gc
+import threading
+import weakref
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import orjson
 
+from .fhir_fast import fast_validator
+
 __all__ = [
     "ICD10CM", "ICD10PCS", "ICD9CM", "MSDRG", "SUPPORTING_INFO", "NUBC_DISCHARGE", "NUBC_POA", "POA_EXTENSION",
     "HOSPITAL_STATUS_EXTENSION", "DIAGNOSIS_TYPE", "C4BB_DIAGNOSIS_TYPE", "FHIR_MEDIA_TYPE", "Issue", "Item",
     "FhirInputError", "read_resource", "read_body", "read_claim", "read_encounter_bundle", "engine_issue",
-    "status_of", "parameters", "outcome", "batch_response", "group_resources", "validate_resource",
+    "status_of", "parameters", "outcome", "batch_response", "group_resources", "validate_resource", "gc_paused",
 ]
 
 # ---- code systems and element names (docs/fhir.md says where each comes from) ----------------
@@ -126,7 +133,11 @@ _SAFE_MESSAGES = frozenset({
 
 def validate_resource(resource: Any, root: str) -> list[Issue]:
     """The issues that keep ``resource`` from being valid FHIR R4 (empty: it is).
-    ``root``: the FHIRPath the expressions start from."""
+    ``root``: the FHIRPath the expressions start from.
+
+    The compiled check of ``engine.io.fhir_fast`` (derived from the library's models, never
+    more permissive) answers first; a resource it refuses is judged by fhir.resources, which
+    names the elements at fault (or accepts it: the compiled check is stricter in places)."""
     if type(resource) is not dict:
         return [Issue("structure", root, "not a FHIR resource: a JSON object is expected", True)]
     rt = resource.get("resourceType")
@@ -136,6 +147,9 @@ def validate_resource(resource: Any, root: str) -> list[Issue]:
         model = _model(rt)
     except Exception:  # noqa: BLE001 - fhir.resources says ValueError; any failure means unknown
         return [Issue("structure", root + ".resourceType", "not a FHIR R4 resource type", True)]
+    fast = fast_validator(rt)
+    if fast is not None and fast(resource):  # accepted by the compiled check: the library accepts it too
+        return []
     null = _null_at(resource, root or rt)
     if null is not None:
         return [Issue("structure", null, "not valid FHIR R4: JSON null is not a value (leave the element out)", True)]
@@ -554,6 +568,39 @@ def _encounter_diagnoses(item: Item, enc: dict, root: str, lookup: dict) -> None
         paths[f"sdx[{i}]"], paths[f"sdx[{i}].poa"] = cpath + ".code", path + ".extension"
 
 
+# ---- the cyclic garbage collector ------------------------------------------------------------
+_GC_LOCK = threading.Lock()
+_gc_users = 0
+_gc_was_enabled = False
+#: net allocations after which a pause that others keep open still collects once
+_GC_BACKSTOP = 5_000_000
+
+
+@contextmanager
+def gc_paused():
+    """Reading, grouping and writing a Bundle makes some hundred thousand dicts and lists, all
+    freed by reference counting; Python's cyclic collector, triggered by their number, would
+    scan them again and again (about half of a Bundle's time).  Within this block it does not
+    run (process-wide: the pause lasts while any such block is open, threads included; a
+    backstop collects when the pauses overlap for long)."""
+    global _gc_users, _gc_was_enabled
+    with _GC_LOCK:
+        if _gc_users == 0:
+            _gc_was_enabled = gc.isenabled()
+            gc.disable()
+        _gc_users += 1
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _gc_users -= 1
+            if _gc_users == 0:
+                if _gc_was_enabled:
+                    gc.enable()
+            elif gc.get_count()[0] > _GC_BACKSTOP:
+                gc.collect()
+
+
 # ---- dispatch ---------------------------------------------------------------------------------
 def _bundle_lookup(entries: list) -> dict:
     """Reference text -> (resource, FHIRPath) for each entry: by fullUrl and by Type/id."""
@@ -762,40 +809,39 @@ def parameters(item: Item, result: dict, drg_title=None) -> dict:
     return {"resourceType": "Parameters", "parameter": params}
 
 
-def _edits_parts(code: dict) -> list:
-    return [_p("edit", valueCode=e) for e in code.get("edits") or ()]
+def _codes(part: list, name: str, values: Iterable[Any]) -> None:
+    """A ``valueCode`` part per value that is one (None and "" are left out)."""
+    for v in values:
+        if v is not None and v != "":
+            part.append({"name": name, "valueCode": v})
 
 
 def _dx_part(dx: dict, role: str, sequence: int) -> dict:
     usage = dx.get("severity_usage") or {}
-    part = [_p("sequence", valueInteger=sequence), _p("role", valueCode=role),
-            _p("code", valueCoding=_coding(ICD10CM, dx["code"]))]
+    part = [{"name": "sequence", "valueInteger": sequence}, {"name": "role", "valueCode": role},
+            {"name": "code", "valueCoding": _coding(ICD10CM, dx["code"])}]
     if dx.get("poa"):
-        part.append(_p("poa", valueCode=dx["poa"]))
-    part += [_p("affectsDrg", valueCode=dx.get("affects_drg")),
-             _p("severityInitial", valueCode=usage.get("initial")),
-             _p("severityFinal", valueCode=usage.get("final")),
-             _p("poaError", valueCode=dx.get("poa_error"))]
+        part.append({"name": "poa", "valueCode": dx["poa"]})
+    _codes(part, "affectsDrg", (dx.get("affects_drg"),))
+    _codes(part, "severityInitial", (usage.get("initial"),))
+    _codes(part, "severityFinal", (usage.get("final"),))
+    _codes(part, "poaError", (dx.get("poa_error"),))
     for hac in dx.get("hacs") or ():
-        part.append(_p("hac", part=[_p("number", valueInteger=int(hac["number"])),
-                                    _p("status", valueCode=str(hac["status"]))]))
-    part += _edits_parts(dx)
-    return _p("diagnosis", part=[x for x in part if _has_value(x)])
+        part.append({"name": "hac", "part": [{"name": "number", "valueInteger": int(hac["number"])},
+                                             {"name": "status", "valueCode": str(hac["status"])}]})
+    _codes(part, "edit", dx.get("edits") or ())
+    return {"name": "diagnosis", "part": part}
 
 
 def _px_part(px: dict, sequence: int) -> dict:
-    part = [_p("sequence", valueInteger=sequence), _p("code", valueCoding=_coding(ICD10PCS, px["code"])),
-            _p("affectsDrg", valueCode=px.get("affects_drg"))]
+    part = [{"name": "sequence", "valueInteger": sequence},
+            {"name": "code", "valueCoding": _coding(ICD10PCS, px["code"])}]
+    _codes(part, "affectsDrg", (px.get("affects_drg"),))
     if "is_or" in px:
-        part.append(_p("isOr", valueBoolean=bool(px["is_or"])))
-    for usage in px.get("hac_usage") or ():
-        part.append(_p("hacUsage", valueCode=str(usage)))
-    part += _edits_parts(px)
-    return _p("procedure", part=[x for x in part if _has_value(x)])
-
-
-def _has_value(p: dict) -> bool:
-    return any(v is not None and v != "" for k, v in p.items() if k != "name")
+        part.append({"name": "isOr", "valueBoolean": bool(px["is_or"])})
+    _codes(part, "hacUsage", (str(u) for u in px.get("hac_usage") or ()))
+    _codes(part, "edit", px.get("edits") or ())
+    return {"name": "procedure", "part": part}
 
 
 def outcome(issues: Iterable[Issue]) -> dict:
@@ -845,11 +891,18 @@ def group_resources(grouper, items: list[Item], edits: bool = False, base_rate=N
     return out
 
 
+#: grouper -> its DRG titles looked up so far ((version, drg) -> title): kept across requests
+_TITLE_CACHES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
 def _titles(grouper):
     info = getattr(grouper, "drg_info", None)
     if info is None:
         return None
-    cache: dict = {}
+    try:
+        cache = _TITLE_CACHES.setdefault(grouper, {})
+    except TypeError:  # a grouper that takes no weak reference: a cache for this call only
+        cache = {}
 
     def title(version, drg):
         key = (version, drg)

@@ -2,9 +2,9 @@
 and the ``$group`` operation on Claim, ExplanationOfBenefit and Encounter (docs/fhir.md).
 
 The reading and writing of FHIR is the engine's (``engine.io.fhir``); this module reads
-the body with the JSON routes' bounds, runs the reader and the grouper in a worker thread
-(a resource's structure check takes milliseconds, too long for the event loop) and
-answers ``application/fhir+json``: a ``Parameters``, a batch-response ``Bundle`` or an
+the body with the JSON routes' bounds, reads a small body on the event loop (a single resource is then
+grouped with the others arriving with it, ``_Batcher``), a larger one and its grouping in a
+worker thread, and answers ``application/fhir+json``: a ``Parameters``, a batch-response ``Bundle`` or an
 ``OperationOutcome`` (4xx) whose ``issue.expression`` names the element at fault.  The
 service's own refusals (body too large, a bad ``?edits=``, the engine still loading) are
 OperationOutcomes too.  Nothing of the body is logged: the access log line names the route.
@@ -22,6 +22,7 @@ from engine.io import fhir as F
 
 from .. import openapi as oa
 from ..problems import Problem
+from ..runtime import MicroBatcher
 from .grouping import _BASE_RATE_PARAM, _EDITS_PARAMETER, _edits, base_rate_param, read_body
 
 router = APIRouter(prefix="/fhir", tags=["fhir"])
@@ -85,6 +86,41 @@ def _count(metrics, answers: list[tuple[int, dict]]) -> None:
     metrics.count_grouped(counts, refused)
 
 
+#: a body up to this size is read on the event loop and, when it is one resource, grouped with
+#: the other single resources that arrive with it (_Batcher); a larger one goes to a worker thread
+_INLINE_BYTES = 32 * 1024
+
+
+class _Batcher(MicroBatcher):
+    """Single-resource ``$group`` requests that arrive together, grouped in one engine call.
+
+    Why: ``Grouper.group`` has a fixed cost per call that is several times one claim's.  The
+    JSON route's ``MicroBatcher`` queues claims as JSON text; this one queues the FHIR reader's
+    Items (same timing: it drains on the event loop after a few idle iterations or 64 Items)
+    and answers each (status, Parameters or OperationOutcome)."""
+
+    def _drain(self, grouper) -> None:
+        batch = self._next_batch(grouper)
+        try:
+            with F.gc_paused():
+                answers = _group(self.runtime, grouper, [it for it, _ in batch], False, None)
+                _count(self.runtime.metrics, answers)
+        except Exception as exc:  # noqa: BLE001 - never leave a request waiting
+            answers = [(422, F.outcome([F.Issue("exception", it.resource_type, "the resource could not be "
+                                                "grouped")])) for it, _ in batch]
+            log.error("FHIR batch failed", extra={"error_type": type(exc).__name__})
+        for (_, fut), answer in zip(batch, answers):
+            if not fut.done():
+                fut.set_result(answer)
+
+
+def _batcher(rt) -> _Batcher:
+    b = getattr(rt, "_fhir_batcher", None)
+    if b is None:
+        b = rt._fhir_batcher = _Batcher(rt)
+    return b
+
+
 async def _operation(request: Request, expect: str) -> Response:
     try:
         rt = request.app.state.runtime
@@ -97,9 +133,25 @@ async def _operation(request: Request, expect: str) -> Response:
     except Problem as p:
         return _problem_outcome(p)
 
+    read = None
+    if len(body) <= _INLINE_BYTES and rate is None and not edits:
+        with F.gc_paused():  # a small body: read on the event loop, as /v1/group reads a claim
+            try:
+                read = F.read_body(body, expect, max_entries=settings.max_batch_claims)
+            except Exception:  # noqa: BLE001 - FhirInputError or a reader bug: the worker path answers it
+                read = None
+        if read is not None and read[0] == "single":
+            status, doc = await _batcher(rt).submit(grouper, read[1][0])
+            request.scope["fastdrg.claims"] = 1
+            return fhir_response(doc, status)
+
     def work():
+        with F.gc_paused():
+            return _work()
+
+    def _work():
         try:
-            mode, items = F.read_body(body, expect, max_entries=settings.max_batch_claims)
+            mode, items = read or F.read_body(body, expect, max_entries=settings.max_batch_claims)
         except F.FhirInputError as exc:
             return F.status_of([exc.issue]), F.outcome([exc.issue]), 0
         except Exception as exc:  # noqa: BLE001 - a reader bug: never a 5xx, only the type logged

@@ -1,0 +1,39 @@
+"""Issue 25, item 4: a lighter first start.
+
+The stages called once per claim are inlined by LLVM (``forceinline=True``),
+not at numba's IR level (``inline="always"``, which made numba hold the whole
+kernel as one IR: 2.2 GB at the first start).  numba hands an unset
+``forceinline`` down from the function it compiles to the callees it compiles
+meanwhile, so every compiled function of engine/grouping/ must say it.
+"""
+
+from __future__ import annotations
+
+from numba.core.registry import CPUDispatcher
+
+from engine.grouping import final, grouping, hac, intrinsics, kernel, marking, preprocess
+
+#: The stages LLVM inlines (each called once per claim, or small): engine/grouping/__init__.py.
+INLINED = {"_group_claim", "_preprocess", "_hac", "_final_extra", "_group", "_finish_hac_lists", "_usage",
+           "_prefetch_claim"}
+
+
+def _dispatchers():
+    for module in (final, grouping, hac, intrinsics, kernel, marking, preprocess):
+        for name, obj in vars(module).items():
+            if isinstance(obj, CPUDispatcher) and obj.py_func.__module__ == module.__name__:
+                yield name, obj
+
+
+def test_kernel_stages_inlined_by_llvm_not_numba_ir():
+    found = dict(_dispatchers())
+    assert INLINED <= set(found), INLINED - set(found)
+    for name, disp in found.items():
+        opts = disp.targetoptions
+        assert opts.get("inline", "never") == "never", f"{name}: inline={opts.get('inline')!r} (numba IR inlining)"
+        if name == "group_range":  # the entry point: nobody inlines it, it hands nothing down
+            assert not opts.get("forceinline")
+            continue
+        assert "forceinline" in opts, f"{name}: forceinline unset, inherited from whichever caller compiles it first"
+        assert opts["forceinline"] is (name in INLINED), name
+

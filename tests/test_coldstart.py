@@ -37,3 +37,25 @@ def test_kernel_stages_inlined_by_llvm_not_numba_ir():
         assert "forceinline" in opts, f"{name}: forceinline unset, inherited from whichever caller compiles it first"
         assert opts["forceinline"] is (name in INLINED), name
 
+
+
+def test_first_start_child_compiles_the_readers_own_signature(grouper):
+    """engine.coldstart's child compiles the reader for the very types the
+    Grouper's text path calls it with (else it would compile one for nothing)."""
+    import orjson
+
+    from engine import parse as P
+    from engine.coldstart import _compile_reader
+
+    claim = {"version": grouper.versions[-1], "age": 60, "sex": "M", "discharge_status": 1, "pdx": "I5021"}
+    grouper.group_json_texts(P.array_items(orjson.dumps({"claims": [claim]}), "claims", 1))
+    grouper.group_json_texts([orjson.dumps(claim)])
+    before = set(P.read_batch.signatures)
+    _compile_reader(str(grouper.cache_dir), None, None)
+    assert set(P.read_batch.signatures) == before
+
+
+def test_first_start_no_child_when_reader_cached(grouper):
+    from engine.coldstart import start_reader
+
+    assert start_reader(grouper.cache_dir, None, None) is None  # the session's Grouper compiled or loaded it

@@ -77,4 +77,3 @@ def _compile_reader(cache_dir: str, source_path: str | None, data_dir: str | Non
     buf.flags.writeable = False
     spans = np.require(texts.spans, np.int64, ("C", "W"))
     g._read_call(buf, spans, g._reader, HOSPITAL_STATUS[g.default_hospital_status])
-

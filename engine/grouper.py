@@ -367,9 +367,10 @@ class Grouper:
                      "pdx": "I5021", "sdx": ["E1122"], "procedures": ["02703DZ"]}
             reader = coldstart.start_reader(self.cache_dir, source_path, data_dir)  # a first start: beside the kernel
             if reader is not None:
-                batch = self.encode([claim])
-                self.group_batch(batch)  # the kernel, while the child compiles the reader
-                coldstart.join(reader)
+                try:
+                    self.group_batch(self.encode([claim]))  # the kernel, while the child compiles the reader
+                finally:
+                    coldstart.join(reader)
             self.group([claim])  # the compiled reader, kernel and writer
             self.group_json_texts(P.array_items(orjson.dumps({"claims": [claim]}), "claims", 1))
             batch = self.encode([claim])  # the Python encoder's batch: the fallback of both

@@ -26,7 +26,7 @@ from .marking import _mark, _mark_views
 from .final import _final_extra, _usage
 
 
-@njit(cache=True, _nrt=False, forceinline=True)
+@njit(cache=True, _nrt=False, inline="always")
 def _group_claim(T, B, O, W, M, i):
     v = B.ver[i]
     s0 = B.sdx_off[i]

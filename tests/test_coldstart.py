@@ -10,9 +10,9 @@ meanwhile, so every compiled function of engine/grouping/ must say it.
 
 from __future__ import annotations
 
-from numba.core.registry import CPUDispatcher
-
+# engine first: it sets NUMBA_CACHE_DIR, which numba reads when it is first imported
 from engine.grouping import final, grouping, hac, intrinsics, kernel, marking, preprocess
+from numba.core.registry import CPUDispatcher  # noqa: E402
 
 #: The stages LLVM inlines (each called once per claim, or small): engine/grouping/__init__.py.
 INLINED = {"_preprocess", "_hac", "_final_extra", "_group", "_finish_hac_lists", "_usage",

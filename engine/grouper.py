@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import orjson
 
+from . import coldstart
 from . import grouping as K
 from . import parse as P
 from . import tables as tb
@@ -279,6 +280,12 @@ class Grouper:
         if warm:  # every compiled entry point, so that the first real call pays nothing
             claim = {"version": self.versions[-1], "age": 60, "sex": "M", "discharge_status": 1,
                      "pdx": "I5021", "sdx": ["E1122"], "procedures": ["02703DZ"]}
+            reader = coldstart.start_reader(self.cache_dir, source_path, data_dir)  # a first start: beside the kernel
+            if reader is not None:
+                try:
+                    self.group_batch(self.encode([claim]))  # the kernel, while the child compiles the reader
+                finally:
+                    coldstart.join(reader)
             self.group([claim])  # the compiled reader, kernel and writer
             self.group_json_texts(P.array_items(orjson.dumps({"claims": [claim]}), "claims", 1))
             batch = self.encode([claim])  # the Python encoder's batch: the fallback of both

@@ -23,18 +23,30 @@ Everything here is a plain ``@njit`` function over integer arrays:
 :func:`group_range` is the entry point; :func:`engine.grouper.Grouper` splits a
 batch into chunks and runs them on all cores (the kernel releases the GIL).
 
-Why some stages are ``inline="always"``: a call between compiled functions
-passes every array of ``T``, ``B``, ``O`` and ``W`` as separate arguments on
-the stack (~1,300 moves a call); for the stages called once per claim
+Why some stages are inlined: a call between compiled functions passes every
+array of ``T``, ``B``, ``O`` and ``W`` as separate arguments on the stack
+(~1,300 moves a call); for the stages called once per claim
 (:func:`_group_claim`, :func:`_preprocess`, :func:`_hac`, :func:`_final_extra`) that was
 13 % of the kernel's time (the call to :func:`_hac` alone: 0.3 µs of a claim's
-2.3).  Inlined at numba's IR level they cost nothing and compile no slower,
-each having one caller. :func:`_group` (small) is inlined
-at its two call sites too (compile unchanged, ~7 % faster), and so are the HAC
-lists' and the CC/MCC usage's reports (:func:`_finish_hac_lists`, :func:`_usage`:
-a claim repeated alone 1.95 -> 1.86 µs). :func:`_mark`
-(large, two callers) stays a call: inlining it doubled the cold compile
-(79 s -> 143 s), and with one call site in a loop it still added 25 s.
+2.3).  :func:`_group` (small) is inlined at its two call sites too (~7 %
+faster), and so are the HAC lists' and the CC/MCC usage's reports
+(:func:`_finish_hac_lists`, :func:`_usage`: a claim repeated alone 1.95 -> 1.86 µs)
+and the prefetch (:func:`_prefetch_claim`).
+
+How: the stages are ``forceinline=True`` (LLVM's ``alwaysinline``): each is
+compiled as a function of its own and LLVM inlines it when it links the
+kernel.  Only the claim driver :func:`_group_claim`, small without its stages,
+is inlined by numba (``inline="always"``) into :func:`group_range`: inlined by
+LLVM it made the kernel ~5 % slower (1.72 against 1.62 µs a claim repeated
+alone).  Inlining everything at numba's IR level, as before issue 25, made
+numba copy the driver with all its stages into :func:`group_range` and type it
+there: 1.3 GB of the first start's 2.2 GB peak RSS and a third of its compile
+(the kernel's compile now peaks at ~0.5 GB).  Every other function here says
+``forceinline=False`` explicitly: numba hands an unset ``forceinline`` down from
+the function being compiled to the callees it compiles meanwhile, which would
+inline :func:`_mark` and the rest too.  :func:`_mark` (large, two callers)
+stays a call: inlining it doubled the cold compile (79 s -> 143 s), and with
+one call site in a loop it still added 25 s.
 
 numba's on-disk cache checks a compiled function against its own source file
 only, yet :func:`group_range` holds the code of every stage it calls or

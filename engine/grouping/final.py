@@ -23,7 +23,7 @@ from .hac import _hac_proc_bit
 from .marking import _procedure_mdc, _px_suppressed
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@njit(cache=True, _nrt=False, forceinline=True)
 def _usage(T, W, O, v, s0, ns, win_i, win_f, hosp, final_grouped):
     """How each secondary dx counted as CC/MCC in the initial and final DRG:
     0 NEITHER, 1 CC, 2 MCC, 3 CC_EXCLUDED, 4 MCC_EXCLUDED (CC exclusion by the
@@ -57,7 +57,7 @@ def _usage(T, W, O, v, s0, ns, win_i, win_f, hosp, final_grouped):
                 O.sdx_use_final[s0 + j] = u
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@njit(cache=True, _nrt=False, forceinline=True)
 def _final_extra(T, B, O, W, i, s0, ns, p0, np_, pdx_mdc, st_i, st_f, hosp):
     """After final marking: HAC codes that changed the DRG, the principal dx,
     per-code CC/MCC usage and the claim's HAC status."""

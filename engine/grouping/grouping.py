@@ -19,7 +19,7 @@ from ..tables import KEY_SEV, SEV_NONE
 from .layout import HAC_MET, _F_DEATH, _F_EXCLUDED, _RC_UNGROUPABLE
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _eval(n_op, n_a, n_b, f_lo, f_hi, key_kind, key_sev, stamp, supp, val, f, mdc, sev, gen):
     """Value of formula ``f`` in MDC ``mdc`` with claim severity ``sev``
     (``-1``: no severity operand present, as during HAC evaluation)."""
@@ -45,7 +45,7 @@ def _eval(n_op, n_a, n_b, f_lo, f_hi, key_kind, key_sev, stamp, supp, val, f, md
     return val[hi - 1 - lo]
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _severity(s_flags, s_supbits, s_sev, s_nhac, s_hac_status, ns, supp_bits, final):
     """The claim's CC/MCC level for one formula: the highest secondary dx that is
     not CC-excluded, not death-excluded, not suppressed by the formula and (in
@@ -64,7 +64,7 @@ def _severity(s_flags, s_supbits, s_sev, s_nhac, s_hac_status, ns, supp_bits, fi
     return best
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _is_hac_met(s_nhac, s_hac_status, j):
     for k in range(s_nhac[j]):
         if s_hac_status[j, k] == HAC_MET:
@@ -72,7 +72,7 @@ def _is_hac_met(s_nhac, s_hac_status, j):
     return False
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _group_mdc(T, W, v, mdc, ns, final, gen, res):
     """First formula of ``mdc`` (rank order) that holds: res = [formula, severity, rc]."""
     res[0] = -1
@@ -106,7 +106,7 @@ def _group_mdc(T, W, v, mdc, ns, final, gen, res):
     return False
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@njit(cache=True, _nrt=False, forceinline=True)
 def _group(T, W, v, pdx_mdc, ns, final, gen, st):
     """Pre-MDC formulas, else the principal dx's MDC; then up to two reroutes.
 

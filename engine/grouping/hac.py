@@ -22,17 +22,17 @@ from .layout import (
 from .grouping import _eval
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _poa_invalid(poa):
     return not (poa == 89 or poa == 78 or poa == 85 or poa == 87)  # Y N U W
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _poa_yes(poa):
     return poa == 89 or poa == 87  # Y W
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _poa_error(poa):
     if poa == 89 or poa == 87:
         return POA_YES_POA
@@ -41,7 +41,7 @@ def _poa_error(poa):
     return POA_NOT_RECOGNIZED
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@njit(cache=True, _nrt=False, forceinline=True)
 def _hac(T, B, W, O, i, v, s0, ns, p0, np_, hosp, gen):
     """Evaluate every HAC category of every secondary dx under the hospital's POA
     status.  Returns an ungroupable return code, or 0."""
@@ -181,7 +181,7 @@ def _hac(T, B, W, O, i, v, s0, ns, p0, np_, hosp, gen):
     return _RC_INVALID_OR_1
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _eval_hac(n_op, n_a, n_b, f_lo, f_hi, key_kind, stamp, hstamp, val, f, gen):
     """Value of HAC formula ``f``: as :func:`_eval` outside any MDC and without a
     severity, its ``SDX:`` operands read from ``hstamp`` (see :func:`_hac`)."""
@@ -208,7 +208,7 @@ def _eval_hac(n_op, n_a, n_b, f_lo, f_hi, key_kind, stamp, hstamp, val, f, gen):
     return val[hi - 1 - lo]
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _hac_proc_bit(h):
     if h == 8:
         return 1
@@ -225,7 +225,7 @@ def _hac_proc_bit(h):
     return 0
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@njit(cache=True, _nrt=False, forceinline=True)
 def _finish_hac_lists(T, W, O, i, s0, ns, pdx_scheme, v):
     """The HAC list each diagnosis reports, as CMS reports it after evaluation."""
     any11 = False

@@ -75,7 +75,7 @@ def _prefetch(typingctx, arr, index):
     return types.void(arr, index), codegen
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@njit(cache=True, _nrt=False, forceinline=True)
 def _prefetch_claim(T, B, i):
     """Prefetch the per-code table rows claim ``i`` reads first (see :func:`_prefetch`)."""
     if not B.ok[i]:

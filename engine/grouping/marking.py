@@ -28,7 +28,7 @@ from .preprocess import _dx_has, _has_attr
 from .grouping import _eval
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _collect(n_op, n_a, n_b, f_lo, f_hi, key_kind, key_sev, stamp, supp, val, coll, keys, f, mdc, sev, gen):
     """Operand keys of formula ``f`` that CMS finds true while it evaluates ``f``
     (left to right, short-circuit), in formula order (deduplicated); returns how
@@ -75,7 +75,7 @@ def _collect(n_op, n_a, n_b, f_lo, f_hi, key_kind, key_sev, stamp, supp, val, co
     return nk
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _sort_sdx(W, B, s0, ns):
     """CMS's marking order: MCC first, then CC, then the rest; ties by code, an
     invalid code after the valid ones, repeats in claim order.
@@ -93,7 +93,7 @@ def _sort_sdx(W, B, s0, ns):
         W.s_order[a] = W.s_order[a] & _POS_MASK
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _sort_px(W, B, p0, np_):
     """The procedures in code order (an invalid code last, repeats in claim
     order), packed and sorted as :func:`_sort_sdx` does."""
@@ -104,7 +104,7 @@ def _sort_px(W, B, p0, np_):
         W.p_order[a] = W.p_order[a] & _POS_MASK
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _px_before(px, p0, x, y):
     cx = px[p0 + x]
     cy = px[p0 + y]
@@ -115,7 +115,7 @@ def _px_before(px, p0, x, y):
     return cx < cy
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _px_marking_order(W, B, p0, np_):
     """CMS looks at the principal (first-listed) procedure first, then the
     others by code."""
@@ -133,7 +133,7 @@ _POS_BITS = 24
 _POS_MASK = (1 << _POS_BITS) - 1
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _order_key(rank, code, j):
     """``rank`` (0-3) above ``code`` (an invalid code, < 0, as the largest)
     above the position ``j``: distinct keys whose order is the marking order.
@@ -142,7 +142,7 @@ def _order_key(rank, code, j):
     return (rank << np.int64(56)) | (c << np.int64(_POS_BITS)) | np.int64(j)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _insertion_sort(a, n):
     for k in range(1, n):
         x = a[k]
@@ -153,7 +153,7 @@ def _insertion_sort(a, n):
         a[b + 1] = x
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _px_has(pat_off, pat_attrs, p_pattern, j, attr):
     pat = p_pattern[j]
     if pat < 0:
@@ -161,7 +161,7 @@ def _px_has(pat_off, pat_attrs, p_pattern, j, attr):
     return _has_attr(pat_off, pat_attrs, pat, attr)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _cl_has(pat_off, pat_attrs, cl_pattern, v, c, attr):
     pat = cl_pattern[v, c]
     if pat < 0:
@@ -169,12 +169,12 @@ def _cl_has(pat_off, pat_attrs, cl_pattern, v, c, attr):
     return _has_attr(pat_off, pat_attrs, pat, attr)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _px_suppressed(p_supp, j, mdc):
     return 0 <= mdc < 32 and (p_supp[j] >> np.uint32(mdc)) & np.uint32(1)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _mark_stents(T, O, W, p0, np_, stage, want):
     """FOUR_STENTS (and v40's FOUR_DRUG / FOUR_NON_DRUG_ELUTING_STENTS): CMS names
     every procedure that carries a stent count of the counted kind, duplicates
@@ -194,7 +194,7 @@ def _mark_stents(T, O, W, p0, np_, stage, want):
             O.px_aff[p0 + j] |= stage
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _mark_code(B, O, p0, np_, j, bit, k):
     """Name procedure ``j``'s code as CMS does when a counter names it: the
     principal procedure when it has that code and is not yet named, else the
@@ -214,7 +214,7 @@ def _mark_code(B, O, p0, np_, j, bit, k):
                 return
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _principal_rank(W, B, p0, np_):
     """Where the principal procedure stands in plain code order (W.p_order holds
     it first, then the others by code): how many others come before it."""
@@ -225,7 +225,7 @@ def _principal_rank(W, B, p0, np_):
     return k
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _in_code_order(W, a, k0):
     """The ``a``-th procedure in plain code order, the principal among the others."""
     if a < k0:
@@ -235,7 +235,7 @@ def _in_code_order(W, a, k0):
     return W.p_order[a]
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _mark_counted(T, B, O, W, p0, np_, stage, want):
     """A counter's procedures: FOUR_VESSELS (``want`` 0) counts vessels over the
     procedures in code order (the principal among them) until four are reached;
@@ -276,7 +276,7 @@ def _mark_counted(T, B, O, W, p0, np_, stage, want):
                 _mark_code(B, O, p0, np_, j, bit, k)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stage, gen):
     """Diagnosis and procedure marking of one stage (initial or final)."""
     win = st[7]
@@ -632,7 +632,7 @@ def _mark(T, B, O, W, i, v, s0, ns, p0, np_, pdx_scheme, pdx_mdc, nsat, st, stag
                 O.px_aff[p0 + j] |= stage
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _procedure_mdc(f_drg, f_reroute, f, pdx_mdc):
     """The MDC whose procedure suppression applies to the codes of formula ``f``:
     its reroute target, MDC 29 for the unrelated O.R. DRGs 981-983 and 987-989,
@@ -644,7 +644,7 @@ def _procedure_mdc(f_drg, f_reroute, f, pdx_mdc):
     return mdc if mdc != 0 else np.int64(pdx_mdc)
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _dx_sites(T, scheme):
     """Bit mask of the significant-trauma body sites a diagnosis names."""
     m = 0
@@ -656,7 +656,7 @@ def _dx_sites(T, scheme):
     return m
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _px_sites(T, pat):
     """The joints (bilateral bits) of a procedure pattern."""
     sites = 0
@@ -667,7 +667,7 @@ def _px_sites(T, pat):
     return sites
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _bilateral_pass(T, B, O, W, p0, np_, k0, mdc, sites0, seen_sites, stage, names):
     """One BILATERAL pass over the procedures in code order (the principal among
     them, ``k0``): the plain codes, or (``names``) the clusters' names coded
@@ -687,7 +687,7 @@ def _bilateral_pass(T, B, O, W, p0, np_, k0, mdc, sites0, seen_sites, stage, nam
     return seen_sites
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _coded_cluster_on(T, B, W, p0, np_, k0, mdc, sites):
     """The first procedure, in code order, that is a cluster's name coded directly
     and is on one of ``sites`` (-1: none)."""
@@ -700,13 +700,13 @@ def _coded_cluster_on(T, B, W, p0, np_, k0, mdc, sites):
     return -1
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _two_sites(sites):
     """Two or more bilateral-site bits set."""
     return (sites & (sites - 1)) != 0
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _next_cluster(cl_sat, nsat, prev):
     """The satisfied cluster with the smallest id above ``prev`` (its position in
     ``cl_sat``): CMS looks at satisfied clusters in the order of their names (the
@@ -719,7 +719,7 @@ def _next_cluster(cl_sat, nsat, prev):
     return r
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _mark_cluster(O, W, p0, np_, r, stage):
     bit = np.uint64(1) << np.uint64(r)
     for j in range(np_):
@@ -727,7 +727,7 @@ def _mark_cluster(O, W, p0, np_, r, stage):
             O.px_aff[p0 + j] |= stage
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _mark_views(T, B, O, W):
     """The arrays marking reads (MarkTables, MarkBatch, MarkOut, MarkScratch), built
     once per call of :func:`group_range`."""

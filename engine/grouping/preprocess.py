@@ -24,7 +24,7 @@ from .layout import (
 )
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _put(stamp, supp_arr, key, supp, gen):
     """Light ``key`` with MDC-suppression mask ``supp``; masks of repeats are AND-ed
     (an operand is suppressed in an MDC only when every code giving it is)."""
@@ -36,7 +36,7 @@ def _put(stamp, supp_arr, key, supp, gen):
             supp_arr[key] &= supp
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _add_attr(attr_key, bilateral_bit, vessel, stamp, supp_arr, attr, prefix_col, supp, gen, cum):
     """Light the keys of one attribute as CMS's mask builder does: the prefixed
     key (``PDX:x``/``ONLY:x``, or the bare one), ``ANY:x``, and the bare ``x``."""
@@ -52,7 +52,7 @@ def _add_attr(attr_key, bilateral_bit, vessel, stamp, supp_arr, attr, prefix_col
     cum[1] += vessel[attr]
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _has_attr(off, lst, idx, attr):
     for q in range(off[idx], off[idx + 1]):
         if lst[q] == attr:
@@ -60,7 +60,7 @@ def _has_attr(off, lst, idx, attr):
     return False
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _dx_has(ops_off, ops, cat_off, cat, scheme, attr, with_cat):
     if scheme < 0:
         return False
@@ -71,7 +71,7 @@ def _dx_has(ops_off, ops, cat_off, cat, scheme, attr, with_cat):
     return False
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _excluded(dx_excl, excl_off, excl_codes, v, pdx, sdx):
     """CC exclusion: a secondary dx is excluded when it is in the exclusion group
     of the principal dx (a sorted run of ``excl_codes``).
@@ -96,7 +96,7 @@ def _excluded(dx_excl, excl_off, excl_codes, v, pdx, sdx):
     return excl_codes[base] == sdx
 
 
-@njit(cache=True, _nrt=False)
+@njit(cache=True, _nrt=False, forceinline=False)
 def _clusters(T, B, W, v, p0, np_):
     """Satisfied clusters: every choice of the cluster is on the claim.  Component
     procedures seen up to the point of satisfaction take the cluster's MDC
@@ -169,7 +169,7 @@ def _clusters(T, B, W, v, p0, np_):
     return nsat
 
 
-@njit(cache=True, _nrt=False, inline="always")
+@njit(cache=True, _nrt=False, forceinline=True)
 def _preprocess(T, B, W, i, v, s0, ns, p0, np_, gen):
     """Attributes, clusters, exclusions and the operand set of claim ``i``.
     Returns (pdx scheme, pdx MDC or -1, sex conflict, number of satisfied clusters)."""

@@ -1,0 +1,79 @@
+"""The first start on two cores: the JSON reader compiled beside the kernel.
+
+numba compiles one function at a time in a process (a global compiler lock), so
+a first start (``fastdrg tables build``, a first ``Grouper()``) compiled the
+grouping kernel (engine.grouping.group_range, most of the time) and then the
+compiled JSON reader (engine.parse.read_batch, ~11 s of CPU) one after the
+other.  When the reader is not in numba's cache yet, :func:`start_reader` has a
+child process compile it into that cache while the Grouper compiles the kernel;
+the Grouper then waits for the child (:func:`join`) and loads the reader from
+the cache.  The child holds the tables (memory-mapped) and the reader's compile
+only (~0.3 GB), beside the kernel's compile (~0.5 GB): issue 25 asks the first
+start to stay under 1.2 GB summed over its processes.
+
+The child is only a head start: if it cannot start, fails or compiles into
+another cache, the Grouper compiles the reader itself, as before.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+
+def _cached(dispatcher) -> bool:
+    """Whether numba's on-disk cache holds an index for ``dispatcher`` (any signature)."""
+    try:
+        return Path(dispatcher._cache._cache_file._index_path).exists()
+    except AttributeError:  # not a caching dispatcher: nothing to gain
+        return True
+
+
+def start_reader(cache_dir, source_path, data_dir) -> subprocess.Popen | None:
+    """A child compiling engine.parse.read_batch into numba's cache for a Grouper
+    on these tables (built already), or None when it is cached or only one core
+    is there."""
+    from . import parse
+
+    if (os.cpu_count() or 1) < 2 or _cached(parse.read_batch):
+        return None
+    args = json.dumps([str(cache_dir), source_path and str(source_path), data_dir and str(data_dir)])
+    env = dict(os.environ)  # NUMBA_CACHE_DIR: engine/__init__.py set it, the child keeps it
+    root = str(Path(__file__).resolve().parents[1])  # this engine, whatever the child's sys.path
+    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    try:
+        return subprocess.Popen([sys.executable, "-c", _CHILD, args], env=env,
+                                stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    except OSError:
+        return None
+
+
+_CHILD = "import json, sys; from engine.coldstart import _compile_reader; _compile_reader(*json.loads(sys.argv[1]))"
+
+
+def join(child: subprocess.Popen | None) -> None:
+    """Wait for :func:`start_reader`'s child (its exit status does not matter)."""
+    if child is not None:
+        child.wait()
+
+
+def _compile_reader(cache_dir: str, source_path: str | None, data_dir: str | None) -> None:
+    """The reader's first call as engine.grouper.Grouper._text_parts makes it."""
+    import numpy as np
+    import orjson
+
+    from . import parse as P
+    from .encode import HOSPITAL_STATUS
+    from .grouper import Grouper
+
+    g = Grouper(cache_dir, source_path=source_path, data_dir=data_dir, warm=False)
+    claim = {"version": g.versions[-1], "age": 60, "sex": "M", "discharge_status": 1,
+             "pdx": "I5021", "sdx": ["E1122"], "procedures": ["02703DZ"]}
+    texts = P.array_items(orjson.dumps({"claims": [claim]}), "claims", 1)
+    buf = np.frombuffer(texts.buffer, np.uint8).view()
+    buf.flags.writeable = False
+    spans = np.require(texts.spans, np.int64, ("C", "W"))
+    g._read_call(buf, spans, g._reader, HOSPITAL_STATUS[g.default_hospital_status])

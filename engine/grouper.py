@@ -42,6 +42,29 @@ GROUP_PART = 2048
 LOAD = 64
 
 
+def text_buffer(texts) -> tuple[np.ndarray, np.ndarray]:
+    """``(buffer, spans)`` of JSON claim texts as the compiled reader takes them: a read-only
+    uint8 buffer (one type for the compiled calls, engine.fastcall) and an (n, 2) int64 array
+    of each text's start and end in it.  ``engine.parse.Texts`` (spans of one body,
+    engine.json_array_items) are read in place; a list of bytes is joined once."""
+    if isinstance(texts, P.Texts):
+        buf = np.frombuffer(texts.buffer, np.uint8)
+        spans = np.require(texts.spans, np.int64, ("C", "W"))  # (a copy only for an unusual array)
+    else:
+        n = len(texts)
+        lengths = np.fromiter(map(len, texts), np.int64, n)
+        spans = np.empty((n, 2), np.int64)
+        if n:
+            spans[0, 0] = 0
+            np.cumsum(lengths[:-1], out=spans[1:, 0])
+            spans[:, 1] = spans[:, 0] + lengths
+        buf = np.frombuffer(b"".join(texts), np.uint8)
+    if buf.flags.writeable:
+        buf = buf.view()
+        buf.flags.writeable = False
+    return buf, spans
+
+
 class JsonResults:
     """Results as JSON documents, for callers that pass them on (the service).
 
@@ -496,19 +519,7 @@ class Grouper:
         the part is written, its edits are written into the documents
         (engine.render.render_read) and that pair is appended."""
         n = len(texts)
-        if isinstance(texts, P.Texts):  # spans of one buffer already (engine.json_array_items)
-            buf = np.frombuffer(texts.buffer, np.uint8)
-            spans = np.require(texts.spans, np.int64, ("C", "W"))  # (a copy only for an unusual array)
-        else:
-            lengths = np.fromiter(map(len, texts), np.int64, n)
-            spans = np.empty((n, 2), np.int64)
-            spans[0, 0] = 0
-            np.cumsum(lengths[:-1], out=spans[1:, 0])
-            spans[:, 1] = spans[:, 0] + lengths
-            buf = np.frombuffer(b"".join(texts), np.uint8)
-        if buf.flags.writeable:  # one type for the compiled calls (engine.fastcall), whatever the buffer
-            buf = buf.view()
-            buf.flags.writeable = False
+        buf, spans = text_buffer(texts)
 
         def run(part):
             lo, hi = part
@@ -554,6 +565,18 @@ class Grouper:
     def _tally(self, batch: Batch, result: BatchResult) -> dict:
         """Grouped claims by (version, return code)."""
         return self.pipeline.tally(batch, result)
+
+    def read_json(self, texts, hospital_status: str | None = None) -> tuple:
+        """JSON claim texts (or engine.parse.Texts) through the compiled reader alone:
+        ``(batch, text_spans, max_sdx, max_px)`` as the pipeline takes them
+        (``pipeline.group_read``); claims it leaves to the Python encoder have
+        ``batch.ok`` false.  ``hospital_status`` for claims without one (default: the
+        Grouper's).  A front door that reads JSON texts (engine.analytics) starts here."""
+        status = hospital_status or self.default_hospital_status
+        if status not in HOSPITAL_STATUS:
+            raise GrouperError(f"unknown hospital status {status!r}")
+        buf, spans = text_buffer(texts)
+        return self._read_call(buf, spans, self._reader, HOSPITAL_STATUS[status])
 
     def price_cents(self, base_rate=None) -> int | None:
         """A base rate in dollars as cents for the payment estimate (None: this

@@ -146,28 +146,6 @@ def _add_counts(into: dict, keys, counts) -> None:
         into[k] = into.get(k, 0) + int(c)
 
 
-def _buffer(texts):
-    """(read-only uint8 buffer, (n, 2) int64 spans) of a list of JSON texts, or of
-    engine.parse.Texts (read in place), as engine.parse.read_batch takes them."""
-    from .. import parse as P
-
-    if isinstance(texts, P.Texts):
-        buf = np.frombuffer(texts.buffer, np.uint8)
-        spans = np.require(texts.spans, np.int64, ("C", "W"))
-    else:
-        n = len(texts)
-        lengths = np.fromiter(map(len, texts), np.int64, n)
-        spans = np.empty((n, 2), np.int64)
-        spans[0, 0] = 0
-        np.cumsum(lengths[:-1], out=spans[1:, 0])
-        spans[:, 1] = spans[:, 0] + lengths
-        buf = np.frombuffer(b"".join(texts), np.uint8)
-    if buf.flags.writeable:
-        buf = buf.view()
-        buf.flags.writeable = False
-    return buf, spans
-
-
 def _claims_of(offsets: np.ndarray) -> np.ndarray:
     """The claim of each entry of a CSR code column."""
     return np.repeat(np.arange(len(offsets) - 1, dtype=np.int64), np.diff(offsets))
@@ -255,8 +233,7 @@ class CaseMix:
         status = default_hospital_status or grouper.default_hospital_status
         if status not in HOSPITAL_STATUS:
             raise CaseMixError(f"unknown hospital status {status!r}", "hospital_status")
-        buf, spans = _buffer(texts)
-        kb = grouper._read_call(buf, spans, grouper._reader, HOSPITAL_STATUS[status])[0]
+        kb = grouper.read_json(texts, status)[0]
         read = kb.ok.copy()
 
         def parsed(i):

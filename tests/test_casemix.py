@@ -370,3 +370,12 @@ async def test_service_casemix_default_hospital_status(grouper):
     assert got["drgs"] == {grouped["drg"]: 1}
     assert got["drgs"] == grouper.casemix([{**stay, "hospital_status": "exempt"}])["drgs"]
     assert got["drgs"] != grouper.casemix([{**stay, "hospital_status": "not_exempt"}])["drgs"]
+
+
+def test_rule_casemix_example_is_the_answer(grouper):
+    """/openapi.json's example of POST /v1/casemix's answer is what the engine answers for the
+    documented request example (test_workbench: every route's docs carry an example)."""
+    from service import openapi as oa
+    from service.routes.casemix import EXAMPLE_SUMMARY
+
+    assert grouper.casemix(oa.SCHEMAS["BatchRequest"]["example"]["claims"]) == EXAMPLE_SUMMARY

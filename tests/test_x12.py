@@ -332,7 +332,10 @@ async def test_service_batch_and_stream_take_edi_x12(app, grouper):
         spec = (await c.get("/openapi.json")).json()
         for path in ("/v1/group/batch", "/v1/group/stream"):
             doc = spec["paths"][path]["post"]["requestBody"]["content"]["application/edi-x12"]
-            r = await c.post(path, content=doc["example"].encode(), headers=headers)  # the documented example groups
+            # no example in the document (schemathesis run cannot send this media type and failed on
+            # one); the description names engine.io.x12.EXAMPLE, a whole file that groups
+            assert "example" not in doc and "engine.io.x12.EXAMPLE" in doc["schema"]["description"]
+            r = await c.post(path, content=x12.EXAMPLE, headers=headers)
             assert r.status_code == 200 and b'"billed_drg":"293"' in r.content
 
 

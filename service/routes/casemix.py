@@ -56,6 +56,10 @@ _BODY = {
 }
 
 
+#: What the service answers for BatchRequest's example (test_rule_casemix_example_is_the_answer).
+EXAMPLE_SUMMARY = {'schema': 1, 'claims': 2, 'grouped': 1, 'refused': {'total': 1, 'by_reason': {'pdx: missing principal diagnosis': 1}}, 'empty': False, 'versions': {'43.1': 1}, 'return_codes': {'OK': 1}, 'case_mix_index': {'value': 1.2838, 'weights': "each version's fiscal year", 'fiscal_years': [2026], 'weighted_claims': 1, 'claims_without_weight': 0, 'weight_sum': 1.2838}, 'drgs': {'291': 1}, 'drg_detail': [{'drg': '291', 'claims': 1, 'weight': 1.2838, 'weight_total': 1.2838, 'description': 'Heart Failure and Shock with MCC', 'mdc': '05', 'med_surg': 'MEDICAL'}], 'mdcs': {'05': 1}, 'mdc_detail': [{'mdc': '05', 'claims': 1, 'description': 'Diseases and Disorders of the Circulatory System'}], 'med_surg': {'MEDICAL': 1, 'SURGICAL': 0, 'NONE': 0}, 'severity': {'MCC': 1, 'CC': 0, 'none': 0, 'not_applicable': 0}, 'cc_mcc_capture': 1.0, 'hac': {'claims': 0, 'by_status': {'NOT_APPLICABLE': 1, 'FINAL_DRG_NO_CHANGE': 0, 'FINAL_DRG_CHANGES': 0, 'FINAL_DRG_UNGROUPABLE': 0}}, 'transfers': {'claims_with_los': 0, 'acute': 0, 'post_acute': 0, 'without_los': 0, 'adjusted_claims': 1, 'adjusted_cmi': None}, 'edits': None, 'compare': None}
+
+
 def _query(request: Request, name: str) -> str | None:
     raw = request.query_params.get(name)
     return raw if raw not in (None, "") else None
@@ -90,7 +94,7 @@ def _texts(body: bytes, request: Request, limit: int):
     ),
     openapi_extra={**_BODY, "parameters": _PARAMETERS},
     responses={
-        200: oa.json_response("CaseMixSummary", "The summary."),
+        200: oa.json_response("CaseMixSummary", "The summary.", EXAMPLE_SUMMARY),
         **oa.problem_responses(400, 413, 422),
     },
     response_class=Response,

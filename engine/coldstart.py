@@ -61,19 +61,14 @@ def join(child: subprocess.Popen | None) -> None:
 
 
 def _compile_reader(cache_dir: str, source_path: str | None, data_dir: str | None) -> None:
-    """The reader's first call as engine.grouper.Grouper._text_parts makes it."""
-    import numpy as np
+    """The reader's first call as the Grouper makes it (Grouper.read_json: the same
+    buffer and span types as its text path)."""
     import orjson
 
     from . import parse as P
-    from .encode import HOSPITAL_STATUS
     from .grouper import Grouper
 
     g = Grouper(cache_dir, source_path=source_path, data_dir=data_dir, warm=False)
     claim = {"version": g.versions[-1], "age": 60, "sex": "M", "discharge_status": 1,
              "pdx": "I5021", "sdx": ["E1122"], "procedures": ["02703DZ"]}
-    texts = P.array_items(orjson.dumps({"claims": [claim]}), "claims", 1)
-    buf = np.frombuffer(texts.buffer, np.uint8).view()
-    buf.flags.writeable = False
-    spans = np.require(texts.spans, np.int64, ("C", "W"))
-    g._read_call(buf, spans, g._reader, HOSPITAL_STATUS[g.default_hospital_status])
+    g.read_json(P.array_items(orjson.dumps({"claims": [claim]}), "claims", 1))

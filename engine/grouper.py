@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import os
-from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +16,7 @@ from . import parse as P
 from . import tables as tb
 from .decode import MED_SURG, decode_results
 from .fastcall import Bound
+from .gcpause import paused as gc_paused
 from .pipeline import (  # noqa: F401  (names engine.grouper has always had)
     CHUNK, NO_DRG, PART, SMALL, BatchResult, GrouperError, Pipeline, _POOL_LOCK, _pool, _ranges, _threads,
     refuse_unmatched, start_kernel_threads,
@@ -241,20 +240,8 @@ def _not_finite(value) -> bool:
     return False
 
 
-@contextmanager
-def _gc_paused():
-    """Pause the cyclic GC while building or reading many small containers.
-
-    encode/decode create millions of dicts and lists that are never cyclic; with
-    the collector on, its generational passes over the growing heap cost two
-    thirds of decode time.  Reference counting still frees everything."""
-    was = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was:
-            gc.enable()
+#: encode/decode pause the cyclic collector (engine.gcpause: counted, process-wide)
+_gc_paused = gc_paused
 
 
 class Grouper:

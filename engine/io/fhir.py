@@ -20,15 +20,13 @@ resource's id and its codes only.
 from __future__ import annotations
 
 import datetime as _dt
-import gc
-import threading
 import weakref
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 import orjson
 
+from ..gcpause import paused
 from .fhir_fast import fast_validator
 
 __all__ = [
@@ -569,36 +567,9 @@ def _encounter_diagnoses(item: Item, enc: dict, root: str, lookup: dict) -> None
 
 
 # ---- the cyclic garbage collector ------------------------------------------------------------
-_GC_LOCK = threading.Lock()
-_gc_users = 0
-_gc_was_enabled = False
-#: net allocations after which a pause that others keep open still collects once
-_GC_BACKSTOP = 5_000_000
-
-
-@contextmanager
-def gc_paused():
-    """Reading, grouping and writing a Bundle makes some hundred thousand dicts and lists, all
-    freed by reference counting; Python's cyclic collector, triggered by their number, would
-    scan them again and again (about half of a Bundle's time).  Within this block it does not
-    run (process-wide: the pause lasts while any such block is open, threads included; a
-    backstop collects when the pauses overlap for long)."""
-    global _gc_users, _gc_was_enabled
-    with _GC_LOCK:
-        if _gc_users == 0:
-            _gc_was_enabled = gc.isenabled()
-            gc.disable()
-        _gc_users += 1
-    try:
-        yield
-    finally:
-        with _GC_LOCK:
-            _gc_users -= 1
-            if _gc_users == 0:
-                if _gc_was_enabled:
-                    gc.enable()
-            elif gc.get_count()[0] > _GC_BACKSTOP:
-                gc.collect()
+#: Reading, grouping and writing a Bundle makes some hundred thousand dicts and lists, all freed
+#: by reference counting: the FHIR routes pause the collector for a request (engine.gcpause).
+gc_paused = paused
 
 
 # ---- dispatch ---------------------------------------------------------------------------------

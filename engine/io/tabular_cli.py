@@ -18,14 +18,6 @@ import time
 
 from .tabular import TableError, XLSX_MAX_ROWS
 
-#: CMS's desktop-grouper batch layout is not read (yet): its field positions are
-#: in CMS's MS-DRG PC software manual, which could not be consulted when this was
-#: written, and a layout guessed at would group claims from the wrong columns.
-CMS_BATCH_MISSING = ("fastdrg: --format cms-batch is not supported yet: the field positions of CMS's desktop-grouper "
-                     "batch record (MS-DRG PC software manual, \"Batch processing: Input file format\") have not been "
-                     "confirmed, and fastdrg will not guess them. Export the claims as CSV instead (docs/tabular.md).")
-
-
 def out_format(path: str | None) -> str:
     if path in (None, "-"):
         return "ndjson"
@@ -153,15 +145,17 @@ def cmd_group_tabular(args, fmt: str | None = None) -> int:
     from . import tabular
 
     path = args.input
-    if fmt == "cms-batch":
-        print(CMS_BATCH_MISSING, file=sys.stderr)
-        return 2
     if path in (None, "-"):
         print("fastdrg: a wide table is read from a file: give its path (stdin carries NDJSON)", file=sys.stderr)
         return 2
     try:
-        src = tabular.open_table(path, getattr(args, "columns", None), fmt,
-                                 keep_all=out_format(args.output) not in ("ndjson", "parquet"))
+        if fmt == "cms-batch":  # CMS's batch layout (engine.io.cms_batch)
+            from . import cms_batch
+
+            src = cms_batch.open_batch(path, getattr(args, "grouper_version", None))
+        else:
+            src = tabular.open_table(path, getattr(args, "columns", None), fmt,
+                                     keep_all=out_format(args.output) not in ("ndjson", "parquet"))
     except TableError as e:
         print(f"fastdrg: {e}", file=sys.stderr)
         return 2
@@ -230,8 +224,9 @@ def cmd_group_tabular(args, fmt: str | None = None) -> int:
     elapsed = time.perf_counter() - t_ready
     if src.skipped:
         lines = ", ".join(str(x) for x in src.skipped[:10] if x is not None)
-        print(f"fastdrg: {len(src.skipped)} row(s) of {path} skipped: a wrong number of cells for the header"
-              + (f" (lines {lines}{', ...' if len(src.skipped) > 10 else ''})" if lines else ""), file=sys.stderr)
+        print(f"fastdrg: {len(src.skipped)} row(s) of {path} with a wrong number of cells for the header, "
+              f"each with its own error (ERROR:row)" + (f" (lines {lines}{', ...' if len(src.skipped) > 10 else ''})"
+                                                         if lines else ""), file=sys.stderr)
     if not args.quiet:
         n = writer.rows
         rate = n / elapsed if elapsed > 0 else 0.0

@@ -111,7 +111,9 @@ def open_batch(path: str, grouper_version: str | None = None, hospital_status: s
             yield _wide(recno, matrix, bad, grouper_version, hospital_status)
 
     names = ["record"] + cols.names()
-    return tabular.TableSource(path, "cms-batch", names, cols, None, batches)
+    src = tabular.TableSource(path, "cms-batch", names, cols, None, batches)
+    src.hidden = ("birth_date",)  # read for the age, never echoed in wide results
+    return src
 
 
 # ---- records as a byte matrix ----------------------------------------------------------------
@@ -248,7 +250,7 @@ def _wide(recno: np.ndarray, m: np.ndarray, wrong: np.ndarray, version, hospital
                     ok = pc.match_substring_regex(text, r"^ *[0-9]*$").to_numpy(zero_copy_only=False)
                     errors.add(~ok, name, lambda i, name=name, text=text, what=what:
                                f"record {recno[i]}: {name} must be digits ({what}), not {text[i].as_py()!r}")
-                cols[name] = text
+                cols[name] = tabular._text(text)  # trimmed, blank -> null
     if version is not None:
         cols["version"] = pa.array(np.full(n, str(version), object), pa.string())
     cols[tabular.ROW_ERROR] = tabular.row_errors(errors.field, errors.reason, errors.bad)

@@ -199,6 +199,8 @@ class TableSource:
         self._batches = batches
         #: line numbers of rows with a wrong number of cells (each has its own error row)
         self.skipped: list = []
+        #: columns read but not echoed in wide results (a birth date the layout holds)
+        self.hidden: tuple = ()
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         return self._batches()
@@ -702,10 +704,11 @@ WIDE_RESULTS = ("version", "drg", "mdc", "initial_drg", "initial_mdc", "return_c
 WIDE_EDITS = ("edit_type",)
 
 
-def wide_results(rb: pa.RecordBatch, res: pa.RecordBatch) -> pa.RecordBatch:
+def wide_results(rb: pa.RecordBatch, res: pa.RecordBatch, hidden=()) -> pa.RecordBatch:
     """A wide batch with the result columns added (a name the file already has
-    gets a ``fastdrg_`` prefix); ``error`` as ``column: reason`` text."""
-    keep = [k for k, n in enumerate(rb.schema.names) if n not in _INTERNAL]
+    gets a ``fastdrg_`` prefix); ``error`` as ``column: reason`` text;
+    ``hidden``: columns not echoed."""
+    keep = [k for k, n in enumerate(rb.schema.names) if n not in _INTERNAL and n not in hidden]
     names = [rb.schema.names[k] for k in keep]
     arrays = [rb.column(k) for k in keep]
     taken = {n.lower() for n in names}

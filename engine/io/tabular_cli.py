@@ -65,8 +65,8 @@ class _Behind:
 class _Writer:
     """Results out, batch by batch, in the format the output's name asks for."""
 
-    def __init__(self, path, fmt: str):
-        self.path, self.fmt = path, fmt
+    def __init__(self, path, fmt: str, hidden=()):
+        self.path, self.fmt, self.hidden = path, fmt, hidden
         self.sink = None
         self.rows = 0
 
@@ -85,7 +85,7 @@ class _Writer:
         else:
             from .tabular import wide_results
 
-            out = wide_results(wide, res)
+            out = wide_results(wide, res, self.hidden)
             if fmt == "xlsx":
                 self._xlsx(out)
             else:
@@ -188,7 +188,7 @@ def cmd_group_tabular(args, fmt: str | None = None) -> int:
         bar = tqdm(unit=" claims", desc="grouping", file=sys.stderr)
     counts: dict = {}
     weights = [0.0, 0]
-    writer = _Writer(args.output, ofmt)
+    writer = _Writer(args.output, ofmt, src.hidden)
     behind = _Behind()
     try:
         if ofmt == "ndjson":  # the JSON road: each line what the row's JSON twin gives, byte for byte

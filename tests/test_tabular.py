@@ -439,3 +439,40 @@ def test_latin1_past_the_first_megabyte_refused(tmp_path):
     assert "UTF-8" in str(e.value) and "iconv" in str(e.value)
     r = _cli("group", str(p), "-o", str(tmp_path / "out.csv"), "-q")
     assert r.returncode == 2 and b"iconv" in r.stderr
+
+
+def test_service_latin1_body_is_a_400_saying_not_utf8_and_how_to_convert(grouper, public):
+    """A JSON body in Latin-1 (bytes that are not UTF-8) is a 4xx that says so and how to convert it,
+    as the command line does; an NDJSON stream answers such a line with that error in its place."""
+    import anyio
+    import httpx
+    import orjson
+
+    from service.app import create_app
+    from service.settings import Settings
+
+    app = create_app(grouper=grouper, settings=Settings())
+    claim = dict(public[0], id="Jos\u00e9")
+    latin1 = orjson.dumps(claim).decode().encode("latin-1")
+    batch = ('{"claims":[' + orjson.dumps(public[1]).decode() + "," + latin1.decode("latin-1") + "]}").encode("latin-1")
+    stream_body = orjson.dumps(public[1]) + b"\n" + latin1 + b"\n" + orjson.dumps(public[2]) + b"\n"
+
+    async def run():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as c:
+            h = {"content-type": "application/json"}
+            one = await c.post("/v1/group", content=latin1, headers=h)
+            one_edits = await c.post("/v1/group?edits=true", content=latin1, headers=h)
+            many = await c.post("/v1/group/batch", content=batch, headers=h)
+            stream = await c.post("/v1/group/stream", content=stream_body)
+            return one, one_edits, many, stream
+
+    one, one_edits, many, stream = anyio.run(run)
+    for r in (one, one_edits, many):
+        assert 400 <= r.status_code < 500, r.status_code
+        text = r.text
+        assert "not UTF-8" in text and "iconv -f latin1 -t utf-8" in text, text
+        assert "Jos" not in text  # the body is never echoed
+    assert stream.status_code == 200
+    lines = [orjson.loads(x) for x in stream.content.splitlines()]
+    assert len(lines) == 3 and lines[0].get("drg") and lines[2].get("drg")
+    assert "not UTF-8" in lines[1]["error"]["reason"] and "iconv" in lines[1]["error"]["reason"]

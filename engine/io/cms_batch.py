@@ -65,22 +65,22 @@ PC_LAYOUT = (
     Field("age", 101, 3),                  # right-justified, zero-filled, 0-124
     Field("sex", 104, 1),                  # 0 unknown, 1 male, 2 female
     Field("admit_dx", 105, 7),             # left-justified, blank-filled, no decimal point
-    Field("pdx", 112, 7),                  # principal diagnosis (7 bytes) ...
-    Field("pdx_poa", 119, 1),              # ... and its POA indicator (the 8th byte)
-    Field("dx", 120, 7, 24, 8),            # secondary diagnoses dx2 ... dx25, 7 bytes + POA each
-    Field("poa", 127, 1, 24, 8),           # their POA indicators poa2 ... poa25
+    Field("dx", 112, 7, 25, 8),            # the principal diagnosis, then dx2 ... dx25: 7 bytes each, ...
+    Field("poa", 119, 1, 25, 8),           # ... then the POA indicator (the 8th byte): pdx_poa, poa2 ... poa25
     Field("px", 312, 7, 25, 7),            # procedures px1 ... px25 (the principal first)
     Field("apply_hac_logic", 737, 1),      # X exempt from POA reporting, Z requires it, blank
 )
 
+#: the principal diagnosis is the first of the 25 diagnosis fields
+_DX_NAMES = {"dx": ["pdx"] + [f"dx{k}" for k in range(2, 26)], "poa": ["pdx_poa"] + [f"poa{k}" for k in range(2, 26)]}
 _SEX = {ord("0"): "U", ord("1"): "M", ord("2"): "F"}
 _HAC = {ord("X"): "exempt", ord("Z"): "not_exempt"}
-_DIGITS = {"age": (3, "0-124, right-justified"), "discharge_status": (2, "the UB-04 code, 2 digits"),
-           "los": (5, "days, right-justified")}
+_DIGITS = {"age": "0-124, right-justified", "discharge_status": "the UB-04 code, 2 digits",
+           "los": "days, right-justified"}
 
 
 def _columns(version: bool) -> tabular.Columns:
-    cols = tabular.Columns(derived_first=True)
+    cols = tabular.Columns(derived_first=True, clean=True)
     for name in ("id", "admission_date", "discharge_date", "discharge_status", "los", "birth_date", "age",
                  "sex", "hospital_status", "admit_dx", "pdx", "pdx_poa"):
         cols.plain[name] = name
@@ -107,8 +107,8 @@ def open_batch(path: str, grouper_version: str | None = None, hospital_status: s
     cols = _columns(grouper_version is not None)
 
     def batches():
-        for recno, matrix, bad in _blocks(path, block_bytes):
-            yield _wide(recno, matrix, bad, grouper_version, hospital_status)
+        for recno, matrix, bad, high in _blocks(path, block_bytes):
+            yield _wide(recno, matrix, bad, high, grouper_version, hospital_status)
 
     names = ["record"] + cols.names()
     src = tabular.TableSource(path, "cms-batch", names, cols, None, batches)
@@ -118,10 +118,10 @@ def open_batch(path: str, grouper_version: str | None = None, hospital_status: s
 
 # ---- records as a byte matrix ----------------------------------------------------------------
 
-def _blocks(path: str, block_bytes: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+def _blocks(path: str, block_bytes: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, bool]]:
     """(record numbers, an n x 835 byte matrix, the records' lengths where not
-    835 else 0) for each block of whole lines of the file; a blank line is no
-    record (but counts in the numbering)."""
+    835 else 0, whether any byte is not ASCII) for each block of whole lines of
+    the file; a blank line is no record (but counts in the numbering)."""
     line0 = 0  # lines before this block
     carry = b""
     with raw_stream(path) as f:
@@ -162,7 +162,7 @@ def _blocks(path: str, block_bytes: int) -> Iterator[tuple[np.ndarray, np.ndarra
                 if not chunk:
                     return
                 continue
-            yield numbers, _matrix(arr, starts, lens), np.where(lens == PC_RECORD, 0, lens)
+            yield numbers, _matrix(arr, starts, lens), np.where(lens == PC_RECORD, 0, lens), bool(arr.max() >= 128)
             if not chunk:
                 return
 
@@ -185,12 +185,15 @@ def _matrix(arr: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> np.ndarray
     return out
 
 
-def _text(cells: np.ndarray) -> pa.Array:
-    """An n x w byte matrix as a string column (the bytes as they are)."""
+def _trimmed(cells: np.ndarray) -> pa.Array:
+    """An n x w byte matrix as a string column, each cell without its leading and
+    trailing blanks, a blank cell null (pyarrow.compute over the fixed-width cells)."""
     n, w = cells.shape
     data = np.ascontiguousarray(cells)
-    offsets = np.arange(0, (n + 1) * w, w, dtype=np.int32) if n else np.zeros(1, np.int32)
-    return pa.StringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data.tobytes()))
+    raw = pa.StringArray.from_buffers(n, pa.py_buffer(np.arange(0, (n + 1) * w, w, dtype=np.int32)),
+                                      pa.py_buffer(data))
+    t = pc.ascii_trim(raw, " ")
+    return pc.if_else(pc.equal(pc.binary_length(t), 0), pa.scalar(None, pa.string()), t)
 
 
 class _RowErrors:
@@ -213,44 +216,52 @@ class _RowErrors:
                 self.reason[new] = reason
 
 
-def _wide(recno: np.ndarray, m: np.ndarray, wrong: np.ndarray, version, hospital_status) -> pa.RecordBatch:
-    """A block of records -> a wide batch (engine.io.tabular's columns, as text),
-    with :data:`tabular.ROW_ERROR` set on a record that does not read and
-    :data:`tabular.RECORD` its number."""
+def _wide(recno: np.ndarray, m: np.ndarray, wrong: np.ndarray, high: bool, version,
+          hospital_status) -> pa.RecordBatch:
+    """A block of records -> a wide batch (engine.io.tabular's columns, as text:
+    trimmed, blank cells null), with :data:`tabular.ROW_ERROR` set on a record
+    that does not read and :data:`tabular.RECORD` its number; ``high``: the
+    block has bytes that are not ASCII (somewhere: a name may)."""
     n = len(recno)
     errors = _RowErrors(n)
     errors.add(wrong > 0, "record", lambda i: f"record {recno[i]}: {wrong[i]} bytes long; a record of "
                                               f"CMS's batch layout is {PC_RECORD}")
     cols: dict[str, pa.Array] = {"record": pa.array(recno, pa.int64()).cast(pa.string())}
     for f in PC_LAYOUT:
-        for j in range(f.count):
-            a = f.start - 1 + j * f.step
-            cells = m[:, a:a + f.width]
-            name = f.name if f.count == 1 else f"{f.name}{j + (2 if f.name in ('dx', 'poa') else 1)}"
-            high = (cells >= 128).any(axis=1)  # not ASCII: no code, date or number has such bytes
-            if high.any():
+        a = f.start - 1
+        # a repeated field: all its cells as one (count x n) x width matrix, field by field
+        cells = m[:, a:a + f.count * f.step].reshape(n, f.count, f.step)[:, :, :f.width] if f.count > 1 \
+            else m[:, a:a + f.width].reshape(n, 1, f.width)
+        names = [f.name] if f.count == 1 else \
+            [_DX_NAMES[f.name][k] if f.name in _DX_NAMES else f"{f.name}{k + 1}" for k in range(f.count)]
+        if high:  # not ASCII: no code, date or number has such bytes
+            hi = (cells >= 128).any(axis=2)
+            if hi.any():
                 cells = np.where(cells >= 128, np.uint8(ord("?")), cells)
-                errors.add(high, name, lambda i, name=name: f"record {recno[i]}: {name} has bytes that are not "
-                                                            "ASCII text")
-            if f.name == "sex":
-                cols["sex"] = _mapped(cells[:, 0], _SEX, errors, "sex", recno, "0 (unknown), 1 (male) or 2 (female)")
-            elif f.name == "apply_hac_logic":
-                status = _mapped(cells[:, 0], _HAC, None, name, recno, "")
-                bad = ~np.isin(cells[:, 0], [ord("X"), ord("Z"), ord(" ")])
-                errors.add(bad, name, lambda i: f"record {recno[i]}: apply_hac_logic must be X (exempt from POA "
-                                                f"reporting), Z (requires POA reporting) or blank, not "
-                                                f"{chr(m[i, a])!r}")
-                if hospital_status is not None:
-                    status = pc.fill_null(status, hospital_status)
-                cols["hospital_status"] = status
-            else:
-                text = _text(cells)
-                if f.name in _DIGITS:  # right-justified digits, zero- or blank-filled (blank: not given)
-                    width, what = _DIGITS[f.name]
-                    ok = pc.match_substring_regex(text, r"^ *[0-9]*$").to_numpy(zero_copy_only=False)
-                    errors.add(~ok, name, lambda i, name=name, text=text, what=what:
-                               f"record {recno[i]}: {name} must be digits ({what}), not {text[i].as_py()!r}")
-                cols[name] = tabular._text(text)  # trimmed, blank -> null
+                for k, name in enumerate(names):
+                    errors.add(hi[:, k], name, lambda i, name=name: f"record {recno[i]}: {name} has bytes that are "
+                                                                    "not ASCII text")
+        if f.name == "sex":
+            cols["sex"] = _mapped(cells[:, 0, 0], _SEX, errors, "sex", recno, "0 (unknown), 1 (male) or 2 (female)")
+        elif f.name == "apply_hac_logic":
+            byte = cells[:, 0, 0]
+            status = _mapped(byte, _HAC, None, f.name, recno, "")
+            bad = ~np.isin(byte, [ord("X"), ord("Z"), ord(" ")])
+            errors.add(bad, f.name, lambda i: f"record {recno[i]}: apply_hac_logic must be X (exempt from POA "
+                                              f"reporting), Z (requires POA reporting) or blank, not {chr(byte[i])!r}")
+            if hospital_status is not None:
+                status = pc.fill_null(status, hospital_status)
+            cols["hospital_status"] = status
+        else:
+            flat = np.ascontiguousarray(cells.transpose(1, 0, 2)).reshape(f.count * n, f.width)
+            text = _trimmed(flat)
+            if f.name in _DIGITS:  # right-justified digits, zero- or blank-filled (blank: not given)
+                what = _DIGITS[f.name]
+                bad = ~pc.fill_null(pc.match_substring_regex(text, r"^[0-9]+$"), True).to_numpy(zero_copy_only=False)
+                errors.add(bad, f.name, lambda i: f"record {recno[i]}: {f.name} must be digits ({what}), not "
+                                                  f"{flat[i].tobytes().decode('ascii')!r}")
+            for k, name in enumerate(names):
+                cols[name] = text.slice(k * n, n)
     if version is not None:
         cols["version"] = pa.array(np.full(n, str(version), object), pa.string())
     cols[tabular.ROW_ERROR] = tabular.row_errors(errors.field, errors.reason, errors.bad)

@@ -82,6 +82,8 @@ class Columns:
     #: given, and a stay worked out from the dates overrides the ``los`` given
     #: (engine.io.cms_batch); a wide table uses whichever column it has.
     derived_first: bool = False
+    #: the cells come trimmed, blank ones null (a reader that did it already)
+    clean: bool = False
 
     def names(self) -> list[str]:
         return list(self.plain.values()) + [self.dx[k] for k in sorted(self.dx)] + \
@@ -445,6 +447,10 @@ def _text(col) -> pa.Array:
     return pc.if_else(pc.equal(t, ""), pa.scalar(None, t.type), t)
 
 
+def _as_is(col):
+    return col
+
+
 def _given(col: pa.Array) -> np.ndarray:
     return col.is_valid().to_numpy(zero_copy_only=False)
 
@@ -512,6 +518,7 @@ def claim_batch(rb: pa.RecordBatch, cols: Columns) -> tuple[pa.RecordBatch, dict
     naming them in errors)."""
     n = rb.num_rows
     get = {name: rb.column(k) for k, name in enumerate(rb.schema.names)}
+    text = _text if not cols.clean else _as_is
     errors = _Errors(n)
     if ROW_ERROR in get:  # a row the reader could not read: its error first
         re_ = get[ROW_ERROR]
@@ -521,21 +528,21 @@ def claim_batch(rb: pa.RecordBatch, cols: Columns) -> tuple[pa.RecordBatch, dict
     out = {}
     p = cols.plain
     if "id" in p:
-        out["id"] = _text(get[p["id"]])
+        out["id"] = text(get[p["id"]])
     if "version" in p:
-        out["version"] = _text(get[p["version"]])
+        out["version"] = text(get[p["version"]])
     dis = adm = None
     if "discharge_date" in p:
-        dis = _dates(_text(get[p["discharge_date"]]), p["discharge_date"], errors)
+        dis = _dates(text(get[p["discharge_date"]]), p["discharge_date"], errors)
         out["discharge_date"] = pa.array(np.where(dis[1], dis[0], 0).astype(np.int32), pa.int32(),
                                          mask=~dis[1]).cast(pa.date32())
     if "admission_date" in p:
-        adm = _dates(_text(get[p["admission_date"]]), p["admission_date"], errors)
+        adm = _dates(text(get[p["admission_date"]]), p["admission_date"], errors)
     for key in ("sex", "discharge_status", "hospital_status", "pdx", "pdx_poa", "admit_dx"):
         if key in p:
-            out[key] = _text(get[p[key]])
+            out[key] = text(get[p[key]])
     if "los" in p and not (cols.derived_first and adm is not None and dis is not None):
-        out["los"] = _text(get[p["los"]])
+        out["los"] = text(get[p["los"]])
     elif adm is not None and dis is not None:
         # the length of stay from the dates, as group() derives it (engine.encode.claim_dates)
         both = adm[1] & dis[1]
@@ -544,13 +551,13 @@ def claim_batch(rb: pa.RecordBatch, cols: Columns) -> tuple[pa.RecordBatch, dict
         errors.add(both & (los > MAX_LOS), p["admission_date"], f"length of stay above {MAX_LOS} days")
         out["los"] = pa.array(np.clip(los, 0, None), pa.int64(), mask=~both)
         if "los" in p:  # CMS's rule: the stay from the dates, else the one given
-            given = _text(get[p["los"]])
+            given = text(get[p["los"]])
             out["los"] = pc.if_else(pa.array(both), out["los"].cast(pa.string()), given)
     if "age" in p and not (cols.derived_first and "birth_date" in p):
-        out["age"] = _text(get[p["age"]])
+        out["age"] = text(get[p["age"]])
     else:
         col = p["birth_date"]
-        born = _dates(_text(get[col]), col, errors)
+        born = _dates(text(get[col]), col, errors)
         # the age on the admission date (else the discharge date less the stay, else the discharge date)
         on = np.zeros(n, np.int64)
         have = np.zeros(n, np.bool_)
@@ -571,14 +578,14 @@ def claim_batch(rb: pa.RecordBatch, cols: Columns) -> tuple[pa.RecordBatch, dict
             errors.add(born[1] & ~have, col, "the age needs this row's admission_date or discharge_date")
         out["age"] = pa.array(age, pa.int64(), mask=~(born[1] & have))
         if "age" in p:  # CMS's rule: the age from the birth date, else the one given
-            out["age"] = pc.if_else(pa.array(born[1] & have), out["age"].cast(pa.string()), _text(get[p["age"]]))
-    codes = [_text(get[cols.dx[k]]) for k in sorted(cols.dx)]
-    poas = [_text(get[cols.poa[k]]) if k in cols.poa else None for k in sorted(cols.dx)]
+            out["age"] = pc.if_else(pa.array(born[1] & have), out["age"].cast(pa.string()), text(get[p["age"]]))
+    codes = [text(get[cols.dx[k]]) for k in sorted(cols.dx)]
+    poas = [text(get[cols.poa[k]]) if k in cols.poa else None for k in sorted(cols.dx)]
     off, flat, flat_poa, dx_valid = _code_list(codes, poas, n)
     if flat_poa is None:
         flat_poa = pa.nulls(len(flat), pa.string())
     out["sdx"] = pa.ListArray.from_arrays(pa.array(off), pa.StructArray.from_arrays([flat, flat_poa], fields=list(_DX)))
-    pcodes = [_text(get[cols.px[k]]) for k in sorted(cols.px)]
+    pcodes = [text(get[cols.px[k]]) for k in sorted(cols.px)]
     poff, pflat, _, px_valid = _code_list(pcodes, [None] * len(pcodes), n)
     out["procedures"] = pa.ListArray.from_arrays(pa.array(poff), pflat)
     out["cell_error"] = errors.array()

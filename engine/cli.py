@@ -317,6 +317,9 @@ def _add_table_args(p) -> None:
     p.add_argument("--columns", metavar="MAP.toml", help="the file's column names for a wide table (docs/tabular.md)")
     p.add_argument("--grouper-version", metavar="VERSION",
                    help="cms-batch: the grouper version for every record (default: from each discharge date)")
+    p.add_argument("--layout", metavar="CONTROL",
+                   help="cms-batch: the record layout as CMS's z/OS grouper utility's control statements "
+                        "(DDX, SRG, AGE, SEX, DSP, POA; docs/tabular.md); default: CMS's PC batch layout")
 
 
 def build_parser() -> argparse.ArgumentParser:

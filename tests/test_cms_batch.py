@@ -230,3 +230,83 @@ def test_arrow_road_pdx_of_hac11_is_not_on_hac_list(grouper):
     t = pa.Table.from_pylist([claim])
     got = grouper.group_arrow(t, detail=True).column("pdx").to_pylist()[0]["hacs"]
     assert got == want
+
+
+# ---- a layout given as CMS's z/OS grouper utility's control statements (--layout) --------------------
+
+CONTROL = """* a layout of our own, in the utility's statements (DDX ... positions, 4 digits each)
+DDX""" + "".join(f"{7 + 8 * k:04d}" for k in range(13)) + """
+DDX""" + "".join(f"{7 + 8 * k:04d}" for k in range(13, 25)) + """
+SRG """ + " ".join(f"{232 + 7 * k:04d}" for k in range(25)) + """
+AGE0001
+SEX0004
+DSP0005
+POA""" + "".join(f"{207 + k:04d}" for k in range(25)) + """
+ADT0000
+DDT0000
+SDT0000
+RTC0410
+MDC0412
+DRG0414
+"""
+
+
+def test_control_statement_layout_groups_public_claims_as_json_twins(grouper, tmp_path):
+    """The public claims written in a layout given by control statements (our writer, from the same
+    Layout) group as their JSON twins; records may be longer than the layout reads."""
+    ctl = tmp_path / "layout.ctl"
+    ctl.write_text(CONTROL)
+    layout = cms_batch.read_layout(str(ctl))
+    assert layout.width == 406 and not layout.exact
+    claims = [c for c in _public("public_claims.jsonl") if c["version"] == "42.1"
+              and c["hospital_status"] == "not_exempt"][:1500]
+    plain = [{k: v for k, v in c.items() if k != "hospital_status"} for c in claims]
+    data, left = cms_batch.claims_records(plain, layout)
+    kept = [c for c, p in zip(claims, plain) if not any(p is x for x in left)]
+    assert len(kept) >= 0.97 * len(claims)
+    p = tmp_path / "batch.txt"
+    p.write_bytes(data.replace(b"\n", b"   trailing data the layout does not read\n"))
+    src = cms_batch.open_batch(str(p), "42.1", "not_exempt", layout=str(ctl))
+    rows = [r for _, res in tabular.group_batches(grouper, src, detail=True) for r in res.to_pylist()]
+    assert [r["id"] for r in rows] == [None] * len(kept)  # this layout has no id
+    for r, c in zip(rows, kept):
+        r["id"] = c["id"]
+    _assert_twins(grouper, kept, rows)
+    # a record shorter than the layout reads: its error, the rest grouped
+    p.write_bytes(data[:406] + b"\n" + data[407:407 + 200] + b"\n" + data[:406] + b"\n")
+    rows = [r for _, res in tabular.group_batches(grouper, cms_batch.open_batch(str(p), "42.1", layout=layout))
+            for r in res.to_pylist()]
+    assert [r["error"]["field"] if r["error"] else None for r in rows] == [None, "record", None]
+    assert "at least 406" in rows[1]["error"]["reason"] and rows[1]["error"]["reason"].startswith("record 2: ")
+
+
+@pytest.mark.parametrize("text, named", [
+    ("DDX0001\nAGE0010\nSEX0013\nDSP0014\nXYZ0020\n", "'XYZ'"),
+    ("DDX0001\nAGE0010\nSEX0013\nDSP0014\nADT0020\n", "ADT"),
+    ("DDX0001\nAGE0010\nDSP0014\n", "SEX"),
+    ("DDX00A1\nAGE0010\nSEX0013\nDSP0014\n", "line 1: DDX"),
+    ("DDX0001\nAGE0000\nSEX0013\nDSP0014\n", "line 2: AGE"),
+    ("DDX0001\nPOA00090010\nAGE0011\nSEX0014\nDSP0015\n", "POA gives 2 positions for 1 DDX"),
+])
+def test_layout_file_errors_name_the_statement(tmp_path, text, named):
+    ctl = tmp_path / "bad.ctl"
+    ctl.write_text(text)
+    with pytest.raises(cms_batch.TableError) as e:
+        cms_batch.read_layout(str(ctl))
+    assert named in str(e.value)
+
+
+def test_cli_layout_file_errors_exit_2(tmp_path):
+    ctl = tmp_path / "bad.ctl"
+    ctl.write_text("DDX0001\nAGE0010\nSEX0013\nDSP0014\nDDT0072\n")
+    data = tmp_path / "b.txt"
+    data.write_bytes(b"I214    070" + b"1" + b"01\n")
+    r = _cli("group", "--format", "cms-batch", str(data), "--layout", str(ctl), "--grouper-version", "43.1")
+    assert r.returncode == 2 and b"DDT" in r.stderr and b"line 5" in r.stderr
+    ctl.write_text("DDX0001\nAGE0009\nSEX0012\nDSP0013\n")
+    r = _cli("group", "--format", "cms-batch", str(data), "--layout", str(ctl))  # no version, no dates
+    assert r.returncode == 2 and b"--grouper-version" in r.stderr
+    r = _cli("group", "--format", "cms-batch", str(data), "--layout", str(ctl), "--grouper-version", "43.1", "-q")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out["drg"] and out["version"] == "43.1"

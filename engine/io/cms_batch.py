@@ -23,6 +23,7 @@ number (``record 17: ...``); the rest of the file groups.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 from dataclasses import dataclass
 from typing import Iterator
 
@@ -47,6 +48,8 @@ class Field:
     width: int
     count: int = 1
     step: int = 0
+    #: each one's start, when they are not ``step`` apart (a control-statement layout)
+    starts: tuple = ()
 
 
 #: CMS's PC grouper batch input record (PBL-013, "Input file format"): 835 bytes.
@@ -71,6 +74,23 @@ PC_LAYOUT = (
     Field("apply_hac_logic", 737, 1),      # X exempt from POA reporting, Z requires it, blank
 )
 
+@dataclass(frozen=True)
+class Layout:
+    """Where a record's fields are: ``fields`` (:class:`Field`), ``width`` (the
+    bytes of a record read) and ``exact`` (every record is ``width`` bytes long;
+    else at least that long, the rest not read)."""
+    fields: tuple
+    width: int
+    exact: bool = True
+    name: str = "CMS's batch layout"
+
+    def has(self, name: str) -> bool:
+        return any(f.name == name for f in self.fields)
+
+
+#: CMS's PC grouper batch layout, the default.
+PC = Layout(PC_LAYOUT, PC_RECORD)
+
 #: the principal diagnosis is the first of the 25 diagnosis fields
 _DX_NAMES = {"dx": ["pdx"] + [f"dx{k}" for k in range(2, 26)], "poa": ["pdx_poa"] + [f"poa{k}" for k in range(2, 26)]}
 _SEX = {ord("0"): "U", ord("1"): "M", ord("2"): "F"}
@@ -79,36 +99,52 @@ _DIGITS = {"age": "0-124, right-justified", "discharge_status": "the UB-04 code,
            "los": "days, right-justified"}
 
 
-def _columns(version: bool) -> tabular.Columns:
+def _names(f: Field) -> list:
+    """The columns a field's cells become."""
+    if f.name in _DX_NAMES:
+        return _DX_NAMES[f.name][:f.count]
+    if f.name == "px":
+        return [f"px{k}" for k in range(1, f.count + 1)]
+    return ["hospital_status" if f.name == "apply_hac_logic" else f.name]
+
+
+def _columns(layout: Layout, version: bool) -> tabular.Columns:
     cols = tabular.Columns(derived_first=True, clean=True)
-    for name in ("id", "admission_date", "discharge_date", "discharge_status", "los", "birth_date", "age",
-                 "sex", "hospital_status", "admit_dx", "pdx", "pdx_poa"):
-        cols.plain[name] = name
+    for f in layout.fields:
+        for k, name in enumerate(_names(f)):
+            if f.name in ("dx", "poa", "px") and name not in ("pdx", "pdx_poa"):
+                getattr(cols, f.name)[int(name[len(f.name):])] = name
+            else:
+                cols.plain[name] = name
     if version:
         cols.plain["version"] = "version"
-    cols.dx = {k: f"dx{k}" for k in range(2, 26)}
-    cols.poa = {k: f"poa{k}" for k in range(2, 26)}
-    cols.px = {k: f"px{k}" for k in range(1, 26)}
     return cols
 
 
 def open_batch(path: str, grouper_version: str | None = None, hospital_status: str | None = None,
-               block_bytes: int = BLOCK_BYTES) -> tabular.TableSource:
+               block_bytes: int = BLOCK_BYTES, layout: Layout | str | None = None) -> tabular.TableSource:
     """A file in CMS's batch layout opened for reading (gzip and a leading BOM
     are fine); ``grouper_version``: the version every record is grouped with
     (the layout has none; default: each record's discharge date picks it);
     ``hospital_status``: for records whose Apply-HAC-logic byte is blank
-    (default: the grouper's).  TableError when the file cannot be opened."""
+    (default: the grouper's); ``layout``: another layout (:class:`Layout`, or
+    the path of a control-statement file, :func:`read_layout`).  TableError
+    when the file cannot be opened or the layout read."""
+    if isinstance(layout, str):
+        layout = read_layout(layout)
+    layout = layout or PC
+    if grouper_version is None and not layout.has("discharge_date"):
+        raise TableError(f"{layout.name} has no discharge date to pick the grouper version: give --grouper-version")
     try:
         with raw_stream(path) as f:
             f.read(1)
     except OSError as e:
         raise TableError(f"cannot read {path}: {e.strerror}") from None
-    cols = _columns(grouper_version is not None)
+    cols = _columns(layout, grouper_version is not None)
 
     def batches():
-        for recno, matrix, bad, high in _blocks(path, block_bytes):
-            yield _wide(recno, matrix, bad, high, grouper_version, hospital_status)
+        for recno, matrix, bad, high in _blocks(path, block_bytes, layout):
+            yield _wide(layout, recno, matrix, bad, high, grouper_version, hospital_status)
 
     names = ["record"] + cols.names()
     src = tabular.TableSource(path, "cms-batch", names, cols, None, batches)
@@ -116,12 +152,94 @@ def open_batch(path: str, grouper_version: str | None = None, hospital_status: s
     return src
 
 
+# ---- a layout of CMS's z/OS grouper utility: its control statements ------------------------------
+
+#: The input control statements read: keyword -> (field, bytes per value, most values).
+STATEMENTS = {
+    "DDX": ("dx", 8, 25),        # each diagnosis code, 8 bytes, left-justified, blank-filled; the first the principal
+    "SRG": ("px", 7, 25),        # each procedure code, 7 bytes, left-justified, blank-filled
+    "AGE": ("age", 3, 1),        # 3 bytes, right-justified, zero- or blank-filled, 0-124
+    "SEX": ("sex", 1, 1),        # 1 byte: 0 unknown, 1 male, 2 female
+    "DSP": ("discharge_status", 2, 1),  # 2 bytes, right-justified, zero- or blank-filled
+    "POA": ("poa", 1, 25),       # each diagnosis's POA indicator, 1 byte, in DDX's order
+}
+#: Output statements (where the utility writes its answer into the record): fastdrg
+#: writes its results as NDJSON, CSV or Parquet, so these are accepted and not used.
+OUTPUT_STATEMENTS = {"RTC": "the return code", "MDC": "the MDC", "DRG": "the DRG"}
+#: Dates: their format in the utility's record is not confirmed, so they are refused
+#: unless all their positions are 0000 (not given).
+DATE_STATEMENTS = {"ADT": "the admission date", "DDT": "the discharge date", "SDT": "the procedure dates"}
+REQUIRED = ("DDX", "AGE", "SEX", "DSP")
+
+
+def read_layout(path: str) -> Layout:
+    """A control-statement file of CMS's z/OS grouper utility (its SYSIN: a
+    3-character keyword, then 4-digit starting positions, right-justified and
+    zero-filled) as a :class:`Layout`: :data:`STATEMENTS` read, the output
+    statements :data:`OUTPUT_STATEMENTS` accepted and not used, the date
+    statements refused unless 0000.  TableError (exit 2) naming the statement
+    and line at fault."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read()
+    except OSError as e:
+        raise TableError(f"cannot read the layout file {path}: {e.strerror}") from None
+    text = raw[3:] if raw.startswith(BOM) else raw
+    try:
+        lines = text.decode("ascii").splitlines()
+    except UnicodeDecodeError:
+        raise TableError(f"the layout file {path} is not plain text (control statements are ASCII)") from None
+    where = f"the layout file {path}"
+    found: dict[str, list] = {}
+    for k, line in enumerate(lines, 1):
+        body = line.rstrip()
+        if not body.strip() or body.startswith("*"):
+            continue
+        key, rest = body[:3].upper(), body[3:].replace(" ", "")
+        if not (rest.isdigit() and len(rest) % 4 == 0):
+            raise TableError(f"{where}, line {k}: {key}: after the keyword come starting positions of 4 digits "
+                             f"each, right-justified and zero-filled (e.g. {key}0024)")
+        positions = [int(rest[j:j + 4]) for j in range(0, len(rest), 4)]
+        if key in DATE_STATEMENTS:
+            if any(positions):
+                raise TableError(f"{where}, line {k}: {key} ({DATE_STATEMENTS[key]}) is not supported: the format "
+                                 "of that date in the utility's record is not confirmed. Give 0000 (not given), "
+                                 "or use CMS's PC batch layout (the default), which has the dates")
+            continue
+        if key in OUTPUT_STATEMENTS:
+            continue
+        if key not in STATEMENTS:
+            raise TableError(f"{where}, line {k}: {key!r} is not a statement fastdrg reads (it reads "
+                             f"{', '.join(STATEMENTS)}; accepts {', '.join(OUTPUT_STATEMENTS)} (results are "
+                             f"written as NDJSON, CSV or Parquet) and {', '.join(DATE_STATEMENTS)} at 0000)")
+        if 0 in positions:
+            raise TableError(f"{where}, line {k}: {key}: a starting position is 1 or more, not 0000")
+        found.setdefault(key, []).extend(positions)  # a statement may go on over more lines
+    missing = [key for key in REQUIRED if key not in found]
+    if missing:
+        raise TableError(f"{where} lacks the statement(s) {', '.join(missing)} "
+                         f"({', '.join(STATEMENTS[m][0] for m in missing)})")
+    fields = []
+    for key, positions in found.items():
+        name, width, most = STATEMENTS[key]
+        if len(positions) > most:
+            raise TableError(f"{where}: {key} gives {len(positions)} positions; at most {most}")
+        if name in ("dx", "px", "poa"):
+            fields.append(Field(name, positions[0], width, len(positions), 0, tuple(positions)))
+        else:
+            fields.append(Field(name, positions[0], width))
+    if len(found.get("POA", ())) > len(found["DDX"]):
+        raise TableError(f"{where}: POA gives {len(found['POA'])} positions for {len(found['DDX'])} DDX codes")
+    width = max((max(f.starts) if f.starts else f.start) + f.width - 1 for f in fields)
+    return Layout(tuple(fields), width, exact=False, name=f"the layout of {os.path.basename(path)}")
+
+
 # ---- records as a byte matrix ----------------------------------------------------------------
 
-def _blocks(path: str, block_bytes: int) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, bool]]:
-    """(record numbers, an n x 835 byte matrix, the records' lengths where not
-    835 else 0, whether any byte is not ASCII) for each block of whole lines of
-    the file; a blank line is no record (but counts in the numbering)."""
+def _blocks(path: str, block_bytes: int, layout: Layout) -> Iterator[tuple[np.ndarray, np.ndarray, np.ndarray, bool]]:
+    """(record numbers, an n x width byte matrix, the records' lengths where
+    wrong else 0, whether any byte is not ASCII) for each block of whole lines
+    of the file; a blank line is no record (but counts in the numbering)."""
     line0 = 0  # lines before this block
     carry = b""
     with raw_stream(path) as f:
@@ -162,24 +280,25 @@ def _blocks(path: str, block_bytes: int) -> Iterator[tuple[np.ndarray, np.ndarra
                 if not chunk:
                     return
                 continue
-            yield numbers, _matrix(arr, starts, lens), np.where(lens == PC_RECORD, 0, lens), bool(arr.max() >= 128)
+            ok = lens == layout.width if layout.exact else lens >= layout.width
+            yield numbers, _matrix(arr, starts, lens, ok, layout.width), np.where(ok, 0, lens), bool(arr.max() >= 128)
             if not chunk:
                 return
 
 
-def _matrix(arr: np.ndarray, starts: np.ndarray, lens: np.ndarray) -> np.ndarray:
-    """The records as an n x 835 byte matrix: a view when every line is a
-    record of the same stride, else copied (a record of the wrong length left
-    blank: its error is its length)."""
+def _matrix(arr: np.ndarray, starts: np.ndarray, lens: np.ndarray, ok: np.ndarray, width: int) -> np.ndarray:
+    """The records' first ``width`` bytes as an n x width matrix: a view when
+    every line is a good record at the same stride, else copied (a record of
+    the wrong length left blank: its error is its length)."""
     n = len(starts)
-    if (lens == PC_RECORD).all() and n:
-        stride = int(starts[1] - starts[0]) if n > 1 else PC_RECORD + 1
+    if n and ok.all():
+        stride = int(starts[1] - starts[0]) if n > 1 else width + 1
         if n == 1 or (np.diff(starts) == stride).all():
-            return np.lib.stride_tricks.as_strided(arr[starts[0]:], (n, PC_RECORD), (stride, 1), writeable=False)
-    out = np.full((n, PC_RECORD), 32, np.uint8)
-    good = np.flatnonzero(lens == PC_RECORD)
-    span = np.arange(PC_RECORD, dtype=np.int64)
-    for lo in range(0, len(good), 4096):  # the gather index in parts (4096 x 835 x 8 bytes)
+            return np.lib.stride_tricks.as_strided(arr[starts[0]:], (n, width), (stride, 1), writeable=False)
+    out = np.full((n, width), 32, np.uint8)
+    good = np.flatnonzero(ok)
+    span = np.arange(width, dtype=np.int64)
+    for lo in range(0, len(good), 4096):  # the gather index in parts (4096 x width x 8 bytes)
         rows = good[lo:lo + 4096]
         out[rows] = arr[starts[rows, None].astype(np.int64) + span]
     return out
@@ -216,7 +335,7 @@ class _RowErrors:
                 self.reason[new] = reason
 
 
-def _wide(recno: np.ndarray, m: np.ndarray, wrong: np.ndarray, high: bool, version,
+def _wide(layout: Layout, recno: np.ndarray, m: np.ndarray, wrong: np.ndarray, high: bool, version,
           hospital_status) -> pa.RecordBatch:
     """A block of records -> a wide batch (engine.io.tabular's columns, as text:
     trimmed, blank cells null), with :data:`tabular.ROW_ERROR` set on a record
@@ -224,16 +343,20 @@ def _wide(recno: np.ndarray, m: np.ndarray, wrong: np.ndarray, high: bool, versi
     block has bytes that are not ASCII (somewhere: a name may)."""
     n = len(recno)
     errors = _RowErrors(n)
+    size = f"{layout.width}" if layout.exact else f"at least {layout.width}"
     errors.add(wrong > 0, "record", lambda i: f"record {recno[i]}: {wrong[i]} bytes long; a record of "
-                                              f"CMS's batch layout is {PC_RECORD}")
+                                              f"{layout.name} is {size}")
     cols: dict[str, pa.Array] = {"record": pa.array(recno, pa.int64()).cast(pa.string())}
-    for f in PC_LAYOUT:
+    for f in layout.fields:
         a = f.start - 1
         # a repeated field: all its cells as one (count x n) x width matrix, field by field
-        cells = m[:, a:a + f.count * f.step].reshape(n, f.count, f.step)[:, :, :f.width] if f.count > 1 \
-            else m[:, a:a + f.width].reshape(n, 1, f.width)
-        names = [f.name] if f.count == 1 else \
-            [_DX_NAMES[f.name][k] if f.name in _DX_NAMES else f"{f.name}{k + 1}" for k in range(f.count)]
+        if f.starts:  # positions of their own (a control-statement layout)
+            cells = m[:, np.add.outer(np.array(f.starts) - 1, np.arange(f.width))]
+        elif f.count == 1:
+            cells = m[:, a:a + f.width].reshape(n, 1, f.width)
+        else:
+            cells = m[:, a:a + f.count * f.step].reshape(n, f.count, f.step)[:, :, :f.width]
+        names = _names(f)
         if high:  # not ASCII: no code, date or number has such bytes
             hi = (cells >= 128).any(axis=2)
             if hi.any():
@@ -295,17 +418,20 @@ def _date(v) -> str:
     return d.strftime("%m/%d/%Y")
 
 
-def claims_records(claims) -> tuple[bytes, list]:
+def claims_records(claims, layout: Layout | None = None) -> tuple[bytes, list]:
     """Claim dicts (as ``Grouper.group`` takes them) as the records of CMS's
-    batch layout (lines of 835 bytes, ``\\n`` after each) and the claims that
-    the layout cannot hold (more than 24 secondary diagnoses or 25 procedures,
-    a code longer than the field, an id longer than 17, an age outside 0-999, a
-    hospital status ``unknown``: it has no code here; a version is not written:
-    the layout has none).  Python per claim: not a fast path."""
+    batch layout (or ``layout``): lines of its width, ``\n`` after each; and
+    the claims the layout cannot hold (more codes than it has fields, a code or
+    id longer than its field, an age outside 0-999, a hospital status
+    ``unknown`` or one the layout has no field for: none of these is written).
+    A version is never written: the layouts have none.  Python per claim: not
+    a fast path."""
+    layout = layout or PC
+    by = {f.name: f for f in layout.fields}
     out = []
     left = []
     for c in claims:
-        rec = bytearray(b" " * PC_RECORD)
+        rec = bytearray(b" " * layout.width)
 
         def put(start: int, text: str, width: int, right: bool = False) -> None:
             t = text.rjust(width, "0") if right else text.ljust(width)
@@ -317,29 +443,40 @@ def claims_records(claims) -> tuple[bytes, list]:
         poas = [(x.get("poa") or "") if isinstance(x, dict) else "" for x in dxs]
         hs = c.get("hospital_status")
         age = c.get("age")
-        if (len(dxs) > 25 or len(pxs) > 25 or any(len(x) > 7 for x in codes + pxs) or len(str(c.get("id", ""))) > 17
-                or any(len(p) > 1 for p in poas) or hs == "unknown"
-                or (age is not None and not 0 <= int(age) <= 999)):
+        dx, px, poa = by["dx"], by.get("px"), by.get("poa")
+        if (len(dxs) > dx.count or len(pxs) > (px.count if px else 0) or any(len(x) > dx.width for x in codes)
+                or any(len(x) > 7 for x in pxs) or any(len(p) > 1 for p in poas)
+                or (any(poas[:len(dxs)]) and (poa is None or len(dxs) > poa.count))
+                or ("id" in by and len(str(c.get("id", ""))) > by["id"].width)
+                or (hs is not None and (hs == "unknown" or "apply_hac_logic" not in by))
+                or (age is not None and not 0 <= int(age) <= 999)
+                or any(c.get(k) is not None and k not in by for k in ("admission_date", "discharge_date", "birth_date",
+                                                                      "los", "admit_dx"))):
             left.append(c)
             continue
-        put(45, str(c.get("id", "")), 17)
-        put(62, _date(c.get("admission_date")), 10)
-        put(72, _date(c.get("discharge_date")), 10)
-        put(82, str(int(c["discharge_status"])), 2, right=True)
+
+        def at(f: Field, k: int) -> int:
+            return f.starts[k] if f.starts else f.start + k * f.step
+
+        for name in ("id", "admit_dx"):
+            if name in by and c.get(name):
+                put(by[name].start, str(c[name]), by[name].width)
+        for name in ("admission_date", "discharge_date", "birth_date"):
+            if name in by:
+                put(by[name].start, _date(c.get(name)), 10)
+        put(by["discharge_status"].start, str(int(c["discharge_status"])), 2, right=True)
         if c.get("los") is not None:
-            put(86, str(int(c["los"])), 5, right=True)
-        put(91, _date(c.get("birth_date")), 10)
+            put(by["los"].start, str(int(c["los"])), 5, right=True)
         if age is not None:
-            put(101, str(int(age)), 3, right=True)
-        put(104, _SEX_CODE[c["sex"]], 1)
-        if c.get("admit_dx"):
-            put(105, c["admit_dx"], 7)
-        for k, (code, poa) in enumerate(zip(codes, poas)):
-            put(112 + 8 * k, code, 7)
-            put(119 + 8 * k, poa, 1)
+            put(by["age"].start, str(int(age)), 3, right=True)
+        put(by["sex"].start, _SEX_CODE[c["sex"]], 1)
+        for k, (code, p) in enumerate(zip(codes, poas)):
+            put(at(dx, k), code, dx.width)
+            if poa is not None:
+                put(at(poa, k), p, 1)
         for k, code in enumerate(pxs):
-            put(312 + 7 * k, code, 7)
+            put(at(px, k), code, 7)
         if hs:
-            put(737, _HAC_CODE[hs], 1)
+            put(by["apply_hac_logic"].start, _HAC_CODE[hs], 1)
         out.append(bytes(rec) + b"\n")
     return b"".join(out), left

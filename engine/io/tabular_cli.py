@@ -148,11 +148,15 @@ def cmd_group_tabular(args, fmt: str | None = None) -> int:
     if path in (None, "-"):
         print("fastdrg: a wide table is read from a file: give its path (stdin carries NDJSON)", file=sys.stderr)
         return 2
+    if getattr(args, "layout", None) and fmt != "cms-batch":
+        print("fastdrg: --layout is for --format cms-batch", file=sys.stderr)
+        return 2
     try:
         if fmt == "cms-batch":  # CMS's batch layout (engine.io.cms_batch)
             from . import cms_batch
 
-            src = cms_batch.open_batch(path, getattr(args, "grouper_version", None))
+            src = cms_batch.open_batch(path, getattr(args, "grouper_version", None),
+                                       layout=getattr(args, "layout", None))
         else:
             src = tabular.open_table(path, getattr(args, "columns", None), fmt,
                                      keep_all=out_format(args.output) not in ("ndjson", "parquet"))

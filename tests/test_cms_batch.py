@@ -12,7 +12,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -20,12 +19,8 @@ pa = pytest.importorskip("pyarrow")
 
 from engine.io import cms_batch, tabular  # noqa: E402
 from oracle import public_to_claim  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[1]
-EVAL = Path(os.environ.get("FASTDRG_EVAL_DIR", REPO.parent / "shared" / "eval"))
-if not (EVAL / "public_claims.jsonl").exists():
-    EVAL = Path("/work/shared/eval")
-FIVE = ("drg", "mdc", "initial_drg", "initial_mdc", "return_code")
+from test_tabular import EVAL, FIVE, REPO  # noqa: E402
+from test_tabular import assert_twins as _assert_twins  # noqa: E402
 
 
 def _public(name: str) -> list[dict]:
@@ -54,20 +49,6 @@ def _files(claims, tmp_path: Path, tag: str):
         written += len(kept)
         yield path, version, ("unknown" if unknown else None), kept
     assert written >= 0.97 * len(claims)  # only claims the layout cannot hold (> 24 secondary dx) are left out
-
-
-def _assert_twins(grouper, claims, rows):
-    want = grouper.group(claims, detail=True)
-    assert len(rows) == len(want)
-    for c, got, exp in zip(claims, rows, want):
-        assert got["id"] == c["id"]
-        if "error" in exp:
-            assert got["error"] is not None, c["id"]
-            continue
-        assert got["error"] is None, (c["id"], got["error"])
-        assert {k: got[k] for k in FIVE} == {k: exp[k] for k in FIVE}, c["id"]
-        for k in ("pdx", "sdx", "procedures"):
-            assert got[k] == exp[k], (c["id"], k)
 
 
 @pytest.mark.parametrize("name", ["public_claims.jsonl", "public_hac.jsonl"])

@@ -315,26 +315,6 @@ def _trimmed(cells: np.ndarray) -> pa.Array:
     return pc.if_else(pc.equal(pc.binary_length(t), 0), pa.scalar(None, pa.string()), t)
 
 
-class _RowErrors:
-    """The first unreadable field of each record."""
-
-    def __init__(self, n: int):
-        self.bad = np.zeros(n, np.bool_)
-        self.field = np.empty(n, object)
-        self.reason = np.empty(n, object)
-
-    def add(self, mask: np.ndarray, field_: str, reason) -> None:
-        new = mask & ~self.bad
-        if new.any():
-            self.bad |= new
-            self.field[new] = field_
-            if callable(reason):
-                for i in np.flatnonzero(new).tolist():
-                    self.reason[i] = reason(i)
-            else:
-                self.reason[new] = reason
-
-
 def _wide(layout: Layout, recno: np.ndarray, m: np.ndarray, wrong: np.ndarray, high: bool, version,
           hospital_status) -> pa.RecordBatch:
     """A block of records -> a wide batch (engine.io.tabular's columns, as text:
@@ -342,7 +322,7 @@ def _wide(layout: Layout, recno: np.ndarray, m: np.ndarray, wrong: np.ndarray, h
     that does not read and :data:`tabular.RECORD` its number; ``high``: the
     block has bytes that are not ASCII (somewhere: a name may)."""
     n = len(recno)
-    errors = _RowErrors(n)
+    errors = tabular._Errors(n)  # the first unreadable field of each record
     size = f"{layout.width}" if layout.exact else f"at least {layout.width}"
     errors.add(wrong > 0, "record", lambda i: f"record {recno[i]}: {wrong[i]} bytes long; a record of "
                                               f"{layout.name} is {size}")
@@ -387,7 +367,7 @@ def _wide(layout: Layout, recno: np.ndarray, m: np.ndarray, wrong: np.ndarray, h
                 cols[name] = text.slice(k * n, n)
     if version is not None:
         cols["version"] = pa.array(np.full(n, str(version), object), pa.string())
-    cols[tabular.ROW_ERROR] = tabular.row_errors(errors.field, errors.reason, errors.bad)
+    cols[tabular.ROW_ERROR] = errors.array()
     cols[tabular.RECORD] = pa.array(recno, pa.int64())
     return pa.RecordBatch.from_arrays(list(cols.values()), names=list(cols))
 

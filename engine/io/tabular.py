@@ -430,11 +430,7 @@ class _Errors:
                 self.reason[new] = reason
 
     def array(self) -> pa.Array:
-        if not self.bad.any():
-            return pa.nulls(self.n, _ERROR)
-        f = pa.array(np.where(self.bad, self.field, None), pa.string())
-        r = pa.array(np.where(self.bad, self.reason, None), pa.string())
-        return pa.StructArray.from_arrays([f, r], fields=list(_ERROR), mask=pa.array(~self.bad))
+        return row_errors(self.field, self.reason, self.bad)
 
 
 def _text(col) -> pa.Array:

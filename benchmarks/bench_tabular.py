@@ -18,6 +18,15 @@ it, one after the other:
 The rate is the command's own (claims / seconds after the engine is loaded:
 the line ``fastdrg: N rows grouped in S s``); best of ``--repeat``.
 Goal (issue 30): CSV and .csv.gz >= 50 % of the NDJSON rate.
+
+    python benchmarks/bench_tabular.py --cms-batch [--claims 300000] [--distinct 100000]
+
+CMS's batch layout instead (engine.io.cms_batch): the same claims, each given
+a discharge date in its version's period instead of the version (the layout
+has no version; the date picks it, as for a real file) and without the few the
+layout cannot hold (more than 24 secondary diagnoses, hospital status
+unknown), written as NDJSON and as 835-byte records; ``fastdrg group`` on
+each, to NDJSON with and without detail, and cms-batch -> CSV.
 """
 
 from __future__ import annotations
@@ -59,7 +68,10 @@ def main() -> int:
     ap.add_argument("--distinct", type=int, default=100_000, help="claims generated; repeated up to --claims")
     ap.add_argument("--repeat", type=int, default=1)
     ap.add_argument("--seed", type=int, default=11)
+    ap.add_argument("--cms-batch", action="store_true", help="CMS's batch layout against NDJSON instead")
     args = ap.parse_args()
+    if args.cms_batch:
+        return cms_batch_main(args)
 
     import orjson
 
@@ -133,6 +145,78 @@ def main() -> int:
         gs = f">= {goal * 100:.0f} %" if goal else ""
         ok = "" if goal is None else ("  ok" if r / rate[ref] >= goal else "  BELOW")
         print(f"{name:44} {r:10,.0f} {wall:8.1f} {share:>19} {gs:>8}{ok}")
+    return 0
+
+
+def _dated(claims: list) -> list:
+    """The claims with a discharge date in their version's period instead of the version
+    (X.0: 15 November of its fiscal year's first year; X.1: 15 May after)."""
+    import datetime as dt
+
+    out = []
+    for c in claims:
+        major, minor = map(int, c["version"].split("."))
+        day = dt.date(2022 + major - 40, 11, 15) if minor == 0 else dt.date(2023 + major - 40, 5, 15)
+        d = {k: v for k, v in c.items() if k != "version"}
+        d["discharge_date"] = day.isoformat()
+        out.append(d)
+    return out
+
+
+def cms_batch_main(args) -> int:
+    import orjson
+
+    from engine.io.cms_batch import claims_records
+    from engine.synthetic import generate_claims
+
+    t = time.perf_counter()
+    made = _dated(generate_claims(min(args.distinct, args.claims), seed=args.seed, edge_cases=False))
+    records, left = claims_records(made)
+    gone = {id(c) for c in left}
+    made = [c for c in made if id(c) not in gone]
+    reps, rest = divmod(args.claims, len(made))
+    with tempfile.TemporaryDirectory(prefix="fastdrg-bench-cms-") as tmp:
+        tmp = Path(tmp)
+        nd_text = b"".join(orjson.dumps(c) + b"\n" for c in made)
+        with open(tmp / "claims.jsonl", "wb") as f:
+            for _ in range(reps):
+                f.write(nd_text)
+            f.write(b"".join(x + b"\n" for x in nd_text.split(b"\n")[:rest]))
+        with open(tmp / "claims.txt", "wb") as f:
+            for _ in range(reps):
+                f.write(records)
+            f.write(records[:rest * 836])
+        sizes = {p.name: p.stat().st_size / 1e6 for p in tmp.iterdir()}
+        print(f"fastdrg cms-batch benchmark: {reps * len(made) + rest:,} claims ({len(made):,} generated and "
+              f"kept, repeated; {time.perf_counter() - t:.0f} s to make); files: "
+              + ", ".join(f"{k} {v:,.0f} MB" for k, v in sorted(sizes.items())) + f"; {os.cpu_count()} cores",
+              flush=True)
+        nd, cb, out = str(tmp / "claims.jsonl"), str(tmp / "claims.txt"), str(tmp / "r.jsonl")
+        ref_d, ref_n = "NDJSON -> NDJSON (with detail: the default)", "NDJSON -> NDJSON --no-detail"
+        roads = [
+            (ref_d, ["group", nd, "-o", out], None),
+            ("cms-batch -> NDJSON (with detail)", ["group", "--format", "cms-batch", cb, "-o", out], ref_d),
+            (ref_n, ["group", nd, "-o", out, "--no-detail"], None),
+            ("cms-batch -> NDJSON --no-detail", ["group", "--format", "cms-batch", cb, "-o", out, "--no-detail"],
+             ref_n),
+            ("cms-batch -> CSV (record + fields + results)",
+             ["group", "--format", "cms-batch", cb, "-o", str(tmp / "r.csv")], ref_n),
+        ]
+        results = []
+        for name, argv, ref in roads:
+            best = None
+            for _ in range(args.repeat):
+                got = run(argv)
+                if best is None or got[0] > best[0]:
+                    best = got
+            results.append((name, best, ref))
+            print(f"  {name}: {best[0]:,.0f}/s (wall {best[1]:.1f} s)", flush=True)
+    rate = {name: best[0] for name, best, _ref in results}
+    print()
+    print(f"{'road (fastdrg group)':46} {'claims/s':>10} {'wall s':>8} {'of its NDJSON road':>19}")
+    for name, (r, wall, _n), ref in results:
+        share = f"{r / rate[ref] * 100:.0f} %" if ref else "reference"
+        print(f"{name:46} {r:10,.0f} {wall:8.1f} {share:>19}")
     return 0
 
 

@@ -310,10 +310,16 @@ def _positive(text: str) -> int:
 
 
 def _add_table_args(p) -> None:
-    """Wide tables in (engine.io.tabular, docs/tabular.md); --format cms-batch says it is not supported."""
+    """Wide tables in (engine.io.tabular, docs/tabular.md) and CMS's batch layout (engine.io.cms_batch)."""
     p.add_argument("--format", choices=("auto", "ndjson", "csv", "tsv", "xlsx", "cms-batch"), default="auto",
-                   help="input format (default: from the name and the first bytes)")
+                   help="input format (default: from the name and the first bytes; cms-batch: CMS's PC grouper "
+                        "batch records, docs/tabular.md)")
     p.add_argument("--columns", metavar="MAP.toml", help="the file's column names for a wide table (docs/tabular.md)")
+    p.add_argument("--grouper-version", metavar="VERSION",
+                   help="cms-batch: the grouper version for every record (default: from each discharge date)")
+    p.add_argument("--layout", metavar="CONTROL",
+                   help="cms-batch: the record layout as CMS's z/OS grouper utility's control statements "
+                        "(DDX, SRG, AGE, SEX, DSP, POA; docs/tabular.md); default: CMS's PC batch layout")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -36,19 +36,40 @@ NOT_AN_OBJECT = "a claim must be a JSON object"
 _BATCH_KEYS = frozenset({"claims"})
 
 
-def _json_reason(exc: orjson.JSONDecodeError) -> str:
+#: How to make a Latin-1 / Windows-1252 text UTF-8 (as the command line says it: engine.io.textfile).
+CONVERT_HINT = ("it looks like Latin-1 / Windows-1252; convert it to UTF-8 first, e.g. "
+                "`iconv -f latin1 -t utf-8 claims.json > claims-utf8.json`")
+
+
+def _not_utf8_at(text: bytes) -> int | None:
+    """The offset of the first byte that is not UTF-8, or None (the text is UTF-8)."""
+    try:
+        text.decode("utf-8")
+    except UnicodeDecodeError as e:
+        return e.start
+    return None
+
+
+def _json_reason(exc: orjson.JSONDecodeError, text: bytes | None = None) -> str:
     # orjson's message names the position only (line, column, char); never the text.
+    if text is not None and "UTF-8" in exc.msg:
+        at = _not_utf8_at(text)
+        if at is not None:
+            return f"not UTF-8 text (at byte {at}): {CONVERT_HINT}"
     return f"malformed JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}"
 
 
 def parse_json(body: bytes) -> Any:
-    """Parse a request body, or raise a 400 problem."""
+    """Parse a request body, or raise a 400 problem (a body that is not UTF-8
+    is told so, with how to convert it)."""
     if not body:
         raise Problem(400, "malformed-json", "The request body is empty; send a JSON object.", [("$", "empty body")])
     try:
         return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        reason = _json_reason(exc)
+        reason = _json_reason(exc, body)
+        if reason.startswith("not UTF-8"):
+            raise Problem(400, "malformed-json", f"The request body is {reason}.", [("$", reason)]) from None
         raise Problem(400, "malformed-json", "The request body is not valid JSON.", [("$", reason)]) from None
 
 
@@ -161,7 +182,7 @@ def parse_lines(lines: list[bytes]) -> list:
         try:
             append(loads(line))
         except orjson.JSONDecodeError as exc:
-            append(BadLine(_json_reason(exc)))
+            append(BadLine(_json_reason(exc, line)))
     return items
 
 

@@ -356,12 +356,6 @@ def test_cli_edit_csv(public, tmp_path):
     assert len(out) == 60 and all("edit_type" in o or "error" in o or "edit_error" in o for o in out)
 
 
-def test_cli_cms_batch_says_it_is_not_supported(tmp_path):
-    p = _one(tmp_path, "x\n", "batch.txt")
-    r = _cli("group", "--format", "cms-batch", str(p))
-    assert r.returncode == 2 and b"not supported" in r.stderr
-
-
 def test_ndjson_results_byte_for_byte_as_json_twins(grouper, public, tmp_path):
     """CSV in, NDJSON out: each line is the one the claim's JSON text gives (the JSON road)."""
     import orjson
@@ -374,15 +368,49 @@ def test_ndjson_results_byte_for_byte_as_json_twins(grouper, public, tmp_path):
     assert got.splitlines() == want.splitlines()
 
 
-def test_row_with_wrong_cell_count_skipped_and_said(tmp_path):
-    """The CSV reader cannot place a row with too few or too many cells: it is skipped and the
-    command says so on stderr; the rows around it group."""
-    p = _one(tmp_path, "id,version,age,sex,discharge_status,dx1\nA1,43.1,70,M,1,I214\nA2,43.1,70,M,1\n"
-                       "A3,43.1,70,M,1,I214,extra\nA4,43.1,70,F,1,I214\n")
+def test_row_with_wrong_cell_count_gets_its_own_error_row(grouper, tmp_path):
+    """The CSV reader cannot place a row with too few or too many cells: it gets a result row of
+    its own, in place, whose error names the row (its line, the cells expected and seen); the rows
+    around it group, in file order (NDJSON, Arrow, wide CSV)."""
+    text = ("id,version,age,sex,discharge_status,dx1\nA1,43.1,70,M,1,I214\nA2,43.1,70,M,1\n\n"
+            "A3,43.1,70,M,1,I214,extra\nA4,43.1,70,F,1,I214\n")
+    p = _one(tmp_path, text)
     r = _cli("group", str(p), "--no-detail")
     assert r.returncode == 0, r.stderr
-    assert [json.loads(x)["id"] for x in r.stdout.decode().splitlines()] == ["A1", "A4"]
+    out = [json.loads(x) for x in r.stdout.decode().splitlines()]
+    assert len(out) == 4
+    assert out[0]["id"] == "A1" and out[0]["drg"] and out[3]["id"] == "A4" and out[3]["drg"]
+    assert out[1]["error"]["field"] == "row" and "line 3: 5 cells, the header has 6" in out[1]["error"]["reason"]
+    assert out[2]["error"]["field"] == "row" and "line 4: 7 cells, the header has 6" in out[2]["error"]["reason"]
     assert b"2 row(s)" in r.stderr and b"wrong number of cells" in r.stderr
+    rows = group_file(grouper, p, detail=False)
+    assert [x["id"] for x in rows] == ["A1", None, None, "A4"]
+    assert [x["error"]["field"] if x["error"] else None for x in rows] == [None, "row", "row", None]
+    r = _cli("group", str(p), "-o", str(tmp_path / "out.csv"), "-q")
+    assert r.returncode == 0, r.stderr
+    with open(tmp_path / "out.csv", newline="") as f:
+        back = list(csv.DictReader(f))
+    assert [b["id"] for b in back] == ["A1", "", "", "A4"]
+    assert back[1]["error"].startswith("row: line 3") and back[0]["error"] == ""
+
+
+def test_wrong_cell_count_rows_placed_across_batches_and_at_the_end(grouper, tmp_path):
+    """Bad rows in many record batches (small blocks), first and last in the file: each in place."""
+    head = "id,version,age,sex,discharge_status,dx1\n"
+    lines, want = [], []
+    for k in range(3000):
+        if k % 250 == 0 or k == 2999:
+            lines.append(f"B{k},43.1,70\n")
+            want.append(None)
+        else:
+            lines.append(f"G{k},43.1,70,M,1,I214\n")
+            want.append(f"G{k}")
+    p = _one(tmp_path, head + "".join(lines))
+    src = tabular.open_table(str(p), block_bytes=4096)
+    got = [r for _, res in tabular.group_batches(grouper, src) for r in res.to_pylist()]
+    assert [r["id"] for r in got] == want
+    assert all((r["error"] is not None) == (w is None) for r, w in zip(got, want))
+    assert got[0]["error"]["reason"].startswith("line 2: 3 cells")
 
 
 def test_poa_and_sex_errors_name_the_files_columns(grouper, tmp_path):
@@ -411,3 +439,40 @@ def test_latin1_past_the_first_megabyte_refused(tmp_path):
     assert "UTF-8" in str(e.value) and "iconv" in str(e.value)
     r = _cli("group", str(p), "-o", str(tmp_path / "out.csv"), "-q")
     assert r.returncode == 2 and b"iconv" in r.stderr
+
+
+def test_service_latin1_body_is_a_400_saying_not_utf8_and_how_to_convert(grouper, public):
+    """A JSON body in Latin-1 (bytes that are not UTF-8) is a 4xx that says so and how to convert it,
+    as the command line does; an NDJSON stream answers such a line with that error in its place."""
+    import anyio
+    import httpx
+    import orjson
+
+    from service.app import create_app
+    from service.settings import Settings
+
+    app = create_app(grouper=grouper, settings=Settings())
+    claim = dict(public[0], id="Jos\u00e9")
+    latin1 = orjson.dumps(claim).decode().encode("latin-1")
+    batch = ('{"claims":[' + orjson.dumps(public[1]).decode() + "," + latin1.decode("latin-1") + "]}").encode("latin-1")
+    stream_body = orjson.dumps(public[1]) + b"\n" + latin1 + b"\n" + orjson.dumps(public[2]) + b"\n"
+
+    async def run():
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://svc") as c:
+            h = {"content-type": "application/json"}
+            one = await c.post("/v1/group", content=latin1, headers=h)
+            one_edits = await c.post("/v1/group?edits=true", content=latin1, headers=h)
+            many = await c.post("/v1/group/batch", content=batch, headers=h)
+            stream = await c.post("/v1/group/stream", content=stream_body)
+            return one, one_edits, many, stream
+
+    one, one_edits, many, stream = anyio.run(run)
+    for r in (one, one_edits, many):
+        assert 400 <= r.status_code < 500, r.status_code
+        text = r.text
+        assert "not UTF-8" in text and "iconv -f latin1 -t utf-8" in text, text
+        assert "Jos" not in text  # the body is never echoed
+    assert stream.status_code == 200
+    lines = [orjson.loads(x) for x in stream.content.splitlines()]
+    assert len(lines) == 3 and lines[0].get("drg") and lines[2].get("drg")
+    assert "not UTF-8" in lines[1]["error"]["reason"] and "iconv" in lines[1]["error"]["reason"]

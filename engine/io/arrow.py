@@ -708,8 +708,9 @@ def _detail(ab: ArrowBatch, out: K.KernelOut, bad: np.ndarray) -> dict:
     ns, npx = len(b.sdx), len(b.px)
     # the principal dx
     sev0 = np.zeros(n, np.int32)
+    # the principal dx of HAC 11 is listed NOT_ON_HAC_LIST, as CMS (and engine.decode) give it
     hac11 = out.pdx_hac11.astype(bool)
-    hacs = pa.array([{"number": 11, "status": "HAC_CRITERIA_MET"}], _HAC_ITEM)
+    hacs = pa.array([{"number": 11, "status": "NOT_ON_HAC_LIST"}], _HAC_ITEM)
     h_off = np.zeros(n + 1, np.int64)
     np.cumsum(hac11, out=h_off[1:])
     pdx = _struct({

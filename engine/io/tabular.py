@@ -78,6 +78,12 @@ class Columns:
     dx: dict = field(default_factory=dict)
     poa: dict = field(default_factory=dict)
     px: dict = field(default_factory=dict)
+    #: CMS's batch rule: an age worked out from ``birth_date`` overrides the ``age``
+    #: given, and a stay worked out from the dates overrides the ``los`` given
+    #: (engine.io.cms_batch); a wide table uses whichever column it has.
+    derived_first: bool = False
+    #: the cells come trimmed, blank ones null (a reader that did it already)
+    clean: bool = False
 
     def names(self) -> list[str]:
         return list(self.plain.values()) + [self.dx[k] for k in sorted(self.dx)] + \
@@ -183,7 +189,8 @@ class TableSource:
     (:class:`Columns`), ``rows`` (None when unknown before reading),
     :meth:`batches` (record batches of its rows, every column as text) and
     ``skipped`` (the lines of rows with a wrong number of cells, which the CSV
-    reader cannot place in columns: the caller must say so)."""
+    reader cannot place in columns: each is a row of its own in the batches,
+    its cells empty, with its error in :data:`ROW_ERROR`)."""
 
     def __init__(self, path: str, fmt: str, names: list[str], columns: Columns, rows: int | None, batches):
         self.path = path
@@ -192,8 +199,10 @@ class TableSource:
         self.columns = columns
         self.rows = rows
         self._batches = batches
-        #: line numbers of rows skipped for a wrong number of cells (None: not known)
+        #: line numbers of rows with a wrong number of cells (each has its own error row)
         self.skipped: list = []
+        #: columns read but not echoed in wide results (a birth date the layout holds)
+        self.hidden: tuple = ()
 
     def batches(self) -> Iterator[pa.RecordBatch]:
         return self._batches()
@@ -226,9 +235,15 @@ def open_table(path: str, columns: str | dict | None = None, fmt: str | None = N
     def batches():
         import pyarrow.csv as pcsv
 
-        read = pcsv.ReadOptions(block_size=block_bytes, use_threads=True)
-        def bad_row(row):  # a row with too few or too many cells: skipped, and said (TableSource.skipped)
-            skipped.append(row.number)
+        # the reader's own threads off: it then numbers the rows it cannot place (and
+        # is no slower here, where the grouping has the cores)
+        read = pcsv.ReadOptions(block_size=block_bytes, use_threads=False)
+        bad: list = []  # (good rows before it, line, cells expected, cells seen)
+
+        def bad_row(row):  # a row with too few or too many cells: an error row of its own
+            line = row.number  # 1-based, the header line 1, blank lines not counted
+            bad.append((line - 2 - len(skipped), line, row.expected_columns, row.actual_columns))
+            skipped.append(line)
             return "skip"
 
         parse = pcsv.ParseOptions(delimiter=delim, newlines_in_values=False, invalid_row_handler=bad_row)
@@ -236,14 +251,20 @@ def open_table(path: str, columns: str | dict | None = None, fmt: str | None = N
                                    null_values=[""], quoted_strings_can_be_null=True,
                                    include_columns=names if keep_all else _unique(cols.names()))
         raw = pa.input_stream(path, compression="gzip" if is_gzip(path) else None)
+        done = 0  # good rows yielded so far
         try:
             reader = pcsv.open_csv(raw, read_options=read, parse_options=parse, convert_options=conv)
+            schema = reader.schema
             while True:
                 try:
                     rb = reader.read_next_batch()
                 except StopIteration:
                     break
-                yield rb
+                yield _with_bad_rows(rb, bad, done)
+                done += rb.num_rows
+            if bad:  # bad rows after the last good one (or a file of bad rows only)
+                yield _with_bad_rows(pa.RecordBatch.from_arrays([pa.array([], f.type) for f in schema],
+                                                                schema=schema), bad, done)
         except pa.ArrowInvalid as e:
             msg = str(e)
             if "UTF8" in msg or "UTF-8" in msg:
@@ -255,6 +276,51 @@ def open_table(path: str, columns: str | dict | None = None, fmt: str | None = N
     src = TableSource(path, fmt, names, cols, None, batches)
     skipped = src.skipped
     return src
+
+
+#: An internal column of a wide batch: struct<field, reason>, set on a row the reader
+#: could not read at all (a CSV row with a wrong number of cells, a CMS batch record
+#: of the wrong length, a field of it that does not read): the row's error, first.
+ROW_ERROR = "__fastdrg_row_error"
+#: An internal column: each row's record number in its file (CMS batch layout),
+#: put before every error's reason.
+RECORD = "__fastdrg_record"
+_INTERNAL = (ROW_ERROR, RECORD)
+
+
+def row_errors(field_: np.ndarray, reason: np.ndarray, bad: np.ndarray) -> pa.Array:
+    """:data:`ROW_ERROR`'s column from object arrays (set where ``bad``)."""
+    if not bad.any():
+        return pa.nulls(len(bad), _ERROR)
+    f = pa.array(np.where(bad, field_, None), pa.string())
+    r = pa.array(np.where(bad, reason, None), pa.string())
+    return pa.StructArray.from_arrays([f, r], fields=list(_ERROR), mask=pa.array(~bad))
+
+
+def _with_bad_rows(rb: pa.RecordBatch, bad: list, done: int) -> pa.RecordBatch:
+    """``rb`` (the good rows ``done`` … ``done + len``) with the rows of ``bad``
+    that fall among them put in place, their cells empty, and :data:`ROW_ERROR`;
+    the rows used are taken out of ``bad``."""
+    m = rb.num_rows
+    mine = [b for b in bad if b[0] <= done + m]
+    if not mine:
+        return rb
+    del bad[:len(mine)]
+    k = len(mine)
+    arrays = [pa.concat_arrays([rb.column(j), pa.nulls(k, rb.schema.field(j).type)]) for j in range(rb.num_columns)]
+    # order: each bad row before the good row it preceded in the file
+    at = np.array(list(range(m)) + [b[0] - done for b in mine], np.int64)  # the good rows, then the bad
+    kind = np.array([1] * m + [0] * k, np.int64)
+    seq = np.concatenate([np.zeros(m, np.int64), np.arange(k)])
+    order = pa.array(np.lexsort((seq, kind, at)), pa.int64())
+    field_ = np.array([None] * m + ["row"] * k, object)
+    reason = np.array([None] * m + [f"line {b[1]}: {b[3]} cells, the header has {b[2]} (the row cannot be "
+                                    "placed in its columns)" for b in mine], object)
+    flag = np.zeros(m + k, np.bool_)
+    flag[m:] = True
+    arrays.append(row_errors(field_, reason, flag))
+    names = list(rb.schema.names) + [ROW_ERROR]
+    return pa.RecordBatch.from_arrays([a.take(order) for a in arrays], names=names)
 
 
 def _unique(names):
@@ -364,11 +430,7 @@ class _Errors:
                 self.reason[new] = reason
 
     def array(self) -> pa.Array:
-        if not self.bad.any():
-            return pa.nulls(self.n, _ERROR)
-        f = pa.array(np.where(self.bad, self.field, None), pa.string())
-        r = pa.array(np.where(self.bad, self.reason, None), pa.string())
-        return pa.StructArray.from_arrays([f, r], fields=list(_ERROR), mask=pa.array(~self.bad))
+        return row_errors(self.field, self.reason, self.bad)
 
 
 def _text(col) -> pa.Array:
@@ -379,6 +441,10 @@ def _text(col) -> pa.Array:
         col = col.cast(pa.string())
     t = pc.utf8_trim_whitespace(col)
     return pc.if_else(pc.equal(t, ""), pa.scalar(None, t.type), t)
+
+
+def _as_is(col):
+    return col
 
 
 def _given(col: pa.Array) -> np.ndarray:
@@ -448,25 +514,31 @@ def claim_batch(rb: pa.RecordBatch, cols: Columns) -> tuple[pa.RecordBatch, dict
     naming them in errors)."""
     n = rb.num_rows
     get = {name: rb.column(k) for k, name in enumerate(rb.schema.names)}
+    text = _text if not cols.clean else _as_is
     errors = _Errors(n)
+    if ROW_ERROR in get:  # a row the reader could not read: its error first
+        re_ = get[ROW_ERROR]
+        for i in np.flatnonzero(re_.is_valid().to_numpy(zero_copy_only=False)).tolist():
+            errors.bad[i] = True
+            errors.field[i], errors.reason[i] = re_[i]["field"].as_py(), re_[i]["reason"].as_py()
     out = {}
     p = cols.plain
     if "id" in p:
-        out["id"] = _text(get[p["id"]])
+        out["id"] = text(get[p["id"]])
     if "version" in p:
-        out["version"] = _text(get[p["version"]])
+        out["version"] = text(get[p["version"]])
     dis = adm = None
     if "discharge_date" in p:
-        dis = _dates(_text(get[p["discharge_date"]]), p["discharge_date"], errors)
+        dis = _dates(text(get[p["discharge_date"]]), p["discharge_date"], errors)
         out["discharge_date"] = pa.array(np.where(dis[1], dis[0], 0).astype(np.int32), pa.int32(),
                                          mask=~dis[1]).cast(pa.date32())
     if "admission_date" in p:
-        adm = _dates(_text(get[p["admission_date"]]), p["admission_date"], errors)
+        adm = _dates(text(get[p["admission_date"]]), p["admission_date"], errors)
     for key in ("sex", "discharge_status", "hospital_status", "pdx", "pdx_poa", "admit_dx"):
         if key in p:
-            out[key] = _text(get[p[key]])
-    if "los" in p:
-        out["los"] = _text(get[p["los"]])
+            out[key] = text(get[p[key]])
+    if "los" in p and not (cols.derived_first and adm is not None and dis is not None):
+        out["los"] = text(get[p["los"]])
     elif adm is not None and dis is not None:
         # the length of stay from the dates, as group() derives it (engine.encode.claim_dates)
         both = adm[1] & dis[1]
@@ -474,11 +546,14 @@ def claim_batch(rb: pa.RecordBatch, cols: Columns) -> tuple[pa.RecordBatch, dict
         errors.add(both & (los < 0), p["admission_date"], "after discharge_date")
         errors.add(both & (los > MAX_LOS), p["admission_date"], f"length of stay above {MAX_LOS} days")
         out["los"] = pa.array(np.clip(los, 0, None), pa.int64(), mask=~both)
-    if "age" in p:
-        out["age"] = _text(get[p["age"]])
+        if "los" in p:  # CMS's rule: the stay from the dates, else the one given
+            given = text(get[p["los"]])
+            out["los"] = pc.if_else(pa.array(both), out["los"].cast(pa.string()), given)
+    if "age" in p and not (cols.derived_first and "birth_date" in p):
+        out["age"] = text(get[p["age"]])
     else:
         col = p["birth_date"]
-        born = _dates(_text(get[col]), col, errors)
+        born = _dates(text(get[col]), col, errors)
         # the age on the admission date (else the discharge date less the stay, else the discharge date)
         on = np.zeros(n, np.int64)
         have = np.zeros(n, np.bool_)
@@ -495,18 +570,23 @@ def claim_batch(rb: pa.RecordBatch, cols: Columns) -> tuple[pa.RecordBatch, dict
             have |= use
         age = _years_between(born[0], on)
         errors.add(born[1] & have & (age < 0), col, "after the admission (or discharge) date")
-        errors.add(born[1] & ~have, col, "the age needs this row's admission_date or discharge_date")
+        if "age" not in p:  # (with both, CMS's rule: the age given when there is no date to take it on)
+            errors.add(born[1] & ~have, col, "the age needs this row's admission_date or discharge_date")
         out["age"] = pa.array(age, pa.int64(), mask=~(born[1] & have))
-    codes = [_text(get[cols.dx[k]]) for k in sorted(cols.dx)]
-    poas = [_text(get[cols.poa[k]]) if k in cols.poa else None for k in sorted(cols.dx)]
+        if "age" in p:  # CMS's rule: the age from the birth date, else the one given
+            out["age"] = pc.if_else(pa.array(born[1] & have), out["age"].cast(pa.string()), text(get[p["age"]]))
+    codes = [text(get[cols.dx[k]]) for k in sorted(cols.dx)]
+    poas = [text(get[cols.poa[k]]) if k in cols.poa else None for k in sorted(cols.dx)]
     off, flat, flat_poa, dx_valid = _code_list(codes, poas, n)
     if flat_poa is None:
         flat_poa = pa.nulls(len(flat), pa.string())
     out["sdx"] = pa.ListArray.from_arrays(pa.array(off), pa.StructArray.from_arrays([flat, flat_poa], fields=list(_DX)))
-    pcodes = [_text(get[cols.px[k]]) for k in sorted(cols.px)]
+    pcodes = [text(get[cols.px[k]]) for k in sorted(cols.px)]
     poff, pflat, _, px_valid = _code_list(pcodes, [None] * len(pcodes), n)
     out["procedures"] = pa.ListArray.from_arrays(pa.array(poff), pflat)
     out["cell_error"] = errors.array()
+    if RECORD in get:
+        out[RECORD] = get[RECORD]
     where = {"dx": (sorted(cols.dx), dx_valid), "px": (sorted(cols.px), px_valid)}
     return pa.RecordBatch.from_arrays(list(out.values()), names=list(out)), where
 
@@ -562,17 +642,31 @@ def fix_errors(results: pa.RecordBatch, claims: pa.RecordBatch, cols: Columns, w
         return results
     field_ = np.full(len(err), None, object)
     reason = np.full(len(err), None, object)
+    records = _records_of(claims)
     for i in rows.tolist():
         c = cell[i].as_py()
         if c is None:
             e = err[i].as_py()
             c = {"field": _column_of(e["field"], i, cols, where), "reason": e["reason"]}
-        field_[i], reason[i] = c["field"], c["reason"]
+        field_[i], reason[i] = c["field"], _at_record(c["reason"], records, i)
     mask = np.ones(len(err), np.bool_)
     mask[rows] = False
     new = pa.StructArray.from_arrays([pa.array(field_, pa.string()), pa.array(reason, pa.string())],
                                      fields=list(err.type), mask=pa.array(mask))
     return results.set_column(j, "error", new)
+
+
+def _records_of(claims: pa.RecordBatch):
+    """The record numbers of a batch (CMS batch layout), or None."""
+    k = claims.schema.get_field_index(RECORD)
+    return claims.column(k) if k >= 0 else None
+
+
+def _at_record(reason: str, records, i: int) -> str:
+    """``reason`` with its record number before it (when the batch has them)."""
+    if records is None or reason.startswith("record "):
+        return reason
+    return f"record {records[i].as_py()}: {reason}"
 
 
 def group_batches(grouper, source, detail: bool = False, edits: bool = False,
@@ -596,6 +690,8 @@ def _without_bad(claims: pa.RecordBatch) -> pa.RecordBatch:
     k = claims.schema.get_field_index("cell_error")
     cell = claims.column(k)
     out = claims.remove_column(k)
+    if RECORD in out.schema.names:
+        out = out.remove_column(out.schema.get_field_index(RECORD))
     if cell.null_count == len(cell):
         return out
     bad = cell.is_valid()
@@ -611,11 +707,13 @@ WIDE_RESULTS = ("version", "drg", "mdc", "initial_drg", "initial_mdc", "return_c
 WIDE_EDITS = ("edit_type",)
 
 
-def wide_results(rb: pa.RecordBatch, res: pa.RecordBatch) -> pa.RecordBatch:
+def wide_results(rb: pa.RecordBatch, res: pa.RecordBatch, hidden=()) -> pa.RecordBatch:
     """A wide batch with the result columns added (a name the file already has
-    gets a ``fastdrg_`` prefix); ``error`` as ``column: reason`` text."""
-    names = list(rb.schema.names)
-    arrays = [rb.column(k) for k in range(rb.num_columns)]
+    gets a ``fastdrg_`` prefix); ``error`` as ``column: reason`` text;
+    ``hidden``: columns not echoed."""
+    keep = [k for k, n in enumerate(rb.schema.names) if n not in _INTERNAL and n not in hidden]
+    names = [rb.schema.names[k] for k in keep]
+    arrays = [rb.column(k) for k in keep]
     taken = {n.lower() for n in names}
     for name in WIDE_RESULTS + WIDE_EDITS:
         k = res.schema.get_field_index(name)
@@ -749,9 +847,11 @@ def group_json(grouper, source, detail: bool = True, edits: bool = False, edit_o
         counts: dict = {}
         ids = claims.column(claims.schema.get_field_index("id")) if "id" in claims.schema.names else None
         bad_cells = np.flatnonzero(cell.is_valid().to_numpy(zero_copy_only=False)).tolist()
+        records = _records_of(claims)
         for i in bad_cells:
             doc = {"id": ids[i].as_py()} if ids is not None and ids[i].is_valid else {}
             doc["error"] = cell[i].as_py()
+            doc["error"]["reason"] = _at_record(doc["error"]["reason"], records, i)
             extra[i] = orjson.dumps(doc)
         skip = set(bad_cells)
         for i, err in enumerate(out.errors):
@@ -760,6 +860,7 @@ def group_json(grouper, source, detail: bool = True, edits: bool = False, edit_o
             docs = out.documents
             doc = orjson.loads(docs[i])
             doc["error"]["field"] = _column_of(doc["error"]["field"], i, cols, where)
+            doc["error"]["reason"] = _at_record(doc["error"]["reason"], records, i)
             extra[i] = orjson.dumps(doc)
         for i, doc in extra.items():
             key = "ERROR:" + orjson.loads(doc)["error"]["field"]

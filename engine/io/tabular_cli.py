@@ -18,14 +18,6 @@ import time
 
 from .tabular import TableError, XLSX_MAX_ROWS
 
-#: CMS's desktop-grouper batch layout is not read (yet): its field positions are
-#: in CMS's MS-DRG PC software manual, which could not be consulted when this was
-#: written, and a layout guessed at would group claims from the wrong columns.
-CMS_BATCH_MISSING = ("fastdrg: --format cms-batch is not supported yet: the field positions of CMS's desktop-grouper "
-                     "batch record (MS-DRG PC software manual, \"Batch processing: Input file format\") have not been "
-                     "confirmed, and fastdrg will not guess them. Export the claims as CSV instead (docs/tabular.md).")
-
-
 def out_format(path: str | None) -> str:
     if path in (None, "-"):
         return "ndjson"
@@ -73,8 +65,8 @@ class _Behind:
 class _Writer:
     """Results out, batch by batch, in the format the output's name asks for."""
 
-    def __init__(self, path, fmt: str):
-        self.path, self.fmt = path, fmt
+    def __init__(self, path, fmt: str, hidden=()):
+        self.path, self.fmt, self.hidden = path, fmt, hidden
         self.sink = None
         self.rows = 0
 
@@ -93,7 +85,7 @@ class _Writer:
         else:
             from .tabular import wide_results
 
-            out = wide_results(wide, res)
+            out = wide_results(wide, res, self.hidden)
             if fmt == "xlsx":
                 self._xlsx(out)
             else:
@@ -153,15 +145,21 @@ def cmd_group_tabular(args, fmt: str | None = None) -> int:
     from . import tabular
 
     path = args.input
-    if fmt == "cms-batch":
-        print(CMS_BATCH_MISSING, file=sys.stderr)
-        return 2
     if path in (None, "-"):
         print("fastdrg: a wide table is read from a file: give its path (stdin carries NDJSON)", file=sys.stderr)
         return 2
+    if getattr(args, "layout", None) and fmt != "cms-batch":
+        print("fastdrg: --layout is for --format cms-batch", file=sys.stderr)
+        return 2
     try:
-        src = tabular.open_table(path, getattr(args, "columns", None), fmt,
-                                 keep_all=out_format(args.output) not in ("ndjson", "parquet"))
+        if fmt == "cms-batch":  # CMS's batch layout (engine.io.cms_batch)
+            from . import cms_batch
+
+            src = cms_batch.open_batch(path, getattr(args, "grouper_version", None),
+                                       layout=getattr(args, "layout", None))
+        else:
+            src = tabular.open_table(path, getattr(args, "columns", None), fmt,
+                                     keep_all=out_format(args.output) not in ("ndjson", "parquet"))
     except TableError as e:
         print(f"fastdrg: {e}", file=sys.stderr)
         return 2
@@ -194,7 +192,7 @@ def cmd_group_tabular(args, fmt: str | None = None) -> int:
         bar = tqdm(unit=" claims", desc="grouping", file=sys.stderr)
     counts: dict = {}
     weights = [0.0, 0]
-    writer = _Writer(args.output, ofmt)
+    writer = _Writer(args.output, ofmt, src.hidden)
     behind = _Behind()
     try:
         if ofmt == "ndjson":  # the JSON road: each line what the row's JSON twin gives, byte for byte
@@ -230,8 +228,9 @@ def cmd_group_tabular(args, fmt: str | None = None) -> int:
     elapsed = time.perf_counter() - t_ready
     if src.skipped:
         lines = ", ".join(str(x) for x in src.skipped[:10] if x is not None)
-        print(f"fastdrg: {len(src.skipped)} row(s) of {path} skipped: a wrong number of cells for the header"
-              + (f" (lines {lines}{', ...' if len(src.skipped) > 10 else ''})" if lines else ""), file=sys.stderr)
+        print(f"fastdrg: {len(src.skipped)} row(s) of {path} with a wrong number of cells for the header, "
+              f"each with its own error (ERROR:row)" + (f" (lines {lines}{', ...' if len(src.skipped) > 10 else ''})"
+                                                         if lines else ""), file=sys.stderr)
     if not args.quiet:
         n = writer.rows
         rate = n / elapsed if elapsed > 0 else 0.0

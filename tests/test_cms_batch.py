@@ -291,3 +291,20 @@ def test_cli_layout_file_errors_exit_2(tmp_path):
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["drg"] and out["version"] == "43.1"
+
+
+def test_cli_casemix_reads_cms_batch(grouper, tmp_path):
+    """``fastdrg casemix --format cms-batch`` sums what the records' JSON twins sum."""
+    import orjson
+
+    claims = [c for c in _public("public_claims.jsonl") if c["version"] == "43.1"
+              and c["hospital_status"] != "unknown"][:600]
+    data, left = cms_batch.claims_records(claims)
+    kept = [c for c in claims if not any(c is x for x in left)]
+    p = tmp_path / "batch.txt"
+    p.write_bytes(data)
+    r = _cli("casemix", "--format", "cms-batch", str(p), "--grouper-version", "43.1", "--json",
+             str(tmp_path / "s.json"), "--no-progress")
+    assert r.returncode == 0, r.stderr
+    got = json.loads((tmp_path / "s.json").read_text())
+    assert got == json.loads(orjson.dumps(grouper.casemix([orjson.dumps(c) for c in kept])))

@@ -476,3 +476,30 @@ def test_service_latin1_body_is_a_400_saying_not_utf8_and_how_to_convert(grouper
     lines = [orjson.loads(x) for x in stream.content.splitlines()]
     assert len(lines) == 3 and lines[0].get("drg") and lines[2].get("drg")
     assert "not UTF-8" in lines[1]["error"]["reason"] and "iconv" in lines[1]["error"]["reason"]
+
+
+def test_cli_casemix_reads_wide_tables_bad_rows_refused_by_column(grouper, public, tmp_path):
+    """``fastdrg casemix`` takes what ``fastdrg group`` takes: a wide CSV's summary is its JSON twins'
+    summary; a bad row is counted refused under its column's reason (no line number, no value)."""
+    import orjson
+
+    claims = public[:2000]
+    head, rows = wide_rows(claims)
+    bad_code, bad_age = list(rows[0]), list(rows[1])
+    bad_code[head.index("dx7")] = "E11 22"
+    bad_age[head.index("age")] = "ab"
+    path = write_csv(tmp_path / "claims.csv.gz", head, rows + [bad_code, bad_age, ["short", "43.1"]], gz=True,
+                     bom=True)
+    r = _cli("casemix", str(path), "--json", str(tmp_path / "s.json"), "--to", "43.1", "--no-progress")
+    assert r.returncode == 0, r.stderr
+    got = json.loads((tmp_path / "s.json").read_text())
+    want = json.loads(orjson.dumps(grouper.casemix([orjson.dumps(c) for c in claims], to="43.1")))
+    refused = got.pop("refused")
+    keys = list(refused["by_reason"])
+    assert refused["total"] == want["refused"]["total"] + 3
+    assert any(k.startswith("age: ") for k in keys) and any(k.startswith("row: ") for k in keys), keys
+    assert "E11 22" not in json.dumps(refused) and "line " not in json.dumps(refused)
+    assert got["claims"] == want["claims"] + 3
+    for k in want:
+        if k not in ("refused", "claims"):
+            assert got[k] == want[k], k

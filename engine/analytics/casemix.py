@@ -39,6 +39,7 @@ SCHEMA = 1
 TOP_CODES = 50
 _INDEX = re.compile(r"\[\d+\]")
 _LEADING_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}")
+_LEADING_PLACE = re.compile(r"^(line|record) \d+: ")
 _QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
 #: quoted words a reason may keep: the claim format's own names, never a claim's value
 _NAMES = frozenset(("version", "discharge_date", "admission_date", "code", "poa", "pdx", "sdx", "procedures", "age",
@@ -65,6 +66,7 @@ def reason_key(error: dict | None) -> str:
         return "$: refused"
     field = _INDEX.sub("[]", str(error.get("field", "$")))  # sdx[3].poa and sdx[7].poa count together
     reason = _LEADING_DATE.sub("…", str(error.get("reason", "")))  # a claim's own date (uncovered)
+    reason = _LEADING_PLACE.sub("", reason)  # a wide file's "line 7: " / "record 7: " (engine.io.tabular)
     if field == "$" and reason.startswith("no DRG"):
         return _NO_DRG_REASON
     def keep(m):
@@ -219,6 +221,14 @@ class CaseMix:
 
         claims = list(claims)
         return self.add_texts(grouper, _json_forms(claims), claims.__getitem__)
+
+    def add_refused(self, error: dict | None, claims: int = 1) -> "CaseMix":
+        """Count ``claims`` a reader refused before grouping (a wide row's bad cell,
+        say) under ``error``'s reason, as the grouper's own refusals are counted."""
+        self.claims += claims
+        key = reason_key(error)
+        self.refused[key] = self.refused.get(key, 0) + claims
+        return self
 
     def add_texts(self, grouper, texts, claim_of=None, default_hospital_status: str | None = None) -> "CaseMix":
         """Claims as JSON texts (NDJSON lines, say; blank lines are the caller's

@@ -1,6 +1,7 @@
 """``fastdrg casemix FILE -o report.html [--json summary.json] [--to VERSION] [--weights FY] [--edits]``.
 
-Reads what ``fastdrg group`` reads (NDJSON, stdin included, and Parquet), in
+Reads what ``fastdrg group`` reads (NDJSON, stdin included, Parquet, and the wide
+tables of docs/tabular.md: CSV, TSV, gzip, xlsx, CMS's batch layout), in
 parts of ``--chunk`` claims: each part is read, grouped (twice with ``--to``)
 and added to one :class:`engine.analytics.CaseMix`, then dropped, so memory is
 bounded by the part size, never the file's.  A progress bar shows on a
@@ -18,10 +19,12 @@ DEFAULT_PART = 65_536
 
 
 def add_parser(sub) -> None:
-    from ..cli import _hospital_status, _positive
+    from ..cli import _add_table_args, _hospital_status, _positive
 
-    c = sub.add_parser("casemix", help="case-mix summary and HTML report of a file of claims (NDJSON or Parquet)")
-    c.add_argument("input", nargs="?", help="claims: .jsonl (default: stdin) or .parquet")
+    c = sub.add_parser("casemix", help="case-mix summary and HTML report of a file of claims (NDJSON, Parquet, "
+                                       "or a wide table: CSV, xlsx, CMS's batch layout)")
+    c.add_argument("input", nargs="?", help="claims: .jsonl (default: stdin), .parquet, .csv/.tsv(.gz), .xlsx, "
+                                            "or CMS's batch layout with --format cms-batch")
     c.add_argument("-o", "--output", metavar="REPORT.html", help="write the HTML report here")
     c.add_argument("--json", metavar="SUMMARY.json", help="write the summary JSON here ('-': stdout)")
     c.add_argument("--to", metavar="VERSION", help="also group every claim under this grouper version and compare")
@@ -36,6 +39,7 @@ def add_parser(sub) -> None:
     c.add_argument("-q", "--quiet", action="store_true", help="no summary on stderr")
     c.add_argument("--cache-dir", help="table/kernel cache directory (default: FASTDRG_CACHE_DIR or user cache)")
     c.add_argument("--data-dir", help="imported CMS releases and Table 5 years (default: FASTDRG_DATA_DIR)")
+    _add_table_args(c)
     c.set_defaults(func=cmd_casemix)
 
 
@@ -67,14 +71,34 @@ def _parquet_parts(path: str, size: int):
         yield rb, rb.num_rows
 
 
+def _wide_parts(source):
+    from ..io.tabular import claim_texts
+
+    for texts, errors in claim_texts(source):
+        yield (texts, errors), len(texts) + len(errors)
+
+
 def cmd_casemix(args) -> int:
     from ..cli import _is_parquet
+    from ..io.textfile import TableError, is_tabular
 
     if not args.output and not args.json:
         return _fail("give -o REPORT.html and/or --json SUMMARY.json")
-    parquet = _is_parquet(args.input)
+    fmt = getattr(args, "format", "auto")
+    wide = None
+    if fmt not in ("auto", "ndjson") or (fmt == "auto" and is_tabular(args.input)):  # docs/tabular.md
+        from ..io.tabular_cli import open_source
+
+        if args.input in (None, "-"):
+            return _fail("a wide table is read from a file: give its path (stdin carries NDJSON)")
+        wide = open_source(args, None if fmt == "auto" else fmt)
+        if isinstance(wide, int):
+            return wide
+    parquet = wide is None and _is_parquet(args.input)
     src = None
-    if parquet:
+    if wide is not None:
+        total = wide.rows
+    elif parquet:
         try:
             import pyarrow.parquet as pq
         except ImportError:
@@ -109,16 +133,24 @@ def cmd_casemix(args) -> int:
         if args.edits:
             grouper.warm_editor()
         t_ready = time.perf_counter()
-        bar = _bar(args, total, " claims" if parquet or total is None else "B")
+        bar = _bar(args, total, " claims" if parquet or wide is not None or total is None else "B")
         try:
-            parts = _parquet_parts(args.input, args.chunk) if parquet else _ndjson_parts(src, args.chunk)
+            parts = _parquet_parts(args.input, args.chunk) if parquet else \
+                _wide_parts(wide) if wide is not None else _ndjson_parts(src, args.chunk)
             for part, step in parts:
                 if parquet:
                     acc.add_arrow(grouper, part)
+                elif wide is not None:
+                    texts, errors = part
+                    acc.add_texts(grouper, texts)
+                    for error in errors:  # a row with a bad cell: refused, its column named
+                        acc.add_refused(error)
                 else:
                     acc.add_texts(grouper, part)
                 if bar is not None:
                     bar.update(step if total is not None else len(part))
+        except TableError as e:  # a wide file that stops making sense part-way
+            return _fail(str(e))
         finally:
             if bar is not None:
                 bar.close()

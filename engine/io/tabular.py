@@ -874,6 +874,21 @@ def group_json(grouper, source, detail: bool = True, edits: bool = False, edit_o
         yield lines, claims.num_rows, counts, getattr(out, "case_mix", (0, 0))
 
 
+def claim_texts(source) -> Iterator[tuple["Texts", list]]:
+    """For each record batch of ``source`` (a :class:`TableSource`): the JSON claims
+    (:func:`json_texts`) of its rows without a bad cell, and the errors (``{field,
+    reason}``) of those with one, for a reader that counts what it refuses
+    (``fastdrg casemix``)."""
+    cols = source.columns
+    for rb in source.batches():
+        claims, _where = claim_batch(rb, cols)
+        cell = claims.column(claims.schema.get_field_index("cell_error"))
+        bad = cell.is_valid().to_numpy(zero_copy_only=False)
+        errors = [cell[i].as_py() for i in np.flatnonzero(bad).tolist()]
+        good = claims.filter(pa.array(~bad)) if errors else claims
+        yield json_texts(_without_bad(good)), errors
+
+
 # ---- claim dicts as wide rows (a convenience for tests, benchmarks and examples) ------------------
 
 def claims_wide(claims, names: dict | None = None, min_dx: int = 25, min_px: int = 25) -> tuple[list, list]:

@@ -138,6 +138,29 @@ class _Writer:
                 self._raw.close()
 
 
+def open_source(args, fmt: str | None, keep_all: bool = False):
+    """The wide file ``args.input`` opened (:class:`engine.io.tabular.TableSource`;
+    ``--format cms-batch``: CMS's batch layout), or exit status 2 after saying why."""
+    from . import tabular
+
+    path = args.input
+    if getattr(args, "layout", None) and fmt != "cms-batch":
+        print("fastdrg: --layout is for --format cms-batch", file=sys.stderr)
+        return 2
+    try:
+        if fmt == "cms-batch":  # CMS's batch layout (engine.io.cms_batch)
+            from . import cms_batch
+
+            return cms_batch.open_batch(path, getattr(args, "grouper_version", None),
+                                        layout=getattr(args, "layout", None))
+        return tabular.open_table(path, getattr(args, "columns", None), fmt, keep_all=keep_all)
+    except TableError as e:
+        print(f"fastdrg: {e}", file=sys.stderr)
+    except OSError as e:
+        print(f"fastdrg: cannot read {path}: {e.strerror}", file=sys.stderr)
+    return 2
+
+
 def cmd_group_tabular(args, fmt: str | None = None) -> int:
     """``fastdrg group|edit`` on a wide file."""
     from engine import Grouper
@@ -148,24 +171,9 @@ def cmd_group_tabular(args, fmt: str | None = None) -> int:
     if path in (None, "-"):
         print("fastdrg: a wide table is read from a file: give its path (stdin carries NDJSON)", file=sys.stderr)
         return 2
-    if getattr(args, "layout", None) and fmt != "cms-batch":
-        print("fastdrg: --layout is for --format cms-batch", file=sys.stderr)
-        return 2
-    try:
-        if fmt == "cms-batch":  # CMS's batch layout (engine.io.cms_batch)
-            from . import cms_batch
-
-            src = cms_batch.open_batch(path, getattr(args, "grouper_version", None),
-                                       layout=getattr(args, "layout", None))
-        else:
-            src = tabular.open_table(path, getattr(args, "columns", None), fmt,
-                                     keep_all=out_format(args.output) not in ("ndjson", "parquet"))
-    except TableError as e:
-        print(f"fastdrg: {e}", file=sys.stderr)
-        return 2
-    except OSError as e:
-        print(f"fastdrg: cannot read {path}: {e.strerror}", file=sys.stderr)
-        return 2
+    src = open_source(args, fmt, keep_all=out_format(args.output) not in ("ndjson", "parquet"))
+    if isinstance(src, int):
+        return src
     ofmt = out_format(args.output)
     if args.output not in (None, "-"):
         out_dir = os.path.dirname(os.path.abspath(args.output))

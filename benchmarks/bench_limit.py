@@ -259,7 +259,8 @@ def measure(claims_file: str, rounds: int) -> dict:
 
 
 def _child(tree: str, claims_file: str, rounds: int) -> dict:
-    env = dict(os.environ, BENCH_LIMIT_TREE=tree, PYTHONPATH=tree)
+    env = {k: v for k, v in os.environ.items() if k != "NUMBA_CACHE_DIR"}  # (each tree names its own)
+    env.update(BENCH_LIMIT_TREE=tree, PYTHONPATH=tree)
     p = subprocess.run([sys.executable, __file__, "--child", claims_file, "--rounds", str(rounds)],
                        capture_output=True, text=True, env=env, timeout=3600)
     if p.returncode != 0:

@@ -57,6 +57,7 @@ to any stage compiles the kernel anew instead of loading a stale one.
 This package re-exports what the rest of the engine uses.
 """
 
+from .derived import DERIVED_FIELDS, derived_tables
 from .intrinsics import _prefetch
 from .kernel import group_range
 from .layout import (
@@ -64,5 +65,5 @@ from .layout import (
     new_scratch,
 )
 
-__all__ = ["BATCH_FIELDS", "TABLE_FIELDS", "KernelBatch", "KernelOut", "KernelTables", "Scratch", "_B_ORPROC",
+__all__ = ["BATCH_FIELDS", "DERIVED_FIELDS", "TABLE_FIELDS", "derived_tables", "KernelBatch", "KernelOut", "KernelTables", "Scratch", "_B_ORPROC",
            "_prefetch", "group_range", "new_output", "new_scratch"]

@@ -15,6 +15,7 @@ when a Pipeline is made:
   ``sch_spec`` (its operands' special bits OR-ed), ``sch_sig`` (significant
   trauma sites of its operands), ``sch_bil`` and ``sch_vessel`` (bilateral
   joints and vessel count of its three lists);
+* ``vm_req``: the required operand (``f_req``) of each formula of ``vm_formulas``;
 * ``pat_keys`` (CSR by pattern, ``pat_key_off``): the keys a procedure or a
   satisfied cluster of the pattern lights (bare and ANY, each once);
   ``pat_spec``, ``pat_weight`` (the stent count the kernel took: the last
@@ -42,6 +43,7 @@ PAT_COUNTED = (_SP_SGLANTFUSE, _SP_SGLPOSTFUSE1, _SP_SGLANTSECTX, _SP_SGLPOSTFUS
 DERIVED_FIELDS = (
     "sch_key_off", "sch_keys", "sch_supbits", "sch_spec", "sch_sig", "sch_bil", "sch_vessel",
     "pat_key_off", "pat_keys", "pat_spec", "pat_weight", "pat_cnt", "pat_bil", "pat_vessel", "pat_is_or",
+    "vm_req",
 )
 
 
@@ -127,4 +129,7 @@ def derived_tables(a) -> dict:
     out["pat_bil"] = np.array(bils, np.int32)
     out["pat_vessel"] = np.array(vessels, np.int32)
     out["pat_is_or"] = np.array(is_or, np.bool_)
+    # the required operand of each formula of an MDC's list, in list order (one read
+    # per formula the grouping skips, not two dependent ones)
+    out["vm_req"] = np.asarray(a["f_req"])[np.asarray(a["vm_formulas"])].astype(np.int32)
     return out

@@ -78,6 +78,7 @@ TABLE_FIELDS = (
     # derived from the above when a Pipeline is made (engine.grouping.derived)
     "sch_key_off", "sch_keys", "sch_supbits", "sch_spec", "sch_sig", "sch_bil", "sch_vessel",
     "pat_key_off", "pat_keys", "pat_spec", "pat_weight", "pat_cnt", "pat_bil", "pat_vessel", "pat_is_or",
+    "vm_req",
 )
 KernelTables = namedtuple("KernelTables", TABLE_FIELDS)
 

@@ -1,7 +1,7 @@
 """Every path keeps up with the kernel (issue 29, item 3): group_arrow and the dict path against group_batch / msdrg.
 
     python benchmarks/bench_paths.py [--sizes 20000,100000,1000000] [--rounds 5] [--dict-claims 50000]
-                                     [--msdrg-claims 5000]
+                                     [--msdrg-claims 5000] [--tree DIR]
 
 * ``group_arrow`` (Table in, Table out, no detail) against ``group_batch`` on
   the same claims pre-encoded (the batch engine.io.arrow.read_batch makes of
@@ -24,7 +24,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+# --tree DIR: the engine of another checkout (a before/after run of the same script)
+_TREE = sys.argv[sys.argv.index("--tree") + 1] if "--tree" in sys.argv[:-1] else str(REPO)
+sys.path.insert(0, _TREE)
 sys.path.insert(0, str(REPO / "tests"))  # tests/oracle.py: the msdrg adapter
 
 
@@ -41,6 +43,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--dict-claims", type=int, default=50_000)
     ap.add_argument("--msdrg-claims", type=int, default=5_000)
+    ap.add_argument("--tree", default=str(REPO), help="the checkout whose engine is measured (default: this one)")
     args = ap.parse_args(argv)
 
     import pyarrow as pa
@@ -52,7 +55,8 @@ def main(argv=None) -> int:
     g = Grouper()
     made = generate_claims(max(args.distinct, args.dict_claims), seed=7)
     base = claims_table(made[:args.distinct]).combine_chunks()
-    print(f"{g.threads} kernel threads; medians of {args.rounds} alternating rounds", flush=True)
+    print(f"engine from {args.tree}; {g.threads} kernel threads; medians of {args.rounds} alternating rounds",
+          flush=True)
     for n in (int(x) for x in args.sizes.split(",")):
         table = pa.concat_tables([base] * -(-n // base.num_rows)).slice(0, n).combine_chunks()
         batch = read_batch(g, table.to_batches()[0]).batch

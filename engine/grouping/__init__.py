@@ -8,7 +8,9 @@ DRG), **HAC** (:mod:`.hac`: hospital-acquired conditions under the hospital's
 POA status) and **final** (:mod:`.final`: grouping again without the HAC
 codes' CC/MCC, and what the claim then reports).  :mod:`.kernel` runs them
 claim by claim; :mod:`.layout` holds the array layouts and enumerations they
-share, :mod:`.intrinsics` the LLVM-level helpers (unmanaged views, prefetch).
+share, :mod:`.intrinsics` the LLVM-level helpers (unmanaged views, prefetch),
+:mod:`.derived` the per-scheme and per-pattern tables built when a Pipeline is
+made (each code's operand keys and flags, read instead of its attributes).
 
 Everything here is a plain ``@njit`` function over integer arrays:
 

@@ -10,7 +10,8 @@
   rounds, the median of the rounds' ratios (goal >= 70 %);
 * ``group(detail=False)`` from dicts against msdrg's per-claim API
   (tests/oracle.py) on ``--msdrg-claims`` of the same claims, alternating
-  ``--rounds`` rounds, median ratio (goal >= 10x).
+  ``--rounds`` rounds, median ratio (goal >= 10x);
+* ``group_json_texts`` (the service's path) on the same claims as JSON texts.
 
 The machine is shared: medians of alternating rounds, each round one run.
 """
@@ -71,7 +72,7 @@ def main(argv=None) -> int:
               f"group_arrow / group_batch {ratio:.0%} (rounds {min(a / b for a, b in zip(ra, rb)):.0%} - "
               f"{max(a / b for a, b in zip(ra, rb)):.0%}; goal >= 70 %); {g.pipeline.part_size(n, 32768):,} rows a part",
               flush=True)
-        del table, batch
+        table = batch = None  # (freed before the next size)
 
     if args.dict_claims:
         from oracle import MsdrgOracle, to_msdrg
@@ -88,7 +89,15 @@ def main(argv=None) -> int:
         ratio = statistics.median(a / b for a, b in zip(rd, rm))
         print(f"group(detail=False), {len(claims):,} claims: {statistics.median(rd):,.0f}/s; msdrg on {len(sub):,}: "
               f"{statistics.median(rm):,.0f}/s; ratio {ratio:.1f}x (rounds {min(a / b for a, b in zip(rd, rm)):.1f} - "
-              f"{max(a / b for a, b in zip(rd, rm)):.1f}x; goal >= 10x)")
+              f"{max(a / b for a, b in zip(rd, rm)):.1f}x; goal >= 10x)", flush=True)
+        # the service's path: each claim's JSON text in, JSON documents out
+        import orjson
+
+        texts = [orjson.dumps(c) for c in claims]
+        g.group_json_texts(texts[:1000]).documents
+        rt = [len(texts) / _time(lambda: g.group_json_texts(texts).documents) for _ in range(args.rounds)]
+        print(f"group_json_texts, {len(texts):,} claims: {statistics.median(rt):,.0f}/s "
+              f"(rounds {min(rt):,.0f} - {max(rt):,.0f})")
     return 0
 
 

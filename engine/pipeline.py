@@ -133,7 +133,8 @@ class Pipeline:
         meta = tables.meta
         self.threads = threads
         self.versions = [version_label(v) for v in versions]
-        self.kernel_tables = K.KernelTables(**{f: a[f] for f in K.TABLE_FIELDS})
+        derived = K.derived_tables(a)
+        self.kernel_tables = K.KernelTables(**{f: derived[f] if f in derived else a[f] for f in K.TABLE_FIELDS})
         self._max_nodes = int(np.max(a["f_hi"] - a["f_lo"])) if len(a["f_hi"]) else 1
         self._n_keys = len(meta["key_names"])
         self._max_clusters_per_code = int(np.max(np.diff(a["pr_cl_off"], axis=1))) if a["pr_cl_off"].size else 1

@@ -8,7 +8,9 @@ DRG), **HAC** (:mod:`.hac`: hospital-acquired conditions under the hospital's
 POA status) and **final** (:mod:`.final`: grouping again without the HAC
 codes' CC/MCC, and what the claim then reports).  :mod:`.kernel` runs them
 claim by claim; :mod:`.layout` holds the array layouts and enumerations they
-share, :mod:`.intrinsics` the LLVM-level helpers (unmanaged views, prefetch).
+share, :mod:`.intrinsics` the LLVM-level helpers (unmanaged views, prefetch),
+:mod:`.derived` the per-scheme and per-pattern tables built when a Pipeline is
+made (each code's operand keys and flags, read instead of its attributes).
 
 Everything here is a plain ``@njit`` function over integer arrays:
 
@@ -57,6 +59,7 @@ to any stage compiles the kernel anew instead of loading a stale one.
 This package re-exports what the rest of the engine uses.
 """
 
+from .derived import DERIVED_FIELDS, derived_tables
 from .intrinsics import _prefetch
 from .kernel import group_range
 from .layout import (
@@ -64,5 +67,5 @@ from .layout import (
     new_scratch,
 )
 
-__all__ = ["BATCH_FIELDS", "TABLE_FIELDS", "KernelBatch", "KernelOut", "KernelTables", "Scratch", "_B_ORPROC",
+__all__ = ["BATCH_FIELDS", "DERIVED_FIELDS", "TABLE_FIELDS", "derived_tables", "KernelBatch", "KernelOut", "KernelTables", "Scratch", "_B_ORPROC",
            "_prefetch", "group_range", "new_output", "new_scratch"]

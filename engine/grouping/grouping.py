@@ -83,13 +83,13 @@ def _group_mdc(T, W, v, mdc, ns, final, gen, res):
     base = T.vm_off[v * 100 + mdc]
     end = T.vm_off[v * 100 + mdc + 1]
     sev0 = _severity(W.s_flags, W.s_supbits, W.s_sev, W.s_nhac, W.s_hac_status, ns, np.uint64(0), final)
-    f_req = T.f_req
+    vm_req = T.vm_req  # (each listed formula's f_req, in list order: engine.grouping.derived)
     stamp = W.stamp
     for q in range(base, end):
-        f = T.vm_formulas[q]
-        rk = f_req[f]
+        rk = vm_req[q]
         if rk >= 0 and stamp[rk] != gen:
             continue  # an operand the formula cannot hold without is absent
+        f = T.vm_formulas[q]
         sb = T.f_supp[f]
         sev = sev0 if sb == 0 else _severity(W.s_flags, W.s_supbits, W.s_sev, W.s_nhac, W.s_hac_status, ns, sb, final)
         if _eval(T.n_op, T.n_a, T.n_b, T.f_lo, T.f_hi, T.key_kind, T.key_sev, W.stamp, W.supp, W.val, f, mdc, np.int64(sev), gen):

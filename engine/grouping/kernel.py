@@ -15,11 +15,11 @@ from numba import njit
 
 from ..tables import SURG_NA
 from .layout import (
-    AFF_FINAL, AFF_INITIAL, HAC_MET, HS_UNGROUPABLE, MAX_HACS, SEV_UNGROUPED, _B_ORPROC, _RC_DX_CANNOT_BE_PDX,
+    AFF_FINAL, AFF_INITIAL, HAC_MET, HS_UNGROUPABLE, MAX_HACS, SEV_UNGROUPED, _RC_DX_CANNOT_BE_PDX,
     _RC_INVALID_DSTAT, _RC_UNGROUPABLE, _SP_ECODE, _SP_MCCALIVE,
 )
 from .intrinsics import _prefetch_claim, _unmanaged
-from .preprocess import _has_attr, _preprocess
+from .preprocess import _preprocess
 from .grouping import _group, _is_hac_met
 from .hac import _finish_hac_lists, _hac
 from .marking import _mark, _mark_views
@@ -45,7 +45,7 @@ def _group_claim(T, B, O, W, M, i):
     for j in range(np_):
         pat = W.p_pattern[j]
         if pat >= 0:
-            O.px_is_or[p0 + j] = _has_attr(T.pat_off, T.pat_attrs, pat, T.builtin_attr[_B_ORPROC])
+            O.px_is_or[p0 + j] = T.pat_is_or[pat]
 
     # -- initial grouping
     rc = 0

@@ -75,6 +75,10 @@ TABLE_FIELDS = (
     "vm_off", "vm_formulas", "vh_off", "vh_formulas",
     "n_op", "n_a", "n_b", "f_lo", "f_hi", "f_req", "f_drg", "f_reroute", "f_surg", "f_rc", "f_supp", "f_stents",
     "valid_dstat", "ver_drg_logic", "ver_nonor_principal_last",
+    # derived from the above when a Pipeline is made (engine.grouping.derived)
+    "sch_key_off", "sch_keys", "sch_supbits", "sch_spec", "sch_sig", "sch_bil", "sch_vessel",
+    "pat_key_off", "pat_keys", "pat_spec", "pat_weight", "pat_cnt", "pat_bil", "pat_vessel", "pat_is_or",
+    "vm_req",
 )
 KernelTables = namedtuple("KernelTables", TABLE_FIELDS)
 

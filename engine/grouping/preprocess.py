@@ -20,7 +20,7 @@ from .layout import (
     _B_INVALID_DSTAT, _B_INVALID_PDX, _B_INVALID_SEX, _B_MDC20, _B_MULTFUSE, _B_MULTST, _B_PDX_ECODE,
     _B_SGLANTCTR, _B_SGLANTSECTXCTR, _B_SGLPOST1CTR, _B_SGLPOSTFUSECTR, _B_SINGLEFUSIONCTR, _B_XFRNBA,
     _F_DEATH, _F_EXCLUDED, _F_SHOW, _F_VALID, _SP_HAC06_SHOW, _SP_HAC11_PDX, _SP_MCCALIVE, _SP_NORDRUGSTENT,
-    _SP_NORSTENT, _SP_SGLANTFUSE, _SP_SGLANTSECTX, _SP_SGLPOSTFUSE, _SP_SGLPOSTFUSE1, _SP_SNGLFUSIONCTR,
+    _SP_NORSTENT,
 )
 
 
@@ -210,16 +210,12 @@ def _preprocess(T, B, W, i, v, s0, ns, p0, np_, gen):
         if sc >= 0:
             fl |= _F_VALID
             sev = T.sch_sev[sc]
-            for q in range(T.sch_ops_off[sc], T.sch_ops_off[sc + 1]):
-                at = T.sch_ops[q]
-                sb = T.attr_supp_bit[at]
-                if sb >= 0:
-                    bits |= np.uint64(1) << np.uint64(sb)
-                sp = T.attr_special[at]
-                if sp & _SP_HAC06_SHOW:
-                    fl |= _F_SHOW
-                if (sp & _SP_MCCALIVE) and dstat == 20:
-                    fl |= _F_DEATH
+            bits = T.sch_supbits[sc]  # (its operands' flags, engine.grouping.derived)
+            sp = T.sch_spec[sc]
+            if sp & _SP_HAC06_SHOW:
+                fl |= _F_SHOW
+            if (sp & _SP_MCCALIVE) and dstat == 20:
+                fl |= _F_DEATH
             for q in range(T.sch_hac_off[sc], T.sch_hac_off[sc + 1]):
                 at = T.sch_hac[q]
                 h = T.attr_hac[at]
@@ -243,31 +239,28 @@ def _preprocess(T, B, W, i, v, s0, ns, p0, np_, gen):
         W.s_sev[j] = sev
         W.s_supbits[j] = bits
 
-    # -- the operand set
+    # -- the operand set.  Each scheme's and pattern's keys and flags come precomputed
+    # (engine.grouping.derived): a key's suppression mask is the AND of its codes'
+    # masks, whatever their order, and a secondary dx's is 0 (it suppresses nothing)
     sig = 0
+    bil = 0
+    ves = 0
+    stamp = W.stamp
+    supp_arr = W.supp
     for j in range(ns):
         sc = W.s_scheme[j]
         if sc < 0:
             continue
-        for q in range(T.sch_ops_off[sc], T.sch_ops_off[sc + 1]):
-            at = T.sch_ops[q]
-            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, _0, _u0, gen, cum)
-            _put(W.stamp, W.supp, T.attr_key[at, 1], _u0, gen)
-            b = T.attr_sigtrauma_bit[at]
-            if b >= 0:
-                sig |= 1 << b
-        for q in range(T.sch_cat_off[sc], T.sch_cat_off[sc + 1]):
-            at = T.sch_cat[q]
-            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, _0, _u0, gen, cum)
-            _put(W.stamp, W.supp, T.attr_key[at, 1], _u0, gen)
-        for q in range(T.sch_hac_off[sc], T.sch_hac_off[sc + 1]):
-            at = T.sch_hac[q]
-            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, _0, _u0, gen, cum)
-            _put(W.stamp, W.supp, T.attr_key[at, 1], _u0, gen)
+        for q in range(T.sch_key_off[sc], T.sch_key_off[sc + 1]):
+            key = T.sch_keys[q]
+            stamp[key] = gen
+            supp_arr[key] = 0
+        sig |= T.sch_sig[sc]
+        bil |= T.sch_bil[sc]
+        ves += T.sch_vessel[sc]
 
     non_eluting = 0
     eluting = 0
-    single_fusion = 0
     anterior = 0
     posterior = 0
     fusion_ctr = 0
@@ -278,42 +271,37 @@ def _preprocess(T, B, W, i, v, s0, ns, p0, np_, gen):
         if pat < 0:
             continue
         supp = W.p_supp[j]
-        weight = 0
-        has_drug = False
-        has_plain = False
-        for q in range(T.pat_off[pat], T.pat_off[pat + 1]):
-            at = T.pat_attrs[q]
-            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, at, _0, supp, gen, cum)
-            st = T.attr_stent[at]
-            if st > 0:
-                weight = st
-            sp = T.attr_special[at]
-            if sp & _SP_NORDRUGSTENT:
-                has_drug = True
-            if sp & _SP_NORSTENT:
-                has_plain = True
-            if sp & _SP_SGLANTFUSE:
-                single_fusion += 1
-                single_ant += 1
-            if sp & _SP_SGLPOSTFUSE1:
-                single_fusion += 1
-                single_post1 += 1
-            if sp & _SP_SGLANTSECTX:
-                anterior += 1
-            if sp & _SP_SGLPOSTFUSE:
-                posterior += 1
-            if sp & _SP_SNGLFUSIONCTR:
-                fusion_ctr += 1
-        if has_drug:
+        for q in range(T.pat_key_off[pat], T.pat_key_off[pat + 1]):
+            key = T.pat_keys[q]
+            old = supp_arr[key]
+            supp_arr[key] = (old & supp) if stamp[key] == gen else supp
+            stamp[key] = gen
+        bil |= T.pat_bil[pat]
+        ves += T.pat_vessel[pat]
+        sp = T.pat_spec[pat]
+        weight = T.pat_weight[pat]
+        if sp & _SP_NORDRUGSTENT:
             eluting += weight
-        if has_plain:
+        if sp & _SP_NORSTENT:
             non_eluting += weight
+        single_ant += T.pat_cnt[pat, 0]
+        single_post1 += T.pat_cnt[pat, 1]
+        anterior += T.pat_cnt[pat, 2]
+        posterior += T.pat_cnt[pat, 3]
+        fusion_ctr += T.pat_cnt[pat, 4]
+    single_fusion = single_ant + single_post1
     for r in range(nsat):
         pat = T.cl_pattern[v, W.cl_sat[r]]
         if pat < 0:
             continue
-        for q in range(T.pat_off[pat], T.pat_off[pat + 1]):
-            _add_attr(T.attr_key, T.attr_bilateral_bit, T.attr_vessel, W.stamp, W.supp, T.pat_attrs[q], _0, _u0, gen, cum)
+        for q in range(T.pat_key_off[pat], T.pat_key_off[pat + 1]):
+            key = T.pat_keys[q]
+            stamp[key] = gen
+            supp_arr[key] = 0
+        bil |= T.pat_bil[pat]
+        ves += T.pat_vessel[pat]
+    cum[0] |= bil
+    cum[1] += ves
 
     pdx_mdc = -1
     sex_conflict = False

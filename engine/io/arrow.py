@@ -153,9 +153,11 @@ def _valid(arr: pa.Array) -> np.ndarray:
         return np.ones(n, np.uint8)
     if arr.null_count == n:
         return np.zeros(n, np.uint8)
-    buf = arr.buffers()[0]
-    bits = np.unpackbits(np.frombuffer(buf, np.uint8), bitorder="little")
-    return np.ascontiguousarray(bits[arr.offset:arr.offset + n])
+    # only the bytes of this array's rows: a slice of a large table shares its bitmap
+    lo = arr.offset
+    raw = np.frombuffer(arr.buffers()[0], np.uint8)[lo >> 3:(lo + n + 7) >> 3]
+    bits = np.unpackbits(raw, bitorder="little")
+    return np.ascontiguousarray(bits[lo & 7:(lo & 7) + n])
 
 
 def _plain(arr: pa.Array) -> pa.Array:
@@ -205,7 +207,10 @@ def _code_column(col: pa.Array | None, poa_col: pa.Array | None, is_list: bool, 
             raise _Unplain
         row_off = _list_offsets(col)
         row_valid = _valid(col)
-        items = col.values
+        # the rows' own items: ``values`` of a sliced list is its parent's whole child
+        # array (a part of a 1,000,000-row table would read all of it, part after part)
+        items = col.values.slice(int(row_off[0]), int(row_off[-1] - row_off[0]))
+        row_off = row_off - row_off[0]
     else:
         row_off = np.arange(n + 1, dtype=np.int64)
         row_valid = _valid(col)

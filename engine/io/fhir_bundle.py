@@ -140,7 +140,7 @@ class _Tables:
         mask = size - 1
         for i, n in enumerate(names):
             b = np.frombuffer(n.encode(), np.uint8)
-            s = int((int(S.fnv(b, 0, len(b), S._FNV_OFFSET)) * 0x9E3779B97F4A7C15 % (1 << 64)) >> (64 - int(self.kbits)))
+            s = int(S.key_slot(b, 0, len(b), self.kbits))
             while self.ktab[s] >= 0:
                 s = (s + 1) & mask
             self.ktab[s] = i
@@ -195,6 +195,19 @@ def _titles(grouper):
     return found
 
 
+def _tokens(buf: np.ndarray, t: _Tables, strict: bool) -> tuple[np.ndarray, int]:
+    """engine.io.fhir_scan.tokenize on a tape sized for FHIR's JSON (a token per 8 bytes at most,
+    most often; then a token per 2 bytes, the most JSON can have).  Why not the largest at once:
+    an array beyond glibc's largest mmap threshold (32 MB) is fresh mapped memory at each
+    request, its pages faulted in one by one: that cost more than the tokenizing."""
+    for per in (8, 2):
+        tape = np.empty((len(buf) // per + 16, 6), np.int32)
+        n = S.tokenize(buf, tape, t.ktab, t.kbits, t.kblob, t.koff, strict)
+        if n != -2:
+            return tape, n
+    return tape, -1
+
+
 def road_of(body: bytes, expect: str, max_entries: int) -> int:
     """Why ``body`` would take the Python road (engine.io.fhir_scan's SLOW_* reasons), SLOW_NONE
     when the compiled road reads every entry (for tests and the docs)."""
@@ -208,8 +221,7 @@ def _read(body: bytes, expect: str, max_entries: int):
         return S.SLOW_SHAPE
     t = _tables()
     buf = np.frombuffer(body, np.uint8)
-    tape = np.empty((len(body) // 3 + 16, 6), np.int32)
-    nt = S.tokenize(buf, tape, t.ktab, t.kbits, t.kblob, t.koff, True)
+    tape, nt = _tokens(buf, t, True)
     if nt < 0:
         return S.SLOW_JSON
     most = nt // 4 + 1
@@ -251,8 +263,8 @@ def group_bundle(grouper, body: bytes, expect: str, max_entries: int, hospital_s
     docs = results.join(prefix=b"[", suffix=b"]")
     t = _tables()
     rbuf = np.frombuffer(docs, np.uint8)
-    rtape = np.empty((len(docs) // 2 + 16, 6), np.int32)
-    if S.tokenize(rbuf, rtape, t.ktab, t.kbits, t.kblob, t.koff, False) < 0:
+    rtape, nt = _tokens(rbuf, t, False)
+    if nt < 0:
         return None
     ver_index, title_off, title_blob = _titles(grouper)
     written = np.empty(12 * len(docs) + 4096 * n + 8192, np.uint8)

@@ -13,7 +13,9 @@ state exactly; the caller then takes the Python road (engine.io.fhir), which dec
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.core import cgutils
+from numba.extending import intrinsic
 
 #: numba's on-disk cache for this module's compiled code: it calls nothing compiled outside this
 #: file, so numba's own check of this file's stamp keeps its cache right (as engine.io.x12_scan).
@@ -28,6 +30,13 @@ C_KIND, C_START, C_END, C_NEXT, C_KEYID, C_FLAGS = range(6)
 #: flags: a string with an escape or a byte >= 0x80; a number with a fraction; with an exponent
 F_RAW, F_FRACTION, F_EXPONENT = 1, 2, 4
 _MAX_DEPTH = 64
+#: byte classes inside a string: 0 an ordinary byte, 1 the closing quote, 2 a backslash, 3 a
+#: control byte (not JSON), 4 a byte of a non-ASCII character
+_IN_STRING = np.zeros(256, np.uint8)
+_IN_STRING[:32] = 3
+_IN_STRING[34] = 1
+_IN_STRING[92] = 2
+_IN_STRING[128:] = 4
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
 
@@ -50,11 +59,24 @@ def fnv(buf, lo, hi, h):
 
 
 @njit(cache=_CACHE, nogil=True)
+def key_slot(buf, lo, hi, kbits):
+    """A name's first slot in the names' hash table: from its length and four of its bytes (a
+    hash of every byte cost half the tokenizing; the probe compares the whole name)."""
+    n = hi - lo
+    h = np.uint64(n)
+    if n > 0:
+        h = h * np.uint64(257) + np.uint64(buf[lo])
+        h = h * np.uint64(257) + np.uint64(buf[hi - 1])
+        h = h * np.uint64(257) + np.uint64(buf[lo + n // 2])
+        h = h * np.uint64(257) + np.uint64(buf[lo + n // 3])
+    return (h * np.uint64(0x9E3779B97F4A7C15)) >> (np.uint64(64) - kbits)
+
+
+@njit(cache=_CACHE, nogil=True)
 def key_id(buf, lo, hi, ktab, kbits, kblob, koff):
     """The id of the name ``buf[lo:hi]`` in the names' hash table, -1 when not one of them."""
-    h = fnv(buf, lo, hi, _FNV_OFFSET)
     mask = np.uint64(len(ktab) - 1)
-    s = (h * np.uint64(0x9E3779B97F4A7C15)) >> (np.uint64(64) - kbits)
+    s = key_slot(buf, lo, hi, kbits)
     while True:
         k = ktab[s]
         if k < 0:
@@ -73,11 +95,12 @@ def key_id(buf, lo, hi, ktab, kbits, kblob, koff):
 
 @njit(cache=_CACHE, nogil=True)
 def tokenize(buf, tape, ktab, kbits, kblob, koff, strict):
-    """Tokens of the JSON document ``buf`` into ``tape`` (pre-order); their number, or -1 when
-    the text is not JSON as this reads it (``strict``: a string with an escape or a non-ASCII
-    byte is not read either), or the tape is full."""
+    """Tokens of the JSON document ``buf`` into ``tape`` (pre-order); their number, -1 when the
+    text is not JSON as this reads it (``strict``: a string with an escape or a non-ASCII byte is
+    not read either), -2 when the tape is full."""
     n = len(buf)
     cap = tape.shape[0]
+    cls = _IN_STRING
     stack = np.empty(_MAX_DEPTH, np.int64)
     depth = 0
     t = 0
@@ -109,19 +132,16 @@ def tokenize(buf, tape, ktab, kbits, kblob, koff, strict):
             p = _ws(buf, p + 1, n)
             continue
         if t >= cap:
-            return -1
+            return -2
         tape[t, C_KEYID] = -1
         tape[t, C_FLAGS] = 0
         if state == 2 or state == 4:  # a key
             if c != 34:
                 return -1
             q = p + 1
-            while q < n and buf[q] != 34:
-                b = buf[q]
-                if b < 32 or b >= 128 or b == 92:
-                    return -1
+            while q < n and cls[buf[q]] == 0:
                 q += 1
-            if q >= n:
+            if q >= n or buf[q] != 34:
                 return -1
             tape[t, C_KIND] = K_KEY
             tape[t, C_START] = p + 1
@@ -151,22 +171,16 @@ def tokenize(buf, tape, ktab, kbits, kblob, koff, strict):
             q = p + 1
             flags = 0
             while q < n:
-                b = buf[q]
-                if b == 34:
-                    break
-                if b < 32:
-                    return -1
-                if b == 92:
-                    if strict:
-                        return -1
-                    flags = F_RAW
-                    q += 2
+                k = cls[buf[q]]
+                if k == 0:
+                    q += 1
                     continue
-                if b >= 128:
-                    if strict:
-                        return -1
-                    flags = F_RAW
-                q += 1
+                if k == 1:
+                    break
+                if k == 3 or strict:
+                    return -1
+                flags = F_RAW
+                q += 2 if k == 2 else 1
             if q >= n:
                 return -1
             tape[t, C_KIND] = K_STR
@@ -453,6 +467,7 @@ def check(buf, tape, root, root_type, expect, stamp, field_of, f_kind, f_many, r
             c = t + 1
             stop = tape[t, C_NEXT]
             members = 0
+            entry_resource = False
             while c < stop:
                 key = tape[c, C_KEYID]
                 if key < 0:
@@ -465,6 +480,8 @@ def check(buf, tape, root, root_type, expect, stamp, field_of, f_kind, f_many, r
                 fk = f_kind[f]
                 if fk != E_ENTRY_RESOURCE:
                     members += 1
+                else:
+                    entry_resource = True
                 if f_many[f]:
                     if tape[v, C_KIND] != K_ARR or tape[v, C_NEXT] == v + 1:
                         return False
@@ -480,8 +497,8 @@ def check(buf, tape, root, root_type, expect, stamp, field_of, f_kind, f_many, r
                 else:
                     expect[v] = fk
                 c = tape[v, C_NEXT]
-            if members == 0:
-                return False
+            if members == 0 and not entry_resource:  # (an entry of a resource alone: the library
+                return False                            # takes the shell's {}, tests/test_fhir_bundle.py)
             for j in range(req_off[ty], req_off[ty + 1]):
                 if stamp[req[j]] != t:
                     return False
@@ -546,18 +563,40 @@ _CF = np.frombuffer("".join(_CLAIM_FRAGS).encode("ascii"), np.uint8)
 _CF_OFF = np.cumsum([0] + [len(f) for f in _CLAIM_FRAGS]).astype(np.int64)
 
 
+@intrinsic
+def _memcpy(typingctx, dst, at, src, start, n):
+    """``dst[at:at + n] = src[start:start + n]`` as one memcpy (byte arrays, bounds checked by
+    the caller): a numba loop over bytes costs a few cycles a byte (each index checked for a
+    negative), and the writers copy megabytes of fragments of tens of bytes."""
+    if not (isinstance(dst, types.Array) and isinstance(src, types.Array)
+            and dst.dtype == types.uint8 and src.dtype == types.uint8):
+        return None
+
+    def codegen(context, builder, signature, args):
+        d, at_, s, start_, n_ = args
+        t_dst, t_at, t_src, t_start, t_n = signature.args
+        dst_ptr = builder.gep(context.make_array(t_dst)(context, builder, d).data,
+                              [context.cast(builder, at_, t_at, types.int64)])
+        src_ptr = builder.gep(context.make_array(t_src)(context, builder, s).data,
+                              [context.cast(builder, start_, t_start, types.int64)])
+        cgutils.raw_memcpy(builder, dst_ptr, src_ptr, context.cast(builder, n_, t_n, types.int64), 1)
+        return context.get_dummy_value()
+
+    return types.void(dst, at, src, start, n), codegen
+
+
 @njit(cache=_CACHE, nogil=True)
 def _frag(out, p, blob, off, k):
     a = off[k]
-    for j in range(off[k + 1] - a):
-        out[p + j] = blob[a + j]
-    return p + off[k + 1] - a
+    n = off[k + 1] - a
+    _memcpy(out, p, blob, a, n)
+    return p + n
 
 
 @njit(cache=_CACHE, nogil=True)
 def _copy(out, p, buf, lo, hi):
-    for j in range(hi - lo):
-        out[p + j] = buf[lo + j]
+    if hi > lo:
+        _memcpy(out, p, buf, lo, hi - lo)
     return p + hi - lo
 
 
@@ -1120,6 +1159,19 @@ PARAM_FRAGS = (
 
 
 @njit(cache=_CACHE, nogil=True)
+def _gather(tape, t, slots, value):
+    """``slots[key] = value`` for each member of object ``t`` whose key is one of NAMES: with
+    ``value`` -1 after ``value`` True, the slots are clear again (O(1) members, not scans)."""
+    c = t + 1
+    end = tape[t, C_NEXT]
+    while c < end:
+        k = tape[c, C_KEYID]
+        if 0 <= k < len(slots):
+            slots[k] = c + 1 if value else -1
+        c = tape[c + 1, C_NEXT]
+
+
+@njit(cache=_CACHE, nogil=True)
 def _raw(out, p, buf, tape, v):
     """Token ``v`` as it is written (a string with its quotes)."""
     kind = tape[v, C_KIND]
@@ -1193,14 +1245,22 @@ def _codes_part(out, p, buf, tape, arr, fb, fo, frag):
 
 
 @njit(cache=_CACHE, nogil=True)
-def _dx_part(out, p, buf, tape, dx, seq, principal, fb, fo):
+def _dx_part(out, p, buf, tape, dx, seq, principal, fb, fo, ds):
     """engine.io.fhir._dx_part; -1 for a value it would not write the same way."""
     if tape[dx, C_KIND] != K_OBJ:
         return -1
-    code = member(tape, dx, N_CODE)
+    _gather(tape, dx, ds, True)
+    p = _dx_fields(out, p, buf, tape, dx, seq, principal, fb, fo, ds)
+    _gather(tape, dx, ds, False)
+    return p
+
+
+@njit(cache=_CACHE, nogil=True)
+def _dx_fields(out, p, buf, tape, dx, seq, principal, fb, fo, ds):
+    code = ds[N_CODE]
     if code < 0 or tape[code, C_KIND] != K_STR:
         return -1
-    usage = member(tape, dx, R_SEVERITY_USAGE)
+    usage = ds[R_SEVERITY_USAGE]
     if _truthy(buf, tape, usage):
         if tape[usage, C_KIND] != K_OBJ:
             return -1
@@ -1213,25 +1273,25 @@ def _dx_part(out, p, buf, tape, dx, seq, principal, fb, fo):
     p = _raw(out, p, buf, tape, code)
     p = _frag(out, p, fb, fo, P_END0)
     p = _frag(out, p, fb, fo, P_END0)
-    v = member(tape, dx, R_POA)
+    v = ds[R_POA]
     if _truthy(buf, tape, v):
         p = _frag(out, p, fb, fo, P_POA)
         p = _raw(out, p, buf, tape, v)
         p = _frag(out, p, fb, fo, P_END0)
     for j in range(4):
         if j == 0:
-            v, frag = member(tape, dx, R_AFFECTS), P_AFFECTS
+            v, frag = ds[R_AFFECTS], P_AFFECTS
         elif j == 1:
             v, frag = (member(tape, usage, R_INITIAL) if usage >= 0 else -1), P_SEV_INITIAL
         elif j == 2:
             v, frag = (member(tape, usage, R_FINAL) if usage >= 0 else -1), P_SEV_FINAL
         else:
-            v, frag = member(tape, dx, R_POA_ERROR), P_POA_ERROR
+            v, frag = ds[R_POA_ERROR], P_POA_ERROR
         if _code_value(tape, v):
             p = _frag(out, p, fb, fo, frag)
             p = _raw(out, p, buf, tape, v)
             p = _frag(out, p, fb, fo, P_END0)
-    hacs = member(tape, dx, R_HACS)
+    hacs = ds[R_HACS]
     if _truthy(buf, tape, hacs):
         if tape[hacs, C_KIND] != K_ARR:
             return -1
@@ -1250,18 +1310,26 @@ def _dx_part(out, p, buf, tape, dx, seq, principal, fb, fo):
             p = _raw(out, p, buf, tape, status)
             p = _frag(out, p, fb, fo, P_END_PART)
             c = tape[c, C_NEXT]
-    p = _codes_part(out, p, buf, tape, member(tape, dx, R_EDITS), fb, fo, P_EDIT)
+    p = _codes_part(out, p, buf, tape, ds[R_EDITS], fb, fo, P_EDIT)
     if p < 0:
         return -1
     return _frag(out, p, fb, fo, P_PARTS_END)
 
 
 @njit(cache=_CACHE, nogil=True)
-def _px_part(out, p, buf, tape, px, seq, fb, fo):
+def _px_part(out, p, buf, tape, px, seq, fb, fo, ds):
     """engine.io.fhir._px_part; -1 for a value it would not write the same way."""
     if tape[px, C_KIND] != K_OBJ:
         return -1
-    code = member(tape, px, N_CODE)
+    _gather(tape, px, ds, True)
+    p = _px_fields(out, p, buf, tape, px, seq, fb, fo, ds)
+    _gather(tape, px, ds, False)
+    return p
+
+
+@njit(cache=_CACHE, nogil=True)
+def _px_fields(out, p, buf, tape, px, seq, fb, fo, ds):
+    code = ds[N_CODE]
     if code < 0 or tape[code, C_KIND] != K_STR:
         return -1
     p = _frag(out, p, fb, fo, P_PX)
@@ -1270,17 +1338,17 @@ def _px_part(out, p, buf, tape, px, seq, fb, fo):
     p = _raw(out, p, buf, tape, code)
     p = _frag(out, p, fb, fo, P_END0)
     p = _frag(out, p, fb, fo, P_END0)
-    v = member(tape, px, R_AFFECTS)
+    v = ds[R_AFFECTS]
     if _code_value(tape, v):
         p = _frag(out, p, fb, fo, P_AFFECTS)
         p = _raw(out, p, buf, tape, v)
         p = _frag(out, p, fb, fo, P_END0)
-    v = member(tape, px, R_IS_OR)
+    v = ds[R_IS_OR]
     if v >= 0:
         p = _frag(out, p, fb, fo, P_IS_OR)
         p = _frag(out, p, fb, fo, P_TRUE if _truthy(buf, tape, v) else P_FALSE)
         p = _frag(out, p, fb, fo, P_END0)
-    usage = member(tape, px, R_HAC_USAGE)
+    usage = ds[R_HAC_USAGE]
     if _truthy(buf, tape, usage):
         if tape[usage, C_KIND] != K_ARR:
             return -1
@@ -1301,7 +1369,7 @@ def _px_part(out, p, buf, tape, px, seq, fb, fo):
             else:
                 return -1
             c = tape[c, C_NEXT]
-    p = _codes_part(out, p, buf, tape, member(tape, px, R_EDITS), fb, fo, P_EDIT)
+    p = _codes_part(out, p, buf, tape, ds[R_EDITS], fb, fo, P_EDIT)
     if p < 0:
         return -1
     return _frag(out, p, fb, fo, P_PARTS_END)
@@ -1333,6 +1401,8 @@ def write_parameters(rbuf, rtape, ibuf, itape, info, ver_index, titles, tblob, f
     if rtape[0, C_KIND] != K_ARR:
         return -1
     p = _frag(out, 0, fb, fo, P_OPEN)
+    rs = np.full(len(NAMES), -1, np.int64)  # the result's members, then a code's (_gather)
+    ds = np.full(len(NAMES), -1, np.int64)
     i = 0
     r = 1
     while r < rtape[0, C_NEXT]:
@@ -1340,6 +1410,22 @@ def write_parameters(rbuf, rtape, ibuf, itape, info, ver_index, titles, tblob, f
             return -1
         if p + 4096 + 12 * (rtape[r, C_END] - rtape[r, C_START]) > len(out):
             return -2
+        _gather(rtape, r, rs, True)
+        p = _result(rbuf, rtape, r, rs, ds, i, p, ibuf, itape, info, ver_index, titles, tblob, fb, fo, out)
+        _gather(rtape, r, rs, False)
+        if p < 0:
+            return -1
+        i += 1
+        r = rtape[r, C_NEXT]
+    if i != len(info):
+        return -1
+    return _frag(out, p, fb, fo, P_CLOSE)
+
+
+@njit(cache=_CACHE, nogil=True)
+def _result(rbuf, rtape, r, rs, ds, i, p, ibuf, itape, info, ver_index, titles, tblob, fb, fo, out):
+    """Result ``r`` (its members in ``rs``) as the batch-response entry of Claim ``i``: the end, or -1."""
+    if True:
         if i:
             p = _frag(out, p, fb, fo, P_COMMA)
         p = _frag(out, p, fb, fo, P_ENTRY)
@@ -1348,24 +1434,24 @@ def write_parameters(rbuf, rtape, ibuf, itape, info, ver_index, titles, tblob, f
             p = _frag(out, p, fb, fo, P_ID)
             p = _copy_str(out, p, ibuf, itape, rid)
             p = _frag(out, p, fb, fo, P_ID_END)
-        version = member(rtape, r, R_VERSION)
-        drg = member(rtape, r, R_DRG)
-        mdc = member(rtape, r, R_MDC)
-        initial = member(rtape, r, R_INITIAL_DRG)
-        initial_mdc = member(rtape, r, R_INITIAL_MDC)
-        rc = member(rtape, r, R_RETURN_CODE)
+        version = rs[R_VERSION]
+        drg = rs[R_DRG]
+        mdc = rs[R_MDC]
+        initial = rs[R_INITIAL_DRG]
+        initial_mdc = rs[R_INITIAL_MDC]
+        rc = rs[R_RETURN_CODE]
         vi = _version_index(rbuf, rtape, version, ver_index)
         d = _digits_of(rbuf, rtape, initial)
         if vi < 0 or d < 0 or d > 999 or drg < 0 or rtape[drg, C_KIND] != K_STR or mdc < 0 \
                 or rtape[mdc, C_KIND] != K_STR or initial_mdc < 0 or rtape[initial_mdc, C_KIND] != K_STR or rc < 0 \
-                or member(rtape, r, R_EDIT_TYPE) >= 0:
+                or rs[R_EDIT_TYPE] >= 0:
             return -1
         p = _frag(out, p, fb, fo, P_VERSION)
         p = _raw(out, p, rbuf, rtape, version)
         p = _frag(out, p, fb, fo, P_END1)
         for j in range(2):
             code = drg if j == 0 else mdc
-            desc = member(rtape, r, R_DRG_DESC if j == 0 else R_MDC_DESC)
+            desc = rs[R_DRG_DESC if j == 0 else R_MDC_DESC]
             p = _frag(out, p, fb, fo, P_DRG if j == 0 else P_MDC)
             p = _raw(out, p, rbuf, rtape, code)
             if _truthy(rbuf, rtape, desc):
@@ -1388,7 +1474,7 @@ def write_parameters(rbuf, rtape, ibuf, itape, info, ver_index, titles, tblob, f
         p = _frag(out, p, fb, fo, P_RETURN_CODE)
         p = _raw(out, p, rbuf, rtape, rc)
         p = _frag(out, p, fb, fo, P_END0)
-        sev = member(rtape, r, R_SEVERITY)
+        sev = rs[R_SEVERITY]
         if _truthy(rbuf, rtape, sev):
             if rtape[sev, C_KIND] != K_OBJ:
                 return -1
@@ -1414,7 +1500,7 @@ def write_parameters(rbuf, rtape, ibuf, itape, info, ver_index, titles, tblob, f
                 p = _frag(out, p, fb, fo, P_WEIGHT if j == 0 else P_ADJUSTED)
                 p = _raw(out, p, rbuf, rtape, v)
                 p = _frag(out, p, fb, fo, P_END0)
-        pay = member(rtape, r, R_PAYMENT)
+        pay = rs[R_PAYMENT]
         if pay >= 0 and rtape[pay, C_KIND] == K_OBJ:
             v = member(rtape, pay, R_AMOUNT)
             if _given(rtape, v):
@@ -1432,9 +1518,9 @@ def write_parameters(rbuf, rtape, ibuf, itape, info, ver_index, titles, tblob, f
             p = _frag(out, p, fb, fo, P_MATCHES)
             p = _frag(out, p, fb, fo, P_TRUE if b == g else P_FALSE)
             p = _frag(out, p, fb, fo, P_END0)
-        pdx = member(rtape, r, R_PDX)
+        pdx = rs[R_PDX]
         if _truthy(rbuf, rtape, pdx):
-            p = _dx_part(out, p, rbuf, rtape, pdx, 1, True, fb, fo)
+            p = _dx_part(out, p, rbuf, rtape, pdx, 1, True, fb, fo, ds)
             if p < 0:
                 return -1
         for j in range(2):
@@ -1447,16 +1533,11 @@ def write_parameters(rbuf, rtape, ibuf, itape, info, ver_index, titles, tblob, f
             k = 0
             while c < rtape[arr, C_NEXT]:
                 if j == 0:
-                    p = _dx_part(out, p, rbuf, rtape, c, k + 2, False, fb, fo)
+                    p = _dx_part(out, p, rbuf, rtape, c, k + 2, False, fb, fo, ds)
                 else:
-                    p = _px_part(out, p, rbuf, rtape, c, k + 1, fb, fo)
+                    p = _px_part(out, p, rbuf, rtape, c, k + 1, fb, fo, ds)
                 if p < 0:
                     return -1
                 k += 1
                 c = rtape[c, C_NEXT]
-        p = _frag(out, p, fb, fo, P_ENTRY_END)
-        i += 1
-        r = rtape[r, C_NEXT]
-    if i != len(info):
-        return -1
-    return _frag(out, p, fb, fo, P_CLOSE)
+        return _frag(out, p, fb, fo, P_ENTRY_END)

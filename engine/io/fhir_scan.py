@@ -41,6 +41,32 @@ _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
 
 
+@intrinsic
+def _memeq(typingctx, a, alo, b, blo, n):
+    """``a[alo:alo + n] == b[blo:blo + n]`` by the C library's memcmp (byte arrays, bounds checked
+    by the caller): names and code systems are compared at every element."""
+    if not (isinstance(a, types.Array) and isinstance(b, types.Array)
+            and a.dtype == types.uint8 and b.dtype == types.uint8):
+        return None
+
+    def codegen(context, builder, signature, args):
+        from llvmlite import ir
+
+        x, xlo, y, ylo, n_ = args
+        t_a, t_alo, t_b, t_blo, t_n = signature.args
+        i64 = types.int64
+        xp = builder.gep(context.make_array(t_a)(context, builder, x).data, [context.cast(builder, xlo, t_alo, i64)])
+        yp = builder.gep(context.make_array(t_b)(context, builder, y).data, [context.cast(builder, ylo, t_blo, i64)])
+        ptr = ir.IntType(8).as_pointer()
+        fnty = ir.FunctionType(ir.IntType(32), [ptr, ptr, ir.IntType(64)])
+        memcmp = cgutils.get_or_insert_function(builder.module, fnty, "memcmp")
+        res = builder.call(memcmp, [builder.bitcast(xp, ptr), builder.bitcast(yp, ptr),
+                                    context.cast(builder, n_, t_n, i64)])
+        return builder.icmp_signed("==", res, ir.Constant(ir.IntType(32), 0))
+
+    return types.boolean(a, alo, b, blo, n), codegen
+
+
 @njit(cache=_CACHE, nogil=True)
 def _ws(buf, p, n):
     while p < n:
@@ -82,14 +108,8 @@ def key_id(buf, lo, hi, ktab, kbits, kblob, koff):
         if k < 0:
             return -1
         a = koff[k]
-        if koff[k + 1] - a == hi - lo:
-            same = True
-            for j in range(hi - lo):
-                if kblob[a + j] != buf[lo + j]:
-                    same = False
-                    break
-            if same:
-                return k
+        if koff[k + 1] - a == hi - lo and _memeq(kblob, a, buf, lo, hi - lo):
+            return k
         s = (s + np.uint64(1)) & mask
 
 
@@ -180,7 +200,23 @@ def tokenize(buf, tape, ktab, kbits, kblob, koff, strict):
                 if k == 3 or strict:
                     return -1
                 flags = F_RAW
-                q += 2 if k == 2 else 1
+                if k == 2:  # an escape: one of JSON's (the text is the engine's own: not checked further)
+                    q += 1
+                    if q >= n:
+                        return -1
+                    e = buf[q]
+                    if e == 117:
+                        if q + 4 >= n:
+                            return -1
+                        for j in range(q + 1, q + 5):
+                            h = buf[j]
+                            if not (48 <= h <= 57 or 65 <= h <= 70 or 97 <= h <= 102):
+                                return -1
+                        q += 4
+                    elif not (e == 34 or e == 92 or e == 47 or e == 98 or e == 102 or e == 110 or e == 114
+                              or e == 116):
+                        return -1
+                q += 1
             if q >= n:
                 return -1
             tape[t, C_KIND] = K_STR
@@ -268,20 +304,12 @@ def str_is(buf, tape, v, sblob, soff, k):
     lo = tape[v, C_START]
     if tape[v, C_END] - lo != soff[k + 1] - a:
         return False
-    for j in range(soff[k + 1] - a):
-        if buf[lo + j] != sblob[a + j]:
-            return False
-    return True
+    return _memeq(buf, lo, sblob, a, soff[k + 1] - a)
 
 
 @njit(cache=_CACHE, nogil=True)
 def same_text(buf, alo, ahi, blo, bhi):
-    if ahi - alo != bhi - blo:
-        return False
-    for j in range(ahi - alo):
-        if buf[alo + j] != buf[blo + j]:
-            return False
-    return True
+    return ahi - alo == bhi - blo and _memeq(buf, alo, buf, blo, ahi - alo)
 
 
 # ---- the structure check ------------------------------------------------------------------------
@@ -1103,12 +1131,7 @@ def read_bundle(buf, tape, want, max_entries, tables, out, spans, info):
 
 @njit(cache=_CACHE, nogil=True)
 def _same_between(a, alo, ahi, b, blo, bhi):
-    if ahi - alo != bhi - blo:
-        return False
-    for j in range(ahi - alo):
-        if a[alo + j] != b[blo + j]:
-            return False
-    return True
+    return ahi - alo == bhi - blo and _memeq(a, alo, b, blo, ahi - alo)
 
 
 @njit(cache=_CACHE, nogil=True)

@@ -195,13 +195,50 @@ def _titles(grouper):
     return found
 
 
-def _tokens(buf: np.ndarray, t: _Tables, strict: bool) -> tuple[np.ndarray, int]:
-    """engine.io.fhir_scan.tokenize on a tape sized for FHIR's JSON (a token per 8 bytes at most,
-    most often; then a token per 2 bytes, the most JSON can have).  Why not the largest at once:
-    an array beyond glibc's largest mmap threshold (32 MB) is fresh mapped memory at each
-    request, its pages faulted in one by one: that cost more than the tokenizing."""
+class _Scratch:
+    """One request's working arrays (tapes, texts), kept for the next request.
+
+    Why: a Bundle of 1,000 Claims works in some 30 MB of arrays; fresh memory is faulted in
+    page by page at each request (an array beyond glibc's largest mmap threshold, 32 MB, always
+    is), which cost about a fifth of the compiled road.  A few sets are kept (:func:`_scratch`),
+    each up to :data:`_KEEP_BYTES`; what the response holds is never scratch."""
+
+    def __init__(self) -> None:
+        self.arrays: dict[str, np.ndarray] = {}
+
+    def get(self, name: str, rows: int, dtype, cols: int = 0) -> np.ndarray:
+        a = self.arrays.get(name)
+        if a is None or len(a) < rows:
+            a = self.arrays[name] = np.empty((rows, cols) if cols else rows, dtype)
+        return a
+
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self.arrays.values())
+
+
+#: scratch sets kept (one per request running at once, as many as the kernel threads, at most)
+_KEEP = 2
+_KEEP_BYTES = 96 << 20
+_SCRATCH: list[_Scratch] = []
+
+
+def _scratch() -> _Scratch:
+    with _LOCK:
+        return _SCRATCH.pop() if _SCRATCH else _Scratch()
+
+
+def _release(s: _Scratch) -> None:
+    if s.nbytes() <= _KEEP_BYTES:
+        with _LOCK:
+            if len(_SCRATCH) < _KEEP:
+                _SCRATCH.append(s)
+
+
+def _tokens(buf: np.ndarray, t: _Tables, strict: bool, s: _Scratch, name: str) -> tuple[np.ndarray, int]:
+    """engine.io.fhir_scan.tokenize on a tape sized for FHIR's JSON: a token per 8 bytes at most
+    most often, else a token per 2 bytes (the most JSON can have)."""
     for per in (8, 2):
-        tape = np.empty((len(buf) // per + 16, 6), np.int32)
+        tape = s.get(name, len(buf) // per + 16, np.int32, 6)
         n = S.tokenize(buf, tape, t.ktab, t.kbits, t.kblob, t.koff, strict)
         if n != -2:
             return tape, n
@@ -211,25 +248,28 @@ def _tokens(buf: np.ndarray, t: _Tables, strict: bool) -> tuple[np.ndarray, int]
 def road_of(body: bytes, expect: str, max_entries: int) -> int:
     """Why ``body`` would take the Python road (engine.io.fhir_scan's SLOW_* reasons), SLOW_NONE
     when the compiled road reads every entry (for tests and the docs)."""
-    read = _read(body, expect, max_entries)
+    read = _read(body, expect, max_entries, _Scratch())
     return read if isinstance(read, int) else S.SLOW_NONE
 
 
-def _read(body: bytes, expect: str, max_entries: int):
+def _read(body: bytes, expect: str, max_entries: int, s: _Scratch):
     want = {"Claim": S.S_CLAIM, "ExplanationOfBenefit": S.S_EOB}.get(expect)
     if want is None:
         return S.SLOW_SHAPE
     t = _tables()
     buf = np.frombuffer(body, np.uint8)
-    tape, nt = _tokens(buf, t, True)
+    tape, nt = _tokens(buf, t, True, s, "tape")
     if nt < 0:
         return S.SLOW_JSON
     most = nt // 4 + 1
-    spans = np.empty((most, 2), np.int64)
-    info = np.empty((most, 2), np.int64)
-    for cap in (2 * len(body) + 65536, 27 * len(body) + 65536):
-        out = np.empty(cap, np.uint8)
-        status, n = S.read_bundle(buf, tape, want, max_entries, t.check, out, spans, info)
+    spans = s.get("spans", most, np.int64, 2)
+    info = s.get("info", most, np.int64, 2)
+    expect_ = s.get("expect", nt, np.int16)
+    kb = s.get("kb", len(body) + 16, np.uint8)
+    # the claims' texts: about a tenth of the body; each claim needs its resource's bytes and 512 free
+    for cap in (len(body) // 2 + 65536, 27 * len(body) + 65536):
+        out = s.get("out", cap, np.uint8)
+        status, n = S.read_bundle(buf, tape, want, max_entries, t.check, out, spans, info, expect_, kb)
         if status != S.SLOW_FULL:
             break
     if status != S.SLOW_NONE:
@@ -239,8 +279,9 @@ def _read(body: bytes, expect: str, max_entries: int):
 
 def group_bundle(grouper, body: bytes, expect: str, max_entries: int, hospital_status: str | None = None,
                  base_rate=None):
-    """A batch Bundle's request bytes -> ``(response bytes, claims, counts)``: the batch-response
-    Bundle engine.io.fhir.batch_response writes for it (every entry a ``Parameters``), the
+    """A batch Bundle's request bytes -> ``(response, claims, counts)``: the batch-response
+    Bundle engine.io.fhir.batch_response writes for it (every entry a ``Parameters``) as a
+    memoryview of its bytes (a copy of megabytes saved; ``bytes(...)`` for bytes), the
     number of Claims, the grouped ones by (version, return code); None when the Bundle takes
     the Python road (engine.io.fhir.read_body and group_resources: they answer it).
 
@@ -248,9 +289,17 @@ def group_bundle(grouper, body: bytes, expect: str, max_entries: int, hospital_s
     takes the Python road); ``max_entries``: more entries is the Python road's 413;
     ``hospital_status``: for claims without one (default: the grouper's); ``base_rate`` as
     engine.io.fhir.group_resources takes it."""
+    s = _scratch()
+    try:
+        return _group(grouper, body, expect, max_entries, hospital_status, base_rate, s)
+    finally:
+        _release(s)
+
+
+def _group(grouper, body, expect, max_entries, hospital_status, base_rate, s: _Scratch):
     from ..parse import Texts
 
-    read = _read(body, expect, max_entries)
+    read = _read(body, expect, max_entries, s)
     if isinstance(read, int):
         return None
     buf, tape, out, spans, info = read
@@ -263,13 +312,16 @@ def group_bundle(grouper, body: bytes, expect: str, max_entries: int, hospital_s
     docs = results.join(prefix=b"[", suffix=b"]")
     t = _tables()
     rbuf = np.frombuffer(docs, np.uint8)
-    rtape, nt = _tokens(rbuf, t, False)
+    rtape, nt = _tokens(rbuf, t, False, s, "results")
     if nt < 0:
         return None
     ver_index, title_off, title_blob = _titles(grouper)
-    written = np.empty(12 * len(docs) + 4096 * n + 8192, np.uint8)
-    size = S.write_parameters(rbuf, rtape, buf, tape, info, ver_index, title_off, title_blob, t.frag_blob,
-                              t.frag_off, written)
+    for cap in (4 * len(docs) + 8192, 12 * len(docs) + 4096 * n + 8192):  # (the usual size, the most)
+        written = np.empty(cap, np.uint8)
+        size = S.write_parameters(rbuf, rtape, buf, tape, info, ver_index, title_off, title_blob, t.frag_blob,
+                                  t.frag_off, written)
+        if size != -2:
+            break
     if size < 0:
         return None
-    return written[:size].tobytes(), n, results.counts
+    return memoryview(written)[:size], n, results.counts

@@ -67,7 +67,34 @@ def _memeq(typingctx, a, alo, b, blo, n):
     return types.boolean(a, alo, b, blo, n), codegen
 
 
-@njit(cache=_CACHE, nogil=True)
+@intrinsic
+def _memchr(typingctx, a, lo, n, byte):
+    """The offset of the first ``byte`` in ``a[lo:lo + n]`` from ``lo``, -1 when none (the C
+    library's memchr: strings are scanned for blanks at every element)."""
+    if not (isinstance(a, types.Array) and a.dtype == types.uint8):
+        return None
+
+    def codegen(context, builder, signature, args):
+        from llvmlite import ir
+
+        x, lo_, n_, b_ = args
+        t_a, t_lo, t_n, t_b = signature.args
+        i64 = types.int64
+        start = builder.gep(context.make_array(t_a)(context, builder, x).data,
+                            [context.cast(builder, lo_, t_lo, i64)])
+        ptr = ir.IntType(8).as_pointer()
+        fnty = ir.FunctionType(ptr, [ptr, ir.IntType(32), ir.IntType(64)])
+        memchr = cgutils.get_or_insert_function(builder.module, fnty, "memchr")
+        found = builder.call(memchr, [builder.bitcast(start, ptr), context.cast(builder, b_, t_b, types.int32),
+                                      context.cast(builder, n_, t_n, i64)])
+        at = builder.sub(builder.ptrtoint(found, ir.IntType(64)), builder.ptrtoint(start, ir.IntType(64)))
+        return builder.select(builder.icmp_unsigned("==", found, ir.Constant(ptr, None)),
+                              ir.Constant(ir.IntType(64), -1), at)
+
+    return types.int64(a, lo, n, byte), codegen
+
+
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _ws(buf, p, n):
     while p < n:
         c = buf[p]
@@ -77,14 +104,14 @@ def _ws(buf, p, n):
     return p
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def fnv(buf, lo, hi, h):
     for k in range(lo, hi):
         h = (h ^ np.uint64(buf[k])) * _FNV_PRIME
     return h
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def key_slot(buf, lo, hi, kbits):
     """A name's first slot in the names' hash table: from its length and four of its bytes (a
     hash of every byte cost half the tokenizing; the probe compares the whole name)."""
@@ -98,7 +125,7 @@ def key_slot(buf, lo, hi, kbits):
     return (h * np.uint64(0x9E3779B97F4A7C15)) >> (np.uint64(64) - kbits)
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def key_id(buf, lo, hi, ktab, kbits, kblob, koff):
     """The id of the name ``buf[lo:hi]`` in the names' hash table, -1 when not one of them."""
     mask = np.uint64(len(ktab) - 1)
@@ -283,7 +310,7 @@ def tokenize(buf, tape, ktab, kbits, kblob, koff, strict):
     return t
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def member(tape, t, key):
     """The value token of member ``key`` of object ``t``, -1 when it has none."""
     c = t + 1
@@ -295,7 +322,7 @@ def member(tape, t, key):
     return -1
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def str_is(buf, tape, v, sblob, soff, k):
     """Token ``v`` is the string constant ``k``."""
     if v < 0 or tape[v, C_KIND] != K_STR:
@@ -307,7 +334,7 @@ def str_is(buf, tape, v, sblob, soff, k):
     return _memeq(buf, lo, sblob, a, soff[k + 1] - a)
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def same_text(buf, alo, ahi, blo, bhi):
     return ahi - alo == bhi - blo and _memeq(buf, alo, buf, blo, ahi - alo)
 
@@ -319,7 +346,7 @@ def same_text(buf, alo, ahi, blo, bhi):
 E_TYPE = 100
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _digits(buf, lo, k):
     v = 0
     for j in range(lo, lo + k):
@@ -330,7 +357,7 @@ def _digits(buf, lo, k):
     return v
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _month_days(y, m):
     if m == 2:
         return 29 if (y % 4 == 0 and (y % 100 != 0 or y % 400 == 0)) else 28
@@ -339,7 +366,7 @@ def _month_days(y, m):
     return 31
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def date_form(buf, lo, hi):
     """0 a year, 1 a year-month, 2 a full date (calendar-valid), 3 a full date with a time and a
     zone as FHIR's instant writes it; -1 none of them."""
@@ -395,7 +422,7 @@ def date_form(buf, lo, hi):
     return 3
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _primitive(buf, tape, v, e):
     kind = tape[v, C_KIND]
     if e == E_BOOLEAN:
@@ -425,18 +452,19 @@ def _primitive(buf, tape, v, e):
         return False
     if e == E_STRING:
         return True
-    if e == E_CODE:
-        if buf[lo] == 32 or buf[hi - 1] == 32:
-            return False
-        for j in range(lo + 1, hi):
-            if buf[j] == 32 and buf[j - 1] == 32:
+    if e == E_CODE:  # no blank at either end, single blanks inside
+        j = lo
+        while j < hi:
+            k = _memchr(buf, j, hi - j, 32)
+            if k < 0:
+                return True
+            j += k
+            if j == lo or j == hi - 1 or buf[j + 1] == 32:
                 return False
+            j += 1
         return True
     if e == E_URI:
-        for j in range(lo, hi):
-            if buf[j] == 32:
-                return False
-        return True
+        return _memchr(buf, lo, hi - lo, 32) < 0
     if e == E_ID:
         if hi - lo > 255:
             return False
@@ -455,7 +483,7 @@ def _primitive(buf, tape, v, e):
     return False
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def check(buf, tape, root, root_type, expect, stamp, field_of, f_kind, f_many, req_off, req, grp_off, grp_req,
           grp_mem_off, grp_mem, type_rt, rt_types, sblob, soff, rt_key):
     """Whether the resource at token ``root`` is of FHIR type ``root_type`` as the tables state
@@ -613,7 +641,7 @@ def _memcpy(typingctx, dst, at, src, start, n):
     return types.void(dst, at, src, start, n), codegen
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _frag(out, p, blob, off, k):
     a = off[k]
     n = off[k + 1] - a
@@ -621,19 +649,19 @@ def _frag(out, p, blob, off, k):
     return p + n
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _copy(out, p, buf, lo, hi):
     if hi > lo:
         _memcpy(out, p, buf, lo, hi - lo)
     return p + hi - lo
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _copy_str(out, p, buf, tape, v):
     return _copy(out, p, buf, tape[v, C_START], tape[v, C_END])
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _int(out, p, x):
     if x < 0:
         out[p] = 45
@@ -650,7 +678,7 @@ def _int(out, p, x):
     return p + digits
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _codings_with(buf, tape, concept, sblob, soff, code_k):
     """Whether CodeableConcept token ``concept`` has a coding whose code is constant ``code_k``."""
     if concept < 0 or tape[concept, C_KIND] != K_OBJ:
@@ -666,7 +694,7 @@ def _codings_with(buf, tape, concept, sblob, soff, code_k):
     return False
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _concept_code(buf, tape, concept, sblob, soff, system_k):
     """engine.io.fhir._concept_code: the code token of the first coding (of system constant
     ``system_k``; -1: any) that has a code; -1 when none."""
@@ -686,7 +714,7 @@ def _concept_code(buf, tape, concept, sblob, soff, system_k):
     return -1
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _supporting(buf, tape, res, sblob, soff, category_k):
     """engine.io.fhir._supporting: the first supportingInfo item of the category, -1 when none."""
     infos = member(tape, res, N_SUPPORTING)
@@ -700,7 +728,7 @@ def _supporting(buf, tape, res, sblob, soff, category_k):
     return -1
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _full_date(buf, tape, v):
     """(year, month, day) of a date or dateTime token of a full date (engine.io.fhir._date), y 0: none."""
     if v < 0 or tape[v, C_KIND] != K_STR or tape[v, C_END] - tape[v, C_START] < 10:
@@ -711,7 +739,7 @@ def _full_date(buf, tape, v):
     return _digits(buf, lo, 4), _digits(buf, lo + 5, 2), _digits(buf, lo + 8, 2)
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _code_of(buf, tape, owner, concept_key, reference_key, sblob, soff, system_k):
     """engine.io.fhir._choice_code taken: the code token of ``owner``'s CodeableConcept in
     ``system_k``; -1 for every case it refuses (the Python road names them)."""
@@ -734,7 +762,7 @@ def _code_of(buf, tape, owner, concept_key, reference_key, sblob, soff, system_k
     return -1
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _num(buf, tape, v):
     lo = tape[v, C_START]
     hi = tape[v, C_END]
@@ -745,40 +773,40 @@ def _num(buf, tape, v):
     return -x if neg else x
 
 
-@njit(cache=_CACHE, nogil=True)
-def _ordered(buf, tape, arr):
+#: items of a Claim's diagnosis or procedure list read at most (more: the Python road)
+MAX_ITEMS = 1024
+
+
+@njit(cache=_CACHE, nogil=True, _nrt=False)
+def _ordered(buf, tape, arr, items, keys):
     """engine.io.fhir._sequence's order of the items of array token ``arr`` (by integer
-    sequence, then position); None-like (ok False) when an item's sequence is not an integer."""
+    sequence, then position) into ``items``: their number, -1 when an item's sequence is not an
+    integer or there are more than ``len(items)``."""
     n = 0
     c = arr + 1
     while c < tape[arr, C_NEXT]:
-        n += 1
-        c = tape[c, C_NEXT]
-    items = np.empty(n, np.int64)
-    keys = np.empty(n, np.int64)
-    c = arr + 1
-    for k in range(n):
         s = member(tape, c, N_SEQUENCE) if tape[c, C_KIND] == K_OBJ else -1
-        if s < 0 or tape[s, C_KIND] != K_NUM or tape[s, C_FLAGS] != 0:
-            return items, False
+        if s < 0 or tape[s, C_KIND] != K_NUM or tape[s, C_FLAGS] != 0 or n >= len(items):
+            return -1
         x = _num(buf, tape, s)
-        j = k
+        j = n
         while j > 0 and keys[j - 1] > x:  # insertion: stable, so equal sequences keep their order
             keys[j] = keys[j - 1]
             items[j] = items[j - 1]
             j -= 1
         keys[j] = x
         items[j] = c
+        n += 1
         c = tape[c, C_NEXT]
-    return items, True
+    return n
 
 
-@njit(cache=_CACHE, nogil=True)
-def map_claim(buf, tape, res, patient, sblob, soff, out, p, info):
+@njit(cache=_CACHE, nogil=True, _nrt=False)
+def map_claim(buf, tape, res, patient, sblob, soff, out, p, info, work):
     """engine.io.fhir.read_claim, for a Claim/EOB (valid FHIR) whose Patient is token
     ``patient``: its claim's JSON text written at ``out[p:]``; the end, or -1 when read_claim
     would refuse it or anything is not as this reads it (the Python road answers).
-    ``info``: [id token, billed DRG code token] (-1: none)."""
+    ``info``: [id token, billed DRG code token] (-1: none); ``work``: int64 scratch, (6, MAX_ITEMS)."""
     cf = _CF
     co = _CF_OFF
     # hospital status (engine.io.fhir._hospital_status: the first extension of its url)
@@ -834,13 +862,13 @@ def map_claim(buf, tape, res, patient, sblob, soff, out, p, info):
     dxs = member(tape, res, N_DIAGNOSIS)
     if dxs < 0:
         return -1
-    order, ok = _ordered(buf, tape, dxs)
-    if not ok:
+    order = work[0]
+    codes = work[2]
+    poas = work[3]
+    roles = work[4]  # 0 principal, 1 admitting, 2 other, 3 external
+    n = _ordered(buf, tape, dxs, order, work[1])
+    if n < 0:
         return -1
-    n = len(order)
-    codes = np.empty(n, np.int64)
-    poas = np.empty(n, np.int64)
-    roles = np.empty(n, np.int64)  # 0 principal, 1 admitting, 2 other, 3 external
     principal = -1
     admitting = -1
     for j in range(n):
@@ -898,13 +926,14 @@ def map_claim(buf, tape, res, patient, sblob, soff, out, p, info):
         return -1
     # procedures
     pxs = member(tape, res, N_PROCEDURE)
-    px_order = np.empty(0, np.int64)
+    px_order = work[1]
+    px_codes = work[5]
+    n_px = 0
     if pxs >= 0:
-        px_order, ok = _ordered(buf, tape, pxs)
-        if not ok:
+        n_px = _ordered(buf, tape, pxs, px_order, px_codes)
+        if n_px < 0:
             return -1
-    px_codes = np.empty(len(px_order), np.int64)
-    for j in range(len(px_order)):
+    for j in range(n_px):
         px_codes[j] = _code_of(buf, tape, px_order[j], N_PX_CONCEPT, N_PX_REFERENCE, sblob, soff, S_ICD10PCS)
         if px_codes[j] < 0:
             return -1
@@ -952,7 +981,7 @@ def map_claim(buf, tape, res, patient, sblob, soff, out, p, info):
                 p = _dx_text(out, p, buf, tape, codes[j], poas[j])
                 m += 1
     p = _frag(out, p, cf, co, W_PX)
-    for j in range(len(px_codes)):
+    for j in range(n_px):
         if j:
             p = _frag(out, p, cf, co, W_COMMA)
         p = _frag(out, p, cf, co, W_QUOTE)
@@ -963,7 +992,7 @@ def map_claim(buf, tape, res, patient, sblob, soff, out, p, info):
     return p
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _dx_text(out, p, buf, tape, code, poa):
     """A diagnosis object's rest after its opening '{"code":"': the code, its POA, the brace."""
     p = _copy_str(out, p, buf, tape, code)
@@ -976,18 +1005,19 @@ def _dx_text(out, p, buf, tape, code, poa):
 
 
 # ---- the batch Bundle ----------------------------------------------------------------------------
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _text_hash(buf, lo, hi):
     return fnv(buf, lo, hi, _FNV_OFFSET)
 
 
 @njit(cache=_CACHE, nogil=True)
-def read_bundle(buf, tape, want, max_entries, tables, out, spans, info):
+def read_bundle(buf, tape, want, max_entries, tables, out, spans, info, expect, kb):
     """A batch Bundle of Claims (``want`` S_CLAIM) or EOBs (S_EOB) and the Patients they name,
     tokenized in ``tape``: each Claim's claim JSON text into ``out`` (``spans[i]``: item i's),
     ``info[i]``: its id and billed DRG code tokens.  Returns (SLOW_NONE, items) when every
     entry is taken, else (the reason, 0): the Python road answers the Bundle.  ``tables``:
-    engine.io.fhir_bundle's structure tables."""
+    engine.io.fhir_bundle's structure tables; ``expect`` (int16, a row of the tape's each) and
+    ``kb`` (bytes, as many as ``buf``'s and 16): scratch."""
     (field_of, f_kind, f_many, req_off, req, grp_off, grp_req, grp_mem_off, grp_mem, type_rt, rt_types, sblob,
      soff, bundle_type, patient_type, claim_type, eob_type) = tables
     if tape[0, C_KIND] != K_OBJ or not str_is(buf, tape, member(tape, 0, N_RT), sblob, soff, S_BUNDLE):
@@ -1002,7 +1032,6 @@ def read_bundle(buf, tape, want, max_entries, tables, out, spans, info):
         e = tape[e, C_NEXT]
     if m == 0 or m > max_entries:
         return SLOW_SHAPE, 0
-    expect = np.empty(tape.shape[0], np.int16)
     stamp = np.full(len(f_kind), -1, np.int64)
     if not check(buf, tape, 0, bundle_type, expect, stamp, field_of, f_kind, f_many, req_off, req, grp_off,
                  grp_req, grp_mem_off, grp_mem, type_rt, rt_types, sblob, soff, N_RT):
@@ -1014,8 +1043,7 @@ def read_bundle(buf, tape, want, max_entries, tables, out, spans, info):
     key_hi = np.empty(2 * m, np.int64)
     key_entry = np.empty(2 * m, np.int64)
     key_hash = np.empty(2 * m, np.uint64)
-    kb = np.empty(len(buf) + 16, np.uint8)  # the Type/id keys, written out
-    kp = 0
+    kp = 0  # the Type/id keys, written out in kb
     nk = 0
     items = 0
     e = entries + 1
@@ -1076,6 +1104,7 @@ def read_bundle(buf, tape, want, max_entries, tables, out, spans, info):
         slot[s] = j
         slot_entry[s] = key_entry[j] if key_entry[j] >= 0 else -1 - key_entry[j]
     # each Claim: its Patient, then its claim text
+    work = np.empty((6, MAX_ITEMS), np.int64)
     i = 0
     p = 0
     for k in range(m):
@@ -1121,7 +1150,7 @@ def read_bundle(buf, tape, want, max_entries, tables, out, spans, info):
             if patient < 0:
                 return SLOW_MAPPING, 0
         spans[i, 0] = p
-        p = map_claim(buf, tape, res, patient, sblob, soff, out, p, info[i])
+        p = map_claim(buf, tape, res, patient, sblob, soff, out, p, info[i], work)
         if p < 0:
             return SLOW_MAPPING, 0
         spans[i, 1] = p
@@ -1129,12 +1158,12 @@ def read_bundle(buf, tape, want, max_entries, tables, out, spans, info):
     return SLOW_NONE, items
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _same_between(a, alo, ahi, b, blo, bhi):
     return ahi - alo == bhi - blo and _memeq(a, alo, b, blo, ahi - alo)
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _same_key(buf, kb, key_lo, key_hi, key_entry, x, y):
     if key_entry[x] >= 0:
         if key_entry[y] >= 0:
@@ -1181,7 +1210,7 @@ PARAM_FRAGS = (
  P_HAC, P_HAC_STATUS_CODE, P_EDIT, P_PX, P_PX_CODE, P_IS_OR, P_HAC_USAGE, P_PARTS_END) = range(len(PARAM_FRAGS))
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _gather(tape, t, slots, value):
     """``slots[key] = value`` for each member of object ``t`` whose key is one of NAMES: with
     ``value`` -1 after ``value`` True, the slots are clear again (O(1) members, not scans)."""
@@ -1194,7 +1223,7 @@ def _gather(tape, t, slots, value):
         c = tape[c + 1, C_NEXT]
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _raw(out, p, buf, tape, v):
     """Token ``v`` as it is written (a string with its quotes)."""
     kind = tape[v, C_KIND]
@@ -1203,7 +1232,7 @@ def _raw(out, p, buf, tape, v):
     return _copy(out, p, buf, tape[v, C_START], tape[v, C_END])
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _truthy(buf, tape, v):
     """Python's truth of the JSON value at token ``v`` (-1: absent, false)."""
     if v < 0:
@@ -1226,19 +1255,19 @@ def _truthy(buf, tape, v):
     return False
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _given(tape, v):
     """``v`` is not None (present, not null)."""
     return v >= 0 and tape[v, C_KIND] != K_NULL
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _code_value(tape, v):
     """engine.io.fhir._codes keeps it: not None and not ''."""
     return _given(tape, v) and not (tape[v, C_KIND] == K_STR and tape[v, C_END] == tape[v, C_START])
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _digits_of(buf, tape, v):
     """A string token of 1-9 ASCII digits as its number, -1 otherwise."""
     if v < 0 or tape[v, C_KIND] != K_STR:
@@ -1249,7 +1278,7 @@ def _digits_of(buf, tape, v):
     return _digits(buf, tape[v, C_START], n)
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _codes_part(out, p, buf, tape, arr, fb, fo, frag):
     """A ``valueCode`` part (fragment ``frag``) per item of array ``arr`` that is neither null
     nor ''; -1 when ``arr`` is truthy and not an array."""
@@ -1267,7 +1296,7 @@ def _codes_part(out, p, buf, tape, arr, fb, fo, frag):
     return p
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _dx_part(out, p, buf, tape, dx, seq, principal, fb, fo, ds):
     """engine.io.fhir._dx_part; -1 for a value it would not write the same way."""
     if tape[dx, C_KIND] != K_OBJ:
@@ -1278,7 +1307,7 @@ def _dx_part(out, p, buf, tape, dx, seq, principal, fb, fo, ds):
     return p
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _dx_fields(out, p, buf, tape, dx, seq, principal, fb, fo, ds):
     code = ds[N_CODE]
     if code < 0 or tape[code, C_KIND] != K_STR:
@@ -1339,7 +1368,7 @@ def _dx_fields(out, p, buf, tape, dx, seq, principal, fb, fo, ds):
     return _frag(out, p, fb, fo, P_PARTS_END)
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _px_part(out, p, buf, tape, px, seq, fb, fo, ds):
     """engine.io.fhir._px_part; -1 for a value it would not write the same way."""
     if tape[px, C_KIND] != K_OBJ:
@@ -1350,7 +1379,7 @@ def _px_part(out, p, buf, tape, px, seq, fb, fo, ds):
     return p
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _px_fields(out, p, buf, tape, px, seq, fb, fo, ds):
     code = ds[N_CODE]
     if code < 0 or tape[code, C_KIND] != K_STR:
@@ -1398,7 +1427,7 @@ def _px_fields(out, p, buf, tape, px, seq, fb, fo, ds):
     return _frag(out, p, fb, fo, P_PARTS_END)
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _version_index(buf, tape, v, ver_index):
     """A version label token ("43.1") -> its index in the titles' table, -1 when not one."""
     if v < 0 or tape[v, C_KIND] != K_STR:
@@ -1431,8 +1460,8 @@ def write_parameters(rbuf, rtape, ibuf, itape, info, ver_index, titles, tblob, f
     while r < rtape[0, C_NEXT]:
         if i >= len(info) or rtape[r, C_KIND] != K_OBJ:
             return -1
-        if p + 4096 + 12 * (rtape[r, C_END] - rtape[r, C_START]) > len(out):
-            return -2
+        if p + 4096 + 12 * (rtape[r, C_END] - rtape[r, C_START]) > len(out):  # (each document's
+            return -2                                                          # most: the caller retries)
         _gather(rtape, r, rs, True)
         p = _result(rbuf, rtape, r, rs, ds, i, p, ibuf, itape, info, ver_index, titles, tblob, fb, fo, out)
         _gather(rtape, r, rs, False)
@@ -1445,7 +1474,7 @@ def write_parameters(rbuf, rtape, ibuf, itape, info, ver_index, titles, tblob, f
     return _frag(out, p, fb, fo, P_CLOSE)
 
 
-@njit(cache=_CACHE, nogil=True)
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _result(rbuf, rtape, r, rs, ds, i, p, ibuf, itape, info, ver_index, titles, tblob, fb, fo, out):
     """Result ``r`` (its members in ``rs``) as the batch-response entry of Claim ``i``: the end, or -1."""
     if True:

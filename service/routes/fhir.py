@@ -33,9 +33,9 @@ _ISSUE_CODES = {400: "structure", 401: "security", 404: "not-found", 413: "too-c
                 503: "transient"}
 
 
-def fhir_response(doc: dict | bytes, status: int = 200, headers: dict | None = None) -> Response:
-    """A FHIR resource (a dict, or its JSON bytes already written) as the response."""
-    body = doc if isinstance(doc, bytes) else orjson.dumps(doc)
+def fhir_response(doc: dict | bytes | memoryview, status: int = 200, headers: dict | None = None) -> Response:
+    """A FHIR resource (a dict, or its JSON already written: bytes or a memoryview) as the response."""
+    body = doc if isinstance(doc, (bytes, memoryview)) else orjson.dumps(doc)
     return Response(body, status_code=status, media_type=F.FHIR_MEDIA_TYPE, headers=headers)
 
 

@@ -107,6 +107,28 @@ def test_compiled_road_counts_what_it_grouped(grouper, public_records):
                         ["returnCode"]["valueCode"] == rc)
 
 
+def test_compiled_road_prices_as_the_python_road_with_a_base_rate(grouper, public_records):
+    body = bundle([R.claim(r) for r in public_records[:200]])
+    fast = B.group_bundle(grouper, body, "Claim", MAX, base_rate="6543.21")
+    mode, items = F.read_body(body, "Claim", max_entries=MAX)
+    slow = F.batch_response([("200 OK", d) for _, d in F.group_resources(grouper, items, base_rate="6543.21")])
+    assert fast is not None and orjson.loads(fast[0]) == slow
+    assert any(p["name"] == "paymentEstimate" for e in slow["entry"] for p in e["resource"]["parameter"])
+
+
+def test_compiled_road_applies_the_default_hospital_status_as_the_service(grouper, public_records):
+    claims = [R.claim(r) for r in public_records[:100]]
+    for c in claims:
+        c.pop("extension")
+    body = bundle(claims)
+    fast = B.group_bundle(grouper, body, "Claim", MAX, hospital_status="exempt")
+    mode, items = F.read_body(body, "Claim", max_entries=MAX)
+    for it in items:
+        it.claim["hospital_status"] = "exempt"  # as service.routes.fhir._group does
+    slow = F.batch_response([("200 OK", d) for _, d in F.group_resources(grouper, items)])
+    assert fast is not None and orjson.loads(fast[0]) == slow
+
+
 def test_compiled_road_reads_indented_json(grouper, public_records):
     body = orjson.dumps(orjson.loads(bundle([R.claim(r) for r in public_records[:20]])), option=orjson.OPT_INDENT_2)
     assert assert_same(grouper, body, taken=True)
@@ -139,6 +161,12 @@ def test_structure_mutants_are_answered_as_the_python_road(grouper, public_recor
             raise AssertionError(f"mutant {name}: {exc}") from None
     assert taken > 0 and declined > 300
     print(f"structure mutants: {taken} taken (valid, equal), {declined} left to the Python road")
+
+
+def _first_procedure(claim: dict) -> dict:
+    """The first procedure's CodeableConcept (a procedure added when the claim has none)."""
+    procedures = claim.setdefault("procedure", [{"sequence": 1, "procedureCodeableConcept": {"coding": [{}]}}])
+    return procedures[0]["procedureCodeableConcept"]
 
 
 def _claim_mutations():
@@ -205,11 +233,9 @@ def _claim_mutations():
         "no procedures": lambda c: c.pop("procedure", None),
         "procedure reference": lambda c: c.setdefault("procedure", [{"sequence": 1}])[0].update(
             procedureReference={"reference": "Procedure/x"}),
-        "procedure cpt": lambda c: c.setdefault("procedure", [{"sequence": 1, "procedureCodeableConcept": {
-            "coding": [{}]}}])[0]["procedureCodeableConcept"].update(coding=[{"system": "http://www.ama-assn.org/go/cpt",
-                                                                             "code": "99213"}]),
-        "unknown procedure": lambda c: c.setdefault("procedure", [{"sequence": 1, "procedureCodeableConcept": {
-            "coding": [{}]}}])[0]["procedureCodeableConcept"].update(coding=[{"system": F.ICD10PCS, "code": "ZZZZZZZ"}]),
+        "procedure cpt": lambda c: _first_procedure(c).update(coding=[{"system": "http://www.ama-assn.org/go/cpt",
+                                                                        "code": "99213"}]),
+        "unknown procedure": lambda c: _first_procedure(c).update(coding=[{"system": F.ICD10PCS, "code": "ZZZZZZZ"}]),
         "an empty extension list": lambda c: c.update(extension=[]),
         "a null": lambda c: c.update(created=None),
     }
@@ -265,10 +291,13 @@ def test_bundle_level_cases_take_the_python_road(grouper, public_records):
             {"resource": claims[0]}, {"resource": R.encounter_bundle(public_records[0])["entry"][1]["resource"]}]},
         "an EOB in a Claim batch": {"resourceType": "Bundle", "type": "batch", "entry": [
             {"resource": claims[0]}, {"resource": R.claim(public_records[1], "ExplanationOfBenefit")}]},
-        "fullUrl a number": {"resourceType": "Bundle", "type": "batch", "entry": [{"fullUrl": 5, "resource": claims[0]}]},
+        "fullUrl a number": {"resourceType": "Bundle", "type": "batch",
+                             "entry": [{"fullUrl": 5, "resource": claims[0]}]},
         "no type": {"resourceType": "Bundle", "entry": [{"resource": claims[0]}]},
-        "unknown Bundle element": {"resourceType": "Bundle", "type": "batch", "foo": 1, "entry": [{"resource": claims[0]}]},
-        "only Patients": {"resourceType": "Bundle", "type": "batch", "entry": [{"resource": claims[0]["contained"][0]}]},
+        "unknown Bundle element": {"resourceType": "Bundle", "type": "batch", "foo": 1,
+                                   "entry": [{"resource": claims[0]}]},
+        "only Patients": {"resourceType": "Bundle", "type": "batch",
+                          "entry": [{"resource": claims[0]["contained"][0]}]},
         "a single Claim": claims[0],
     }
     for name, doc in cases.items():

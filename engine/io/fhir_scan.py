@@ -1477,119 +1477,118 @@ def write_parameters(rbuf, rtape, ibuf, itape, info, ver_index, titles, tblob, f
 @njit(cache=_CACHE, nogil=True, _nrt=False)
 def _result(rbuf, rtape, r, rs, ds, i, p, ibuf, itape, info, ver_index, titles, tblob, fb, fo, out):
     """Result ``r`` (its members in ``rs``) as the batch-response entry of Claim ``i``: the end, or -1."""
-    if True:
-        if i:
-            p = _frag(out, p, fb, fo, P_COMMA)
-        p = _frag(out, p, fb, fo, P_ENTRY)
-        rid = info[i, 0]
-        if rid >= 0:
-            p = _frag(out, p, fb, fo, P_ID)
-            p = _copy_str(out, p, ibuf, itape, rid)
-            p = _frag(out, p, fb, fo, P_ID_END)
-        version = rs[R_VERSION]
-        drg = rs[R_DRG]
-        mdc = rs[R_MDC]
-        initial = rs[R_INITIAL_DRG]
-        initial_mdc = rs[R_INITIAL_MDC]
-        rc = rs[R_RETURN_CODE]
-        vi = _version_index(rbuf, rtape, version, ver_index)
-        d = _digits_of(rbuf, rtape, initial)
-        if vi < 0 or d < 0 or d > 999 or drg < 0 or rtape[drg, C_KIND] != K_STR or mdc < 0 \
-                or rtape[mdc, C_KIND] != K_STR or initial_mdc < 0 or rtape[initial_mdc, C_KIND] != K_STR or rc < 0 \
-                or rs[R_EDIT_TYPE] >= 0:
+    if i:
+        p = _frag(out, p, fb, fo, P_COMMA)
+    p = _frag(out, p, fb, fo, P_ENTRY)
+    rid = info[i, 0]
+    if rid >= 0:
+        p = _frag(out, p, fb, fo, P_ID)
+        p = _copy_str(out, p, ibuf, itape, rid)
+        p = _frag(out, p, fb, fo, P_ID_END)
+    version = rs[R_VERSION]
+    drg = rs[R_DRG]
+    mdc = rs[R_MDC]
+    initial = rs[R_INITIAL_DRG]
+    initial_mdc = rs[R_INITIAL_MDC]
+    rc = rs[R_RETURN_CODE]
+    vi = _version_index(rbuf, rtape, version, ver_index)
+    d = _digits_of(rbuf, rtape, initial)
+    if vi < 0 or d < 0 or d > 999 or drg < 0 or rtape[drg, C_KIND] != K_STR or mdc < 0 \
+            or rtape[mdc, C_KIND] != K_STR or initial_mdc < 0 or rtape[initial_mdc, C_KIND] != K_STR or rc < 0 \
+            or rs[R_EDIT_TYPE] >= 0:
+        return -1
+    p = _frag(out, p, fb, fo, P_VERSION)
+    p = _raw(out, p, rbuf, rtape, version)
+    p = _frag(out, p, fb, fo, P_END1)
+    for j in range(2):
+        code = drg if j == 0 else mdc
+        desc = rs[R_DRG_DESC if j == 0 else R_MDC_DESC]
+        p = _frag(out, p, fb, fo, P_DRG if j == 0 else P_MDC)
+        p = _raw(out, p, rbuf, rtape, code)
+        if _truthy(rbuf, rtape, desc):
+            if rtape[desc, C_KIND] != K_STR:
+                return -1
+            p = _frag(out, p, fb, fo, P_DISPLAY)
+            p = _raw(out, p, rbuf, rtape, desc)
+        p = _frag(out, p, fb, fo, P_END2)
+    p = _frag(out, p, fb, fo, P_INITIAL_DRG)
+    p = _raw(out, p, rbuf, rtape, initial)
+    title = titles[vi * 1000 + d]
+    if titles[vi * 1000 + d + 1] > title:
+        p = _frag(out, p, fb, fo, P_DISPLAY_Q)
+        p = _copy(out, p, tblob, title, titles[vi * 1000 + d + 1])
+        p = _frag(out, p, fb, fo, P_QUOTE)
+    p = _frag(out, p, fb, fo, P_END2)
+    p = _frag(out, p, fb, fo, P_INITIAL_MDC)
+    p = _raw(out, p, rbuf, rtape, initial_mdc)
+    p = _frag(out, p, fb, fo, P_END2)
+    p = _frag(out, p, fb, fo, P_RETURN_CODE)
+    p = _raw(out, p, rbuf, rtape, rc)
+    p = _frag(out, p, fb, fo, P_END0)
+    sev = rs[R_SEVERITY]
+    if _truthy(rbuf, rtape, sev):
+        if rtape[sev, C_KIND] != K_OBJ:
             return -1
-        p = _frag(out, p, fb, fo, P_VERSION)
-        p = _raw(out, p, rbuf, rtape, version)
-        p = _frag(out, p, fb, fo, P_END1)
-        for j in range(2):
-            code = drg if j == 0 else mdc
-            desc = rs[R_DRG_DESC if j == 0 else R_MDC_DESC]
-            p = _frag(out, p, fb, fo, P_DRG if j == 0 else P_MDC)
-            p = _raw(out, p, rbuf, rtape, code)
-            if _truthy(rbuf, rtape, desc):
-                if rtape[desc, C_KIND] != K_STR:
-                    return -1
-                p = _frag(out, p, fb, fo, P_DISPLAY)
-                p = _raw(out, p, rbuf, rtape, desc)
-            p = _frag(out, p, fb, fo, P_END2)
-        p = _frag(out, p, fb, fo, P_INITIAL_DRG)
-        p = _raw(out, p, rbuf, rtape, initial)
-        title = titles[vi * 1000 + d]
-        if titles[vi * 1000 + d + 1] > title:
-            p = _frag(out, p, fb, fo, P_DISPLAY_Q)
-            p = _copy(out, p, tblob, title, titles[vi * 1000 + d + 1])
-            p = _frag(out, p, fb, fo, P_QUOTE)
-        p = _frag(out, p, fb, fo, P_END2)
-        p = _frag(out, p, fb, fo, P_INITIAL_MDC)
-        p = _raw(out, p, rbuf, rtape, initial_mdc)
-        p = _frag(out, p, fb, fo, P_END2)
-        p = _frag(out, p, fb, fo, P_RETURN_CODE)
-        p = _raw(out, p, rbuf, rtape, rc)
-        p = _frag(out, p, fb, fo, P_END0)
-        sev = rs[R_SEVERITY]
-        if _truthy(rbuf, rtape, sev):
-            if rtape[sev, C_KIND] != K_OBJ:
-                return -1
+    else:
+        sev = -1
+    for j in range(2):
+        p = _frag(out, p, fb, fo, P_SEVERITY if j == 0 else P_FINAL)
+        v = member(rtape, sev, R_INITIAL if j == 0 else R_FINAL) if sev >= 0 else -1
+        if v >= 0:
+            p = _raw(out, p, rbuf, rtape, v)
         else:
-            sev = -1
-        for j in range(2):
-            p = _frag(out, p, fb, fo, P_SEVERITY if j == 0 else P_FINAL)
-            v = member(rtape, sev, R_INITIAL if j == 0 else R_FINAL) if sev >= 0 else -1
-            if v >= 0:
-                p = _raw(out, p, rbuf, rtape, v)
-            else:
-                p = _frag(out, p, fb, fo, P_NULL)
-        p = _frag(out, p, fb, fo, P_END_PART)
-        for j in range(2):
-            v = member(rtape, r, R_MED_SURG if j == 0 else R_HAC_STATUS)
-            if _truthy(rbuf, rtape, v):
-                p = _frag(out, p, fb, fo, P_MED_SURG if j == 0 else P_HAC_STATUS)
-                p = _raw(out, p, rbuf, rtape, v)
-                p = _frag(out, p, fb, fo, P_END0)
-        for j in range(2):
-            v = member(rtape, r, R_WEIGHT if j == 0 else R_ADJUSTED_WEIGHT)
-            if _given(rtape, v):
-                p = _frag(out, p, fb, fo, P_WEIGHT if j == 0 else P_ADJUSTED)
-                p = _raw(out, p, rbuf, rtape, v)
-                p = _frag(out, p, fb, fo, P_END0)
-        pay = rs[R_PAYMENT]
-        if pay >= 0 and rtape[pay, C_KIND] == K_OBJ:
-            v = member(rtape, pay, R_AMOUNT)
-            if _given(rtape, v):
-                p = _frag(out, p, fb, fo, P_PAYMENT)
-                p = _raw(out, p, rbuf, rtape, v)
-                p = _frag(out, p, fb, fo, P_PAYMENT_END)
-        billed = info[i, 1]
-        if billed >= 0:
-            b = _digits_of(ibuf, itape, billed)
-            g = _digits_of(rbuf, rtape, drg)
-            if b < 0 or g < 0:
-                return -1
-            p = _frag(out, p, fb, fo, P_BILLED)
-            p = _copy_str(out, p, ibuf, itape, billed)
-            p = _frag(out, p, fb, fo, P_MATCHES)
-            p = _frag(out, p, fb, fo, P_TRUE if b == g else P_FALSE)
+            p = _frag(out, p, fb, fo, P_NULL)
+    p = _frag(out, p, fb, fo, P_END_PART)
+    for j in range(2):
+        v = member(rtape, r, R_MED_SURG if j == 0 else R_HAC_STATUS)
+        if _truthy(rbuf, rtape, v):
+            p = _frag(out, p, fb, fo, P_MED_SURG if j == 0 else P_HAC_STATUS)
+            p = _raw(out, p, rbuf, rtape, v)
             p = _frag(out, p, fb, fo, P_END0)
-        pdx = rs[R_PDX]
-        if _truthy(rbuf, rtape, pdx):
-            p = _dx_part(out, p, rbuf, rtape, pdx, 1, True, fb, fo, ds)
+    for j in range(2):
+        v = member(rtape, r, R_WEIGHT if j == 0 else R_ADJUSTED_WEIGHT)
+        if _given(rtape, v):
+            p = _frag(out, p, fb, fo, P_WEIGHT if j == 0 else P_ADJUSTED)
+            p = _raw(out, p, rbuf, rtape, v)
+            p = _frag(out, p, fb, fo, P_END0)
+    pay = rs[R_PAYMENT]
+    if pay >= 0 and rtape[pay, C_KIND] == K_OBJ:
+        v = member(rtape, pay, R_AMOUNT)
+        if _given(rtape, v):
+            p = _frag(out, p, fb, fo, P_PAYMENT)
+            p = _raw(out, p, rbuf, rtape, v)
+            p = _frag(out, p, fb, fo, P_PAYMENT_END)
+    billed = info[i, 1]
+    if billed >= 0:
+        b = _digits_of(ibuf, itape, billed)
+        g = _digits_of(rbuf, rtape, drg)
+        if b < 0 or g < 0:
+            return -1
+        p = _frag(out, p, fb, fo, P_BILLED)
+        p = _copy_str(out, p, ibuf, itape, billed)
+        p = _frag(out, p, fb, fo, P_MATCHES)
+        p = _frag(out, p, fb, fo, P_TRUE if b == g else P_FALSE)
+        p = _frag(out, p, fb, fo, P_END0)
+    pdx = rs[R_PDX]
+    if _truthy(rbuf, rtape, pdx):
+        p = _dx_part(out, p, rbuf, rtape, pdx, 1, True, fb, fo, ds)
+        if p < 0:
+            return -1
+    for j in range(2):
+        arr = member(rtape, r, R_SDX if j == 0 else R_PROCEDURES)
+        if not _truthy(rbuf, rtape, arr):
+            continue
+        if rtape[arr, C_KIND] != K_ARR:
+            return -1
+        c = arr + 1
+        k = 0
+        while c < rtape[arr, C_NEXT]:
+            if j == 0:
+                p = _dx_part(out, p, rbuf, rtape, c, k + 2, False, fb, fo, ds)
+            else:
+                p = _px_part(out, p, rbuf, rtape, c, k + 1, fb, fo, ds)
             if p < 0:
                 return -1
-        for j in range(2):
-            arr = member(rtape, r, R_SDX if j == 0 else R_PROCEDURES)
-            if not _truthy(rbuf, rtape, arr):
-                continue
-            if rtape[arr, C_KIND] != K_ARR:
-                return -1
-            c = arr + 1
-            k = 0
-            while c < rtape[arr, C_NEXT]:
-                if j == 0:
-                    p = _dx_part(out, p, rbuf, rtape, c, k + 2, False, fb, fo, ds)
-                else:
-                    p = _px_part(out, p, rbuf, rtape, c, k + 1, fb, fo, ds)
-                if p < 0:
-                    return -1
-                k += 1
-                c = rtape[c, C_NEXT]
-        return _frag(out, p, fb, fo, P_ENTRY_END)
+            k += 1
+            c = rtape[c, C_NEXT]
+    return _frag(out, p, fb, fo, P_ENTRY_END)

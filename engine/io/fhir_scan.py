@@ -4,7 +4,7 @@ JSON texts, and the grouper's result documents written as ``Parameters``.
 
 Why a module of its own: it is the part that is compiled (numba, cached on disk);
 engine.io.fhir_bundle around it is Python that builds its tables and hands it bytes.
-Everything here is self-contained (nothing compiled from other modules), see :data:`_CACHE`.
+It calls two compiled helpers of engine.parse and engine.render, see :data:`_CACHE`.
 
 Every function answers "not taken" (a negative number, False) for anything it does not
 state exactly; the caller then takes the Python road (engine.io.fhir), which decides.
@@ -13,12 +13,20 @@ state exactly; the caller then takes the Python road (engine.io.fhir), which dec
 from __future__ import annotations
 
 import numpy as np
+from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
 
-#: numba's on-disk cache for this module's compiled code: it calls nothing compiled outside this
-#: file, so numba's own check of this file's stamp keeps its cache right (as engine.io.x12_scan).
+# the compiled JSON reader's blank skipper and the result writer's memcpy: both modules are part of
+# the kernel's cache key (engine.numba_cache), so a change to them starts a fresh cache for this one too
+from ..parse import _ws
+from ..render import _copy as _memcpy
+
+#: numba's on-disk cache for this module's compiled code.  What it calls from outside this file
+#: (engine.parse's ``_ws``, engine.render's memcpy) is in the kernel's cache key (engine.numba_cache):
+#: numba's own check of this file's stamp, and that key, keep its cache right; this file is not in
+#: the key (no literal ``cache=True``), so editing it never recompiles the kernel.
 _CACHE = True
 
 # ---- the tape -----------------------------------------------------------------------------------
@@ -41,6 +49,17 @@ _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
 
 
+def _pointer(context, builder, array_type, array, offset, offset_type):
+    """An i8* to ``array[offset]`` (codegen of the intrinsics below)."""
+    data = context.make_array(array_type)(context, builder, array).data
+    at = builder.gep(data, [context.cast(builder, offset, offset_type, types.int64)])
+    return builder.bitcast(at, ir.IntType(8).as_pointer())
+
+
+def _libc(builder, name: str, returns, *args):
+    return cgutils.get_or_insert_function(builder.module, ir.FunctionType(returns, list(args)), name)
+
+
 @intrinsic
 def _memeq(typingctx, a, alo, b, blo, n):
     """``a[alo:alo + n] == b[blo:blo + n]`` by the C library's memcmp (byte arrays, bounds checked
@@ -50,18 +69,12 @@ def _memeq(typingctx, a, alo, b, blo, n):
         return None
 
     def codegen(context, builder, signature, args):
-        from llvmlite import ir
-
-        x, xlo, y, ylo, n_ = args
         t_a, t_alo, t_b, t_blo, t_n = signature.args
-        i64 = types.int64
-        xp = builder.gep(context.make_array(t_a)(context, builder, x).data, [context.cast(builder, xlo, t_alo, i64)])
-        yp = builder.gep(context.make_array(t_b)(context, builder, y).data, [context.cast(builder, ylo, t_blo, i64)])
         ptr = ir.IntType(8).as_pointer()
-        fnty = ir.FunctionType(ir.IntType(32), [ptr, ptr, ir.IntType(64)])
-        memcmp = cgutils.get_or_insert_function(builder.module, fnty, "memcmp")
-        res = builder.call(memcmp, [builder.bitcast(xp, ptr), builder.bitcast(yp, ptr),
-                                    context.cast(builder, n_, t_n, i64)])
+        memcmp = _libc(builder, "memcmp", ir.IntType(32), ptr, ptr, ir.IntType(64))
+        res = builder.call(memcmp, [_pointer(context, builder, t_a, args[0], args[1], t_alo),
+                                    _pointer(context, builder, t_b, args[2], args[3], t_blo),
+                                    context.cast(builder, args[4], t_n, types.int64)])
         return builder.icmp_signed("==", res, ir.Constant(ir.IntType(32), 0))
 
     return types.boolean(a, alo, b, blo, n), codegen
@@ -75,33 +88,17 @@ def _memchr(typingctx, a, lo, n, byte):
         return None
 
     def codegen(context, builder, signature, args):
-        from llvmlite import ir
-
-        x, lo_, n_, b_ = args
         t_a, t_lo, t_n, t_b = signature.args
-        i64 = types.int64
-        start = builder.gep(context.make_array(t_a)(context, builder, x).data,
-                            [context.cast(builder, lo_, t_lo, i64)])
         ptr = ir.IntType(8).as_pointer()
-        fnty = ir.FunctionType(ptr, [ptr, ir.IntType(32), ir.IntType(64)])
-        memchr = cgutils.get_or_insert_function(builder.module, fnty, "memchr")
-        found = builder.call(memchr, [builder.bitcast(start, ptr), context.cast(builder, b_, t_b, types.int32),
-                                      context.cast(builder, n_, t_n, i64)])
-        at = builder.sub(builder.ptrtoint(found, ir.IntType(64)), builder.ptrtoint(start, ir.IntType(64)))
-        return builder.select(builder.icmp_unsigned("==", found, ir.Constant(ptr, None)),
-                              ir.Constant(ir.IntType(64), -1), at)
+        i64 = ir.IntType(64)
+        memchr = _libc(builder, "memchr", ptr, ptr, ir.IntType(32), i64)
+        start = _pointer(context, builder, t_a, args[0], args[1], t_lo)
+        found = builder.call(memchr, [start, context.cast(builder, args[3], t_b, types.int32),
+                                      context.cast(builder, args[2], t_n, types.int64)])
+        at = builder.sub(builder.ptrtoint(found, i64), builder.ptrtoint(start, i64))
+        return builder.select(builder.icmp_unsigned("==", found, ir.Constant(ptr, None)), ir.Constant(i64, -1), at)
 
     return types.int64(a, lo, n, byte), codegen
-
-
-@njit(cache=_CACHE, nogil=True, _nrt=False)
-def _ws(buf, p, n):
-    while p < n:
-        c = buf[p]
-        if c != 32 and c != 9 and c != 10 and c != 13:
-            break
-        p += 1
-    return p
 
 
 @njit(cache=_CACHE, nogil=True, _nrt=False)
@@ -619,28 +616,6 @@ _CF = np.frombuffer("".join(_CLAIM_FRAGS).encode("ascii"), np.uint8)
 _CF_OFF = np.cumsum([0] + [len(f) for f in _CLAIM_FRAGS]).astype(np.int64)
 
 
-@intrinsic
-def _memcpy(typingctx, dst, at, src, start, n):
-    """``dst[at:at + n] = src[start:start + n]`` as one memcpy (byte arrays, bounds checked by
-    the caller): a numba loop over bytes costs a few cycles a byte (each index checked for a
-    negative), and the writers copy megabytes of fragments of tens of bytes."""
-    if not (isinstance(dst, types.Array) and isinstance(src, types.Array)
-            and dst.dtype == types.uint8 and src.dtype == types.uint8):
-        return None
-
-    def codegen(context, builder, signature, args):
-        d, at_, s, start_, n_ = args
-        t_dst, t_at, t_src, t_start, t_n = signature.args
-        dst_ptr = builder.gep(context.make_array(t_dst)(context, builder, d).data,
-                              [context.cast(builder, at_, t_at, types.int64)])
-        src_ptr = builder.gep(context.make_array(t_src)(context, builder, s).data,
-                              [context.cast(builder, start_, t_start, types.int64)])
-        cgutils.raw_memcpy(builder, dst_ptr, src_ptr, context.cast(builder, n_, t_n, types.int64), 1)
-        return context.get_dummy_value()
-
-    return types.void(dst, at, src, start, n), codegen
-
-
 @njit(cache=_CACHE, nogil=True, _nrt=False)
 def _frag(out, p, blob, off, k):
     a = off[k]
@@ -679,11 +654,17 @@ def _int(out, p, x):
 
 
 @njit(cache=_CACHE, nogil=True, _nrt=False)
+def _codings(tape, concept):
+    """The ``coding`` array token of CodeableConcept token ``concept``, -1 when none."""
+    if concept < 0 or tape[concept, C_KIND] != K_OBJ:
+        return -1
+    return member(tape, concept, N_CODING)
+
+
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _codings_with(buf, tape, concept, sblob, soff, code_k):
     """Whether CodeableConcept token ``concept`` has a coding whose code is constant ``code_k``."""
-    if concept < 0 or tape[concept, C_KIND] != K_OBJ:
-        return False
-    codings = member(tape, concept, N_CODING)
+    codings = _codings(tape, concept)
     if codings < 0:
         return False
     c = codings + 1
@@ -698,9 +679,7 @@ def _codings_with(buf, tape, concept, sblob, soff, code_k):
 def _concept_code(buf, tape, concept, sblob, soff, system_k):
     """engine.io.fhir._concept_code: the code token of the first coding (of system constant
     ``system_k``; -1: any) that has a code; -1 when none."""
-    if concept < 0 or tape[concept, C_KIND] != K_OBJ:
-        return -1
-    codings = member(tape, concept, N_CODING)
+    codings = _codings(tape, concept)
     if codings < 0:
         return -1
     c = codings + 1
@@ -746,9 +725,7 @@ def _code_of(buf, tape, owner, concept_key, reference_key, sblob, soff, system_k
     if member(tape, owner, reference_key) >= 0:
         return -1
     concept = member(tape, owner, concept_key)
-    if concept < 0 or tape[concept, C_KIND] != K_OBJ:
-        return -1
-    codings = member(tape, concept, N_CODING)
+    codings = _codings(tape, concept)
     if codings < 0:
         return -1
     c = codings + 1
@@ -1233,6 +1210,14 @@ def _raw(out, p, buf, tape, v):
 
 
 @njit(cache=_CACHE, nogil=True, _nrt=False)
+def _part(out, p, fb, fo, frag, buf, tape, v):
+    """Fragment ``frag`` (a part's name and value key), token ``v`` as written, the part's brace."""
+    p = _frag(out, p, fb, fo, frag)
+    p = _raw(out, p, buf, tape, v)
+    return _frag(out, p, fb, fo, P_END0)
+
+
+@njit(cache=_CACHE, nogil=True, _nrt=False)
 def _truthy(buf, tape, v):
     """Python's truth of the JSON value at token ``v`` (-1: absent, false)."""
     if v < 0:
@@ -1289,26 +1274,32 @@ def _codes_part(out, p, buf, tape, arr, fb, fo, frag):
     c = arr + 1
     while c < tape[arr, C_NEXT]:
         if _code_value(tape, c):
-            p = _frag(out, p, fb, fo, frag)
-            p = _raw(out, p, buf, tape, c)
-            p = _frag(out, p, fb, fo, P_END0)
+            p = _part(out, p, fb, fo, frag, buf, tape, c)
         c = tape[c, C_NEXT]
     return p
 
 
 @njit(cache=_CACHE, nogil=True, _nrt=False)
-def _dx_part(out, p, buf, tape, dx, seq, principal, fb, fo, ds):
-    """engine.io.fhir._dx_part; -1 for a value it would not write the same way."""
-    if tape[dx, C_KIND] != K_OBJ:
+def _code_part(out, p, buf, tape, x, seq, role, fb, fo, ds):
+    """engine.io.fhir._dx_part (``role`` 0 principal, 1 secondary) or _px_part (``role`` 2) of
+    result code object ``x``; -1 for a value it would not write the same way."""
+    if tape[x, C_KIND] != K_OBJ:
         return -1
-    _gather(tape, dx, ds, True)
-    p = _dx_fields(out, p, buf, tape, dx, seq, principal, fb, fo, ds)
-    _gather(tape, dx, ds, False)
+    _gather(tape, x, ds, True)  # (its members, in ds; cleared below)
+    if role == 2:
+        p = _px_fields(out, p, buf, tape, seq, fb, fo, ds)
+    else:
+        p = _dx_fields(out, p, buf, tape, seq, role == 0, fb, fo, ds)
+    if p >= 0:
+        p = _codes_part(out, p, buf, tape, ds[R_EDITS], fb, fo, P_EDIT)
+    if p >= 0:
+        p = _frag(out, p, fb, fo, P_PARTS_END)
+    _gather(tape, x, ds, False)
     return p
 
 
 @njit(cache=_CACHE, nogil=True, _nrt=False)
-def _dx_fields(out, p, buf, tape, dx, seq, principal, fb, fo, ds):
+def _dx_fields(out, p, buf, tape, seq, principal, fb, fo, ds):
     code = ds[N_CODE]
     if code < 0 or tape[code, C_KIND] != K_STR:
         return -1
@@ -1321,15 +1312,11 @@ def _dx_fields(out, p, buf, tape, dx, seq, principal, fb, fo, ds):
     p = _frag(out, p, fb, fo, P_DX)
     p = _int(out, p, seq)
     p = _frag(out, p, fb, fo, P_PRINCIPAL if principal else P_SECONDARY)
-    p = _frag(out, p, fb, fo, P_DX_CODE)
-    p = _raw(out, p, buf, tape, code)
-    p = _frag(out, p, fb, fo, P_END0)
+    p = _part(out, p, fb, fo, P_DX_CODE, buf, tape, code)
     p = _frag(out, p, fb, fo, P_END0)
     v = ds[R_POA]
     if _truthy(buf, tape, v):
-        p = _frag(out, p, fb, fo, P_POA)
-        p = _raw(out, p, buf, tape, v)
-        p = _frag(out, p, fb, fo, P_END0)
+        p = _part(out, p, fb, fo, P_POA, buf, tape, v)
     for j in range(4):
         if j == 0:
             v, frag = ds[R_AFFECTS], P_AFFECTS
@@ -1340,9 +1327,7 @@ def _dx_fields(out, p, buf, tape, dx, seq, principal, fb, fo, ds):
         else:
             v, frag = ds[R_POA_ERROR], P_POA_ERROR
         if _code_value(tape, v):
-            p = _frag(out, p, fb, fo, frag)
-            p = _raw(out, p, buf, tape, v)
-            p = _frag(out, p, fb, fo, P_END0)
+            p = _part(out, p, fb, fo, frag, buf, tape, v)
     hacs = ds[R_HACS]
     if _truthy(buf, tape, hacs):
         if tape[hacs, C_KIND] != K_ARR:
@@ -1362,39 +1347,21 @@ def _dx_fields(out, p, buf, tape, dx, seq, principal, fb, fo, ds):
             p = _raw(out, p, buf, tape, status)
             p = _frag(out, p, fb, fo, P_END_PART)
             c = tape[c, C_NEXT]
-    p = _codes_part(out, p, buf, tape, ds[R_EDITS], fb, fo, P_EDIT)
-    if p < 0:
-        return -1
-    return _frag(out, p, fb, fo, P_PARTS_END)
-
-
-@njit(cache=_CACHE, nogil=True, _nrt=False)
-def _px_part(out, p, buf, tape, px, seq, fb, fo, ds):
-    """engine.io.fhir._px_part; -1 for a value it would not write the same way."""
-    if tape[px, C_KIND] != K_OBJ:
-        return -1
-    _gather(tape, px, ds, True)
-    p = _px_fields(out, p, buf, tape, px, seq, fb, fo, ds)
-    _gather(tape, px, ds, False)
     return p
 
 
 @njit(cache=_CACHE, nogil=True, _nrt=False)
-def _px_fields(out, p, buf, tape, px, seq, fb, fo, ds):
+def _px_fields(out, p, buf, tape, seq, fb, fo, ds):
     code = ds[N_CODE]
     if code < 0 or tape[code, C_KIND] != K_STR:
         return -1
     p = _frag(out, p, fb, fo, P_PX)
     p = _int(out, p, seq)
-    p = _frag(out, p, fb, fo, P_PX_CODE)
-    p = _raw(out, p, buf, tape, code)
-    p = _frag(out, p, fb, fo, P_END0)
+    p = _part(out, p, fb, fo, P_PX_CODE, buf, tape, code)
     p = _frag(out, p, fb, fo, P_END0)
     v = ds[R_AFFECTS]
     if _code_value(tape, v):
-        p = _frag(out, p, fb, fo, P_AFFECTS)
-        p = _raw(out, p, buf, tape, v)
-        p = _frag(out, p, fb, fo, P_END0)
+        p = _part(out, p, fb, fo, P_AFFECTS, buf, tape, v)
     v = ds[R_IS_OR]
     if v >= 0:
         p = _frag(out, p, fb, fo, P_IS_OR)
@@ -1409,9 +1376,7 @@ def _px_fields(out, p, buf, tape, px, seq, fb, fo, ds):
             kind = tape[c, C_KIND]
             if kind == K_STR:
                 if tape[c, C_END] > tape[c, C_START]:
-                    p = _frag(out, p, fb, fo, P_HAC_USAGE)
-                    p = _raw(out, p, buf, tape, c)
-                    p = _frag(out, p, fb, fo, P_END0)
+                    p = _part(out, p, fb, fo, P_HAC_USAGE, buf, tape, c)
             elif kind == K_NUM and tape[c, C_FLAGS] == 0:  # str(5): "5"
                 p = _frag(out, p, fb, fo, P_HAC_USAGE)
                 p = _frag(out, p, fb, fo, P_QUOTE)
@@ -1421,10 +1386,7 @@ def _px_fields(out, p, buf, tape, px, seq, fb, fo, ds):
             else:
                 return -1
             c = tape[c, C_NEXT]
-    p = _codes_part(out, p, buf, tape, ds[R_EDITS], fb, fo, P_EDIT)
-    if p < 0:
-        return -1
-    return _frag(out, p, fb, fo, P_PARTS_END)
+    return p
 
 
 @njit(cache=_CACHE, nogil=True, _nrt=False)
@@ -1522,9 +1484,7 @@ def _result(rbuf, rtape, r, rs, ds, i, p, ibuf, itape, info, ver_index, titles, 
     p = _frag(out, p, fb, fo, P_INITIAL_MDC)
     p = _raw(out, p, rbuf, rtape, initial_mdc)
     p = _frag(out, p, fb, fo, P_END2)
-    p = _frag(out, p, fb, fo, P_RETURN_CODE)
-    p = _raw(out, p, rbuf, rtape, rc)
-    p = _frag(out, p, fb, fo, P_END0)
+    p = _part(out, p, fb, fo, P_RETURN_CODE, rbuf, rtape, rc)
     sev = rs[R_SEVERITY]
     if _truthy(rbuf, rtape, sev):
         if rtape[sev, C_KIND] != K_OBJ:
@@ -1542,15 +1502,11 @@ def _result(rbuf, rtape, r, rs, ds, i, p, ibuf, itape, info, ver_index, titles, 
     for j in range(2):
         v = member(rtape, r, R_MED_SURG if j == 0 else R_HAC_STATUS)
         if _truthy(rbuf, rtape, v):
-            p = _frag(out, p, fb, fo, P_MED_SURG if j == 0 else P_HAC_STATUS)
-            p = _raw(out, p, rbuf, rtape, v)
-            p = _frag(out, p, fb, fo, P_END0)
+            p = _part(out, p, fb, fo, P_MED_SURG if j == 0 else P_HAC_STATUS, rbuf, rtape, v)
     for j in range(2):
         v = member(rtape, r, R_WEIGHT if j == 0 else R_ADJUSTED_WEIGHT)
         if _given(rtape, v):
-            p = _frag(out, p, fb, fo, P_WEIGHT if j == 0 else P_ADJUSTED)
-            p = _raw(out, p, rbuf, rtape, v)
-            p = _frag(out, p, fb, fo, P_END0)
+            p = _part(out, p, fb, fo, P_WEIGHT if j == 0 else P_ADJUSTED, rbuf, rtape, v)
     pay = rs[R_PAYMENT]
     if pay >= 0 and rtape[pay, C_KIND] == K_OBJ:
         v = member(rtape, pay, R_AMOUNT)
@@ -1571,7 +1527,7 @@ def _result(rbuf, rtape, r, rs, ds, i, p, ibuf, itape, info, ver_index, titles, 
         p = _frag(out, p, fb, fo, P_END0)
     pdx = rs[R_PDX]
     if _truthy(rbuf, rtape, pdx):
-        p = _dx_part(out, p, rbuf, rtape, pdx, 1, True, fb, fo, ds)
+        p = _code_part(out, p, rbuf, rtape, pdx, 1, 0, fb, fo, ds)
         if p < 0:
             return -1
     for j in range(2):
@@ -1584,9 +1540,9 @@ def _result(rbuf, rtape, r, rs, ds, i, p, ibuf, itape, info, ver_index, titles, 
         k = 0
         while c < rtape[arr, C_NEXT]:
             if j == 0:
-                p = _dx_part(out, p, rbuf, rtape, c, k + 2, False, fb, fo, ds)
+                p = _code_part(out, p, rbuf, rtape, c, k + 2, 1, fb, fo, ds)
             else:
-                p = _px_part(out, p, rbuf, rtape, c, k + 1, fb, fo, ds)
+                p = _code_part(out, p, rbuf, rtape, c, k + 1, 2, fb, fo, ds)
             if p < 0:
                 return -1
             k += 1

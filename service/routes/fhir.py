@@ -4,7 +4,8 @@ and the ``$group`` operation on Claim, ExplanationOfBenefit and Encounter (docs/
 The reading and writing of FHIR is the engine's (``engine.io.fhir``); this module reads
 the body with the JSON routes' bounds, reads a small body on the event loop (a single resource is then
 grouped with the others arriving with it, ``_Batcher``), a larger one and its grouping in a
-worker thread, and answers ``application/fhir+json``: a ``Parameters``, a batch-response ``Bundle`` or an
+worker thread (a batch Bundle first through the engine's compiled road,
+``engine.io.fhir_bundle``, which answers it or declines), and answers ``application/fhir+json``: a ``Parameters``, a batch-response ``Bundle`` or an
 ``OperationOutcome`` (4xx) whose ``issue.expression`` names the element at fault.  The
 service's own refusals (body too large, a bad ``?edits=``, the engine still loading) are
 OperationOutcomes too.  Nothing of the body is logged: the access log line names the route.

@@ -352,6 +352,10 @@ def test_tokenizer_takes_no_text_orjson_refuses(public_records):
         assert S.tokenize(np.frombuffer(text, np.uint8), tape, t.ktab, t.kbits, t.kblob, t.koff, False) < 0, text
 
 
+def test_warm_up_takes_the_whole_compiled_road(grouper):
+    assert B.warm(grouper)
+
+
 def test_tables_state_every_element_of_the_schemas():
     t = B._tables()
     assert {"Claim", "ExplanationOfBenefit", "Patient", "Bundle", "BundleEntry", "Coding"} <= set(t.type_names)

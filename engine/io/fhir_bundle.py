@@ -23,7 +23,10 @@ import threading
 import weakref
 
 import numpy as np
+import orjson
 
+from ..encode import version_dates, version_label
+from ..parse import Texts
 from . import fhir as F
 from . import fhir_scan as S
 from .fhir_fast import _PRIMITIVES, schema_for
@@ -176,10 +179,6 @@ _TITLES: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
 def _titles(grouper):
     found = _TITLES.get(grouper)
     if found is None:
-        import orjson
-
-        from ..encode import version_label
-
         versions = list(grouper.version_numbers)
         ver_index = np.full(1000, -1, np.int64)
         texts = []
@@ -297,8 +296,6 @@ def group_bundle(grouper, body: bytes, expect: str, max_entries: int, hospital_s
 
 
 def _group(grouper, body, expect, max_entries, hospital_status, base_rate, s: _Scratch):
-    from ..parse import Texts
-
     read = _read(body, expect, max_entries, s)
     if isinstance(read, int):
         return None
@@ -331,10 +328,6 @@ def warm(grouper) -> bool:
     """Compile the road (or load it from numba's disk cache), build its tables and the grouper's
     DRG titles now, with a Claim made up here: else the first Bundle pays (some 20 s on a cold
     cache).  True when the made-up Claim took the whole road; never raises."""
-    import orjson
-
-    from ..encode import version_dates
-
     try:
         day = version_dates(grouper.version_numbers[-1])[0].isoformat()
         coding = lambda system, code: {"coding": [{"system": system, "code": code}]}  # noqa: E731

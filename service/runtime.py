@@ -132,6 +132,9 @@ class Runtime:
 
                 grouper = Grouper(threads=self.settings.kernel_threads or None)
                 grouper.warm_editor()  # the Medicare Code Editor's tables and kernel, before /readyz
+                from engine.io.fhir_bundle import warm as warm_fhir_bundles
+
+                warm_fhir_bundles(grouper)  # the compiled FHIR Bundle road (engine.io.fhir_bundle)
                 # the kernel threads, started now from this (background priority) thread, inherit it
                 if grouper.threads > 1:
                     start_kernel_threads()

@@ -4,7 +4,8 @@ and the ``$group`` operation on Claim, ExplanationOfBenefit and Encounter (docs/
 The reading and writing of FHIR is the engine's (``engine.io.fhir``); this module reads
 the body with the JSON routes' bounds, reads a small body on the event loop (a single resource is then
 grouped with the others arriving with it, ``_Batcher``), a larger one and its grouping in a
-worker thread, and answers ``application/fhir+json``: a ``Parameters``, a batch-response ``Bundle`` or an
+worker thread (a batch Bundle first through the engine's compiled road,
+``engine.io.fhir_bundle``, which answers it or declines), and answers ``application/fhir+json``: a ``Parameters``, a batch-response ``Bundle`` or an
 ``OperationOutcome`` (4xx) whose ``issue.expression`` names the element at fault.  The
 service's own refusals (body too large, a bad ``?edits=``, the engine still loading) are
 OperationOutcomes too.  Nothing of the body is logged: the access log line names the route.
@@ -19,6 +20,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from engine.io import fhir as F
+from engine.io import fhir_bundle as FB
 
 from .. import openapi as oa
 from ..problems import Problem
@@ -32,8 +34,10 @@ _ISSUE_CODES = {400: "structure", 401: "security", 404: "not-found", 413: "too-c
                 503: "transient"}
 
 
-def fhir_response(doc: dict, status: int = 200, headers: dict | None = None) -> Response:
-    return Response(orjson.dumps(doc), status_code=status, media_type=F.FHIR_MEDIA_TYPE, headers=headers)
+def fhir_response(doc: dict | bytes | memoryview, status: int = 200, headers: dict | None = None) -> Response:
+    """A FHIR resource (a dict, or its JSON already written: bytes or a memoryview) as the response."""
+    body = doc if isinstance(doc, (bytes, memoryview)) else orjson.dumps(doc)
+    return Response(body, status_code=status, media_type=F.FHIR_MEDIA_TYPE, headers=headers)
 
 
 def _problem_outcome(p: Problem) -> Response:
@@ -84,6 +88,24 @@ def _count(metrics, answers: list[tuple[int, dict]]) -> None:
         key = (p["version"]["valueString"], p["returnCode"]["valueCode"])
         counts[key] = counts.get(key, 0) + 1
     metrics.count_grouped(counts, refused)
+
+
+def _bundle_road(rt, grouper, body: bytes, expect: str, rate):
+    """A batch Bundle through the engine's compiled road (``engine.io.fhir_bundle``): (200, the
+    batch-response bytes, claims), or None when the Bundle takes the Python road (which
+    answers it, errors and all)."""
+    settings = rt.settings
+    try:
+        done = FB.group_bundle(grouper, body, expect, settings.max_batch_claims, settings.default_hospital_status,
+                               rate if rate is not None else settings.base_rate)
+    except Exception as exc:  # noqa: BLE001 - a bug of the compiled road: the Python road answers
+        log.error("FHIR Bundle road failed; the Python road answers", extra={"error_type": type(exc).__name__})
+        return None
+    if done is None:
+        return None
+    data, n, counts = done
+    rt.metrics.count_grouped(counts, [])
+    return 200, data, n
 
 
 #: a body up to this size is read on the event loop and, when it is one resource, grouped with
@@ -150,6 +172,10 @@ async def _operation(request: Request, expect: str) -> Response:
             return _work()
 
     def _work():
+        if read is None and not edits:
+            done = _bundle_road(rt, grouper, body, expect, rate)
+            if done is not None:
+                return done
         try:
             mode, items = read or F.read_body(body, expect, max_entries=settings.max_batch_claims)
         except F.FhirInputError as exc:

@@ -207,6 +207,12 @@ def cmd_tables_build(args) -> int:
     from engine.io.x12 import warm
 
     warm(g)  # the 837I reader's compiled code too (engine.io.x12)
+    try:
+        from engine.io.fhir_bundle import compile_road
+    except ImportError:  # without the FHIR models: no FHIR road to compile
+        pass
+    else:
+        compile_road(g.version_numbers[-1])  # the service's FHIR Bundle road (engine.io.fhir_bundle)
     dt = time.perf_counter() - t0
     state = "built" if getattr(g, "built_tables", False) else "loaded from cache"
     print(f"fastdrg: tables {state} in {g.cache_dir}, kernels compiled/loaded; "

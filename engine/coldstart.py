@@ -1,4 +1,4 @@
-"""The first start on two cores: the JSON reader compiled beside the kernel.
+"""The first start on two cores: the JSON reader and the code editor compiled beside the kernel.
 
 numba compiles one function at a time in a process (a global compiler lock), so
 a first start (``fastdrg tables build``, a first ``Grouper()``) compiled the
@@ -7,7 +7,11 @@ compiled JSON reader (engine.parse.read_batch, ~11 s of CPU) one after the
 other.  When the reader is not in numba's cache yet, :func:`start_reader` has a
 child process compile it into that cache while the Grouper compiles the kernel;
 the Grouper then waits for the child (:func:`join`) and loads the reader from
-the cache.  The child holds the tables (memory-mapped) and the reader's compile
+the cache.  The child also compiles the text path's writer (~4 s, which the
+Grouper compiled after the kernel) and the Medicare Code Editor's kernel (~3 s,
+which the service warms before /readyz), still well within the kernel's
+compile.  :func:`spawn` starts such a child for other compiled code too (the
+service's FHIR Bundle road: engine.io.fhir_bundle.ready).  The child holds the tables (memory-mapped) and the reader's compile
 only (~0.3 GB), beside the kernel's compile (~0.5 GB): issue 25 asks the first
 start to stay under 1.2 GB summed over its processes.
 
@@ -33,25 +37,30 @@ def _cached(dispatcher) -> bool:
 
 
 def start_reader(cache_dir, source_path, data_dir) -> subprocess.Popen | None:
-    """A child compiling engine.parse.read_batch into numba's cache for a Grouper
-    on these tables (built already), or None when it is cached or only one core
-    is there."""
+    """A child compiling engine.parse.read_batch (and the code editor's kernel) into
+    numba's cache for a Grouper on these tables (built already), or None when the
+    reader is cached or only one core is there."""
     from . import parse
 
     if (os.cpu_count() or 1) < 2 or _cached(parse.read_batch):
         return None
-    args = json.dumps([str(cache_dir), source_path and str(source_path), data_dir and str(data_dir)])
+    return spawn("from engine.coldstart import _compile_reader as f",
+                 [str(cache_dir), source_path and str(source_path), data_dir and str(data_dir)])
+
+
+def spawn(import_line: str, args: list) -> subprocess.Popen | None:
+    """A child process running ``f(*args)`` after ``import_line`` (which binds ``f``),
+    with this engine on its path and numba's cache directory of this process, its
+    output discarded; None when it cannot start."""
     env = dict(os.environ)  # NUMBA_CACHE_DIR: engine/__init__.py set it, the child keeps it
     root = str(Path(__file__).resolve().parents[1])  # this engine, whatever the child's sys.path
     env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    code = f"import json, sys; {import_line}; f(*json.loads(sys.argv[1]))"
     try:
-        return subprocess.Popen([sys.executable, "-c", _CHILD, args], env=env,
+        return subprocess.Popen([sys.executable, "-c", code, json.dumps(args)], env=env,
                                 stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     except OSError:
         return None
-
-
-_CHILD = "import json, sys; from engine.coldstart import _compile_reader; _compile_reader(*json.loads(sys.argv[1]))"
 
 
 def join(child: subprocess.Popen | None) -> None:
@@ -62,7 +71,8 @@ def join(child: subprocess.Popen | None) -> None:
 
 def _compile_reader(cache_dir: str, source_path: str | None, data_dir: str | None) -> None:
     """The reader's first call as the Grouper makes it (Grouper.read_json: the same
-    buffer and span types as its text path)."""
+    buffer and span types as its text path), then the text path's writer and the code
+    editor's kernel."""
     import orjson
 
     from . import parse as P
@@ -72,3 +82,5 @@ def _compile_reader(cache_dir: str, source_path: str | None, data_dir: str | Non
     claim = {"version": g.versions[-1], "age": 60, "sex": "M", "discharge_status": 1,
              "pdx": "I5021", "sdx": ["E1122"], "procedures": ["02703DZ"]}
     g.read_json(P.array_items(orjson.dumps({"claims": [claim]}), "claims", 1))
+    g.compile_text_writer()  # the writer (engine.render), which the Grouper would compile after the kernel
+    g.edit([{**claim, "los": 3}])  # the code editor's kernel (the service warms it before /readyz)

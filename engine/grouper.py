@@ -565,6 +565,19 @@ class Grouper:
         buf, spans = text_buffer(texts)
         return self._read_call(buf, spans, self._reader, HOSPITAL_STATUS[status])
 
+    def compile_text_writer(self) -> None:
+        """Compile the text path's writer (engine.render, called as :meth:`group_json_texts`
+        calls it) without the kernel, over kernel outputs allocated, not computed:
+        engine.coldstart's child does it while a first start's Grouper compiles the kernel."""
+        claim = {"version": self.versions[-1], "age": 60, "sex": "M", "discharge_status": 1,
+                 "pdx": "I5021", "sdx": ["E1122"], "procedures": ["02703DZ"]}
+        buf, spans = text_buffer(P.array_items(orjson.dumps({"claims": [claim]}), "claims", 1))
+        batch, text_spans, _, _ = self._read_call(buf, spans, self._reader,
+                                                  HOSPITAL_STATUS[self.default_hospital_status])
+        out = K.new_output(1, len(batch.sdx), len(batch.px))
+        render_read(batch, out, self._fragments, buf, text_spans, int(spans[0, 1] - spans[0, 0]), True, b",",
+                    payment=self.payment.columns(batch, out, None), writer=self._write_call)
+
     def price_cents(self, base_rate=None) -> int | None:
         """A base rate in dollars as cents for the payment estimate (None: this
         Grouper's ``base_rate``); GrouperError when it is not one."""

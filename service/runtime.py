@@ -132,9 +132,11 @@ class Runtime:
 
                 grouper = Grouper(threads=self.settings.kernel_threads or None)
                 grouper.warm_editor()  # the Medicare Code Editor's tables and kernel, before /readyz
-                from engine.io.fhir_bundle import warm as warm_fhir_bundles
+                from engine.io.fhir_bundle import ready as fhir_bundles_ready
 
-                warm_fhir_bundles(grouper)  # the compiled FHIR Bundle road (engine.io.fhir_bundle)
+                # the compiled FHIR Bundle road, warm from numba's cache; at a first start compiled in
+                # a child process while the service answers Bundles by the Python road
+                fhir_bundles_ready(grouper)
                 # the kernel threads, started now from this (background priority) thread, inherit it
                 if grouper.threads > 1:
                     start_kernel_threads()

@@ -44,8 +44,9 @@ def test_kernel_stages_inlined_by_llvm_not_numba_ir():
 
 
 def test_first_start_child_compiles_the_readers_own_signature(grouper):
-    """engine.coldstart's child compiles the reader for the very types the
-    Grouper's text path calls it with (else it would compile one for nothing)."""
+    """engine.coldstart's child compiles the reader, the text path's writer and the code
+    editor's kernel for the very types the Grouper (and the service's warm-up) calls them
+    with (else it would compile them for nothing)."""
     import orjson
 
     from engine import parse as P
@@ -54,9 +55,14 @@ def test_first_start_child_compiles_the_readers_own_signature(grouper):
     claim = {"version": grouper.versions[-1], "age": 60, "sex": "M", "discharge_status": 1, "pdx": "I5021"}
     grouper.group_json_texts(P.array_items(orjson.dumps({"claims": [claim]}), "claims", 1))
     grouper.group_json_texts([orjson.dumps(claim)])
-    before = set(P.read_batch.signatures)
-    _compile_reader(str(grouper.cache_dir), None, None)
-    assert set(P.read_batch.signatures) == before
+    grouper.warm_editor()
+    from engine import render as R
+    from engine.editing import kernel as E
+
+    compiled = [P.read_batch, R._render] + [f for f in vars(E).values() if hasattr(f, "signatures")]
+    before = [set(f.signatures) for f in compiled]
+    _compile_reader(str(grouper.cache_dir), None, None)  # the reader, the writer and the editor's kernel
+    assert [set(f.signatures) for f in compiled] == before
 
 
 def test_first_start_no_child_when_reader_cached(grouper):

@@ -356,6 +356,35 @@ def test_warm_up_takes_the_whole_compiled_road(grouper):
     assert B.warm(grouper)
 
 
+def test_compile_road_types_its_calls_as_group_bundle_does(grouper):
+    """What the first start's child compiles (compile_road, no kernel) is what group_bundle then
+    loads: one signature each, not a second compile in the service."""
+    B.compile_road(grouper.version_numbers[-1])
+    assert B.warm(grouper)
+    for f in (S.tokenize, S.read_bundle, S.write_parameters):
+        assert len(f.signatures) == 1, f.__name__
+
+
+def test_road_not_cached_compiles_in_a_child_python_road_meanwhile(grouper, monkeypatch):
+    """A first start: ready() is False (the Python road answers) and one child compiles the road;
+    once numba's cache holds it, ready() warms it and is True."""
+    import engine.coldstart as C
+
+    class Fresh:  # a grouper the road has not been made ready for
+        version_numbers = grouper.version_numbers
+
+    started = []
+    monkeypatch.setattr(B, "_COMPILING", [])
+    monkeypatch.setattr(B, "cached", lambda: False)
+    monkeypatch.setattr(C, "spawn", lambda line, args: started.append((line, args)) or "child")
+    g = Fresh()
+    assert not B.ready(g) and not B.ready(g)
+    assert started == [("from engine.io.fhir_bundle import compile_road as f", [grouper.version_numbers[-1]])]
+    monkeypatch.setattr(B, "cached", lambda: True)
+    monkeypatch.setattr(B, "warm", lambda gr: gr is g)
+    assert B.ready(g) and B.ready(g)
+
+
 def test_tables_state_every_element_of_the_schemas():
     t = B._tables()
     assert {"Claim", "ExplanationOfBenefit", "Patient", "Bundle", "BundleEntry", "Coding"} <= set(t.type_names)

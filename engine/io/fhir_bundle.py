@@ -31,7 +31,7 @@ from . import fhir as F
 from . import fhir_scan as S
 from .fhir_fast import _PRIMITIVES, schema_for
 
-__all__ = ["group_bundle", "road_of", "warm"]
+__all__ = ["compile_road", "group_bundle", "ready", "road_of", "warm"]
 
 _PRIMITIVE_KINDS = {
     "String": S.E_STRING, "Code": S.E_CODE, "Id": S.E_ID, "Uri": S.E_URI, "Canonical": S.E_URI,
@@ -324,30 +324,96 @@ def _group(grouper, body, expect, max_entries, hospital_status, base_rate, s: _S
     return memoryview(written)[:size], n, results.counts
 
 
+def _warm_body(version: int) -> bytes:
+    """A batch Bundle of one made-up Claim discharged in ``version``'s period."""
+    day = version_dates(version)[0].isoformat()
+    coding = lambda system, code: {"coding": [{"system": system, "code": code}]}  # noqa: E731
+    claim = {
+        "resourceType": "Claim", "id": "warm-up", "status": "active", "use": "claim",
+        "type": coding("http://terminology.hl7.org/CodeSystem/claim-type", "institutional"),
+        "patient": {"reference": "#p"}, "created": day, "provider": {"display": "warm-up"},
+        "priority": coding("http://terminology.hl7.org/CodeSystem/processpriority", "normal"),
+        "insurance": [{"sequence": 1, "focal": True, "coverage": {"display": "warm-up"}}],
+        "billablePeriod": {"start": day, "end": day},
+        "supportingInfo": [{"sequence": 1, "category": coding(F.SUPPORTING_INFO, "discharge-status"),
+                            "code": coding(F.NUBC_DISCHARGE, "01")},
+                           {"sequence": 2, "category": coding(F.SUPPORTING_INFO, "drg"),
+                            "code": coding(F.MSDRG, "291")}],
+        "diagnosis": [{"sequence": 1, "diagnosisCodeableConcept": coding(F.ICD10CM, "I50.21"),
+                       "type": [coding(F.DIAGNOSIS_TYPE, "principal")]}],
+        "procedure": [{"sequence": 1, "procedureCodeableConcept": coding(F.ICD10PCS, "02703DZ")}],
+        "contained": [{"resourceType": "Patient", "id": "p", "gender": "female", "birthDate": "1950-01-01"}],
+    }
+    return orjson.dumps({"resourceType": "Bundle", "type": "batch", "entry": [{"resource": claim}]})
+
+
+def cached() -> bool:
+    """Whether numba's disk cache holds the road's compiled code (its reader and writer)."""
+    from ..coldstart import _cached
+
+    return _cached(S.read_bundle) and _cached(S.write_parameters) and _cached(S.tokenize)
+
+
+def compile_road(version: int) -> None:
+    """Compile the road's reader and writer into numba's disk cache, grouping nothing (no
+    kernel needed; :func:`ready`'s child process runs it).  The calls are typed as
+    :func:`group_bundle` types them (the same read path; the writer over an empty result)."""
+    s = _Scratch()
+    read = _read(_warm_body(version), "Claim", 1, s)
+    if isinstance(read, int):
+        raise RuntimeError(f"the warm-up Claim took the Python road ({read})")
+    buf, tape, _out, _spans, info = read
+    t = _tables()
+    rbuf = np.frombuffer(b"[]", np.uint8)
+    rtape, _nt = _tokens(rbuf, t, False, s, "results")
+    title_blob, title_off = _blob([b""])
+    S.write_parameters(rbuf, rtape, buf, tape, info, np.full(1000, -1, np.int64), title_off, title_blob,
+                       t.frag_blob, t.frag_off, np.empty(64, np.uint8))
+
+
+#: grouper -> whether the road is warm for it (False: its warm-up failed; the Python road answers)
+_READY: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+_READY_LOCK = threading.Lock()
+#: the child process compiling the road (one per process), once started
+_COMPILING: list = []
+
+
+def ready(grouper) -> bool:
+    """Whether :func:`group_bundle` may be called for ``grouper`` now without compiling (the
+    caller takes the Python road while it is not).  When numba's cache holds the road, it is
+    loaded and warmed here (~0.5 s, once per grouper); when it does not (a first start), a
+    child process compiles it into the cache (some 40 s of one core: more than the rest of a
+    first start, so the service answers meanwhile) and a later call finds it there.  Never
+    raises; a child or a warm-up that fails leaves the Python road."""
+    state = _READY.get(grouper)
+    if state is not None:
+        return state
+    with _READY_LOCK:
+        state = _READY.get(grouper)
+        if state is not None:
+            return state
+        try:
+            if cached():
+                for child in _COMPILING:  # reaped, once done
+                    getattr(child, "poll", lambda: None)()
+                _READY[grouper] = state = warm(grouper)
+                return state
+            if not _COMPILING:
+                from ..coldstart import spawn
+
+                _COMPILING.append(spawn("from engine.io.fhir_bundle import compile_road as f",
+                                        [int(grouper.version_numbers[-1])]))
+        except Exception:  # noqa: BLE001 - the Python road answers
+            _READY[grouper] = False
+    return False
+
+
 def warm(grouper) -> bool:
     """Compile the road (or load it from numba's disk cache), build its tables and the grouper's
     DRG titles now, with a Claim made up here: else the first Bundle pays (some 20 s on a cold
-    cache).  True when the made-up Claim took the whole road; never raises."""
+    cache: :func:`ready` has a child process compile it then).  True when the made-up Claim
+    took the whole road; never raises."""
     try:
-        day = version_dates(grouper.version_numbers[-1])[0].isoformat()
-        coding = lambda system, code: {"coding": [{"system": system, "code": code}]}  # noqa: E731
-        claim = {
-            "resourceType": "Claim", "id": "warm-up", "status": "active", "use": "claim",
-            "type": coding("http://terminology.hl7.org/CodeSystem/claim-type", "institutional"),
-            "patient": {"reference": "#p"}, "created": day, "provider": {"display": "warm-up"},
-            "priority": coding("http://terminology.hl7.org/CodeSystem/processpriority", "normal"),
-            "insurance": [{"sequence": 1, "focal": True, "coverage": {"display": "warm-up"}}],
-            "billablePeriod": {"start": day, "end": day},
-            "supportingInfo": [{"sequence": 1, "category": coding(F.SUPPORTING_INFO, "discharge-status"),
-                                "code": coding(F.NUBC_DISCHARGE, "01")},
-                               {"sequence": 2, "category": coding(F.SUPPORTING_INFO, "drg"),
-                                "code": coding(F.MSDRG, "291")}],
-            "diagnosis": [{"sequence": 1, "diagnosisCodeableConcept": coding(F.ICD10CM, "I50.21"),
-                           "type": [coding(F.DIAGNOSIS_TYPE, "principal")]}],
-            "procedure": [{"sequence": 1, "procedureCodeableConcept": coding(F.ICD10PCS, "02703DZ")}],
-            "contained": [{"resourceType": "Patient", "id": "p", "gender": "female", "birthDate": "1950-01-01"}],
-        }
-        body = orjson.dumps({"resourceType": "Bundle", "type": "batch", "entry": [{"resource": claim}]})
-        return group_bundle(grouper, body, "Claim", 1) is not None
+        return group_bundle(grouper, _warm_body(grouper.version_numbers[-1]), "Claim", 1) is not None
     except Exception:  # noqa: BLE001 - a warm-up: the first Bundle would compile instead
         return False

@@ -96,6 +96,8 @@ def _bundle_road(rt, grouper, body: bytes, expect: str, rate):
     answers it, errors and all)."""
     settings = rt.settings
     try:
+        if not FB.ready(grouper):  # a first start: the road still compiling in a child process
+            return None
         done = FB.group_bundle(grouper, body, expect, settings.max_batch_claims, settings.default_hospital_status,
                                rate if rate is not None else settings.base_rate)
     except Exception as exc:  # noqa: BLE001 - a bug of the compiled road: the Python road answers

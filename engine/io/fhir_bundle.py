@@ -26,12 +26,13 @@ import numpy as np
 import orjson
 
 from ..encode import version_dates, version_label
+from ..fastcall import Bound
 from ..parse import Texts
 from . import fhir as F
 from . import fhir_scan as S
 from .fhir_fast import _PRIMITIVES, schema_for
 
-__all__ = ["compile_road", "group_bundle", "ready", "road_of", "warm"]
+__all__ = ["compile_road", "group_bundle", "read_single", "ready", "road_of", "warm", "write_single"]
 
 _PRIMITIVE_KINDS = {
     "String": S.E_STRING, "Code": S.E_CODE, "Id": S.E_ID, "Uri": S.E_URI, "Canonical": S.E_URI,
@@ -233,12 +234,20 @@ def _release(s: _Scratch) -> None:
                 _SCRATCH.append(s)
 
 
+#: the road's compiled calls without numba's per-call typing of their ~10-20 arguments (engine.fastcall:
+#: ~30 us of a single resource's ~80); their types are fixed here by construction, but for the
+#: buffers read (bytes: read-only), checked on every call
+_TOKENIZE = Bound(S.tokenize, checked=(0,))
+_READ_BUNDLE = Bound(S.read_bundle, checked=(0,))
+_WRITE_PARAMETERS = Bound(S.write_parameters, checked=(0, 2))
+
+
 def _tokens(buf: np.ndarray, t: _Tables, strict: bool, s: _Scratch, name: str) -> tuple[np.ndarray, int]:
     """engine.io.fhir_scan.tokenize on a tape sized for FHIR's JSON: a token per 8 bytes at most
     most often, else a token per 2 bytes (the most JSON can have)."""
     for per in (8, 2):
         tape = s.get(name, len(buf) // per + 16, np.int32, 6)
-        n = S.tokenize(buf, tape, t.ktab, t.kbits, t.kblob, t.koff, strict)
+        n = _TOKENIZE(buf, tape, t.ktab, t.kbits, t.kblob, t.koff, strict)
         if n != -2:
             return tape, n
     return tape, -1
@@ -268,12 +277,12 @@ def _read(body: bytes, expect: str, max_entries: int, s: _Scratch):
     # the claims' texts: about a tenth of the body; each claim needs its resource's bytes and 512 free
     for cap in (len(body) // 2 + 65536, 27 * len(body) + 65536):
         out = s.get("out", cap, np.uint8)
-        status, n = S.read_bundle(buf, tape, want, max_entries, t.check, out, spans, info, expect_, kb)
+        status, n = _READ_BUNDLE(buf, tape, want, max_entries, t.check, out, spans, info, expect_, kb)
         if status != S.SLOW_FULL:
             break
     if status != S.SLOW_NONE:
         return status
-    return buf, tape, out, spans[:n], info[:n]
+    return buf, tape[:nt], out, spans[:n], info[:n]
 
 
 def group_bundle(grouper, body: bytes, expect: str, max_entries: int, hospital_status: str | None = None,
@@ -306,7 +315,16 @@ def _group(grouper, body, expect, max_entries, hospital_status, base_rate, s: _S
                                        base_rate=base_rate)
     if any(e is not None for e in results.errors) or results.missing():
         return None  # a claim the engine refuses: the Python road names the element
-    docs = results.join(prefix=b"[", suffix=b"]")
+    written = _write(grouper, results.join(prefix=b"[", suffix=b"]"), buf, tape, info, n, s)
+    if written is None:
+        return None
+    return written, n, results.counts
+
+
+def _write(grouper, docs: bytes, buf, tape, info, n: int, s: _Scratch):
+    """The batch-response (a memoryview of its bytes) for the result documents ``docs`` (a JSON
+    array, as group_json_texts joins them) of the ``n`` claims read into ``buf``/``tape``/``info``;
+    None when a document is not one the writer takes."""
     t = _tables()
     rbuf = np.frombuffer(docs, np.uint8)
     rtape, nt = _tokens(rbuf, t, False, s, "results")
@@ -315,13 +333,59 @@ def _group(grouper, body, expect, max_entries, hospital_status, base_rate, s: _S
     ver_index, title_off, title_blob = _titles(grouper)
     for cap in (4 * len(docs) + 8192, 12 * len(docs) + 4096 * n + 8192):  # (the usual size, the most)
         written = np.empty(cap, np.uint8)
-        size = S.write_parameters(rbuf, rtape, buf, tape, info, ver_index, title_off, title_blob, t.frag_blob,
-                                  t.frag_off, written)
+        size = _WRITE_PARAMETERS(rbuf, rtape, buf, tape, info, ver_index, title_off, title_blob, t.frag_blob,
+                                 t.frag_off, written)
         if size != -2:
             break
     if size < 0:
         return None
-    return memoryview(written)[:size], n, results.counts
+    return memoryview(written)[:size]
+
+
+#: a single resource read as the one entry of a batch Bundle, and its answer cut out of the
+#: batch-response engine.io.fhir_scan writes (its fixed envelope: ``_FRAGMENTS``' first ones)
+_ONE_HEAD = b'{"resourceType":"Bundle","type":"batch","entry":[{"resource":'
+_ONE_TAIL = b"}]}"
+_ANSWER_HEAD = b'{"resourceType":"Bundle","type":"batch-response","entry":[{"resource":'
+_ANSWER_TAIL = b',"response":{"status":"200 OK"}}]}'
+
+
+def read_single(body: bytes, expect: str):
+    """One Claim's or EOB's request bytes -> ``(its claim's JSON text, the state
+    :func:`write_single` takes)``, read by the compiled road as the one entry of a batch
+    Bundle; None when it takes the Python road (as :func:`group_bundle` declines).  The caller
+    groups the text as /v1/group does (its micro-batcher: single requests share one call)."""
+    if expect not in ("Claim", "ExplanationOfBenefit"):
+        return None
+    s = _Scratch()
+    read = _read(_ONE_HEAD + body + _ONE_TAIL, expect, 1, s)
+    if isinstance(read, int):
+        return None
+    buf, tape, out, spans, info = read
+    if len(spans) != 1:
+        return None
+    # the body is one JSON object, the entry's resource, and nothing else (a body such as
+    # '{...}}],"link":[{...' would make the Bundle around it valid JSON while it is not)
+    lo = len(_ONE_HEAD) + len(body) - len(body.lstrip(b" \t\r\n"))
+    hi = len(_ONE_HEAD) + len(body.rstrip(b" \t\r\n"))
+    whole = (tape[:, S.C_START] == lo) & (tape[:, S.C_END] == hi) & (tape[:, S.C_KIND] == S.K_OBJ)
+    if not whole.any() or len(tape) < 2 or tape[0, S.C_END] != len(buf):
+        return None
+    return out[spans[0, 0]:spans[0, 1]].tobytes(), (buf, tape, info, s)
+
+
+def write_single(grouper, state, document: bytes) -> bytes | None:
+    """The ``Parameters`` (bytes) for :func:`read_single`'s claim from its result document as
+    ``Grouper.group_json_texts`` writes it (detail on); None when the Python road must answer
+    (an engine error)."""
+    buf, tape, info, s = state
+    written = _write(grouper, b"[" + document + b"]", buf, tape, info, 1, s)
+    if written is None:
+        return None
+    data = bytes(written)
+    if not (data.startswith(_ANSWER_HEAD) and data.endswith(_ANSWER_TAIL)):
+        return None
+    return data[len(_ANSWER_HEAD):-len(_ANSWER_TAIL)]
 
 
 def _warm_body(version: int) -> bytes:

@@ -110,6 +110,32 @@ def _bundle_road(rt, grouper, body: bytes, expect: str, rate):
     return 200, data, n
 
 
+async def _single_road(rt, grouper, body: bytes, expect: str) -> bytes | None:
+    """One Claim or EOB through the engine's compiled reader and writer
+    (``engine.io.fhir_bundle.read_single``/``write_single``), its claim grouped by
+    ``/v1/group``'s micro-batcher with the JSON requests that arrive with it: the
+    ``Parameters`` bytes, or None when the Python road answers (it then reads the body
+    afresh, errors and all)."""
+    try:
+        if not FB.ready(grouper):  # a first start: the road still compiling in a child process
+            return None
+        read = FB.read_single(body, expect)
+    except Exception as exc:  # noqa: BLE001 - a bug of the compiled road: the Python road answers
+        log.error("FHIR single road failed; the Python road answers", extra={"error_type": type(exc).__name__})
+        return None
+    if read is None:
+        return None
+    text, state = read
+    document, error = await rt.batcher.submit(grouper, text)  # counted in the metrics by the batcher
+    if error is not None or document is None:
+        return None
+    try:
+        return FB.write_single(grouper, state, document)
+    except Exception as exc:  # noqa: BLE001
+        log.error("FHIR single road failed; the Python road answers", extra={"error_type": type(exc).__name__})
+        return None
+
+
 #: a body up to this size is read on the event loop and, when it is one resource, grouped with
 #: the other single resources that arrive with it (_Batcher); a larger one goes to a worker thread
 _INLINE_BYTES = 32 * 1024
@@ -159,6 +185,10 @@ async def _operation(request: Request, expect: str) -> Response:
 
     read = None
     if len(body) <= _INLINE_BYTES and rate is None and not edits:
+        answer = await _single_road(rt, grouper, body, expect)
+        if answer is not None:
+            request.scope["fastdrg.claims"] = 1
+            return fhir_response(answer)
         with F.gc_paused():  # a small body: read on the event loop, as /v1/group reads a claim
             try:
                 read = F.read_body(body, expect, max_entries=settings.max_batch_claims)

@@ -1,6 +1,7 @@
 """The first start (issue 25, item 4) and the warm kernel, beside a reference checkout.
 
     python benchmarks/bench_coldstart.py cold [--ref /work/main] [--kernels-only TABLES_CACHE]
+    python benchmarks/bench_coldstart.py serve [--ref DIR] [--rounds 2] [--after 75]
     python benchmarks/bench_coldstart.py kernel [--ref /work/main --ref-cache DIR] --cache DIR [--rounds 3]
 
 ``cold``: ``fastdrg tables build`` in a fresh process on an empty cache
@@ -11,6 +12,11 @@ process tree's user+sys CPU time, the peak RSS of its largest process
 summed over every process of the tree alive at once, sampled every 50 ms (what
 a container's memory limit counts).  ``--kernels-only DIR`` copies the tables
 of the cache DIR into the empty one, so only the kernels are compiled.
+
+``serve``: ``fastdrg serve`` on an empty cache directory, bound to loopback:
+seconds to the first 200 from ``/readyz`` and the peak summed RSS of its process
+tree until then and for ``--after`` seconds after (compiles the service runs in
+the background once ready), for each checkout in turn, ``--rounds`` times.
 
 ``kernel``: the grouping kernel's CPU time a claim on one thread
 (``time.thread_time`` around ``group_batch`` of a ``Grouper(threads=1)``:
@@ -132,6 +138,45 @@ def cold(checkout: Path, tables_from: str | None) -> dict:
         shutil.rmtree(cache, ignore_errors=True)
 
 
+def serve(checkout: Path, port: int, after_s: float) -> dict:
+    """``fastdrg serve`` on an empty cache directory (loopback): seconds to its first 200 from
+    ``/readyz``, the peak summed RSS of its process tree until then, and for ``after_s`` seconds
+    after (the service's background compiles: the FHIR Bundle road's child)."""
+    import urllib.request
+
+    cache = tempfile.mkdtemp(prefix="fastdrg-serve-")
+    fastdrg = Path(sys.executable).with_name("fastdrg")
+    cmd = [str(fastdrg), "serve", "--host", "127.0.0.1", "--port", str(port)]
+    p = subprocess.Popen(cmd, env=_env(checkout, cache), cwd=tempfile.gettempdir(), stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL)
+    try:
+        t = time.perf_counter()
+        peak = after = 0
+        ready = None
+        while ready is None and time.perf_counter() - t < 900 and p.poll() is None:
+            peak = max(peak, _pages_rss(p.pid, _children()))
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as r:
+                    if r.status == 200:
+                        ready = time.perf_counter() - t
+            except OSError:
+                time.sleep(0.1)
+        t_ready = time.perf_counter()
+        while ready is not None and time.perf_counter() - t_ready < after_s:
+            after = max(after, _pages_rss(p.pid, _children()))
+            time.sleep(0.1)
+        if ready is None:
+            raise RuntimeError(f"{cmd}: not ready (exit status {p.poll()})")
+        return {"ready_s": ready, "tree_peak_mb": peak / 2**20, "after_peak_mb": after / 2**20}
+    finally:
+        p.terminate()
+        try:
+            p.wait(60)
+        except subprocess.TimeoutExpired:
+            p.kill()
+        shutil.rmtree(cache, ignore_errors=True)
+
+
 def kernel(checkout: Path, cache: str, claims: int, repeat: int) -> dict:
     p = subprocess.run([sys.executable, "-c", _KERNEL_SCRIPT, str(claims), str(repeat)], env=_env(checkout, cache),
                        cwd=tempfile.gettempdir(), capture_output=True, text=True, check=True)
@@ -140,14 +185,16 @@ def kernel(checkout: Path, cache: str, claims: int, repeat: int) -> dict:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("mode", choices=("cold", "kernel"))
+    ap.add_argument("mode", choices=("cold", "serve", "kernel"))
     ap.add_argument("--ref", type=Path, help="a reference checkout (e.g. main), measured the same way")
     ap.add_argument("--kernels-only", metavar="TABLES_CACHE", help="cold: start with these tables, compile only")
     ap.add_argument("--cache", help="kernel: this checkout's (warm) cache directory")
     ap.add_argument("--ref-cache", help="kernel: the reference's (warm) cache directory")
     ap.add_argument("--claims", type=int, default=20_000, help="kernel: mixed claims (default 20,000)")
     ap.add_argument("--repeat", type=int, default=5, help="kernel: timed calls a round, best kept (default 5)")
-    ap.add_argument("--rounds", type=int, default=3, help="kernel: alternating rounds (default 3)")
+    ap.add_argument("--rounds", type=int, default=3, help="kernel, serve: alternating rounds (default 3)")
+    ap.add_argument("--after", type=float, default=75.0,
+                    help="serve: seconds after /readyz the tree's memory is still watched (default 75)")
     args = ap.parse_args(argv)
     sides = [("this", REPO, args.cache)] + ([("ref", args.ref.resolve(), args.ref_cache)] if args.ref else [])
     print(f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start")
@@ -157,6 +204,14 @@ def main(argv=None) -> int:
             print(f"{name:5} {checkout}: wall {r['wall_s']:.1f} s, user {r['user_s']:.1f} s, sys {r['sys_s']:.1f} s, "
                   f"max RSS (largest process) {r['max_rss_mb']:.0f} MB, peak summed RSS of the tree "
                   f"{r['tree_peak_mb']:.0f} MiB", flush=True)
+        return 0
+    if args.mode == "serve":
+        for rnd in range(args.rounds):
+            for k, (name, checkout, _) in enumerate(sides):
+                r = serve(checkout, 8190 + 2 * rnd + k, args.after)
+                print(f"round {rnd + 1} {name:5} {checkout}: /readyz after {r['ready_s']:.1f} s, peak summed RSS "
+                      f"{r['tree_peak_mb']:.0f} MiB until then, {r['after_peak_mb']:.0f} MiB in the "
+                      f"{args.after:.0f} s after", flush=True)
         return 0
     for name, checkout, cache in sides:
         if not cache:

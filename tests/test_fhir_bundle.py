@@ -434,3 +434,29 @@ def test_http_bundle_answers_what_the_python_road_answers(grouper, public_record
         r = client.post("/fhir/Claim/$group", content=body, headers={"Content-Type": F.FHIR_MEDIA_TYPE})
     assert r.status_code == 200 and r.headers["content-type"].startswith(F.FHIR_MEDIA_TYPE)
     assert r.json() == python_road(grouper, body)["doc"]
+
+
+def test_http_single_claim_takes_the_compiled_road_with_the_python_roads_bytes(grouper, public_records,
+                                                                                monkeypatch):
+    """``POST /fhir/Claim/$group`` with one Claim: read and written by the compiled road (its claim
+    grouped by /v1/group's micro-batcher), the Python road's very bytes; a Claim it does not read
+    (its patient not contained) is still answered, by the Python road."""
+    from fastapi.testclient import TestClient
+
+    from service.app import create_app
+    from service.settings import Settings
+
+    assert B.warm(grouper) and B.ready(grouper)
+    taken = []
+    write = B.write_single
+    monkeypatch.setattr(B, "write_single", lambda *a: taken.append(1) or write(*a))
+    claims = [R.claim(r) for r in public_records[:20]]
+    elsewhere = {**claims[0], "contained": [], "patient": {"reference": "Patient/p"}}
+    with TestClient(create_app(grouper=grouper, settings=Settings())) as client:
+        for claim in claims + [elsewhere]:
+            body = orjson.dumps(claim)
+            r = client.post("/fhir/Claim/$group", content=body, headers={"Content-Type": F.FHIR_MEDIA_TYPE})
+            mode, items = F.read_body(body, "Claim")
+            status, want = F.group_resources(grouper, items)[0]
+            assert r.status_code == status and r.content == orjson.dumps(want)
+    assert len(taken) == len(claims)
